@@ -1,0 +1,114 @@
+# occasiond - scheduled greeting cards and personal notes
+#
+#   make            build build/occasiond
+#   make demo       install missing Debian packages, build, run the shipped example
+#   make check      install missing Debian packages, build, run every test (plain and ASan+UBSan)
+#   make bench      measure, write bench/RESULTS.md
+#   make install    PREFIX (default /usr/local) and DESTDIR honoured
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share/occasiond
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DESTDIR ?=
+
+VERSION = 0.1.0
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+HAVE_SYSTEMD := $(shell $(PKG_CONFIG) --exists libsystemd 2>/dev/null && echo 1)
+PKGS = libcurl yaml-0.1 sqlite3 $(if $(HAVE_SYSTEMD),libsystemd)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -DOCCASIOND_VERSION='"$(VERSION)"' \
+	-DOCCASIOND_DATADIR='"$(DATADIR)"' $(if $(HAVE_SYSTEMD),-DHAVE_SYSTEMD=1)
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(PKG_CFLAGS)
+LIBS = $(PKG_LIBS) -lhpdf -lm
+
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+SRCS := $(wildcard src/*.c)
+LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+HDRS := $(wildcard include/occasiond/*.h)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+E2E := $(sort $(wildcard tests/e2e/*.sh))
+
+OBJS := $(LIB_SRCS:src/%.c=build/obj/%.o)
+SAN_OBJS := $(LIB_SRCS:src/%.c=build/san/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/tests/%)
+SAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/san-tests/%)
+
+all: build/occasiond
+
+build/obj/%.o: src/%.c $(HDRS) | build/obj
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+build/san/%.o: src/%.c $(HDRS) | build/san
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
+
+build/occasiond: build/obj/main.o $(OBJS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+build/san/occasiond: build/san/main.o $(SAN_OBJS)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+build/tests/%: tests/unit/%.c tests/unit/check.h $(OBJS) | build/tests
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(OBJS) $(LIBS)
+
+build/san-tests/%: tests/unit/%.c tests/unit/check.h $(SAN_OBJS) | build/san-tests
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $< $(SAN_OBJS) $(LIBS)
+
+build/obj build/san build/tests build/san-tests:
+	mkdir -p $@
+
+deps:
+	@sh scripts/deps.sh build
+
+deps-test:
+	@sh scripts/deps.sh test
+
+sanitize: build/san/occasiond $(SAN_UNIT_BINS)
+
+# The suite runs twice: the plain build, then the ASan+UBSan build.
+check: deps-test
+	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	@$(MAKE) --no-print-directory sanitize
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  sh tests/run.sh --bin build/occasiond $(UNIT_BINS) $(E2E) \
+	                  --bin build/san/occasiond $(SAN_UNIT_BINS) $(E2E)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo.sh
+
+bench: deps-test
+	@$(MAKE) --no-print-directory all
+	@sh bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(DATADIR)/fonts $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(SYSCONFDIR)/occasiond
+	install -m 0755 build/occasiond $(DESTDIR)$(SBINDIR)/occasiond
+	install -m 0644 man/occasiond.8 $(DESTDIR)$(MANDIR)/man8/occasiond.8
+	install -m 0644 man/occasiond.yaml.5 $(DESTDIR)$(MANDIR)/man5/occasiond.yaml.5
+	cp -R templates/. $(DESTDIR)$(DATADIR)/templates/
+	cp -R fonts/. $(DESTDIR)$(DATADIR)/fonts/
+	install -m 0644 systemd/occasiond.service $(DESTDIR)$(UNITDIR)/occasiond.service
+	for f in occasiond.yaml occasions.yaml; do \
+	  [ -e $(DESTDIR)$(SYSCONFDIR)/occasiond/$$f ] || \
+	    install -m 0640 config/$$f $(DESTDIR)$(SYSCONFDIR)/occasiond/$$f; done
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/occasiond $(DESTDIR)$(MANDIR)/man8/occasiond.8 \
+	  $(DESTDIR)$(MANDIR)/man5/occasiond.yaml.5 $(DESTDIR)$(UNITDIR)/occasiond.service
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf build var tests/last-run.log
+
+.PHONY: all deps deps-test sanitize check demo bench install uninstall clean

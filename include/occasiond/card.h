@@ -1,0 +1,45 @@
+/*
+ * card: the only libharu user. Card templates (NAME.card.yaml), fonts with glyph-by-glyph
+ * fallback, and batches: one PDF per signer and fire date whose pages are the cards.
+ */
+#ifndef OCCASIOND_CARD_H
+#define OCCASIOND_CARD_H
+
+#include <stddef.h>
+
+#include "occasiond/template.h"
+#include "occasiond/util.h"
+
+struct card_template;
+struct card_batch;
+
+/*
+ * card_template_load: parses and validates a .card.yaml (size, layout, images, text blocks,
+ * signature), resolving font names against fonts_dir and image paths against the template's
+ * directory. Text is Mustache, checked for syntax here. Errors are "FILE:LINE:COL: message".
+ * 0 or -1. Free with card_template_free.
+ */
+int card_template_load(const char *path, const char *fonts_dir, struct card_template **out,
+                       char err[ERR_LEN]);
+void card_template_free(struct card_template *t);
+/* card_template_size: the card's page size in PDF points. */
+void card_template_size(const struct card_template *t, double *width, double *height);
+
+/* card_batch_new: an empty batch (a PDF document in memory). 0 or -1. */
+int card_batch_new(struct card_batch **out, char err[ERR_LEN]);
+/*
+ * card_batch_add: renders one card of template t with context ctx (the stakeholder's fields,
+ * occasion.*, signer, ...) as the next page(s); *page is its first page (1-based).
+ * Before anything is drawn every text is merged and checked: a character no font in the
+ * block's list has fails with "no font has U+XXXX (c) ..." and text that cannot fit its box
+ * even at its minimum size fails; then the batch is unchanged. 0 or -1.
+ */
+int card_batch_add(struct card_batch *b, const struct card_template *t, const struct tval *ctx,
+                   int *page, char err[ERR_LEN]);
+/* card_batch_pages: pages so far. */
+int card_batch_pages(const struct card_batch *b);
+/* card_batch_save: writes the PDF atomically to path (temp file, fsync, rename). 0 or -1. */
+int card_batch_save(struct card_batch *b, const char *path, char err[ERR_LEN]);
+void card_batch_free(struct card_batch *b);   /* NULL is fine */
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * store: the only SQLite user. Schema (versioned with PRAGMA user_version and migrated
+ * forward on open), stakeholders with their custom fields, events, dispatch records.
+ * Kept narrow so that another backend can stand behind the same calls.
+ */
+#ifndef OCCASIOND_STORE_H
+#define OCCASIOND_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "occasiond/model.h"
+#include "occasiond/util.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+struct store;
+
+/*
+ * store_open: opens (creating the file and its directory's schema when new) and migrates.
+ * WAL mode, foreign keys, busy timeout 10 s. 0 or -1 with err. A database newer than this
+ * program is refused.
+ */
+int store_open(const char *path, struct store **out, char err[ERR_LEN]);
+void store_close(struct store *st);       /* NULL is fine */
+int store_schema_version(struct store *st);
+
+/* Write transactions (BEGIN IMMEDIATE). */
+int store_begin(struct store *st, char err[ERR_LEN]);
+int store_commit(struct store *st, char err[ERR_LEN]);
+void store_rollback(struct store *st);
+
+/* store_put_stakeholder: inserts or replaces by id, custom fields included (the old custom set is replaced). */
+int store_put_stakeholder(struct store *st, const struct stakeholder *sh, char err[ERR_LEN]);
+/* store_put_event: inserts, or updates title/details of the same (stakeholder, kind, date). Unknown stakeholder: error. */
+int store_put_event(struct store *st, const struct event *ev, char err[ERR_LEN]);
+/* store_load_stakeholders: all, ordered by id; free with stakeholders_free. */
+int store_load_stakeholders(struct store *st, struct stakeholder **out, size_t *n, char err[ERR_LEN]);
+/* store_get_stakeholder: one by id; *found 0 when absent. Clear with stakeholder_clear. */
+int store_get_stakeholder(struct store *st, const char *id, struct stakeholder *out, int *found, char err[ERR_LEN]);
+/* store_load_events: all, ordered by stakeholder, date; free with events_free. */
+int store_load_events(struct store *st, struct event **out, size_t *n, char err[ERR_LEN]);
+/* store_custom_columns: the distinct custom column names in use; free each and the array. */
+int store_custom_columns(struct store *st, char ***out, size_t *n, char err[ERR_LEN]);
+
+/*
+ * store_claim: inserts rec (its id, created_at and updated_at are set) unless a record with
+ * the same (rule, stakeholder, occasion_date) exists: then *claimed is 0 and nothing changes.
+ * Runs in its own transaction unless one is open. 0 or -1.
+ */
+int store_claim(struct store *st, struct dispatch_rec *rec, int *claimed, char err[ERR_LEN]);
+/* store_update_dispatch: writes every mutable field of rec (by id) and sets updated_at. */
+int store_update_dispatch(struct store *st, struct dispatch_rec *rec, char err[ERR_LEN]);
+/* store_delete_dispatch: removes a claim that never went anywhere (a card batch that failed to save). */
+int store_delete_dispatch(struct store *st, int64_t id, char err[ERR_LEN]);
+/* store_get_dispatch: by id; *found 0 when absent. */
+int store_get_dispatch(struct store *st, int64_t id, struct dispatch_rec *out, int *found, char err[ERR_LEN]);
+
+struct dispatch_filter {
+	const char *since_date;   /* occasion or fire date >= (YYYY-MM-DD), or NULL */
+	const char *status;       /* or NULL */
+	const char *rule;         /* or NULL */
+	const char *stakeholder;  /* or NULL */
+	const char *fire_date;    /* exact, or NULL */
+	const char *signer;       /* exact, or NULL */
+	int channel;              /* -1 for any */
+};
+/* store_list_dispatches: matching records ordered by fire_at, id; free with dispatch_recs_free. */
+int store_list_dispatches(struct store *st, const struct dispatch_filter *f,
+                          struct dispatch_rec **out, size_t *n, char err[ERR_LEN]);
+
+/* store_meta_get: a value of the meta table (e.g. "install_id", made at creation); caller frees; NULL when absent. */
+char *store_meta_get(struct store *st, const char *key);
+
+/* store_set_clock: overrides the clock used for created_at/updated_at (tests, run --at); 0 restores time(). */
+void store_set_clock(struct store *st, int64_t now);
+
+#endif
