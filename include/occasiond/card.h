@@ -22,8 +22,20 @@ struct card_batch;
 int card_template_load(const char *path, const char *fonts_dir, struct card_template **out,
                        char err[ERR_LEN]);
 void card_template_free(struct card_template *t);
+/*
+ * card_template_load_diags: the same, but every problem found goes into d (for `check`), not
+ * only the first. out may be NULL to validate only. 0 when there is no error, else -1.
+ */
+int card_template_load_diags(const char *path, const char *fonts_dir, struct card_template **out,
+                             struct diags *d);
 /* card_template_size: the card's page size in PDF points. */
 void card_template_size(const struct card_template *t, double *width, double *height);
+
+/*
+ * card_check: merges and lays out every text of the card for ctx exactly as card_batch_add
+ * would, without a batch (for `check --data` and before claiming a dispatch). Same errors.
+ */
+int card_check(const struct card_template *t, const struct tval *ctx, char err[ERR_LEN]);
 
 /* card_batch_new: an empty batch (a PDF document in memory). 0 or -1. */
 int card_batch_new(struct card_batch **out, char err[ERR_LEN]);
@@ -36,6 +48,8 @@ int card_batch_new(struct card_batch **out, char err[ERR_LEN]);
  */
 int card_batch_add(struct card_batch *b, const struct card_template *t, const struct tval *ctx,
                    int *page, char err[ERR_LEN]);
+/* card_batch_set_title: the PDF's Title (UTF-8; default "Greeting cards"). 0 or -1. */
+int card_batch_set_title(struct card_batch *b, const char *title, char err[ERR_LEN]);
 /* card_batch_pages: pages so far. */
 int card_batch_pages(const struct card_batch *b);
 /* card_batch_save: writes the PDF atomically to path (temp file, fsync, rename). 0 or -1. */

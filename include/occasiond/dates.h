@@ -79,6 +79,14 @@ int calendar_is_business(const struct calendar *cal, day_t day);
 day_t calendar_prev_business(const struct calendar *cal, day_t day);
 /* calendar_sub_business: the date n business days before day (n >= 0); n = 0 gives prev_business(day). */
 day_t calendar_sub_business(const struct calendar *cal, day_t day, long n);
+/* calendar_next_business: day itself when it is a business day, else the business day after. */
+day_t calendar_next_business(const struct calendar *cal, day_t day);
+/* calendar_add_business: the date n business days after day (n >= 0); n = 0 gives next_business(day). */
+day_t calendar_add_business(const struct calendar *cal, day_t day, long n);
+/*
+ * The calendar_ functions take cal = NULL as Saturday and Sunday off, no holidays. They give
+ * DAY_NONE when there is no business day within about ten years (e.g. all seven days weekend).
+ */
 /*
  * dates_sub_duration: day minus a duration counted in days, weeks, months, years or business days
  * (seconds, minutes and hours are rounded down to whole days).

@@ -39,17 +39,38 @@ struct mime_message {
 	const char *dispatch_id;           /* X-Occasiond-Dispatch header value, or NULL */
 };
 
-/* mime_build: the whole message, CRLF line ends, appended to out. 0 or -1 with err naming the field. */
+/*
+ * mime_build: the whole message, CRLF line ends, appended to out. 0 or -1 with err naming
+ * the field ("subject: control character"); on error out is left as it was. date NULL:
+ * the current time (UTC). message_id and subject are required.
+ */
 int mime_build(const struct mime_message *m, struct strbuf *out, char err[ERR_LEN]);
 
-/* mime_addr_valid: 1 for a strict addr-spec: dot-atom local part (ASCII), domain of LDH labels, length limits. */
+/*
+ * mime_addr_valid: 1 for a strict addr-spec: dot-atom local part of ASCII atext (<= 64),
+ * a domain of LDH labels (1..63, no leading/trailing hyphen, <= 253) with at least one dot
+ * and a last label not all digits, or the single label "localhost"; <= 254 in all. No
+ * quoted local parts, address literals or non-ASCII addresses.
+ */
 int mime_addr_valid(const char *addr);
 /*
  * mime_parse_mailbox: "Display Name <addr>" or "addr" -> name (NULL when none) and addr,
  * both malloc'd. Quoted display names allowed. 0 or -1 with err.
  */
 int mime_parse_mailbox(const char *text, char **name, char **addr, char err[ERR_LEN]);
-/* mime_encode_header: the value of an unstructured header (RFC 2047 words as needed), folded to 78 columns after "Name: ". */
+/*
+ * mime_parse_mailbox_list: a comma-separated list of mailboxes (commas inside quotes or
+ * angle brackets do not separate; empty items are skipped, so "" gives n 0). Each name
+ * and addr is malloc'd; free with mime_addr_list_free. 0 or -1 with err.
+ */
+int mime_parse_mailbox_list(const char *text, struct mime_addr **list, size_t *n, char err[ERR_LEN]);
+void mime_addr_list_free(struct mime_addr *list, size_t n);
+/*
+ * mime_encode_header: appends the whole field "Name: value" CRLF for an unstructured value
+ * (RFC 2047 B words as needed, never splitting a UTF-8 character), folded at 78 columns.
+ * Runs of spaces become one and the ends are trimmed. 0 or -1 (control character, invalid
+ * UTF-8, over 998 bytes) with err naming the field.
+ */
 int mime_encode_header(const char *name, const char *value, struct strbuf *out, char err[ERR_LEN]);
 /* mime_qp_encode: quoted-printable (RFC 2045) of text, lines of at most 76, CRLF. */
 void mime_qp_encode(const char *text, size_t len, struct strbuf *out);
@@ -65,8 +86,8 @@ void mime_base64(const void *data, size_t len, struct strbuf *out);
 struct email_template;
 struct email_rendered {
 	char *subject;
-	char *reply_to;   /* or NULL */
-	char *cc;         /* or NULL */
+	char *reply_to;   /* or NULL; one mailbox, canonical: "Name" <addr> or addr */
+	char *cc;         /* or NULL; mailboxes as above joined by ", " (mime_parse_mailbox_list) */
 	char *text;
 	char *html;       /* or NULL */
 };

@@ -36,7 +36,17 @@ struct stakeholder {
 	char *f[SH_NFIELDS];
 	struct kv *custom;   /* custom columns in header order */
 	size_t ncustom;
+	/*
+	 * present: bit (1u << f) for each standard column the CSV header had (set by
+	 * model_stakeholder_from_row). Nonzero makes store_put_stakeholder update an existing
+	 * stakeholder partially: absent columns keep their stored values, so a re-import
+	 * without, say, opted_out never resets it. 0 (built by hand): every field is written.
+	 */
+	uint32_t present;
 };
+#define MODEL_MAX_VALUE 4096       /* bytes in a standard column (and an event title) */
+#define MODEL_MAX_DETAILS 65536    /* bytes in an event's details */
+#define MODEL_MAX_COLUMN_NAME 128  /* bytes in a custom column's name */
 
 /* stakeholder_get: a standard or custom field by column name; NULL when the column is unknown. */
 const char *stakeholder_get(const struct stakeholder *sh, const char *name);
@@ -50,14 +60,25 @@ void stakeholders_free(struct stakeholder *v, size_t n);
 
 /*
  * model_stakeholder_from_row: validates one CSV row against its header and fills sh
- * (cleared first). Rejects: a missing id or first_name, an id outside [A-Za-z0-9._@-]{1,64},
+ * (cleared first with stakeholder_clear: pass a zeroed struct or a previous result).
+ * Rejects: a missing id or first_name, an id outside [A-Za-z0-9._@-]{1,64},
  * invalid UTF-8, control characters (except in custom text columns: tab only), bad dates,
  * booleans, type, preferred_channel, time zones and e-mail addresses, values over 4 KB in a
- * standard column. Returns 0, or -1 with "column NAME: message" in err.
+ * standard column, a field count that differs from the header's. Values are trimmed of
+ * ASCII white space; a birthday "MM-DD" is normalised to "--MM-DD"; a boolean column that
+ * is present but empty is "0". Header names are trimmed and matched exactly (lower case).
+ * lens may be NULL (then strlen). Returns 0, or -1 with "column NAME: message" in err
+ * (sh is cleared on error).
  */
 int model_stakeholder_from_row(char *const *header, size_t nheader, char *const *values,
                                const size_t *lens, size_t n, struct stakeholder *sh, char err[ERR_LEN]);
-/* model_check_header: unknown names are custom columns; duplicate or empty names and a missing id/first_name are errors. */
+/*
+ * model_check_header: unknown names are custom columns; duplicate or empty names and a missing
+ * id/first_name are errors. Names are trimmed and compared exactly: the standard names are
+ * lower case, and a case variant of one ("Email") is an error rather than a silent custom
+ * column. for_events: the columns are stakeholder_id, kind, date (required), title and
+ * details; any other is an error.
+ */
 int model_check_header(char *const *header, size_t n, int for_events, char err[ERR_LEN]);
 
 struct event {
@@ -67,6 +88,10 @@ struct event {
 	char *title;
 	char *details;
 };
+/*
+ * model_event_from_row: as model_stakeholder_from_row for an events row (ev cleared first).
+ * kind is lower-cased; details may hold LF and tab (CRLF becomes LF), up to MODEL_MAX_DETAILS.
+ */
 int model_event_from_row(char *const *header, size_t nheader, char *const *values,
                          const size_t *lens, size_t n, struct event *ev, char err[ERR_LEN]);
 void event_clear(struct event *ev);

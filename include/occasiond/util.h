@@ -116,8 +116,6 @@ int util_read_file(const char *path, size_t max, char **out, size_t *len, char e
 /* util_file_exists: 1 when path names a regular file. */
 int util_file_exists(const char *path);
 
-#endif
-
 /*
  * diags: the problems found while checking files, each "FILE:LINE:COL: error: MESSAGE"
  * (or warning:). Loaders add every problem they find and go on where they can.
@@ -134,3 +132,5 @@ void diags_add(struct diags *d, int warning, const char *fmt, ...) PRINTF_LIKE(3
 /* diags_print: every line to fp, in order. */
 void diags_print(const struct diags *d, void *fp);
 void diags_free(struct diags *d);
+
+#endif

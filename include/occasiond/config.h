@@ -1,0 +1,68 @@
+/*
+ * config: occasiond.yaml (CONTRACT §3) parsed whole and validated into a struct config.
+ * Relative paths are made relative to the config file's directory; defaults live here.
+ */
+#ifndef OCCASIOND_CONFIG_H
+#define OCCASIOND_CONFIG_H
+
+#include <stdint.h>
+
+#include "occasiond/dates.h"
+#include "occasiond/util.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/occasiond/occasiond.yaml"
+
+enum mail_transport { TRANSPORT_MAILDIR, TRANSPORT_SMTP };
+enum smtp_tls { TLS_STARTTLS, TLS_IMPLICIT, TLS_NONE };
+
+struct config {
+	char *path;               /* the config file */
+	char *dir;                /* its directory */
+	char *database;           /* absolute or relative to the cwd, resolved */
+	char *spool;
+	char *templates;
+	char *fonts;
+	char *rules;              /* a file or a directory of *.yaml */
+	char *timezone;           /* IANA */
+	int window_start;         /* seconds after local midnight */
+	int window_end;
+	struct duration lookback;
+	char *org_name;           /* or "" */
+	char *return_address;     /* or "" */
+	char *mail_from;          /* "Name <addr>" as written */
+	char *mail_from_name;     /* parsed display name or NULL */
+	char *mail_from_addr;     /* parsed address */
+	enum mail_transport transport;
+	struct {
+		char *url;
+		enum smtp_tls tls;
+		char *username;
+		char *password_file;
+		char *ca_file;
+		long rate_per_minute;
+		long timeout_secs;
+	} smtp;
+	struct {
+		long attempts;
+		int64_t first_delay;
+		int64_t max_delay;
+	} retry;
+	struct {
+		struct duration signing;
+		struct duration transit;
+		int remind_signers;
+		char *print_command;   /* or NULL */
+	} cards;
+};
+
+/*
+ * config_load: reads and validates path; every problem goes to d as
+ * "FILE:LINE:COL: error: ...". Returns a new config (free with config_free), or NULL
+ * when there was any error.
+ */
+struct config *config_load(const char *path, struct diags *d);
+void config_free(struct config *c);    /* NULL is fine */
+/* config_resolve_path: the config's -c, else $OCCASIOND_CONFIG, else the default. */
+const char *config_resolve_path(const char *opt);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * report: what people and scripts read: the plan and the dispatch log as an aligned
+ * table, CSV, JSON, or (plan) an RFC 5545 calendar.
+ */
+#ifndef OCCASIOND_REPORT_H
+#define OCCASIOND_REPORT_H
+
+#include <stdio.h>
+
+#include "occasiond/config.h"
+#include "occasiond/model.h"
+#include "occasiond/planner.h"
+
+enum report_format { FMT_TABLE, FMT_CSV, FMT_JSON, FMT_ICS, FMT_HTML };
+/* report_format_parse: "table", "csv", "json", "ics", "html" -> the enum, -1 when unknown. */
+int report_format_parse(const char *s);
+
+/* report_plan: the plan in fmt (table, csv, json, ics) to fp. now stamps the calendar. 0 or -1. */
+int report_plan(FILE *fp, const struct config *cfg, const struct plan_list *pl, enum report_format fmt,
+                int64_t now);
+/* report_log: dispatch records in fmt (table, csv, json) to fp; times in the config's zone. 0 or -1. */
+int report_log(FILE *fp, const struct config *cfg, const struct dispatch_rec *v, size_t n, enum report_format fmt);
+
+/*
+ * report_summary: dispatch counts and cost by occasion x channel x status for records whose
+ * occasion date is within [from, to] (either may be NULL), in table or json. 0 or -1.
+ */
+int report_summary(FILE *fp, const struct config *cfg, const struct dispatch_rec *v, size_t n, const char *from,
+                   const char *to, enum report_format fmt);
+
+#endif

@@ -1,0 +1,536 @@
+/*
+ * planner: rules x stakeholders x history x now -> timed dispatches. Pure: "now" and
+ * every input come in as arguments, so the same inputs give the same plan.
+ */
+#include "occasiond/planner.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const plan_state_names[] = {"due", "waiting", "missed", "skipped"};
+
+void plan_list_free(struct plan_list *l)
+{
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* A set of "rule\x1fstakeholder\x1fdate" keys: the dispatches that already have a record. */
+struct keyset {
+	char **slot;
+	size_t cap;
+};
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static char *make_key(const char *rule, const char *sh, const char *date)
+{
+	return xasprintf("%s\x1f%s\x1f%s", rule, sh, date);
+}
+
+static void keyset_build(struct keyset *ks, const struct dispatch_rec *h, size_t n)
+{
+	ks->cap = 16;
+	while (ks->cap < n * 2 + 16)
+		ks->cap *= 2;
+	ks->slot = xcalloc(ks->cap, sizeof *ks->slot);
+	for (size_t i = 0; i < n; i++) {
+		char *k = make_key(h[i].rule, h[i].stakeholder, h[i].occasion_date);
+		size_t j = hash_str(k) & (ks->cap - 1);
+		while (ks->slot[j] && strcmp(ks->slot[j], k) != 0)
+			j = (j + 1) & (ks->cap - 1);
+		if (ks->slot[j])
+			free(k);
+		else
+			ks->slot[j] = k;
+	}
+}
+
+static int keyset_has(const struct keyset *ks, const char *rule, const char *sh, day_t d)
+{
+	char date[11];
+	char *k;
+	size_t j;
+	int found = 0;
+	dates_format_iso(d, date);
+	k = make_key(rule, sh, date);
+	for (j = hash_str(k) & (ks->cap - 1); ks->slot[j]; j = (j + 1) & (ks->cap - 1))
+		if (strcmp(ks->slot[j], k) == 0) {
+			found = 1;
+			break;
+		}
+	free(k);
+	return found;
+}
+
+static void keyset_free(struct keyset *ks)
+{
+	for (size_t i = 0; i < ks->cap; i++)
+		free(ks->slot[i]);
+	free(ks->slot);
+}
+
+struct ctx {
+	const struct plan_input *in;
+	struct keyset done;
+	struct plan_list *out;
+	day_t lo, hi;                 /* occasion dates looked at */
+};
+
+static const char *sh_zone(const struct config *cfg, const struct stakeholder *sh)
+{
+	const char *z = sh->f[SH_TIMEZONE];
+	return z && *z ? z : cfg->timezone;
+}
+
+static int has_postal(const struct stakeholder *sh)
+{
+	return *sh->f[SH_STREET] && *sh->f[SH_CITY];
+}
+
+static int has_email(const struct stakeholder *sh)
+{
+	return *sh->f[SH_EMAIL] != '\0';
+}
+
+const char *planner_default_signer(const struct config *cfg, const struct stakeholder *sh)
+{
+	if (*sh->f[SH_OWNER])
+		return sh->f[SH_OWNER];
+	if (cfg->org_name && *cfg->org_name)
+		return cfg->org_name;
+	return "occasiond";
+}
+
+/* duration_days_bound: an upper bound in days of a duration (for the ranges looked at). */
+static long duration_days_bound(const struct duration *d)
+{
+	switch (d->unit) {
+	case DUR_SECONDS: return d->n / 86400 + 1;
+	case DUR_MINUTES: return d->n / 1440 + 1;
+	case DUR_HOURS: return d->n / 24 + 1;
+	case DUR_DAYS: return d->n;
+	case DUR_WEEKS: return d->n * 7;
+	case DUR_MONTHS: return d->n * 31 + 1;
+	case DUR_YEARS: return d->n * 366 + 1;
+	case DUR_BUSINESS_DAYS: return d->n * 3 + 14;   /* generous: holidays and weekends */
+	}
+	return d->n;
+}
+
+static long lead_bound(const struct config *cfg, const struct rule *r)
+{
+	if (r->has_lead)
+		return duration_days_bound(&r->lead) + 7;
+	return duration_days_bound(&cfg->cards.signing) + duration_days_bound(&cfg->cards.transit) + 7;
+}
+
+static int parse_field_date(const char *v, int *y, int *m, int *d)
+{
+	day_t day;
+	if (!v || !*v)
+		return -1;
+	if (v[0] == '-' && v[1] == '-') {
+		*y = 0;
+		return dates_parse_md(v, m, d);
+	}
+	if (dates_parse_iso(v, &day) != 0)
+		return -1;
+	dates_to_ymd(day, y, m, d);
+	return 0;
+}
+
+static int audience_match(const struct ctx *c, const struct rule *r, const struct stakeholder *sh, day_t d)
+{
+	if (stakeholder_flag(sh, SH_OPTED_OUT))
+		return 0;
+	if (r->personal && !stakeholder_flag(sh, SH_CONSENT_PERSONAL))
+		return 0;
+	if (!strlist_has(&r->types, sh->f[SH_TYPE]) || !strlist_has(&r->tiers, sh->f[SH_TIER]))
+		return 0;
+	if (r->has_min_tenure) {
+		const char *since = *sh->f[SH_CUSTOMER_SINCE] ? sh->f[SH_CUSTOMER_SINCE] : sh->f[SH_HIRE_DATE];
+		day_t s;
+		if (dates_parse_iso(since, &s) != 0)
+			return 0;
+		if (dates_add_duration(&c->in->rs->cal, s, &r->min_tenure) > d)
+			return 0;
+	}
+	return 1;
+}
+
+static int variant_match(const struct variant *v, const struct stakeholder *sh, long years, int channel)
+{
+	if (v->nyears) {
+		size_t i;
+		for (i = 0; i < v->nyears; i++)
+			if (v->years[i] == years)
+				break;
+		if (i == v->nyears)
+			return 0;
+	}
+	if (!strlist_has(&v->tiers, sh->f[SH_TIER]) || !strlist_has(&v->types, sh->f[SH_TYPE]))
+		return 0;
+	return v->channel < 0 || v->channel == channel;
+}
+
+/* set_times: fire date, fire instant, mail-by date and deadline for the item's channel. */
+static void set_times(const struct ctx *c, struct plan_item *it)
+{
+	const struct config *cfg = c->in->cfg;
+	const struct calendar *cal = &c->in->rs->cal;
+	const struct rule *r = it->rule;
+	day_t fire, last;
+
+	if (r->has_lead)
+		fire = dates_sub_duration(cal, it->occasion, &r->lead);
+	else if (it->channel == CH_CARD)
+		fire = dates_sub_duration(cal, dates_sub_duration(cal, it->occasion, &cfg->cards.transit),
+		                          &cfg->cards.signing);
+	else
+		fire = it->occasion;
+	if (it->channel == CH_CARD) {
+		fire = calendar_prev_business(cal, fire);
+		it->mail_by = calendar_prev_business(cal, dates_sub_duration(cal, it->occasion, &cfg->cards.transit));
+		it->zone = cfg->timezone;
+		last = it->mail_by;
+	} else {
+		it->mail_by = DAY_NONE;
+		it->zone = sh_zone(cfg, it->sh);
+		last = it->occasion;
+	}
+	it->fire_date = fire;
+	last = dates_add_duration(cal, last, &r->late);
+	if (dates_local_to_utc(it->zone, fire, cfg->window_start, &it->fire_at) != 0 ||
+	    dates_local_to_utc(it->zone, last + 1, 0, &it->deadline) != 0) {
+		it->fire_at = (int64_t)fire * 86400;
+		it->deadline = (int64_t)(last + 1) * 86400;
+	}
+}
+
+/*
+ * resolve: channel (preference, address fallback), variant overrides and times.
+ * Returns 0 when the item stands, -1 when it is not for this stakeholder.
+ */
+static int resolve(const struct ctx *c, struct plan_item *it)
+{
+	const struct rule *r = it->rule;
+	const struct stakeholder *sh = it->sh;
+	int ch = r->channel;
+
+	it->template_name = r->template_name;
+	it->cost_cents = r->cost_cents;
+	it->priority = r->priority;
+	it->signer = r->signer ? r->signer : planner_default_signer(c->in->cfg, sh);
+	it->state = PS_WAITING;
+	it->reason = NULL;
+	it->note[0] = '\0';
+
+	if (ch == CH_PREFERRED) {
+		int want = util_streq(sh->f[SH_PREFERRED_CHANNEL], "card") ? CH_CARD :
+		           util_streq(sh->f[SH_PREFERRED_CHANNEL], "email") ? CH_EMAIL :
+		           has_email(sh) ? CH_EMAIL : CH_CARD;
+		int ok = want == CH_CARD ? has_postal(sh) : has_email(sh);
+		if (!ok) {
+			int other = want == CH_CARD ? CH_EMAIL : CH_CARD;
+			if (other == CH_CARD ? has_postal(sh) : has_email(sh)) {
+				snprintf(it->note, sizeof it->note, "no %s: %s instead",
+				         want == CH_CARD ? "postal address" : "email address", channel_names[other]);
+				want = other;
+			} else {
+				it->state = PS_SKIPPED;
+				it->reason = "no-address";
+				snprintf(it->note, sizeof it->note, "no email and no postal address");
+			}
+		}
+		ch = want;
+	}
+	for (size_t i = 0; i < r->nvariants; i++) {
+		const struct variant *v = &r->variants[i];
+		if (!variant_match(v, sh, it->years, ch))
+			continue;
+		if (v->template_name)
+			it->template_name = v->template_name;
+		if (v->set_channel >= 0)
+			ch = v->set_channel;
+		if (v->cost_cents >= 0)
+			it->cost_cents = v->cost_cents;
+		if (v->signer)
+			it->signer = v->signer;
+		break;
+	}
+	it->channel = ch;
+	if (it->state != PS_SKIPPED && ch == CH_EMAIL && !has_email(sh)) {
+		it->state = PS_SKIPPED;
+		it->reason = "no-address";
+		snprintf(it->note, sizeof it->note, "no email address");
+	}
+	if (it->state != PS_SKIPPED && ch == CH_CARD && !has_postal(sh) && !it->note[0])
+		snprintf(it->note, sizeof it->note, "no postal address: hand it over");
+	set_times(c, it);
+	return 0;
+}
+
+static void emit(struct ctx *c, const struct rule *r, const struct stakeholder *sh, const struct event *ev,
+                 day_t d, long years)
+{
+	struct plan_item it;
+	if (d < c->lo || d > c->hi)
+		return;
+	if (!audience_match(c, r, sh, d))
+		return;
+	if (keyset_has(&c->done, r->id, sh->f[SH_ID], d))
+		return;
+	memset(&it, 0, sizeof it);
+	it.rule = r;
+	it.sh = sh;
+	it.ev = ev;
+	it.occasion = d;
+	it.years = years;
+	if (resolve(c, &it) != 0)
+		return;
+	c->out->v = xreallocarray(c->out->v, c->out->n + 1, sizeof *c->out->v);
+	c->out->v[c->out->n++] = it;
+}
+
+static day_t last_contact(const struct ctx *c, const char *sh_id)
+{
+	day_t best = DAY_NONE, d;
+	for (size_t i = 0; i < c->in->nhist; i++) {
+		const struct dispatch_rec *h = &c->in->hist[i];
+		if (strcmp(h->stakeholder, sh_id) != 0)
+			continue;
+		if (h->status == DS_SKIPPED || h->status == DS_FAILED || h->status == DS_CANCELLED)
+			continue;
+		if (dates_parse_iso(h->fire_date, &d) == 0 && d > best)
+			best = d;
+	}
+	return best;
+}
+
+/* occasions: every occasion date of rule r for stakeholder sh within [lo, hi]. */
+static void occasions(struct ctx *c, const struct rule *r, const struct stakeholder *sh)
+{
+	const struct calendar *cal = &c->in->rs->cal;
+	int ylo, yhi, mm, dd, y, by, bm, bd;
+	dates_to_ymd(c->lo, &ylo, &mm, &dd);
+	dates_to_ymd(c->hi, &yhi, &mm, &dd);
+
+	switch (r->when) {
+	case WHEN_DATE:
+		if (r->once != DAY_NONE) {
+			emit(c, r, sh, NULL, r->once, -1);
+			break;
+		}
+		for (y = ylo; y <= yhi; y++)
+			emit(c, r, sh, NULL, dates_anniversary(y, r->month, r->day), -1);
+		break;
+	case WHEN_NTH_WEEKDAY:
+		for (y = ylo; y <= yhi; y++) {
+			day_t d = dates_nth_weekday(y, r->month, r->nth, r->weekday);
+			if (d != DAY_NONE)
+				emit(c, r, sh, NULL, d, -1);
+		}
+		break;
+	case WHEN_ANNIVERSARY:
+		if (parse_field_date(stakeholder_get(sh, r->field), &by, &bm, &bd) != 0)
+			break;
+		for (y = ylo; y <= yhi; y++) {
+			long years = by ? y - by : -1;
+			if (by && years <= 0)
+				continue;   /* year 0 is the date itself: it never fires */
+			if (r->nyears) {
+				size_t i;
+				for (i = 0; i < r->nyears; i++)
+					if (r->years[i] == years)
+						break;
+				if (i == r->nyears)
+					continue;
+			}
+			if (r->every_years && (years < 0 || years % r->every_years != 0))
+				continue;
+			emit(c, r, sh, NULL, dates_anniversary(y, bm, bd), years);
+		}
+		break;
+	case WHEN_EVENT:
+		for (size_t i = 0; i < c->in->nev; i++) {
+			const struct event *ev = &c->in->ev[i];
+			day_t d;
+			if (strcmp(ev->stakeholder_id, sh->f[SH_ID]) == 0 && strcmp(ev->kind, r->event_kind) == 0 &&
+			    dates_parse_iso(ev->date, &d) == 0)
+				emit(c, r, sh, ev, d, -1);
+		}
+		break;
+	case WHEN_EVERY: {
+		day_t from;
+		const char *v = stakeholder_get(sh, r->field);
+		if (!v || dates_parse_iso(v, &from) != 0)
+			break;
+		for (long k = 1; k < 100000; k++) {
+			struct duration step = r->period;
+			day_t d;
+			step.n *= k;
+			d = dates_add_duration(cal, from, &step);
+			if (d > c->hi)
+				break;
+			if (d >= c->lo)
+				emit(c, r, sh, NULL, d, -1);
+		}
+		break;
+	}
+	case WHEN_NO_CONTACT: {
+		day_t last = last_contact(c, sh->f[SH_ID]);
+		if (last == DAY_NONE && dates_parse_iso(sh->f[SH_CUSTOMER_SINCE], &last) != 0)
+			break;
+		emit(c, r, sh, NULL, dates_add_duration(cal, last, &r->period), -1);
+		break;
+	}
+	default:
+		/* surprise is planned over the whole audience, not one stakeholder at a time */
+		break;
+	}
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+	const struct plan_item *x = a, *y = b;
+	int k;
+	if (x->fire_at != y->fire_at)
+		return x->fire_at < y->fire_at ? -1 : 1;
+	if (x->priority != y->priority)
+		return x->priority > y->priority ? -1 : 1;
+	if ((k = strcmp(x->rule->id, y->rule->id)) != 0)
+		return k;
+	if ((k = strcmp(x->sh->f[SH_ID], y->sh->f[SH_ID])) != 0)
+		return k;
+	return x->occasion < y->occasion ? -1 : x->occasion > y->occasion;
+}
+
+static void collect(struct ctx *c, const struct plan_input *in, day_t from, day_t to)
+{
+	for (size_t i = 0; i < in->rs->nrules; i++) {
+		const struct rule *r = &in->rs->rules[i];
+		c->lo = from;
+		c->hi = to + (day_t)lead_bound(in->cfg, r);
+		for (size_t j = 0; j < in->nsh; j++)
+			occasions(c, r, &in->sh[j]);
+	}
+}
+
+int planner_range(const struct plan_input *in, day_t from, day_t to, struct plan_list *out, char err[ERR_LEN])
+{
+	struct ctx c = {0};
+	size_t k = 0;
+	(void)err;
+	c.in = in;
+	c.out = out;
+	keyset_build(&c.done, in->hist, in->nhist);
+	collect(&c, in, from, to);
+	for (size_t i = 0; i < out->n; i++)
+		if (out->v[i].fire_date >= from && out->v[i].fire_date < to)
+			out->v[k++] = out->v[i];
+	out->n = k;
+	qsort(out->v, out->n, sizeof *out->v, item_cmp);
+	keyset_free(&c.done);
+	return 0;
+}
+
+/* next_window: the first instant >= t inside the send window in zone, or -1. */
+static int64_t next_window(const struct config *cfg, const char *zone, int64_t t)
+{
+	day_t d;
+	int secs;
+	int64_t at;
+	if (dates_utc_to_local(zone, t, &d, &secs) != 0)
+		return -1;
+	if (secs >= cfg->window_start && secs < cfg->window_end)
+		return t;
+	if (secs >= cfg->window_end)
+		d++;
+	if (dates_local_to_utc(zone, d, cfg->window_start, &at) != 0)
+		return -1;
+	return at;
+}
+
+int planner_due(const struct plan_input *in, int64_t now, struct plan_list *out, int64_t *next_wake,
+                char err[ERR_LEN])
+{
+	const struct config *cfg = in->cfg;
+	struct ctx c = {0};
+	struct plan_list all = {0};
+	day_t today;
+	int secs;
+	int64_t lookback = dates_duration_secs(&cfg->lookback), wake = INT64_MAX;
+	long late_max = 0;
+	(void)err;
+
+	if (dates_utc_to_local(cfg->timezone, now, &today, &secs) != 0)
+		today = (day_t)(now / 86400);
+	for (size_t i = 0; i < in->rs->nrules; i++) {
+		long l = duration_days_bound(&in->rs->rules[i].late);
+		if (l > late_max)
+			late_max = l;
+	}
+	c.in = in;
+	c.out = &all;
+	keyset_build(&c.done, in->hist, in->nhist);
+	/* Occasions whose deadline may still be ahead, or whose fire time is within lookback. */
+	collect(&c, in, today - (day_t)(lookback / 86400 + late_max + 3), today + 3);
+
+	for (size_t i = 0; i < all.n; i++) {
+		struct plan_item it = all.v[i];
+		if (it.fire_at > now) {
+			if (it.state != PS_SKIPPED && it.fire_at < wake)
+				wake = it.fire_at;
+			continue;
+		}
+		if (it.state == PS_SKIPPED) {
+			if (it.fire_at + lookback < now && it.deadline <= now)
+				continue;   /* too old to be worth a record */
+		} else if (now >= it.deadline) {
+			const struct rule *r = it.rule;
+			if (it.channel == CH_CARD && r->fallback == CH_EMAIL && has_email(it.sh)) {
+				/* Too late to post a card: a note by email, due until the end of the day itself. */
+				it.channel = CH_EMAIL;
+				it.zone = sh_zone(cfg, it.sh);
+				it.mail_by = DAY_NONE;
+				if (dates_local_to_utc(it.zone, dates_add_duration(&in->rs->cal, it.occasion, &r->late) + 1, 0,
+				                       &it.deadline) != 0)
+					it.deadline = now;
+				snprintf(it.note, sizeof it.note, "card too late to post: email instead");
+			}
+			if (now >= it.deadline) {
+				if (it.fire_at + lookback < now)
+					continue;   /* older than lookback: ignored, no flood on old data */
+				it.state = PS_MISSED;
+				it.reason = "missed";
+			}
+		}
+		if (it.state == PS_WAITING) {
+			int64_t at = next_window(cfg, it.zone, now);
+			if (at == now) {
+				it.state = PS_DUE;
+			} else {
+				if (at > 0 && at < it.deadline && at < wake)
+					wake = at;
+				continue;
+			}
+		}
+		out->v = xreallocarray(out->v, out->n + 1, sizeof *out->v);
+		out->v[out->n++] = it;
+	}
+	qsort(out->v, out->n, sizeof *out->v, item_cmp);
+	plan_list_free(&all);
+	keyset_free(&c.done);
+	if (next_wake)
+		*next_wake = wake;
+	return 0;
+}

@@ -1,0 +1,446 @@
+/* report: plan and log output in table, CSV, JSON and iCalendar form. */
+#include "occasiond/report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int report_format_parse(const char *s)
+{
+	static const char *const names[] = {"table", "csv", "json", "ics", "html"};
+	for (int i = 0; i < 5; i++)
+		if (util_streq(s, names[i]))
+			return i;
+	return -1;
+}
+
+/* A table: rows of cells, printed with columns aligned by code points. */
+struct table {
+	size_t ncol;
+	char **cells;
+	size_t nrow;
+};
+
+static void table_add(struct table *t, char **row)
+{
+	t->cells = xreallocarray(t->cells, (t->nrow + 1) * t->ncol, sizeof *t->cells);
+	for (size_t i = 0; i < t->ncol; i++)
+		t->cells[t->nrow * t->ncol + i] = xstrdup(row[i] ? row[i] : "");
+	t->nrow++;
+}
+
+static size_t width(const char *s)
+{
+	size_t w = 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			w++;
+	return w;
+}
+
+static void table_print(FILE *fp, struct table *t)
+{
+	size_t *w = xcalloc(t->ncol, sizeof *w);
+	for (size_t r = 0; r < t->nrow; r++)
+		for (size_t c = 0; c < t->ncol; c++) {
+			size_t x = width(t->cells[r * t->ncol + c]);
+			if (x > w[c])
+				w[c] = x;
+		}
+	for (size_t r = 0; r < t->nrow; r++) {
+		struct strbuf line = {0};
+		for (size_t c = 0; c < t->ncol; c++) {
+			const char *cell = t->cells[r * t->ncol + c];
+			sb_adds(&line, cell);
+			if (c + 1 < t->ncol)
+				for (size_t k = width(cell); k < w[c] + 2; k++)
+					sb_addc(&line, ' ');
+		}
+		while (line.len && line.s[line.len - 1] == ' ')
+			line.s[--line.len] = '\0';
+		fprintf(fp, "%s\n", line.s);
+		sb_free(&line);
+	}
+	free(w);
+}
+
+static void table_free(struct table *t)
+{
+	for (size_t i = 0; i < t->nrow * t->ncol; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	t->cells = NULL;
+	t->nrow = 0;
+}
+
+static void csv_row(FILE *fp, char **row, size_t n)
+{
+	struct strbuf sb = {0};
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sb_addc(&sb, ',');
+		sb_add_csv_field(&sb, row[i]);
+	}
+	sb_adds(&sb, "\r\n");
+	fputs(sb.s, fp);
+	sb_free(&sb);
+}
+
+static char *full_name(const struct stakeholder *sh)
+{
+	return stakeholder_display_name(sh);
+}
+
+static void json_kv_str(struct strbuf *sb, const char *k, const char *v, int comma)
+{
+	sb_addf(sb, "%s\"%s\": ", comma ? ", " : "", k);
+	if (v && *v)
+		sb_add_json_str(sb, v);
+	else
+		sb_adds(sb, "null");
+}
+
+/* iCalendar text: escape \ ; , and newlines (RFC 5545 3.3.11). */
+static void ics_text(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == ';' || *s == ',')
+			sb_addc(sb, '\\'), sb_addc(sb, *s);
+		else if (*s == '\n')
+			sb_adds(sb, "\\n");
+		else if ((unsigned char)*s >= 0x20)
+			sb_addc(sb, *s);
+	}
+}
+
+/* ics_line: one content line folded at 75 octets, never inside a UTF-8 sequence. */
+static void ics_line(FILE *fp, const char *s)
+{
+	size_t len = strlen(s), col = 0;
+	for (size_t i = 0; i < len;) {
+		size_t n = 1;
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0xF0)
+			n = 4;
+		else if (c >= 0xE0)
+			n = 3;
+		else if (c >= 0xC0)
+			n = 2;
+		if (col + n > 75) {
+			fputs("\r\n ", fp);
+			col = 1;
+		}
+		fwrite(s + i, 1, n, fp);
+		col += n;
+		i += n;
+	}
+	fputs("\r\n", fp);
+}
+
+static void ics_utc(int64_t t, char *buf, size_t size)
+{
+	day_t d = (day_t)(t >= 0 ? t / 86400 : (t - 86399) / 86400);
+	int64_t s = t - (int64_t)d * 86400;
+	int y, m, dd;
+	dates_to_ymd(d, &y, &m, &dd);
+	snprintf(buf, size, "%04d%02d%02dT%02d%02d%02dZ", y, m, dd, (int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60));
+}
+
+static void plan_ics(FILE *fp, const struct config *cfg, const struct plan_list *pl, int64_t now)
+{
+	char stamp[32];
+	(void)cfg;
+	ics_utc(now, stamp, sizeof stamp);
+	ics_line(fp, "BEGIN:VCALENDAR");
+	ics_line(fp, "VERSION:2.0");
+	ics_line(fp, "PRODID:-//occasiond//occasiond " OCCASIOND_VERSION "//EN");
+	ics_line(fp, "CALSCALE:GREGORIAN");
+	for (size_t i = 0; i < pl->n; i++) {
+		const struct plan_item *it = &pl->v[i];
+		struct strbuf sb = {0};
+		char occ[11], at[32], end[32];
+		char *name = full_name(it->sh);
+		dates_format_iso(it->occasion, occ);
+		ics_line(fp, "BEGIN:VEVENT");
+		sb_addf(&sb, "UID:%s-", it->rule->id);
+		ics_text(&sb, it->sh->f[SH_ID]);
+		sb_addf(&sb, "-%s@occasiond", occ);
+		ics_line(fp, sb.s);
+		sb_reset(&sb);
+		sb_addf(&sb, "DTSTAMP:%s", stamp);
+		ics_line(fp, sb.s);
+		ics_utc(it->fire_at, at, sizeof at);
+		ics_utc(it->fire_at + 1800, end, sizeof end);
+		sb_reset(&sb);
+		sb_addf(&sb, "DTSTART:%s", at);
+		ics_line(fp, sb.s);
+		sb_reset(&sb);
+		sb_addf(&sb, "DTEND:%s", end);
+		ics_line(fp, sb.s);
+		sb_reset(&sb);
+		sb_adds(&sb, "SUMMARY:");
+		ics_text(&sb, it->rule->name);
+		sb_adds(&sb, " (");
+		sb_adds(&sb, channel_names[it->channel]);
+		sb_adds(&sb, "): ");
+		ics_text(&sb, name);
+		ics_line(fp, sb.s);
+		sb_reset(&sb);
+		sb_addf(&sb, "DESCRIPTION:occasion %s\\, template %s\\, signer ", occ, it->template_name);
+		ics_text(&sb, it->signer);
+		if (it->note[0]) {
+			sb_adds(&sb, "\\n");
+			ics_text(&sb, it->note);
+		}
+		ics_line(fp, sb.s);
+		ics_line(fp, "END:VEVENT");
+		sb_free(&sb);
+		free(name);
+	}
+	ics_line(fp, "END:VCALENDAR");
+}
+
+int report_plan(FILE *fp, const struct config *cfg, const struct plan_list *pl, enum report_format fmt, int64_t now)
+{
+	static const char *const head[] = {
+		"FIRE_AT", "OCCASION", "RULE", "STAKEHOLDER", "NAME", "CHANNEL", "TEMPLATE", "SIGNER", "COST", "NOTE"
+	};
+	struct table t = {10, NULL, 0};
+	struct strbuf js = {0};
+
+	if (fmt == FMT_ICS) {
+		plan_ics(fp, cfg, pl, now);
+		return 0;
+	}
+	if (fmt == FMT_TABLE)
+		table_add(&t, (char **)head);
+	else if (fmt == FMT_CSV)
+		csv_row(fp, (char **)head, 10);
+	else
+		sb_adds(&js, "[");
+	for (size_t i = 0; i < pl->n; i++) {
+		const struct plan_item *it = &pl->v[i];
+		char at[40], occ[11], cost[32], note[200];
+		char *name = full_name(it->sh);
+		char *row[10];
+		dates_format_instant(it->fire_at, it->zone, at, sizeof at);
+		dates_format_iso(it->occasion, occ);
+		util_format_money(it->cost_cents, cost, sizeof cost);
+		snprintf(note, sizeof note, "%s%s%s", it->state == PS_SKIPPED ? "skipped: " : "", it->note,
+		         it->state == PS_SKIPPED && !it->note[0] ? it->reason : "");
+		row[0] = at, row[1] = occ, row[2] = it->rule->id, row[3] = it->sh->f[SH_ID], row[4] = name;
+		row[5] = (char *)channel_names[it->channel], row[6] = (char *)it->template_name;
+		row[7] = (char *)it->signer, row[8] = cost, row[9] = note;
+		if (fmt == FMT_TABLE) {
+			table_add(&t, row);
+		} else if (fmt == FMT_CSV) {
+			csv_row(fp, row, 10);
+		} else {
+			char mail_by[11];
+			sb_adds(&js, i ? ",\n  {" : "\n  {");
+			json_kv_str(&js, "fire_at", at, 0);
+			json_kv_str(&js, "occasion_date", occ, 1);
+			json_kv_str(&js, "rule", it->rule->id, 1);
+			json_kv_str(&js, "stakeholder", it->sh->f[SH_ID], 1);
+			json_kv_str(&js, "name", name, 1);
+			json_kv_str(&js, "channel", channel_names[it->channel], 1);
+			json_kv_str(&js, "template", it->template_name, 1);
+			json_kv_str(&js, "signer", it->signer, 1);
+			sb_addf(&js, ", \"cost\": %s", cost);
+			json_kv_str(&js, "note", note, 1);
+			if (it->mail_by != DAY_NONE) {
+				dates_format_iso(it->mail_by, mail_by);
+				json_kv_str(&js, "mail_by", mail_by, 1);
+			}
+			json_kv_str(&js, "state", it->state == PS_SKIPPED ? "skipped" : "planned", 1);
+			json_kv_str(&js, "reason", it->reason, 1);
+			if (it->years >= 0)
+				sb_addf(&js, ", \"years\": %ld", it->years);
+			sb_adds(&js, "}");
+		}
+		free(name);
+	}
+	if (fmt == FMT_TABLE) {
+		if (pl->n == 0)
+			fprintf(fp, "nothing to dispatch in this period\n");
+		else
+			table_print(fp, &t);
+		table_free(&t);
+	} else if (fmt == FMT_JSON) {
+		sb_adds(&js, pl->n ? "\n]\n" : "]\n");
+		fputs(js.s, fp);
+		sb_free(&js);
+	}
+	return 0;
+}
+
+int report_log(FILE *fp, const struct config *cfg, const struct dispatch_rec *v, size_t n, enum report_format fmt)
+{
+	static const char *const head[] = {
+		"ID", "FIRE_AT", "OCCASION", "RULE", "STAKEHOLDER", "CHANNEL", "STATUS", "REASON", "ATTEMPTS",
+		"ARTIFACT", "PAGE", "SIGNER", "COST", "ERROR"
+	};
+	struct table t = {14, NULL, 0};
+	struct strbuf js = {0};
+
+	if (fmt == FMT_TABLE)
+		table_add(&t, (char **)head);
+	else if (fmt == FMT_CSV)
+		csv_row(fp, (char **)head, 14);
+	else
+		sb_adds(&js, "[");
+	for (size_t i = 0; i < n; i++) {
+		const struct dispatch_rec *r = &v[i];
+		char id[24], at[40], upd[40], att[16], page[16], cost[32], next[40];
+		char *row[14];
+		snprintf(id, sizeof id, "%lld", (long long)r->id);
+		dates_format_instant(r->fire_at, cfg->timezone, at, sizeof at);
+		dates_format_instant(r->updated_at, cfg->timezone, upd, sizeof upd);
+		snprintf(att, sizeof att, "%d", r->attempts);
+		snprintf(page, sizeof page, "%d", r->page);
+		util_format_money(r->cost_cents, cost, sizeof cost);
+		row[0] = id, row[1] = at, row[2] = r->occasion_date, row[3] = r->rule, row[4] = r->stakeholder;
+		row[5] = (char *)channel_names[r->channel], row[6] = (char *)dispatch_status_names[r->status];
+		row[7] = r->reason, row[8] = att, row[9] = r->artifact, row[10] = r->page ? page : "";
+		row[11] = r->signer, row[12] = cost, row[13] = r->error;
+		if (fmt == FMT_TABLE) {
+			table_add(&t, row);
+		} else if (fmt == FMT_CSV) {
+			csv_row(fp, row, 14);
+		} else {
+			sb_adds(&js, i ? ",\n  {" : "\n  {");
+			sb_addf(&js, "\"id\": %lld", (long long)r->id);
+			json_kv_str(&js, "rule", r->rule, 1);
+			json_kv_str(&js, "stakeholder", r->stakeholder, 1);
+			json_kv_str(&js, "occasion_date", r->occasion_date, 1);
+			json_kv_str(&js, "fire_date", r->fire_date, 1);
+			json_kv_str(&js, "fire_at", at, 1);
+			json_kv_str(&js, "channel", channel_names[r->channel], 1);
+			json_kv_str(&js, "status", dispatch_status_names[r->status], 1);
+			json_kv_str(&js, "reason", r->reason, 1);
+			sb_addf(&js, ", \"attempts\": %d", r->attempts);
+			json_kv_str(&js, "error", r->error, 1);
+			json_kv_str(&js, "artifact", r->artifact, 1);
+			if (r->page)
+				sb_addf(&js, ", \"page\": %d", r->page);
+			else
+				sb_adds(&js, ", \"page\": null");
+			json_kv_str(&js, "message_id", r->message_id, 1);
+			json_kv_str(&js, "signer", r->signer, 1);
+			sb_addf(&js, ", \"cost\": %s", cost);
+			json_kv_str(&js, "template", r->template_name, 1);
+			if (r->next_attempt_at) {
+				dates_format_instant(r->next_attempt_at, cfg->timezone, next, sizeof next);
+				json_kv_str(&js, "next_attempt_at", next, 1);
+			}
+			json_kv_str(&js, "last_reply", r->last_reply, 1);
+			json_kv_str(&js, "updated_at", upd, 1);
+			sb_adds(&js, "}");
+		}
+	}
+	if (fmt == FMT_TABLE) {
+		if (n == 0)
+			fprintf(fp, "no dispatch records\n");
+		else
+			table_print(fp, &t);
+		table_free(&t);
+	} else if (fmt == FMT_JSON) {
+		sb_adds(&js, n ? "\n]\n" : "]\n");
+		fputs(js.s, fp);
+		sb_free(&js);
+	}
+	return 0;
+}
+
+struct tally {
+	const char *rule;
+	int channel;
+	int status;
+	long count;
+	int64_t cost;
+};
+
+static int tally_cmp(const void *a, const void *b)
+{
+	const struct tally *x = a, *y = b;
+	int k = strcmp(x->rule, y->rule);
+	if (k)
+		return k;
+	if (x->channel != y->channel)
+		return x->channel - y->channel;
+	return x->status - y->status;
+}
+
+int report_summary(FILE *fp, const struct config *cfg, const struct dispatch_rec *v, size_t n, const char *from,
+                   const char *to, enum report_format fmt)
+{
+	struct tally *t = NULL;
+	size_t nt = 0;
+	long total = 0;
+	int64_t cost = 0;
+	(void)cfg;
+	for (size_t i = 0; i < n; i++) {
+		const struct dispatch_rec *r = &v[i];
+		size_t k;
+		if ((from && strcmp(r->occasion_date, from) < 0) || (to && strcmp(r->occasion_date, to) > 0))
+			continue;
+		for (k = 0; k < nt; k++)
+			if (strcmp(t[k].rule, r->rule) == 0 && t[k].channel == (int)r->channel && t[k].status == (int)r->status)
+				break;
+		if (k == nt) {
+			t = xreallocarray(t, nt + 1, sizeof *t);
+			t[nt++] = (struct tally){r->rule, (int)r->channel, (int)r->status, 0, 0};
+		}
+		t[k].count++;
+		total++;
+		if (r->status != DS_SKIPPED && r->status != DS_FAILED && r->status != DS_CANCELLED) {
+			t[k].cost += r->cost_cents;
+			cost += r->cost_cents;
+		}
+	}
+	qsort(t, nt, sizeof *t, tally_cmp);
+	if (fmt == FMT_JSON) {
+		struct strbuf js = {0};
+		char c[32];
+		sb_adds(&js, "{\"from\": ");
+		if (from) sb_add_json_str(&js, from); else sb_adds(&js, "null");
+		sb_adds(&js, ", \"to\": ");
+		if (to) sb_add_json_str(&js, to); else sb_adds(&js, "null");
+		util_format_money(cost, c, sizeof c);
+		sb_addf(&js, ", \"total\": %ld, \"cost\": %s, \"by_occasion\": [", total, c);
+		for (size_t k = 0; k < nt; k++) {
+			util_format_money(t[k].cost, c, sizeof c);
+			sb_adds(&js, k ? ",\n  {" : "\n  {");
+			json_kv_str(&js, "rule", t[k].rule, 0);
+			json_kv_str(&js, "channel", channel_names[t[k].channel], 1);
+			json_kv_str(&js, "status", dispatch_status_names[t[k].status], 1);
+			sb_addf(&js, ", \"count\": %ld, \"cost\": %s}", t[k].count, c);
+		}
+		sb_adds(&js, nt ? "\n]}\n" : "]}\n");
+		fputs(js.s, fp);
+		sb_free(&js);
+	} else {
+		struct table tb = {5, NULL, 0};
+		static const char *const head[] = {"OCCASION", "CHANNEL", "STATUS", "COUNT", "COST"};
+		table_add(&tb, (char **)head);
+		for (size_t k = 0; k < nt; k++) {
+			char cnt[24], c[32];
+			char *row[5];
+			snprintf(cnt, sizeof cnt, "%ld", t[k].count);
+			util_format_money(t[k].cost, c, sizeof c);
+			row[0] = (char *)t[k].rule, row[1] = (char *)channel_names[t[k].channel];
+			row[2] = (char *)dispatch_status_names[t[k].status], row[3] = cnt, row[4] = c;
+			table_add(&tb, row);
+		}
+		{
+			char cnt[24], c[32];
+			char *row[5] = {"total", "", "", cnt, c};
+			snprintf(cnt, sizeof cnt, "%ld", total);
+			util_format_money(cost, c, sizeof c);
+			table_add(&tb, row);
+		}
+		table_print(fp, &tb);
+		table_free(&tb);
+	}
+	free(t);
+	return 0;
+}

@@ -1,0 +1,699 @@
+/* rules: the occasions file -> struct ruleset, validated whole. */
+#include "occasiond/rules.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "occasiond/ytree.h"
+
+const char *const when_kind_names[WHEN__N] = {
+	"date", "nth_weekday", "anniversary_of", "event", "every", "no_contact_for", "surprise"
+};
+
+static const char *const top_keys[] = {"calendar", "limits", "occasions", NULL};
+static const char *const calendar_keys[] = {"weekend", "holidays", NULL};
+static const char *const limits_keys[] = {"per_stakeholder", "budget", NULL};
+static const char *const pressure_keys[] = {"max", "within", NULL};
+static const char *const budget_keys[] = {"amount", "per", NULL};
+static const char *const rule_keys[] = {
+	"id", "name", "when", "lead", "channel", "fallback", "attach_card", "template", "personal",
+	"audience", "priority", "cost", "late", "signer", "variants", NULL
+};
+static const char *const when_keys[] = {
+	"date", "nth_weekday", "anniversary_of", "years", "every_years", "event", "every", "from",
+	"no_contact_for", "surprise", NULL
+};
+static const char *const nth_keys[] = {"n", "weekday", "month", NULL};
+static const char *const surprise_keys[] = {"count", "per", NULL};
+static const char *const audience_keys[] = {"type", "tier", "min_tenure", NULL};
+static const char *const variant_keys[] = {
+	"years", "tier", "type", "channel", "template", "use_channel", "cost", "signer", NULL
+};
+static const char *const stakeholder_types[] = {"customer", "employee", "partner", "supplier", "other", NULL};
+
+int strlist_has(const struct strlist *l, const char *s)
+{
+	if (l->n == 0)
+		return 1;
+	for (size_t i = 0; i < l->n; i++)
+		if (util_streq(l->v[i], s))
+			return 1;
+	return 0;
+}
+
+static void strlist_free(struct strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static void rule_clear(struct rule *r)
+{
+	free(r->id);
+	free(r->name);
+	free(r->field);
+	free(r->years);
+	free(r->event_kind);
+	free(r->template_name);
+	free(r->signer);
+	strlist_free(&r->types);
+	strlist_free(&r->tiers);
+	for (size_t i = 0; i < r->nvariants; i++) {
+		struct variant *v = &r->variants[i];
+		strlist_free(&v->tiers);
+		strlist_free(&v->types);
+		free(v->years);
+		free(v->template_name);
+		free(v->signer);
+	}
+	free(r->variants);
+}
+
+void rules_free(struct ruleset *rs)
+{
+	if (!rs)
+		return;
+	for (size_t i = 0; i < rs->nrules; i++)
+		rule_clear(&rs->rules[i]);
+	free(rs->rules);
+	for (size_t i = 0; i < rs->nfiles; i++)
+		free(rs->files[i]);
+	free(rs->files);
+	free(rs->cal.holidays);
+	free(rs);
+}
+
+const struct rule *rules_find(const struct ruleset *rs, const char *id)
+{
+	for (size_t i = 0; i < rs->nrules; i++)
+		if (strcmp(rs->rules[i].id, id) == 0)
+			return &rs->rules[i];
+	return NULL;
+}
+
+/* Typed getters: each reports a wrong type or value at the node and returns -1. */
+
+static const char *scalar(const struct ynode *n, const char *key, struct diags *d)
+{
+	if (!n)
+		return NULL;
+	if (n->type != Y_SCALAR) {
+		ytree_diag(d, 0, n, "%s must be a single value, not %s", key, ytree_type_name(n->type));
+		return NULL;
+	}
+	if (util_has_ctl(n->value, NULL)) {
+		ytree_diag(d, 0, n, "%s holds a control character", key);
+		return NULL;
+	}
+	return n->value;
+}
+
+static int get_duration(const struct ynode *n, const char *key, struct duration *out, struct diags *d)
+{
+	char err[ERR_LEN];
+	const char *v = scalar(n, key, d);
+	if (!v)
+		return -1;
+	if (dates_parse_duration(v, out, err) != 0) {
+		ytree_diag(d, 0, n, "%s: %s", key, err);
+		return -1;
+	}
+	if (out->n < 0) {
+		ytree_diag(d, 0, n, "%s: must not be negative", key);
+		return -1;
+	}
+	return 0;
+}
+
+static int get_long(const struct ynode *n, const char *key, long min, long max, long *out, struct diags *d)
+{
+	const char *v = scalar(n, key, d);
+	if (!v)
+		return -1;
+	if (util_parse_long(v, min, max, out) != 0) {
+		ytree_diag(d, 0, n, "%s: expected a whole number from %ld to %ld, got '%s'", key, min, max, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int get_bool(const struct ynode *n, const char *key, int *out, struct diags *d)
+{
+	const char *v = scalar(n, key, d);
+	if (!v)
+		return -1;
+	if (!*v || util_parse_bool(v, out) != 0) {
+		ytree_diag(d, 0, n, "%s: expected true or false, got '%s'", key, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int get_money(const struct ynode *n, const char *key, int64_t *out, struct diags *d)
+{
+	const char *v = scalar(n, key, d);
+	if (!v)
+		return -1;
+	if (util_parse_money(v, out) != 0 || *out < 0) {
+		ytree_diag(d, 0, n, "%s: expected an amount such as 3.50, got '%s'", key, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int valid_name(const char *s, int allow_upper)
+{
+	if (!*s || strlen(s) > 64)
+		return 0;
+	for (; *s; s++) {
+		char c = *s;
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		      (allow_upper && c >= 'A' && c <= 'Z')))
+			return 0;
+	}
+	return 1;
+}
+
+/* get_strlist: a single value or a list of them; each may be checked against allowed. */
+static int get_strlist(const struct ynode *n, const char *key, const char *const *allowed,
+                       struct strlist *out, struct diags *d)
+{
+	size_t count = n->type == Y_SEQ ? n->n : 1;
+	int bad = 0;
+	if (n->type == Y_MAP) {
+		ytree_diag(d, 0, n, "%s must be a value or a list of values", key);
+		return -1;
+	}
+	if (count == 0) {
+		ytree_diag(d, 0, n, "%s: the list is empty", key);
+		return -1;
+	}
+	for (size_t i = 0; i < count; i++) {
+		const struct ynode *it = n->type == Y_SEQ ? n->items[i] : n;
+		const char *v = scalar(it, key, d);
+		int ok = v != NULL;
+		if (v && allowed) {
+			ok = 0;
+			for (size_t j = 0; allowed[j]; j++)
+				if (strcmp(allowed[j], v) == 0)
+					ok = 1;
+			if (!ok)
+				ytree_diag(d, 0, it, "%s: unknown value '%s'", key, v);
+		}
+		if (!ok) {
+			bad = 1;
+			continue;
+		}
+		out->v = xreallocarray(out->v, out->n + 1, sizeof *out->v);
+		out->v[out->n++] = xstrdup(v);
+	}
+	return bad ? -1 : 0;
+}
+
+static int get_years(const struct ynode *n, long **years, size_t *nyears, struct diags *d)
+{
+	size_t count = n->type == Y_SEQ ? n->n : 1;
+	if (n->type == Y_MAP || count == 0) {
+		ytree_diag(d, 0, n, "years: expected a number or a list of numbers");
+		return -1;
+	}
+	for (size_t i = 0; i < count; i++) {
+		const struct ynode *it = n->type == Y_SEQ ? n->items[i] : n;
+		long y;
+		if (get_long(it, "years", 0, 1000, &y, d) != 0)
+			return -1;
+		if (y == 0) {
+			ytree_diag(d, 0, it, "years: 0 never fires (the occasion's own day is year 0)");
+			return -1;
+		}
+		*years = xreallocarray(*years, *nyears + 1, sizeof **years);
+		(*years)[(*nyears)++] = y;
+	}
+	return 0;
+}
+
+static int parse_period_word(const char *v, enum budget_period *out, int allow_week)
+{
+	if (strcmp(v, "month") == 0)
+		*out = PER_MONTH;
+	else if (strcmp(v, "quarter") == 0 && !allow_week)
+		*out = PER_QUARTER;
+	else if (strcmp(v, "year") == 0 && !allow_week)
+		*out = PER_YEAR;
+	else if (strcmp(v, "week") == 0 && allow_week)
+		*out = PER_WEEK;
+	else
+		return -1;
+	return 0;
+}
+
+static void parse_calendar(struct ruleset *rs, const struct ynode *cal, struct diags *d)
+{
+	const struct ynode *n;
+	rs->cal.weekend = (1u << 0) | (1u << 6);
+	if (!cal)
+		return;
+	if (cal->type != Y_MAP) {
+		ytree_diag(d, 0, cal, "calendar must be a mapping");
+		return;
+	}
+	ytree_check_keys(cal, calendar_keys, "calendar", d);
+	if ((n = ytree_get(cal, "weekend"))) {
+		rs->cal.weekend = 0;
+		if (n->type != Y_SEQ) {
+			ytree_diag(d, 0, n, "weekend: expected a list of weekdays, e.g. [saturday, sunday]");
+		} else {
+			for (size_t i = 0; i < n->n; i++) {
+				const char *v = scalar(n->items[i], "weekend", d);
+				int wd = v ? dates_parse_weekday(v) : -1;
+				if (v && wd < 0)
+					ytree_diag(d, 0, n->items[i], "weekend: unknown weekday '%s'", v);
+				else if (wd >= 0)
+					rs->cal.weekend |= 1u << wd;
+			}
+			if (rs->cal.weekend == 0x7f)
+				ytree_diag(d, 0, n, "weekend: every day is a weekend day; no business day is left");
+		}
+	}
+	if ((n = ytree_get(cal, "holidays"))) {
+		if (n->type != Y_SEQ) {
+			ytree_diag(d, 0, n, "holidays: expected a list such as [\"12-25\", \"2027-04-02\", \"easter-2\"]");
+			return;
+		}
+		rs->cal.holidays = xcalloc(n->n, sizeof *rs->cal.holidays);
+		for (size_t i = 0; i < n->n; i++) {
+			const char *v = scalar(n->items[i], "holidays", d);
+			if (!v)
+				continue;
+			if (dates_parse_holiday(v, &rs->cal.holidays[rs->cal.nholidays]) != 0)
+				ytree_diag(d, 0, n->items[i], "holidays: '%s' is not MM-DD, YYYY-MM-DD or easter±N", v);
+			else
+				rs->cal.nholidays++;
+		}
+	}
+}
+
+static void parse_limits(struct ruleset *rs, const struct ynode *lim, struct diags *d)
+{
+	const struct ynode *n, *v;
+	if (!lim)
+		return;
+	if (lim->type != Y_MAP) {
+		ytree_diag(d, 0, lim, "limits must be a mapping");
+		return;
+	}
+	ytree_check_keys(lim, limits_keys, "limits", d);
+	if ((n = ytree_get(lim, "per_stakeholder"))) {
+		if (n->type != Y_MAP) {
+			ytree_diag(d, 0, n, "per_stakeholder: expected {max: N, within: DURATION}");
+		} else {
+			ytree_check_keys(n, pressure_keys, "per_stakeholder", d);
+			if (!(v = ytree_get(n, "max")) || !ytree_get(n, "within"))
+				ytree_diag(d, 0, n, "per_stakeholder needs both max and within");
+			else if (get_long(v, "max", 1, 1000, &rs->per_stakeholder_max, d) == 0 &&
+			         get_duration(ytree_get(n, "within"), "within", &rs->per_stakeholder_within, d) == 0)
+				rs->has_per_stakeholder = 1;
+		}
+	}
+	if ((n = ytree_get(lim, "budget"))) {
+		if (n->type != Y_MAP) {
+			ytree_diag(d, 0, n, "budget: expected {amount: 5000.00, per: year}");
+		} else {
+			const char *per;
+			ytree_check_keys(n, budget_keys, "budget", d);
+			v = ytree_get(n, "per");
+			per = v ? scalar(v, "per", d) : "year";
+			if (!ytree_get(n, "amount"))
+				ytree_diag(d, 0, n, "budget needs an amount");
+			else if (per && parse_period_word(per, &rs->budget_per, 0) != 0)
+				ytree_diag(d, 0, v, "per: expected month, quarter or year, got '%s'", per);
+			else if (per && get_money(ytree_get(n, "amount"), "amount", &rs->budget_cents, d) == 0)
+				rs->has_budget = 1;
+		}
+	}
+}
+
+static void parse_when(struct rule *r, const struct ynode *w, struct diags *d)
+{
+	const struct ynode *kind_node = NULL, *n;
+	int kinds = 0;
+	if (!w) {
+		diags_add(d, 0, "%s:%ld:%ld: error: rule '%s' has no 'when'", r->file, r->line, r->col, r->id);
+		return;
+	}
+	if (w->type != Y_MAP) {
+		ytree_diag(d, 0, w, "when must be a mapping such as {anniversary_of: birthday}");
+		return;
+	}
+	ytree_check_keys(w, when_keys, "when", d);
+	for (int k = 0; k < WHEN__N; k++) {
+		if ((n = ytree_get(w, when_kind_names[k]))) {
+			if (kinds++) {
+				ytree_diag(d, 0, ytree_key(w, when_kind_names[k]),
+				           "when holds two kinds ('%s' and '%s'); a rule has exactly one",
+				           when_kind_names[r->when], when_kind_names[k]);
+				return;
+			}
+			r->when = (enum when_kind)k;
+			kind_node = n;
+		}
+	}
+	if (!kinds) {
+		ytree_diag(d, 0, w, "when needs one of date, nth_weekday, anniversary_of, event, every, no_contact_for, surprise");
+		return;
+	}
+	if ((ytree_get(w, "years") || ytree_get(w, "every_years")) && r->when != WHEN_ANNIVERSARY)
+		ytree_diag(d, 0, ytree_key(w, ytree_get(w, "years") ? "years" : "every_years"),
+		           "years and every_years go with anniversary_of only");
+	if (ytree_get(w, "from") && r->when != WHEN_EVERY)
+		ytree_diag(d, 0, ytree_key(w, "from"), "from goes with every only");
+
+	switch (r->when) {
+	case WHEN_DATE: {
+		const char *v = scalar(kind_node, "date", d);
+		r->once = DAY_NONE;
+		if (!v)
+			break;
+		if (dates_parse_iso(v, &r->once) == 0)
+			break;
+		r->once = DAY_NONE;
+		if (strncmp(v, "--", 2) == 0 || dates_parse_md(v, &r->month, &r->day) != 0)
+			ytree_diag(d, 0, kind_node, "date: expected \"MM-DD\" (every year) or \"YYYY-MM-DD\" (once), got '%s'", v);
+		break;
+	}
+	case WHEN_NTH_WEEKDAY: {
+		const struct ynode *nn, *wd, *mo;
+		long nth = 0;
+		const char *v;
+		if (kind_node->type != Y_MAP) {
+			ytree_diag(d, 0, kind_node, "nth_weekday: expected {n: 4, weekday: thursday, month: 11}");
+			break;
+		}
+		ytree_check_keys(kind_node, nth_keys, "nth_weekday", d);
+		nn = ytree_get(kind_node, "n");
+		wd = ytree_get(kind_node, "weekday");
+		mo = ytree_get(kind_node, "month");
+		if (!nn || !wd || !mo) {
+			ytree_diag(d, 0, kind_node, "nth_weekday needs n, weekday and month");
+			break;
+		}
+		if (get_long(nn, "n", -1, 5, &nth, d) == 0 && nth == 0)
+			ytree_diag(d, 0, nn, "n: 1 to 5, or -1 for the last");
+		r->nth = (int)nth;
+		if ((v = scalar(wd, "weekday", d)) && (r->weekday = dates_parse_weekday(v)) < 0)
+			ytree_diag(d, 0, wd, "weekday: unknown weekday '%s'", v);
+		if ((v = scalar(mo, "month", d)) && (r->month = dates_parse_month(v)) < 0)
+			ytree_diag(d, 0, mo, "month: unknown month '%s' (1-12 or a month's name)", v);
+		break;
+	}
+	case WHEN_ANNIVERSARY: {
+		const char *v = scalar(kind_node, "anniversary_of", d);
+		if (v && !valid_name(v, 1))
+			ytree_diag(d, 0, kind_node, "anniversary_of: '%s' is not a column name", v);
+		else if (v)
+			r->field = xstrdup(v);
+		if ((n = ytree_get(w, "years")))
+			get_years(n, &r->years, &r->nyears, d);
+		if ((n = ytree_get(w, "every_years"))) {
+			if (r->nyears)
+				ytree_diag(d, 0, n, "give years or every_years, not both");
+			else
+				get_long(n, "every_years", 1, 1000, &r->every_years, d);
+		}
+		break;
+	}
+	case WHEN_EVENT: {
+		const char *v = scalar(kind_node, "event", d);
+		if (v && !valid_name(v, 0))
+			ytree_diag(d, 0, kind_node, "event: '%s' is not an event kind ([a-z0-9_-]+)", v);
+		else if (v)
+			r->event_kind = xstrdup(v);
+		break;
+	}
+	case WHEN_EVERY: {
+		const char *from = "customer_since";
+		if (get_duration(kind_node, "every", &r->period, d) == 0 && r->period.n <= 0)
+			ytree_diag(d, 0, kind_node, "every: the period must be longer than zero");
+		if ((n = ytree_get(w, "from")) && (from = scalar(n, "from", d)) && !valid_name(from, 1)) {
+			ytree_diag(d, 0, n, "from: '%s' is not a column name", from);
+			from = NULL;
+		}
+		if (from)
+			r->field = xstrdup(from);
+		break;
+	}
+	case WHEN_NO_CONTACT:
+		if (get_duration(kind_node, "no_contact_for", &r->period, d) == 0 && r->period.n <= 0)
+			ytree_diag(d, 0, kind_node, "no_contact_for: the period must be longer than zero");
+		break;
+	case WHEN_SURPRISE: {
+		const char *per;
+		if (kind_node->type != Y_MAP) {
+			ytree_diag(d, 0, kind_node, "surprise: expected {count: 3, per: week}");
+			break;
+		}
+		ytree_check_keys(kind_node, surprise_keys, "surprise", d);
+		r->surprise_count = 1;
+		r->surprise_per = PER_WEEK;
+		if ((n = ytree_get(kind_node, "count")))
+			get_long(n, "count", 1, 1000, &r->surprise_count, d);
+		if ((n = ytree_get(kind_node, "per")) && (per = scalar(n, "per", d)) &&
+		    parse_period_word(per, &r->surprise_per, 1) != 0)
+			ytree_diag(d, 0, n, "per: expected week or month, got '%s'", per);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static int parse_channel(const struct ynode *n, const char *key, int allow_preferred, struct diags *d)
+{
+	const char *v = scalar(n, key, d);
+	int ch;
+	if (!v)
+		return -1;
+	ch = channel_parse(v);
+	if (ch < 0 || (ch == CH_PREFERRED && !allow_preferred)) {
+		ytree_diag(d, 0, n, "%s: expected %s, got '%s'", key,
+		           allow_preferred ? "card, email or preferred" : "card or email", v);
+		return -1;
+	}
+	return ch;
+}
+
+static void parse_variant(struct variant *v, const struct ynode *n, struct diags *d)
+{
+	const struct ynode *x;
+	const char *s;
+	v->channel = -1;
+	v->set_channel = -1;
+	v->cost_cents = -1;
+	v->line = n->line;
+	if (n->type != Y_MAP) {
+		ytree_diag(d, 0, n, "a variant must be a mapping such as {tier: platinum, template: birthday-platinum}");
+		return;
+	}
+	ytree_check_keys(n, variant_keys, "a variant", d);
+	if ((x = ytree_get(n, "years")))
+		get_years(x, &v->years, &v->nyears, d);
+	if ((x = ytree_get(n, "tier")))
+		get_strlist(x, "tier", NULL, &v->tiers, d);
+	if ((x = ytree_get(n, "type")))
+		get_strlist(x, "type", stakeholder_types, &v->types, d);
+	if ((x = ytree_get(n, "channel")))
+		v->channel = parse_channel(x, "channel", 0, d);
+	if ((x = ytree_get(n, "use_channel")))
+		v->set_channel = parse_channel(x, "use_channel", 0, d);
+	if ((x = ytree_get(n, "template")) && (s = scalar(x, "template", d))) {
+		if (!valid_name(s, 1))
+			ytree_diag(d, 0, x, "template: '%s' is not a template name ([A-Za-z0-9_-]+)", s);
+		else
+			v->template_name = xstrdup(s);
+	}
+	if ((x = ytree_get(n, "cost")))
+		get_money(x, "cost", &v->cost_cents, d);
+	if ((x = ytree_get(n, "signer")) && (s = scalar(x, "signer", d)))
+		v->signer = xstrdup(s);
+}
+
+static void parse_rule(struct ruleset *rs, struct rule *r, const struct ynode *n, const char *file,
+                       struct diags *d)
+{
+	const struct ynode *x;
+	const char *s;
+	r->file = file;
+	r->line = n->line;
+	r->col = n->col;
+	r->fallback = -1;
+	r->once = DAY_NONE;
+	r->late.unit = DUR_DAYS;
+	if (n->type != Y_MAP) {
+		ytree_diag(d, 0, n, "each occasion must be a mapping with id, when, channel and template");
+		r->id = xstrdup("?");
+		return;
+	}
+	ytree_check_keys(n, rule_keys, "an occasion", d);
+	x = ytree_get(n, "id");
+	s = x ? scalar(x, "id", d) : NULL;
+	if (!x)
+		ytree_diag(d, 0, n, "occasion without an id");
+	else if (s && !valid_name(s, 0))
+		ytree_diag(d, 0, x, "id: '%s' must be [a-z0-9-]+ (at most 64)", s);
+	r->id = xstrdup(s && valid_name(s, 0) ? s : "?");
+	for (size_t i = 0; i < rs->nrules; i++)
+		if (s && strcmp(rs->rules[i].id, s) == 0)
+			ytree_diag(d, 0, x, "duplicate occasion id '%s' (first at %s:%ld)", s, rs->rules[i].file,
+			           rs->rules[i].line);
+
+	r->name = (x = ytree_get(n, "name")) && (s = scalar(x, "name", d)) ? xstrdup(s) : xstrdup(r->id);
+	parse_when(r, ytree_get(n, "when"), d);
+
+	r->channel = CH_EMAIL;
+	if ((x = ytree_get(n, "channel")))
+		r->channel = parse_channel(x, "channel", 1, d);
+	else
+		ytree_diag(d, 0, n, "occasion '%s' has no channel (card, email or preferred)", r->id);
+	if ((x = ytree_get(n, "fallback"))) {
+		r->fallback = parse_channel(x, "fallback", 0, d);
+		if (r->fallback == CH_CARD)
+			ytree_diag(d, 0, x, "fallback: only email (a card cannot replace a late card)");
+	}
+	if ((x = ytree_get(n, "lead")) && get_duration(x, "lead", &r->lead, d) == 0)
+		r->has_lead = 1;
+	if ((x = ytree_get(n, "late")))
+		get_duration(x, "late", &r->late, d);
+	if ((x = ytree_get(n, "attach_card")))
+		get_bool(x, "attach_card", &r->attach_card, d);
+	if ((x = ytree_get(n, "personal")))
+		get_bool(x, "personal", &r->personal, d);
+	if ((x = ytree_get(n, "priority")))
+		get_long(x, "priority", -1000000, 1000000, &r->priority, d);
+	if ((x = ytree_get(n, "cost")))
+		get_money(x, "cost", &r->cost_cents, d);
+	if ((x = ytree_get(n, "signer")) && (s = scalar(x, "signer", d)))
+		r->signer = xstrdup(s);
+	s = r->id;
+	if ((x = ytree_get(n, "template")))
+		s = scalar(x, "template", d);
+	if (s && !valid_name(s, 1))
+		ytree_diag(d, 0, x ? x : n, "template: '%s' is not a template name ([A-Za-z0-9_-]+)", s);
+	else if (s)
+		r->template_name = xstrdup(s);
+
+	if ((x = ytree_get(n, "audience"))) {
+		if (x->type != Y_MAP) {
+			ytree_diag(d, 0, x, "audience must be a mapping of type, tier, min_tenure");
+		} else {
+			const struct ynode *y;
+			ytree_check_keys(x, audience_keys, "audience", d);
+			if ((y = ytree_get(x, "type")))
+				get_strlist(y, "type", stakeholder_types, &r->types, d);
+			if ((y = ytree_get(x, "tier")))
+				get_strlist(y, "tier", NULL, &r->tiers, d);
+			if ((y = ytree_get(x, "min_tenure")) && get_duration(y, "min_tenure", &r->min_tenure, d) == 0)
+				r->has_min_tenure = 1;
+		}
+	}
+	if ((x = ytree_get(n, "variants"))) {
+		if (x->type != Y_SEQ) {
+			ytree_diag(d, 0, x, "variants must be a list");
+		} else {
+			r->variants = xcalloc(x->n, sizeof *r->variants);
+			r->nvariants = x->n;
+			for (size_t i = 0; i < x->n; i++)
+				parse_variant(&r->variants[i], x->items[i], d);
+		}
+	}
+}
+
+static void load_file(struct ruleset *rs, const char *path, struct diags *d)
+{
+	struct ynode *root = NULL;
+	const struct ynode *occ;
+	char err[ERR_LEN];
+	const char *file;
+
+	if (ytree_load_file(path, &root, err) != 0) {
+		diags_add(d, 0, "%s", err);
+		return;
+	}
+	rs->files = xreallocarray(rs->files, rs->nfiles + 1, sizeof *rs->files);
+	file = rs->files[rs->nfiles++] = xstrdup(path);
+	if (root->type != Y_MAP) {
+		ytree_diag(d, 0, root, "the rules file must be a mapping with calendar, limits and occasions");
+		goto out;
+	}
+	ytree_check_keys(root, top_keys, "the rules file", d);
+	if (ytree_get(root, "calendar"))
+		parse_calendar(rs, ytree_get(root, "calendar"), d);
+	if (ytree_get(root, "limits"))
+		parse_limits(rs, ytree_get(root, "limits"), d);
+	occ = ytree_get(root, "occasions");
+	if (!occ)
+		goto out;
+	if (occ->type != Y_SEQ) {
+		ytree_diag(d, 0, occ, "occasions must be a list");
+		goto out;
+	}
+	rs->rules = xreallocarray(rs->rules, rs->nrules + occ->n, sizeof *rs->rules);
+	for (size_t i = 0; i < occ->n; i++) {
+		struct rule *r = &rs->rules[rs->nrules];
+		memset(r, 0, sizeof *r);
+		parse_rule(rs, r, occ->items[i], file, d);
+		rs->nrules++;
+	}
+out:
+	ytree_free(root);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct ruleset *rules_load(const char *path, struct diags *d)
+{
+	struct ruleset *rs = xcalloc(1, sizeof *rs);
+	size_t before = d->nerrors;
+	struct stat st;
+
+	rs->cal.weekend = (1u << 0) | (1u << 6);
+	if (stat(path, &st) != 0) {
+		diags_add(d, 0, "%s: error: cannot read the rules: no such file or directory", path);
+	} else if (S_ISDIR(st.st_mode)) {
+		DIR *dir = opendir(path);
+		struct dirent *de;
+		char **names = NULL;
+		size_t n = 0;
+		while (dir && (de = readdir(dir))) {
+			size_t l = strlen(de->d_name);
+			if (de->d_name[0] != '.' && l > 5 && strcmp(de->d_name + l - 5, ".yaml") == 0) {
+				names = xreallocarray(names, n + 1, sizeof *names);
+				names[n++] = util_path_join(path, de->d_name);
+			}
+		}
+		if (dir)
+			closedir(dir);
+		qsort(names, n, sizeof *names, name_cmp);
+		for (size_t i = 0; i < n; i++) {
+			load_file(rs, names[i], d);
+			free(names[i]);
+		}
+		free(names);
+		if (n == 0)
+			diags_add(d, 1, "%s: warning: no *.yaml rules files in this directory", path);
+	} else {
+		load_file(rs, path, d);
+	}
+	if (d->nerrors != before) {
+		rules_free(rs);
+		return NULL;
+	}
+	return rs;
+}

@@ -1,0 +1,621 @@
+/*
+ * card: templates load and validate with FILE:LINE:COL errors; batches render names in any
+ * script the fonts cover and fail cleanly (batch unchanged) on what they cannot print; the PDFs
+ * pass the real readers (pdfinfo, pdffonts, qpdf, pdftotext, pdftoppm) when they are installed.
+ * Run from the repository root: templates/ and fonts/ are relative paths.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "occasiond/card.h"
+#include "occasiond/template.h"
+#include "occasiond/util.h"
+
+static char tmpdir[256];
+
+static struct tval *make_ctx(const char *first, const char *last)
+{
+	struct tval *c = tval_map(), *occ = tval_map(), *ev = tval_map();
+	char full[512];
+	snprintf(full, sizeof full, "%s %s", first, last);
+	tval_map_set_str(c, "first_name", first);
+	tval_map_set_str(c, "last_name", last);
+	tval_map_set_str(c, "full_name", full);
+	tval_map_set_str(c, "organization", "Globex");
+	tval_map_set_str(c, "title", "Head of Logistics");
+	tval_map_set_str(occ, "name", "Birthday");
+	tval_map_set_str(occ, "date", "1 December 2026");
+	tval_map_set(c, "occasion", occ);
+	tval_map_set_str(c, "years", "10");
+	tval_map_set_str(c, "ordinal_years", "10th");
+	tval_map_set_str(c, "signer", "Dana Ruiz");
+	tval_map_set_str(ev, "title", "Director of Operations");
+	tval_map_set_str(ev, "details", "");
+	tval_map_set(c, "event", ev);
+	tval_map_set_str(c, "organization_name", "Acme Corp");
+	return c;
+}
+
+static int have_tool(const char *name)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", name);
+	return system(cmd) == 0;
+}
+
+/* run: the command's stdout (stderr dropped) into *out; returns its exit status or -1. */
+static int run(const char *cmd, char **out)
+{
+	struct strbuf sb = {0};
+	char buf[4096], *full = xasprintf("%s 2>/dev/null", cmd);
+	FILE *fp = popen(full, "r");
+	size_t n;
+	int st;
+
+	free(full);
+	if (!fp) {
+		*out = xstrdup("");
+		return -1;
+	}
+	while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
+		sb_addn(&sb, buf, n);
+	st = pclose(fp);
+	*out = sb_detach(&sb);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int count_str(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+static char *tmp_path(const char *name)
+{
+	return util_path_join(tmpdir, name);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+	if (!fp) {
+		perror(path);
+		exit(1);
+	}
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/* ---------------------------------------------------------------- shipped templates */
+
+static const char *const shipped[] = {
+	"birthday", "holiday", "work-anniversary", "partnership-anniversary", "thank-you",
+	"thinking-of-you", "promotion", "welcome", "birthday-platinum", NULL,
+};
+
+static void test_shipped_templates(void)
+{
+	DIR *d = opendir("templates");
+	struct dirent *e;
+	int n = 0;
+	char err[ERR_LEN];
+
+	CHECK(d != NULL, "templates/ can be read (run from the repository root)");
+	while (d && (e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		struct card_template *t = NULL;
+		char *path;
+		if (len < 11 || strcmp(e->d_name + len - 10, ".card.yaml") != 0)
+			continue;
+		path = util_path_join("templates", e->d_name);
+		err[0] = 0;
+		CHECK(card_template_load(path, "fonts", &t, err) == 0, "template %s loads%s%s", path, err[0] ? ": " : "", err);
+		card_template_free(t);
+		free(path);
+		n++;
+	}
+	if (d)
+		closedir(d);
+	for (int i = 0; shipped[i]; i++) {
+		char *path = xasprintf("templates/%s.card.yaml", shipped[i]);
+		CHECK(util_file_exists(path), "the %s card template is shipped", shipped[i]);
+		free(path);
+	}
+	CHECK(n >= 9, "at least 9 card templates (found %d)", n);
+}
+
+static void test_sizes(void)
+{
+	struct { const char *tmpl; double w, h; } want[] = {
+		{"birthday", 297.64, 419.53},            /* A6 portrait */
+		{"partnership-anniversary", 419.53, 297.64},   /* A6 landscape */
+		{"work-anniversary", 360, 504},           /* 5x7 in */
+		{"thank-you", 288, 432},                  /* 4x6 in */
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		char err[ERR_LEN], *path = xasprintf("templates/%s.card.yaml", want[i].tmpl);
+		struct card_template *t = NULL;
+		double w = 0, h = 0;
+		if (card_template_load(path, "fonts", &t, err) == 0)
+			card_template_size(t, &w, &h);
+		CHECK(w > want[i].w - 0.1 && w < want[i].w + 0.1 && h > want[i].h - 0.1 && h < want[i].h + 0.1,
+		      "%s is %.2f x %.2f pt (want %.2f x %.2f)", want[i].tmpl, w, h, want[i].w, want[i].h);
+		card_template_free(t);
+		free(path);
+	}
+}
+
+/* ---------------------------------------------------------------- rendering */
+
+static const char *const names[][2] = {
+	{"Zoë", "Łukasiewicz"}, {"José", "Núñez"}, {"Ελένη", "Παπαδοπούλου"}, {"Дмитрий", "Иванов"},
+};
+
+static void check_pdf(const char *pdf, int pages, double w, double h, const char *const *must_have, size_t nmust)
+{
+	char cmd[1024], *out = NULL;
+	int rc;
+
+	if (!have_tool("pdfinfo")) {
+		SKIP("pdfinfo is not installed (poppler-utils)");
+	} else {
+		snprintf(cmd, sizeof cmd, "pdfinfo -f 1 -l %d '%s'", pages, pdf);
+		rc = run(cmd, &out);
+		{
+			char want[64], sizes[64];
+			int ok_sizes = 1;
+			snprintf(want, sizeof want, "Pages:          %d\n", pages);
+			CHECK(rc == 0 && strstr(out, want), "pdfinfo: %s has %d pages", pdf, pages);
+			/* Every page: "Page    N size: W x H pts". */
+			for (const char *p = out; (p = strstr(p, " size: ")); p += 7) {
+				double pw = 0, ph = 0;
+				if (sscanf(p, " size: %lf x %lf pts", &pw, &ph) != 2 || pw < w - 0.1 || pw > w + 0.1 ||
+				    ph < h - 0.1 || ph > h + 0.1)
+					ok_sizes = 0;
+			}
+			snprintf(sizes, sizeof sizes, "%.2f x %.2f", w, h);
+			CHECK(ok_sizes && count_str(out, " size: ") == pages, "pdfinfo: every page is %s pt", sizes);
+			CHECK(strstr(out, "Creator:         occasiond\n") != NULL, "pdfinfo: Creator is occasiond");
+		}
+		free(out);
+	}
+	if (!have_tool("pdffonts")) {
+		SKIP("pdffonts is not installed (poppler-utils)");
+	} else {
+		int rows = 0, embedded = 0;
+		char *l, *next;
+		snprintf(cmd, sizeof cmd, "pdffonts '%s'", pdf);
+		rc = run(cmd, &out);
+		/* Rows after the dashed rule: name type... encoding emb sub uni object gen. */
+		l = strstr(out, "\n---");
+		l = l ? strchr(l + 1, '\n') : NULL;
+		for (l = l ? l + 1 : NULL; l && *l; l = next) {
+			char emb[8] = "", sub[8] = "", uni[8] = "";
+			next = strchr(l, '\n');
+			if (next)
+				*next++ = 0;
+			else
+				next = l + strlen(l);
+			/* Columns from the right: gen object uni sub emb. */
+			char *p = l + strlen(l);
+			int field = 0;
+			while (p > l && field < 5) {
+				char *end = p;
+				while (p > l && p[-1] == ' ')
+					p--, end = p;
+				while (p > l && p[-1] != ' ')
+					p--;
+				if (field == 2)
+					snprintf(uni, sizeof uni, "%.*s", (int)(end - p), p);
+				if (field == 3)
+					snprintf(sub, sizeof sub, "%.*s", (int)(end - p), p);
+				if (field == 4)
+					snprintf(emb, sizeof emb, "%.*s", (int)(end - p), p);
+				field++;
+			}
+			rows++;
+			if (strcmp(emb, "yes") == 0 && strcmp(uni, "yes") == 0)
+				embedded++;
+		}
+		CHECK(rc == 0 && rows > 0 && rows == embedded, "pdffonts: all %d fonts of %s are embedded, with Unicode maps", rows, pdf);
+		free(out);
+	}
+	if (!have_tool("qpdf")) {
+		SKIP("qpdf is not installed");
+	} else {
+		snprintf(cmd, sizeof cmd, "qpdf --check '%s'", pdf);
+		rc = run(cmd, &out);
+		CHECK(rc == 0, "qpdf --check %s passes (exit %d)", pdf, rc);
+		free(out);
+	}
+	if (!have_tool("pdftotext")) {
+		SKIP("pdftotext is not installed (poppler-utils)");
+	} else {
+		snprintf(cmd, sizeof cmd, "pdftotext -enc UTF-8 '%s' -", pdf);
+		rc = run(cmd, &out);
+		for (size_t i = 0; i < nmust; i++)
+			CHECK(rc == 0 && strstr(out, must_have[i]) != NULL, "pdftotext gives back \"%s\"", must_have[i]);
+		CHECK(strchr(out, '?') == NULL, "pdftotext: no '?' stands in for a missing glyph");
+		free(out);
+	}
+}
+
+static void test_batch(void)
+{
+	char err[ERR_LEN] = "";
+	struct card_template *t = NULL;
+	struct card_batch *b = NULL;
+	char *pdf = tmp_path("birthday-batch.pdf");
+	const char *must[4 + 2];
+	char full[4][128];
+	int page = 0, ok = 1;
+
+	CHECK(card_template_load("templates/birthday.card.yaml", "fonts", &t, err) == 0, "birthday loads %s", err);
+	CHECK(card_batch_new(&b, err) == 0, "a batch is created");
+	if (!t || !b)
+		goto out;
+	CHECK(card_batch_set_title(b, "Cards for Dana Ruiz, 1 Dezember 2026 (Zoë)", err) == 0, "the title is set");
+	for (int i = 0; i < 4; i++) {
+		struct tval *ctx = make_ctx(names[i][0], names[i][1]);
+		if (card_batch_add(b, t, ctx, &page, err) != 0 || page != i + 1) {
+			ok = 0;
+			printf("# %s\n", err);
+		}
+		tval_free(ctx);
+		snprintf(full[i], sizeof full[i], "%s %s", names[i][0], names[i][1]);
+		must[i] = full[i];
+	}
+	must[4] = "Happy Birthday";
+	must[5] = "Dana Ruiz";
+	CHECK(ok && card_batch_pages(b) == 4, "4 cards with Latin, Polish, Spanish, Greek and Cyrillic names");
+	CHECK(card_batch_save(b, pdf, err) == 0, "the batch is saved: %s", err);
+	check_pdf(pdf, 4, 297.64, 419.53, must, 6);
+	if (have_tool("pdfinfo")) {
+		char *cmd = xasprintf("pdfinfo '%s'", pdf), *out = NULL;
+		run(cmd, &out);
+		CHECK(strstr(out, "Title:           Cards for Dana Ruiz, 1 Dezember 2026 (Zoë)\n") != NULL, "the UTF-8 title reads back");
+		free(out);
+		free(cmd);
+	}
+	{
+		/* Each name exactly once per card it is on. */
+		if (have_tool("pdftotext")) {
+			char *cmd = xasprintf("pdftotext -enc UTF-8 '%s' -", pdf), *out = NULL;
+			run(cmd, &out);
+			for (int i = 0; i < 4; i++)
+				CHECK(count_str(out, full[i]) == 1, "\"%s\" appears exactly once", full[i]);
+			free(out);
+			free(cmd);
+		}
+	}
+	/* More cards after a save, then saved again: a valid PDF with all of them. */
+	{
+		struct tval *ctx = make_ctx("Ada", "Lovelace");
+		CHECK(card_batch_add(b, t, ctx, &page, err) == 0 && page == 5, "a card added after a save is page 5");
+		tval_free(ctx);
+		CHECK(card_batch_save(b, pdf, err) == 0, "the batch is saved again");
+		if (have_tool("qpdf")) {
+			char *cmd = xasprintf("qpdf --check '%s'", pdf), *out = NULL;
+			CHECK(run(cmd, &out) == 0, "the second save passes qpdf --check");
+			free(out);
+			free(cmd);
+		}
+		if (have_tool("pdfinfo")) {
+			char *cmd = xasprintf("pdfinfo '%s'", pdf), *out = NULL;
+			run(cmd, &out);
+			CHECK(strstr(out, "Pages:          5\n") != NULL, "the second save has 5 pages");
+			free(out);
+			free(cmd);
+		}
+	}
+out:
+	card_batch_free(b);
+	card_template_free(t);
+	free(pdf);
+}
+
+/* Every shipped template renders every test name and passes the readers. */
+static void test_all_templates_render(void)
+{
+	for (int i = 0; shipped[i]; i++) {
+		char err[ERR_LEN] = "", *path = xasprintf("templates/%s.card.yaml", shipped[i]);
+		char *pdfname = xasprintf("%s.pdf", shipped[i]), *pdf = tmp_path(pdfname);
+		struct card_template *t = NULL;
+		struct card_batch *b = NULL;
+		const char *must[4];
+		char full[4][128];
+		int ok = 1, first_only = strcmp(shipped[i], "thinking-of-you") == 0;
+		double w = 0, h = 0;
+
+		if (card_template_load(path, "fonts", &t, err) != 0 || card_batch_new(&b, err) != 0) {
+			CHECK(0, "%s: %s", shipped[i], err);
+			goto next;
+		}
+		card_template_size(t, &w, &h);
+		for (int k = 0; k < 4; k++) {
+			struct tval *ctx = make_ctx(names[k][0], names[k][1]);
+			if (card_batch_add(b, t, ctx, NULL, err) != 0) {
+				ok = 0;
+				printf("# %s: %s\n", shipped[i], err);
+			}
+			tval_free(ctx);
+			/* thinking-of-you greets by first name only. */
+			snprintf(full[k], sizeof full[k], "%s%s%s", names[k][0], first_only ? "" : " ", first_only ? "" : names[k][1]);
+			must[k] = full[k];
+		}
+		CHECK(ok, "%s renders all four names", shipped[i]);
+		CHECK(card_batch_save(b, pdf, err) == 0, "%s is saved %s", shipped[i], err);
+		check_pdf(pdf, 4, w, h, must, 4);
+next:
+		card_batch_free(b);
+		card_template_free(t);
+		free(path);
+		free(pdfname);
+		free(pdf);
+	}
+}
+
+/* ---------------------------------------------------------------- failures */
+
+static void test_missing_glyphs(void)
+{
+	char err[ERR_LEN] = "";
+	struct card_template *t = NULL;
+	struct card_batch *b = NULL;
+	struct tval *ctx;
+
+	if (card_template_load("templates/birthday.card.yaml", "fonts", &t, err) != 0 || card_batch_new(&b, err) != 0) {
+		CHECK(0, "set-up: %s", err);
+		goto out;
+	}
+	ctx = make_ctx("Ada", "Lovelace");
+	CHECK(card_batch_add(b, t, ctx, NULL, err) == 0, "one good card");
+	tval_free(ctx);
+
+	ctx = make_ctx("山田", "太郎");
+	err[0] = 0;
+	CHECK(card_batch_add(b, t, ctx, NULL, err) != 0, "a CJK name with no CJK font fails");
+	CHECK(strstr(err, "no font has U+5C71 '山' (fonts: NotoSerifDisplay-Regular.ttf, DejaVuSans.ttf)") != NULL,
+	      "the error names the character and the fonts: %s", err);
+	CHECK(card_batch_pages(b) == 1, "the batch still has 1 page");
+	CHECK(card_check(t, ctx, err) != 0 && strstr(err, "U+5C71"), "card_check finds the same without a batch");
+	tval_free(ctx);
+
+	ctx = make_ctx("Ada \xF0\x9F\x98\x80", "Lovelace");
+	CHECK(card_batch_add(b, t, ctx, NULL, err) != 0 && strstr(err, "no font has U+1F600"),
+	      "an emoji fails with U+1F600: %s", err);
+	CHECK(card_batch_pages(b) == 1, "the batch still has 1 page");
+	tval_free(ctx);
+
+	ctx = make_ctx("\xD7\xA9\xD7\xA8\xD7\x94", "Levi");   /* Hebrew: DejaVu has the glyphs */
+	CHECK(card_batch_add(b, t, ctx, NULL, err) != 0 && strstr(err, "U+05E9") && strstr(err, "right-to-left"),
+	      "a right-to-left name is refused rather than printed backwards: %s", err);
+	tval_free(ctx);
+
+	ctx = make_ctx("Ada\x07", "Lovelace");
+	CHECK(card_batch_add(b, t, ctx, NULL, err) != 0 && strstr(err, "control character U+0007"),
+	      "a control character is refused: %s", err);
+	tval_free(ctx);
+
+	/* Too long for the name box even at min_size: never clipped. */
+	ctx = make_ctx("Maximiliana Alexandra Konstantina Bartholomea Wilhelmina Friederike Augusta",
+	               "von Hohenzollern-Sigmaringen-Hechingen");
+	CHECK(card_batch_add(b, t, ctx, NULL, err) != 0 && strstr(err, "does not fit its box even at min_size 13pt"),
+	      "a name that does not fit fails: %s", err);
+	tval_free(ctx);
+	ctx = make_ctx("Zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", "");
+	CHECK(card_batch_add(b, t, ctx, NULL, err) != 0 && strstr(err, "the word 'Zzzz"),
+	      "a single word wider than the box fails: %s", err);
+	tval_free(ctx);
+	CHECK(card_batch_pages(b) == 1, "after all failures the batch still has 1 page");
+
+	/* A long name that fits by shrinking. */
+	ctx = make_ctx("Anna-Katharina", "Papadopoulou-Wiśniewska");
+	CHECK(card_batch_add(b, t, ctx, NULL, err) == 0 && card_batch_pages(b) == 2, "a long name shrinks to fit: %s", err);
+	tval_free(ctx);
+	{
+		char *pdf = tmp_path("after-failures.pdf"), *cmd, *out = NULL;
+		CHECK(card_batch_save(b, pdf, err) == 0, "the batch saves after the failures");
+		if (have_tool("qpdf")) {
+			cmd = xasprintf("qpdf --check '%s'", pdf);
+			CHECK(run(cmd, &out) == 0, "and passes qpdf --check");
+			free(out);
+			free(cmd);
+		}
+		if (have_tool("pdftotext")) {
+			cmd = xasprintf("pdftotext -enc UTF-8 '%s' -", pdf);
+			run(cmd, &out);
+			CHECK(strstr(out, "Papadopoulou-Wiśniewska") && !strstr(out, "山"), "only the good cards are in it");
+			free(out);
+			free(cmd);
+		}
+		free(pdf);
+	}
+out:
+	card_batch_free(b);
+	card_template_free(t);
+}
+
+/* libharu 2.3.0 drops the components of nested composite glyphs; card puts them back. */
+static void test_composite_glyphs(void)
+{
+	static const char *const pairs[][3] = {
+		{"NotoSerifDisplay-Italic.ttf", "José", "Jose"},
+		{"DejaVuSans.ttf", "Ёлка", "Елка"},
+	};
+	if (!have_tool("pdftoppm")) {
+		SKIP("pdftoppm is not installed: accents of composite glyphs are not checked");
+		return;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		char *yaml = tmp_path("composite.card.yaml"), *txt;
+		char *ppm[2] = {NULL, NULL};
+		char err[ERR_LEN] = "";
+		struct card_template *t = NULL;
+
+		txt = xasprintf("size: A6\ntexts:\n  - text: \"{{first_name}}\"\n    fonts: [%s]\n    size: 40\n"
+		                "    box: [10, 10, 85, 30]\n", pairs[i][0]);
+		write_file(yaml, txt);
+		free(txt);
+		if (card_template_load(yaml, "fonts", &t, err) != 0) {
+			CHECK(0, "composite test template loads: %s", err);
+			free(yaml);
+			continue;
+		}
+		for (int k = 0; k < 2; k++) {
+			struct card_batch *b = NULL;
+			struct tval *ctx = make_ctx(pairs[i][1 + k], "");
+			char *pdf = tmp_path(k ? "plain.pdf" : "accented.pdf"), *cmd;
+			if (card_batch_new(&b, err) == 0 && card_batch_add(b, t, ctx, NULL, err) == 0)
+				card_batch_save(b, pdf, err);
+			cmd = xasprintf("pdftoppm -r 72 -gray '%s'", pdf);
+			run(cmd, &ppm[k]);
+			free(cmd);
+			free(pdf);
+			tval_free(ctx);
+			card_batch_free(b);
+		}
+		CHECK(ppm[0] && ppm[1] && strlen(ppm[0]) > 0 && strcmp(ppm[0], ppm[1]) != 0,
+		      "%s: \"%s\" prints differently from \"%s\" (the accent is embedded)", pairs[i][0], pairs[i][1], pairs[i][2]);
+		free(ppm[0]);
+		free(ppm[1]);
+		card_template_free(t);
+		free(yaml);
+	}
+}
+
+/* ---------------------------------------------------------------- bad templates */
+
+struct bad_case {
+	const char *what, *yaml, *want;
+};
+
+static void test_bad_templates(void)
+{
+	static const struct bad_case cases[] = {
+		{"unknown key", "size: A6\ncolr: \"#FFFFFF\"\ntexts:\n  - {text: hi, box: [10, 10, 50, 20], fonts: [Lato-Regular.ttf]}\n",
+		 ":2:1: error: unknown key 'colr' in a card template"},
+		{"unknown key in a text block", "size: A6\ntexts:\n  - text: hi\n    box: [10, 10, 50, 20]\n    fonts: [Lato-Regular.ttf]\n    colour: \"#000000\"\n    alignment: left\n",
+		 ":7:5: error: unknown key 'alignment' in a text block"},
+		{"bad size", "size: B7\ntexts:\n  - {text: hi, box: [10, 10, 50, 20], fonts: [Lato-Regular.ttf]}\n",
+		 ":1:7: error: size must be A6, A5"},
+		{"tiny custom size", "size: 10x20mm\n", ":1:7: error: size '10x20mm': each side must be between 50 and 500 mm"},
+		{"missing font", "size: A6\ntexts:\n  - text: hi\n    box: [10, 10, 50, 20]\n    fonts: [Lato-Regular.ttf, Nope.ttf]\n",
+		 ":5:32: error: font 'Nope.ttf' not found in fonts"},
+		{"font path", "size: A6\ntexts:\n  - text: hi\n    box: [10, 10, 50, 20]\n    fonts: [../fonts/Lato-Regular.ttf]\n",
+		 ":5:13: error: font '../fonts/Lato-Regular.ttf' must be a plain file name"},
+		{"box outside the page", "size: A6\ntexts:\n  - text: hi\n    box: [10, 120, 50, 40]\n    fonts: [Lato-Regular.ttf]\n",
+		 ":4:10: error: box [10, 120, 50, 40] lies outside the margins"},
+		{"image path with ..", "size: A6\nimages:\n  - file: ../images/confetti.png\n    box: [0, 0, 50, 20]\ntexts:\n  - {text: hi, box: [10, 30, 50, 20], fonts: [Lato-Regular.ttf]}\n",
+		 ":3:11: error: image file '../images/confetti.png' must be a relative path inside the templates directory"},
+		{"image not PNG/JPEG", "size: A6\nimages:\n  - file: bad.card.yaml\n    box: [0, 0, 50, 20]\n",
+		 ":3:11: error: image file 'bad.card.yaml' is neither PNG nor JPEG"},
+		{"bad colour", "size: A6\ntexts:\n  - text: hi\n    box: [10, 10, 50, 20]\n    fonts: [Lato-Regular.ttf]\n    colour: red\n",
+		 ":6:13: error: colour must be a colour written \"#RRGGBB\""},
+		{"folded", "size: A6\nlayout: folded\n", ":2:9: error: layout: folded is not supported yet"},
+		{"bad Mustache", "size: A6\ntexts:\n  - text: \"{{#first_name}}hi\"\n    box: [10, 10, 50, 20]\n    fonts: [Lato-Regular.ttf]\n",
+		 ":3:11: error: text: line 1:"},
+		{"text over the signature", "size: A6\nfonts: [Lato-Regular.ttf]\ntexts:\n  - {text: hi, box: [10, 100, 85, 20]}\nsignature:\n  box: [30, 110, 45, 12]\n",
+		 ":4:5: error: text block box overlaps the signature box"},
+		{"no fonts", "size: A6\ntexts:\n  - {text: hi, box: [10, 10, 50, 20]}\n", ":3:5: error: no fonts for this text"},
+		{"negative size", "size: A6\ntexts:\n  - {text: hi, box: [10, 10, 50, 20], fonts: [Lato-Regular.ttf], size: -3}\n",
+		 "error: size (pt) must be between 2 and 300, not -3"},
+	};
+	char *png_src = xasprintf("%s/images", tmpdir);
+	mkdir(png_src, 0700);
+	free(png_src);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *path = tmp_path("bad.card.yaml"), err[ERR_LEN] = "";
+		struct card_template *t = NULL;
+		int rc;
+		write_file(path, cases[i].yaml);
+		rc = card_template_load(path, "fonts", &t, err);
+		CHECK(rc != 0 && t == NULL && strncmp(err, path, strlen(path)) == 0 && strstr(err, cases[i].want),
+		      "%s is refused with FILE:LINE:COL", cases[i].what);
+		if (!(rc != 0 && strstr(err, cases[i].want)))
+			printf("#   got:  %s\n#   want: %s\n", err, cases[i].want);
+		card_template_free(t);
+		free(path);
+	}
+	{
+		/* check wants every problem, not just the first. */
+		char *path = tmp_path("bad.card.yaml");
+		struct diags d;
+		memset(&d, 0, sizeof d);
+		write_file(path, "size: A6\ncolr: 1\nlayout: sideways\ntexts:\n  - {text: hi, box: [10, 10, 50, 20], fonts: [X.ttf]}\n");
+		CHECK(card_template_load_diags(path, "fonts", NULL, &d) != 0 && d.nerrors == 3,
+		      "card_template_load_diags reports all 3 problems (got %zu)", d.nerrors);
+		diags_free(&d);
+		free(path);
+	}
+}
+
+/* Same input, same bytes: batches can be compared and golden-tested. */
+static void test_deterministic(void)
+{
+	char err[ERR_LEN] = "";
+	char *data[2] = {NULL, NULL};
+	size_t len[2] = {0, 0};
+	struct card_template *t = NULL;
+
+	if (card_template_load("templates/holiday.card.yaml", "fonts", &t, err) != 0) {
+		CHECK(0, "holiday loads: %s", err);
+		return;
+	}
+	for (int k = 0; k < 2; k++) {
+		struct card_batch *b = NULL;
+		struct tval *ctx = make_ctx("José", "Núñez");
+		char *pdf = tmp_path(k ? "det2.pdf" : "det1.pdf");
+		if (card_batch_new(&b, err) == 0 && card_batch_add(b, t, ctx, NULL, err) == 0 &&
+		    card_batch_save(b, pdf, err) == 0)
+			util_read_file(pdf, 16 << 20, &data[k], &len[k], err);
+		card_batch_free(b);
+		tval_free(ctx);
+		free(pdf);
+	}
+	CHECK(data[0] && data[1] && len[0] == len[1] && memcmp(data[0], data[1], len[0]) == 0,
+	      "two renders of the same card are byte-identical (%zu bytes)", len[0]);
+	free(data[0]);
+	free(data[1]);
+	card_template_free(t);
+	{
+		struct card_batch *b = NULL;
+		char *pdf = tmp_path("empty.pdf");
+		CHECK(card_batch_new(&b, err) == 0 && card_batch_save(b, pdf, err) != 0 && !util_file_exists(pdf),
+		      "an empty batch is not written");
+		card_batch_free(b);
+		free(pdf);
+	}
+}
+
+int main(void)
+{
+	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_card.XXXXXX");
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_shipped_templates();
+	test_sizes();
+	test_batch();
+	test_all_templates_render();
+	test_missing_glyphs();
+	test_composite_glyphs();
+	test_bad_templates();
+	test_deterministic();
+	{
+		char *cmd = xasprintf("rm -rf '%s'", tmpdir);
+		if (system(cmd) != 0)
+			printf("# could not remove %s\n", tmpdir);
+		free(cmd);
+	}
+	return check_done();
+}
