@@ -539,6 +539,7 @@ static int resolve_style(struct loader *L, const struct ynode *map, const struct
 {
 	struct style_in s, own;
 	const struct ynode *n;
+	int errors_before = L->errors;
 
 	memset(&s, 0, sizeof s);
 	s.st.size = dflt_size;
@@ -562,7 +563,9 @@ static int resolve_style(struct loader *L, const struct ynode *map, const struct
 	parse_style(L, map, &own);
 	merge_style(&s, &own);
 	if (!s.have_fonts || s.st.nfonts == 0) {
-		bad(L, map, "no fonts for this text (give fonts: here, in its style, or at the top level)");
+		/* A font that failed to load was reported where it is named. */
+		if (!ytree_get(map, "fonts") && L->errors == errors_before)
+			bad(L, map, "no fonts for this text (give fonts: here, in its style, or at the top level)");
 		return -1;
 	}
 	if (!s.have_min || s.st.min_size > s.st.size)

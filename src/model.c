@@ -439,9 +439,18 @@ int model_stakeholder_from_row(char *const *header, size_t nheader, char *const 
 				err_set(err, "column %s: duplicate column", sh_field_names[f]);
 				goto fail;
 			}
-			v = take_text(col, values[i], raw_len(lens, values, i), MODEL_MAX_VALUE, "", err);
+			/* A street may span lines (RFC 4180 quoted newlines); CRLF inside becomes LF. */
+			v = take_text(col, values[i], raw_len(lens, values, i), MODEL_MAX_VALUE,
+			              f == SH_STREET ? "\n\r" : "", err);
 			if (!v)
 				goto fail;
+			if (f == SH_STREET) {
+				size_t o = 0;
+				for (size_t k = 0; v[k]; k++)
+					if (v[k] != '\r')
+						v[o++] = v[k];
+				v[o] = '\0';
+			}
 			if (norm_standard((enum sh_field)f, &v, err) < 0) {
 				free(v);
 				goto fail;

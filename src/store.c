@@ -32,20 +32,16 @@ _Static_assert(DS__N == 11, "dispatches.status CHECK lists 11 statuses");
 
 static const char schema_v1[] =
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
-	"CREATE TABLE stakeholders(\n"
-	"  id TEXT PRIMARY KEY NOT NULL,\n"
-	"  first_name TEXT NOT NULL DEFAULT '', last_name TEXT NOT NULL DEFAULT '',\n"
-	"  nickname TEXT NOT NULL DEFAULT '', organization TEXT NOT NULL DEFAULT '',\n"
-	"  title TEXT NOT NULL DEFAULT '', type TEXT NOT NULL DEFAULT '', tier TEXT NOT NULL DEFAULT '',\n"
-	"  email TEXT NOT NULL DEFAULT '', preferred_channel TEXT NOT NULL DEFAULT '',\n"
-	"  owner TEXT NOT NULL DEFAULT '', owner_email TEXT NOT NULL DEFAULT '',\n"
-	"  timezone TEXT NOT NULL DEFAULT '', street TEXT NOT NULL DEFAULT '', city TEXT NOT NULL DEFAULT '',\n"
-	"  region TEXT NOT NULL DEFAULT '', postal_code TEXT NOT NULL DEFAULT '',\n"
-	"  country TEXT NOT NULL DEFAULT '', birthday TEXT NOT NULL DEFAULT '',\n"
+	"CREATE TABLE stakeholders(id TEXT PRIMARY KEY NOT NULL,\n"
+	"  first_name TEXT NOT NULL DEFAULT '', last_name TEXT NOT NULL DEFAULT '', nickname TEXT NOT NULL DEFAULT '',\n"
+	"  organization TEXT NOT NULL DEFAULT '', title TEXT NOT NULL DEFAULT '', type TEXT NOT NULL DEFAULT '',\n"
+	"  tier TEXT NOT NULL DEFAULT '', email TEXT NOT NULL DEFAULT '', preferred_channel TEXT NOT NULL DEFAULT '',\n"
+	"  owner TEXT NOT NULL DEFAULT '', owner_email TEXT NOT NULL DEFAULT '', timezone TEXT NOT NULL DEFAULT '',\n"
+	"  street TEXT NOT NULL DEFAULT '', city TEXT NOT NULL DEFAULT '', region TEXT NOT NULL DEFAULT '',\n"
+	"  postal_code TEXT NOT NULL DEFAULT '', country TEXT NOT NULL DEFAULT '', birthday TEXT NOT NULL DEFAULT '',\n"
 	"  hire_date TEXT NOT NULL DEFAULT '', customer_since TEXT NOT NULL DEFAULT '',\n"
 	"  contract_renewal TEXT NOT NULL DEFAULT '', consent_personal TEXT NOT NULL DEFAULT '',\n"
-	"  opted_out TEXT NOT NULL DEFAULT '',\n"
-	"  updated_at INTEGER NOT NULL DEFAULT 0);\n"
+	"  opted_out TEXT NOT NULL DEFAULT '', updated_at INTEGER NOT NULL DEFAULT 0);\n"
 	"CREATE TABLE stakeholder_fields(\n"
 	"  stakeholder_id TEXT NOT NULL REFERENCES stakeholders(id) ON DELETE CASCADE,\n"
 	"  name TEXT NOT NULL, value TEXT NOT NULL, ord INTEGER NOT NULL,\n"
@@ -77,7 +73,6 @@ static const char schema_v1[] =
 	"CREATE INDEX dispatches_fire_signer ON dispatches(fire_date, signer);\n"
 	"CREATE INDEX dispatches_stakeholder ON dispatches(stakeholder);\n";
 
-struct store;
 static int init_meta_v1(struct store *st, char err[ERR_LEN]);
 
 /* migrations[v] takes a database from version v-1 to v. */
@@ -789,9 +784,9 @@ int store_put_event(struct store *st, const struct event *ev, char err[ERR_LEN])
 	if (run(st, &b, why) == 0)
 		return 0;
 	if (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
-		util_strlcpy(why, "unknown stakeholder", sizeof why);
-	return err_set(err, "store: cannot save event %s of %s: %s %s", ev->kind, ev->stakeholder_id, why,
-	               strcmp(why, "unknown stakeholder") ? "" : ev->stakeholder_id);
+		return err_set(err, "store: cannot save event %s of %s: unknown stakeholder %s", ev->kind,
+		               ev->stakeholder_id, ev->stakeholder_id);
+	return err_set(err, "store: cannot save event %s of %s: %s", ev->kind, ev->stakeholder_id, why);
 }
 
 int store_load_events(struct store *st, struct event **out, size_t *n, char err[ERR_LEN])

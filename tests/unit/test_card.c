@@ -78,6 +78,23 @@ static int count_str(const char *hay, const char *needle)
 	return n;
 }
 
+/* pdfinfo_pages: the "Pages:" field of pdfinfo's output, or -1. */
+static int pdfinfo_pages(const char *out)
+{
+	const char *p = strstr(out, "\nPages:");
+	long n;
+	char buf[32];
+	size_t k = 0;
+	if (!p)
+		return -1;
+	for (p += 7; *p == ' '; p++)
+		;
+	while (k + 1 < sizeof buf && p[k] >= '0' && p[k] <= '9')
+		buf[k] = p[k], k++;
+	buf[k] = 0;
+	return util_parse_long(buf, 0, 1000000, &n) == 0 ? (int)n : -1;
+}
+
 static char *tmp_path(const char *name)
 {
 	return util_path_join(tmpdir, name);
@@ -170,11 +187,10 @@ static void check_pdf(const char *pdf, int pages, double w, double h, const char
 		snprintf(cmd, sizeof cmd, "pdfinfo -f 1 -l %d '%s'", pages, pdf);
 		rc = run(cmd, &out);
 		{
-			char want[64], sizes[64];
+			char sizes[64];
 			int ok_sizes = 1;
-			snprintf(want, sizeof want, "Pages:          %d\n", pages);
-			CHECK(rc == 0 && strstr(out, want), "pdfinfo: %s has %d pages", pdf, pages);
-			/* Every page: "Page    N size: W x H pts". */
+			CHECK(rc == 0 && pdfinfo_pages(out) == pages, "pdfinfo: %s has %d pages", pdf, pages);
+			/* Every page: "Page    N size:  W x H pts". */
 			for (const char *p = out; (p = strstr(p, " size: ")); p += 7) {
 				double pw = 0, ph = 0;
 				if (sscanf(p, " size: %lf x %lf pts", &pw, &ph) != 2 || pw < w - 0.1 || pw > w + 0.1 ||
@@ -299,19 +315,23 @@ static void test_batch(void)
 	/* More cards after a save, then saved again: a valid PDF with all of them. */
 	{
 		struct tval *ctx = make_ctx("Ada", "Lovelace");
+		int rc2;
 		CHECK(card_batch_add(b, t, ctx, &page, err) == 0 && page == 5, "a card added after a save is page 5");
 		tval_free(ctx);
 		CHECK(card_batch_save(b, pdf, err) == 0, "the batch is saved again");
 		if (have_tool("qpdf")) {
 			char *cmd = xasprintf("qpdf --check '%s'", pdf), *out = NULL;
-			CHECK(run(cmd, &out) == 0, "the second save passes qpdf --check");
+			rc2 = run(cmd, &out);
+			CHECK(rc2 == 0, "the second save passes qpdf --check (exit %d)", rc2);
+			if (rc2 != 0)
+				printf("# %s\n", out);
 			free(out);
 			free(cmd);
 		}
 		if (have_tool("pdfinfo")) {
 			char *cmd = xasprintf("pdfinfo '%s'", pdf), *out = NULL;
 			run(cmd, &out);
-			CHECK(strstr(out, "Pages:          5\n") != NULL, "the second save has 5 pages");
+			CHECK(pdfinfo_pages(out) == 5, "the second save has 5 pages");
 			free(out);
 			free(cmd);
 		}
@@ -509,7 +529,7 @@ static void test_bad_templates(void)
 		 ":1:7: error: size must be A6, A5"},
 		{"tiny custom size", "size: 10x20mm\n", ":1:7: error: size '10x20mm': each side must be between 50 and 500 mm"},
 		{"missing font", "size: A6\ntexts:\n  - text: hi\n    box: [10, 10, 50, 20]\n    fonts: [Lato-Regular.ttf, Nope.ttf]\n",
-		 ":5:32: error: font 'Nope.ttf' not found in fonts"},
+		 ":5:31: error: font 'Nope.ttf' not found in fonts"},
 		{"font path", "size: A6\ntexts:\n  - text: hi\n    box: [10, 10, 50, 20]\n    fonts: [../fonts/Lato-Regular.ttf]\n",
 		 ":5:13: error: font '../fonts/Lato-Regular.ttf' must be a plain file name"},
 		{"box outside the page", "size: A6\ntexts:\n  - text: hi\n    box: [10, 120, 50, 40]\n    fonts: [Lato-Regular.ttf]\n",
