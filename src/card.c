@@ -1924,6 +1924,14 @@ int card_batch_save(struct card_batch *b, const char *path, char err[ERR_LEN])
 		HPDF_ResetError(b->doc);
 		return -1;
 	}
+	/*
+	 * libharu 2.3.0 refills the same memory stream on a second save but leaves its read
+	 * position in the freed first buffer: rewind before reading, or the bytes are garbage.
+	 */
+	if (HPDF_ResetStream(b->doc) != HPDF_OK) {
+		hpdf_fail(err, &b->herr, "cannot rewind the PDF stream");
+		goto out;
+	}
 	size = HPDF_GetStreamSize(b->doc);
 	if (size == 0) {
 		err_set(err, "libharu wrote an empty PDF");
@@ -1946,8 +1954,6 @@ int card_batch_save(struct card_batch *b, const char *path, char err[ERR_LEN])
 	}
 	rc = util_write_atomic(path, buf, size, err);
 out:
-	/* Rewind, so that a later save of the same document starts from the beginning. */
-	HPDF_ResetStream(b->doc);
 	b->herr.status = 0;
 	HPDF_ResetError(b->doc);
 	free(buf);

@@ -661,7 +661,8 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 			cards[ncards++] = it;
 		}
 	}
-	qsort(cards, ncards, sizeof *cards, group_cmp);
+	if (ncards > 1)
+		qsort(cards, ncards, sizeof *cards, group_cmp);
 	for (size_t i = 0; i < ncards;) {
 		size_t j = i + 1;
 		while (j < ncards && cards[j]->fire_date == cards[i]->fire_date &&

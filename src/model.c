@@ -5,6 +5,7 @@
 #include "occasiond/model.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -302,6 +303,37 @@ static char *take_text(struct span col, const char *v, size_t len, size_t max, c
 	return s;
 }
 
+/* crlf_to_lf: in place; a text edited on Windows keeps its line breaks as LF. */
+static void crlf_to_lf(char *s)
+{
+	char *w = s;
+	for (; *s; s++)
+		if (!(s[0] == '\r' && s[1] == '\n'))
+			*w++ = *s;
+	*w = '\0';
+}
+
+/*
+ * take_lines: take_text for a text that may span lines (a street, an event's details):
+ * LF and the characters in allow pass, CRLF becomes LF, a bare CR is refused.
+ */
+static char *take_lines(struct span col, const char *v, size_t len, size_t max, const char *allow,
+                        char err[ERR_LEN])
+{
+	char ok[8];
+	char *s;
+	snprintf(ok, sizeof ok, "\r\n%s", allow);
+	s = take_text(col, v, len, max, ok, err);
+	if (!s)
+		return NULL;
+	crlf_to_lf(s);
+	if (strchr(s, '\r')) {
+		free(s);
+		return err_set(err, "column " NAME_FMT ": holds a control character (U+000D)", NAME_ARG(col)), NULL;
+	}
+	return s;
+}
+
 static void lower_ascii(char *s)
 {
 	for (; *s; s++)
@@ -439,18 +471,13 @@ int model_stakeholder_from_row(char *const *header, size_t nheader, char *const 
 				err_set(err, "column %s: duplicate column", sh_field_names[f]);
 				goto fail;
 			}
-			/* A street may span lines (RFC 4180 quoted newlines); CRLF inside becomes LF. */
-			v = take_text(col, values[i], raw_len(lens, values, i), MODEL_MAX_VALUE,
-			              f == SH_STREET ? "\n\r" : "", err);
+			/* A street may span lines (RFC 4180 quoted newlines): the lines of the address. */
+			if (f == SH_STREET)
+				v = take_lines(col, values[i], raw_len(lens, values, i), MODEL_MAX_VALUE, "", err);
+			else
+				v = take_text(col, values[i], raw_len(lens, values, i), MODEL_MAX_VALUE, "", err);
 			if (!v)
 				goto fail;
-			if (f == SH_STREET) {
-				size_t o = 0;
-				for (size_t k = 0; v[k]; k++)
-					if (v[k] != '\r')
-						v[o++] = v[k];
-				v[o] = '\0';
-			}
 			if (norm_standard((enum sh_field)f, &v, err) < 0) {
 				free(v);
 				goto fail;
@@ -483,16 +510,6 @@ fail:
 	return -1;
 }
 
-/* crlf_to_lf: in place; a text edited on Windows keeps its line breaks as LF. */
-static void crlf_to_lf(char *s)
-{
-	char *w = s;
-	for (; *s; s++)
-		if (!(s[0] == '\r' && s[1] == '\n'))
-			*w++ = *s;
-	*w = '\0';
-}
-
 int model_event_from_row(char *const *header, size_t nheader, char *const *values,
                          const size_t *lens, size_t n, struct event *ev, char err[ERR_LEN])
 {
@@ -515,20 +532,10 @@ int model_event_from_row(char *const *header, size_t nheader, char *const *value
 			err_set(err, "column %s: duplicate column", ev_field_names[f]);
 			goto fail;
 		}
-		if (f == EV_DETAILS) {
-			/* CR is checked after CRLF -> LF, so first accept it, then refuse a bare one. */
-			v = take_text(col, values[i], len, MODEL_MAX_DETAILS, "\t\n\r", err);
-			if (v) {
-				crlf_to_lf(v);
-				if (strchr(v, '\r')) {
-					free(v);
-					v = NULL;
-					err_set(err, "column details: holds a control character (U+000D)");
-				}
-			}
-		} else {
+		if (f == EV_DETAILS)
+			v = take_lines(col, values[i], len, MODEL_MAX_DETAILS, "\t", err);
+		else
 			v = take_text(col, values[i], len, MODEL_MAX_VALUE, "", err);
-		}
 		if (!v)
 			goto fail;
 		vals[f] = v;

@@ -438,7 +438,8 @@ int planner_range(const struct plan_input *in, day_t from, day_t to, struct plan
 		if (out->v[i].fire_date >= from && out->v[i].fire_date < to)
 			out->v[k++] = out->v[i];
 	out->n = k;
-	qsort(out->v, out->n, sizeof *out->v, item_cmp);
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof *out->v, item_cmp);
 	keyset_free(&c.done);
 	return 0;
 }
@@ -527,7 +528,8 @@ int planner_due(const struct plan_input *in, int64_t now, struct plan_list *out,
 		out->v = xreallocarray(out->v, out->n + 1, sizeof *out->v);
 		out->v[out->n++] = it;
 	}
-	qsort(out->v, out->n, sizeof *out->v, item_cmp);
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof *out->v, item_cmp);
 	plan_list_free(&all);
 	keyset_free(&c.done);
 	if (next_wake)

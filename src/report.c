@@ -397,7 +397,8 @@ int report_summary(FILE *fp, const struct config *cfg, const struct dispatch_rec
 			cost += r->cost_cents;
 		}
 	}
-	qsort(t, nt, sizeof *t, tally_cmp);
+	if (nt > 1)
+		qsort(t, nt, sizeof *t, tally_cmp);
 	if (fmt == FMT_JSON) {
 		struct strbuf js = {0};
 		char c[32];

@@ -680,7 +680,8 @@ struct ruleset *rules_load(const char *path, struct diags *d)
 		}
 		if (dir)
 			closedir(dir);
-		qsort(names, n, sizeof *names, name_cmp);
+		if (n > 1)
+			qsort(names, n, sizeof *names, name_cmp);
 		for (size_t i = 0; i < n; i++) {
 			load_file(rs, names[i], d);
 			free(names[i]);

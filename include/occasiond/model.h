@@ -62,7 +62,8 @@ void stakeholders_free(struct stakeholder *v, size_t n);
  * model_stakeholder_from_row: validates one CSV row against its header and fills sh
  * (cleared first with stakeholder_clear: pass a zeroed struct or a previous result).
  * Rejects: a missing id or first_name, an id outside [A-Za-z0-9._@-]{1,64},
- * invalid UTF-8, control characters (except in custom text columns: tab only), bad dates,
+ * invalid UTF-8, control characters (except: tab in custom columns; line feeds in street,
+ * the lines of an address, CRLF becoming LF), bad dates,
  * booleans, type, preferred_channel, time zones and e-mail addresses, values over 4 KB in a
  * standard column, a field count that differs from the header's. Values are trimmed of
  * ASCII white space; a birthday "MM-DD" is normalised to "--MM-DD"; a boolean column that

