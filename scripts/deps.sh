@@ -4,7 +4,7 @@
 #   deps.sh test    the build dependencies and the tools the tests and benchmarks use
 set -e
 build="gcc make pkg-config libcurl4-openssl-dev libhpdf-dev libyaml-dev libsqlite3-dev libsystemd-dev tzdata"
-test="poppler-utils qpdf python3 python3-aiosmtpd openssl sqlite3"
+test="bc poppler-utils qpdf python3 python3-aiosmtpd openssl sqlite3"
 want=$build
 [ "$1" = test ] && want="$build $test"
 missing=
