@@ -239,6 +239,9 @@ static void parse_mail(struct config *c, const struct ynode *root, struct diags 
 	free(t);
 	c->smtp.rate_per_minute = get_long(smtp, "rate_per_minute", 120, 1, 100000, d);
 	c->smtp.timeout_secs = (long)get_secs(smtp, "timeout", "30s", d);
+	/* SMTP delivery is not built yet: refuse it rather than write to the maildir unasked. */
+	if (c->transport == TRANSPORT_SMTP)
+		ytree_diag(d, 0, ytree_get(mail, "transport"), "transport: smtp is not available in this version; use maildir");
 	if (c->transport == TRANSPORT_SMTP && !c->smtp.url)
 		ytree_diag(d, 0, ytree_key(mail, "transport"), "transport smtp needs mail.smtp.url");
 	if (c->smtp.url && strncmp(c->smtp.url, "smtp://", 7) != 0 && strncmp(c->smtp.url, "smtps://", 8) != 0)

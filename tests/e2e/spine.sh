@@ -32,6 +32,11 @@ eq "check fails on a bad config" "$rc" 1
 check_out "unknown time zone reported at its line" "$T/etc/bad.yaml:2:11: error: timezone: unknown time zone 'Mars/Olympus'" "$T/out"
 check_out "bad send_window reported at its line" "$T/etc/bad.yaml:3:14: error: send_window" "$T/out"
 
+printf 'mail:\n  transport: smtp\n  smtp: {url: "smtp://x.example"}\n' > "$T/etc/smtp.yaml"
+OCC -c "$T/etc/smtp.yaml" check > "$T/out" 2>&1; rc=$?
+eq "smtp transport is refused until it exists (no silent maildir)" "$rc" 1
+check_out "the refusal names the line" "$T/etc/smtp.yaml:2:14: error: transport: smtp is not available" "$T/out"
+
 # Import: all or nothing, FILE:LINE on a bad row.
 OCC import stakeholders examples/stakeholders.csv > "$T/out" 2>&1; rc=$?
 eq "import stakeholders exits 0" "$rc" 0
