@@ -40,20 +40,15 @@ struct tval *dispatch_context(const struct config *cfg, const struct rule *r, co
                               const struct event *ev, day_t occasion, long years, const char *signer)
 {
 	struct tval *ctx = tval_map(), *occ = tval_map();
-	struct strbuf full = {0};
-	char buf[64];
+	char buf[64], *full;
 
 	for (int i = 0; i < SH_NFIELDS; i++)
 		tval_map_set_str(ctx, sh_field_names[i], sh->f[i] ? sh->f[i] : "");
 	for (size_t i = 0; i < sh->ncustom; i++)
 		tval_map_set_str(ctx, sh->custom[i].key, sh->custom[i].value);
-	sb_adds(&full, sh->f[SH_FIRST_NAME]);
-	if (*sh->f[SH_LAST_NAME]) {
-		sb_addc(&full, ' ');
-		sb_adds(&full, sh->f[SH_LAST_NAME]);
-	}
-	tval_map_set_str(ctx, "full_name", full.s);
-	sb_free(&full);
+	full = stakeholder_display_name(sh);
+	tval_map_set_str(ctx, "full_name", full);
+	free(full);
 	tval_map_set_str(ctx, "greeting_name", *sh->f[SH_NICKNAME] ? sh->f[SH_NICKNAME] : sh->f[SH_FIRST_NAME]);
 
 	tval_map_set_str(occ, "name", r->name);

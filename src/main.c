@@ -755,6 +755,17 @@ static int cmd_report(const char *config_path, int argc, char **argv)
 	return rc;
 }
 
+typedef int (*cmd_fn)(const char *config_path, int argc, char **argv);
+
+static const struct {
+	const char *name;
+	cmd_fn fn;
+} commands[] = {
+	{"check", cmd_check}, {"import", cmd_import}, {"plan", cmd_plan}, {"run", cmd_run},
+	{"serve", cmd_serve}, {"preview", cmd_preview}, {"log", cmd_log}, {"mark", cmd_mark},
+	{"report", cmd_report},
+};
+
 int main(int argc, char **argv)
 {
 	const char *config_opt = NULL, *cmd;
@@ -783,23 +794,8 @@ int main(int argc, char **argv)
 	if (wants_help(argc - i, argv + i))
 		return print_help(cmd);
 	config_opt = config_resolve_path(config_opt);
-	if (strcmp(cmd, "check") == 0)
-		return cmd_check(config_opt, argc - i, argv + i);
-	if (strcmp(cmd, "import") == 0)
-		return cmd_import(config_opt, argc - i, argv + i);
-	if (strcmp(cmd, "plan") == 0)
-		return cmd_plan(config_opt, argc - i, argv + i);
-	if (strcmp(cmd, "run") == 0)
-		return cmd_run(config_opt, argc - i, argv + i);
-	if (strcmp(cmd, "serve") == 0)
-		return cmd_serve(config_opt, argc - i, argv + i);
-	if (strcmp(cmd, "preview") == 0)
-		return cmd_preview(config_opt, argc - i, argv + i);
-	if (strcmp(cmd, "log") == 0)
-		return cmd_log(config_opt, argc - i, argv + i);
-	if (strcmp(cmd, "mark") == 0)
-		return cmd_mark(config_opt, argc - i, argv + i);
-	if (strcmp(cmd, "report") == 0)
-		return cmd_report(config_opt, argc - i, argv + i);
+	for (size_t k = 0; k < sizeof commands / sizeof *commands; k++)
+		if (strcmp(cmd, commands[k].name) == 0)
+			return commands[k].fn(config_opt, argc - i, argv + i);
 	return usage_error("unknown command '%s'", cmd);
 }

@@ -85,11 +85,6 @@ static void csv_row(FILE *fp, char **row, size_t n)
 	sb_free(&sb);
 }
 
-static char *full_name(const struct stakeholder *sh)
-{
-	return stakeholder_display_name(sh);
-}
-
 static void json_kv_str(struct strbuf *sb, const char *k, const char *v, int comma)
 {
 	sb_addf(sb, "%s\"%s\": ", comma ? ", " : "", k);
@@ -158,7 +153,7 @@ static void plan_ics(FILE *fp, const struct config *cfg, const struct plan_list 
 		const struct plan_item *it = &pl->v[i];
 		struct strbuf sb = {0};
 		char occ[11], at[32], end[32];
-		char *name = full_name(it->sh);
+		char *name = stakeholder_display_name(it->sh);
 		dates_format_iso(it->occasion, occ);
 		ics_line(fp, "BEGIN:VEVENT");
 		sb_addf(&sb, "UID:%s-", it->rule->id);
@@ -220,7 +215,7 @@ int report_plan(FILE *fp, const struct config *cfg, const struct plan_list *pl, 
 	for (size_t i = 0; i < pl->n; i++) {
 		const struct plan_item *it = &pl->v[i];
 		char at[40], occ[11], cost[32], note[200];
-		char *name = full_name(it->sh);
+		char *name = stakeholder_display_name(it->sh);
 		char *row[10];
 		dates_format_instant(it->fire_at, it->zone, at, sizeof at);
 		dates_format_iso(it->occasion, occ);

@@ -630,10 +630,23 @@ static void load_file(struct ruleset *rs, const char *path, struct diags *d)
 		goto out;
 	}
 	ytree_check_keys(root, top_keys, "the rules file", d);
-	if (ytree_get(root, "calendar"))
-		parse_calendar(rs, ytree_get(root, "calendar"), d);
-	if (ytree_get(root, "limits"))
-		parse_limits(rs, ytree_get(root, "limits"), d);
+	/* One calendar and one set of limits: a second one in another file would silently win. */
+	if (ytree_get(root, "calendar")) {
+		if (rs->calendar_file)
+			ytree_diag(d, 0, ytree_key(root, "calendar"), "calendar is already given in %s", rs->calendar_file);
+		else {
+			parse_calendar(rs, ytree_get(root, "calendar"), d);
+			rs->calendar_file = file;
+		}
+	}
+	if (ytree_get(root, "limits")) {
+		if (rs->limits_file)
+			ytree_diag(d, 0, ytree_key(root, "limits"), "limits are already given in %s", rs->limits_file);
+		else {
+			parse_limits(rs, ytree_get(root, "limits"), d);
+			rs->limits_file = file;
+		}
+	}
 	occ = ytree_get(root, "occasions");
 	if (!occ)
 		goto out;

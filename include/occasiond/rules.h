@@ -87,6 +87,8 @@ struct ruleset {
 	char **files;           /* the files read (owned) */
 	size_t nfiles;
 	struct calendar cal;
+	const char *calendar_file;   /* the file that gave the calendar, or NULL (default) */
+	const char *limits_file;
 	int has_per_stakeholder;
 	long per_stakeholder_max;
 	struct duration per_stakeholder_within;

@@ -37,6 +37,14 @@ OCC -c "$T/etc/smtp.yaml" check > "$T/out" 2>&1; rc=$?
 eq "smtp transport is refused until it exists (no silent maildir)" "$rc" 1
 check_out "the refusal names the line" "$T/etc/smtp.yaml:2:14: error: transport: smtp is not available" "$T/out"
 
+mkdir -p "$T/etc/rules.d"
+cp "$T/etc/occasions.yaml" "$T/etc/rules.d/a.yaml"
+printf 'calendar:\n  weekend: [friday, saturday]\n' > "$T/etc/rules.d/b.yaml"
+sed "s|^rules: .*|rules: rules.d|" "$CFG" > "$T/etc/dir.yaml"
+OCC -c "$T/etc/dir.yaml" check > "$T/out" 2>&1; rc=$?
+eq "a second calendar in a rules directory is an error" "$rc" 1
+check_out "it names both files" "$T/etc/rules.d/b.yaml:1:1: error: calendar is already given in $T/etc/rules.d/a.yaml" "$T/out"
+
 # Import: all or nothing, FILE:LINE on a bad row.
 OCC import stakeholders examples/stakeholders.csv > "$T/out" 2>&1; rc=$?
 eq "import stakeholders exits 0" "$rc" 0
