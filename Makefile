@@ -33,7 +33,7 @@ SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-san
 
 SRCS := $(wildcard src/*.c)
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
-HDRS := $(wildcard include/occasiond/*.h)
+HDRS := $(wildcard include/occasiond/*.h src/*.h)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 E2E := $(sort $(wildcard tests/e2e/*.sh))
 
@@ -71,6 +71,9 @@ deps:
 deps-test:
 	@sh scripts/deps.sh test
 
+deps-bench:
+	@sh scripts/deps.sh bench
+
 sanitize: build/san/occasiond $(SAN_UNIT_BINS)
 
 # The suite runs twice: the plain build, then the ASan+UBSan build.
@@ -85,7 +88,7 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh
 
-bench: deps-test
+bench: deps-bench
 	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh
 
@@ -111,4 +114,4 @@ uninstall:
 clean:
 	rm -rf build var tests/last-run.log
 
-.PHONY: all deps deps-test sanitize check demo bench install uninstall clean
+.PHONY: all deps deps-test deps-bench sanitize check demo bench install uninstall clean

@@ -1,12 +1,17 @@
 #!/bin/sh
 # Installs the Debian packages occasiond needs and that are missing.
 #   deps.sh build   the build dependencies
-#   deps.sh test    the build dependencies and the tools the tests and benchmarks use
+#   deps.sh test    the build dependencies and the tools the tests use
+#   deps.sh bench   the test tools and the peers `make bench` measures against
 set -e
 build="gcc make pkg-config libcurl4-openssl-dev libhpdf-dev libyaml-dev libsqlite3-dev libsystemd-dev tzdata"
-test="bc poppler-utils qpdf python3 python3-aiosmtpd openssl sqlite3"
-want=$build
-[ "$1" = test ] && want="$build $test"
+test="bc poppler-utils qpdf python3 python3-aiosmtpd python3-icalendar openssl sqlite3 remind faketime mandoc systemd strace"
+bench="python3-reportlab postfix procps"
+case "$1" in
+test) want="$build $test" ;;
+bench) want="$build $test $bench" ;;
+*) want=$build ;;
+esac
 missing=
 for p in $want; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -20,5 +25,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# postfix is only wanted for its smtp-sink and smtp-source tools: no mail system is configured.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections 2>/dev/null || true
 apt-get update -qq >/dev/null
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
