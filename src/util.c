@@ -646,3 +646,16 @@ void diags_free(struct diags *d)
 	free(d->warning);
 	memset(d, 0, sizeof *d);
 }
+
+static void (*keepalive_fn)(void);
+
+void util_set_keepalive(void (*fn)(void))
+{
+	keepalive_fn = fn;
+}
+
+void util_keepalive(void)
+{
+	if (keepalive_fn)
+		keepalive_fn();
+}

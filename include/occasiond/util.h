@@ -13,6 +13,14 @@
 
 #ifndef OCCASIOND_VERSION
 #define OCCASIOND_VERSION "0.1.0"
+/*
+ * util_keepalive: long operations (an SMTP transfer, a big batch) call this now and then so
+ * that the daemon can tell systemd's watchdog it is alive without waiting for them to end.
+ * util_set_keepalive installs the function (NULL: none); it must be cheap and rate-limit itself.
+ */
+void util_set_keepalive(void (*fn)(void));
+void util_keepalive(void);
+
 #endif
 
 #if defined(__GNUC__)
@@ -21,6 +29,14 @@
 #else
 #define PRINTF_LIKE(f, a)
 #define NORETURN
+/*
+ * util_keepalive: long operations (an SMTP transfer, a big batch) call this now and then so
+ * that the daemon can tell systemd's watchdog it is alive without waiting for them to end.
+ * util_set_keepalive installs the function (NULL: none); it must be cheap and rate-limit itself.
+ */
+void util_set_keepalive(void (*fn)(void));
+void util_keepalive(void);
+
 #endif
 
 /* Allocation: on failure these print to stderr and exit(70); they never return NULL. */
@@ -132,5 +148,13 @@ void diags_add(struct diags *d, int warning, const char *fmt, ...) PRINTF_LIKE(3
 /* diags_print: every line to fp, in order. */
 void diags_print(const struct diags *d, void *fp);
 void diags_free(struct diags *d);
+
+/*
+ * util_keepalive: long operations (an SMTP transfer, a big batch) call this now and then so
+ * that the daemon can tell systemd's watchdog it is alive without waiting for them to end.
+ * util_set_keepalive installs the function (NULL: none); it must be cheap and rate-limit itself.
+ */
+void util_set_keepalive(void (*fn)(void));
+void util_keepalive(void);
 
 #endif
