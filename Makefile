@@ -111,7 +111,29 @@ uninstall:
 	  $(DESTDIR)$(MANDIR)/man5/occasiond.yaml.5 $(DESTDIR)$(UNITDIR)/occasiond.service
 	rm -rf $(DESTDIR)$(DATADIR)
 
+# Fuzzing (clang's libFuzzer): FUZZ_TIME seconds per harness, seeds in tests/fuzz/corpus/.
+FUZZ_TIME ?= 60
+FUZZERS := yaml csv template mime card
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJS := $(LIB_SRCS:src/%.c=build/fuzz/obj/%.o)
+.SECONDARY: $(FUZZ_OBJS)
+
+build/fuzz/obj/%.o: src/%.c $(HDRS) | build/fuzz/obj
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Iinclude $(PKG_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(CPPFLAGS) -std=c11 -Iinclude $(PKG_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LIBS)
+
+build/fuzz/obj:
+	mkdir -p $@
+
+fuzz: deps-test
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: $(FUZZ_CC) is needed (apt-get install clang)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory $(FUZZERS:%=build/fuzz/fuzz_%)
+	@sh tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZERS)
+
 clean:
 	rm -rf build var tests/last-run.log
 
-.PHONY: all deps deps-test deps-bench sanitize check demo bench install uninstall clean
+.PHONY: all deps deps-test deps-bench fuzz sanitize check demo bench install uninstall clean

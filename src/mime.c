@@ -100,7 +100,7 @@ int mime_addr_valid(const char *addr)
 		return 1;
 	for (const char *d = at + 1; ; d++) {
 		if (*d == '.' || *d == '\0') {
-			if (lab == 0 || lab > 63 || d[-1] == '-' || d[-lab] == '-')
+			if (lab == 0 || lab > 63 || d[-1] == '-' || *(d - lab) == '-')
 				return 0;
 			nlabels++;
 			if (*d == '\0')
