@@ -18,6 +18,7 @@
 #include "occasiond/mime.h"
 #include "occasiond/planner.h"
 #include "occasiond/report.h"
+#include "occasiond/report_data.h"
 #include "occasiond/rules.h"
 #include "occasiond/store.h"
 
@@ -42,7 +43,7 @@ static const char usage_text[] =
 	"                                      the dispatch records\n"
 	"  mark ID... --as printed|signed|mailed|cancelled\n"
 	"                                      move cards along after the hand work\n"
-	"  report [--from DATE] [--to DATE] [--format table|json] [-o FILE]\n"
+	"  report [--from DATE] [--to DATE] [--silence WEEKS] [--format table|json|html] [-o FILE]\n"
 	"                                      dispatch counts and cost by occasion and channel\n"
 	"\n"
 	"options:\n"
@@ -86,8 +87,14 @@ static const struct cmd_help helps[] = {
 	        "The dispatch records, oldest first.\n"},
 	{"mark", "usage: occasiond mark ID... --as printed|signed|mailed|cancelled\n"
 	         "Moves card dispatches along: rendered -> printed -> signed -> mailed, or cancelled.\n"},
-	{"report", "usage: occasiond report [--from DATE] [--to DATE] [--format table|json] [-o FILE]\n"
-	           "Dispatch counts and cost by occasion, channel and status.\n"},
+	{"report", "usage: occasiond report [--from DATE] [--to DATE] [--silence WEEKS] [--at TIME]\n"
+	           "                       [--format table|json|html] [-o FILE]\n"
+	           "Coverage (share of stakeholders reached in the last 30, 60 and 90 days, by type and\n"
+	           "tier), the longest silences (no dispatch for more than WEEKS, default 8), dispatches\n"
+	           "by occasion, channel and status (occasion dates from --from to --to), dispatches per\n"
+	           "month, cost against the budget, the signing load of the weeks ahead, and the failed\n"
+	           "and unknown dispatches that need a person. --to is the reference date (default\n"
+	           "today); --at makes the report as of TIME. html is one self-contained page.\n"},
 	{NULL, NULL}
 };
 
@@ -709,48 +716,96 @@ static int cmd_serve(const char *config_path, int argc, char **argv)
 
 static int cmd_report(const char *config_path, int argc, char **argv)
 {
-	const char *from_s = NULL, *to_s = NULL, *fmt_s = NULL, *out = NULL;
+	const char *from_s = NULL, *to_s = NULL, *fmt_s = NULL, *out = NULL, *sil_s = NULL, *at_s = NULL;
 	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
 	struct opt opts[] = {{"--from", 1, &from_s, NULL}, {"--to", 1, &to_s, NULL}, {"--format", 1, &fmt_s, NULL},
-	                     {"-o", 1, &out, NULL}, {NULL, 0, NULL, NULL}};
+	                     {"-o", 1, &out, NULL}, {"--silence", 1, &sil_s, NULL}, {"--at", 1, &at_s, NULL},
+	                     {NULL, 0, NULL, NULL}};
 	int nrest, rc, fmt = FMT_TABLE;
-	day_t d;
+	long silence = 8;
+	day_t from = DAY_NONE, to = DAY_NONE, today;
+	int64_t now;
 	struct world w;
-	struct dispatch_filter f = {.channel = -1};
-	struct dispatch_rec *v = NULL;
-	size_t n = 0;
-	char err[ERR_LEN];
+	struct plan_input in;
+	struct plan_list pl = {0};
+	struct report_input ri;
+	struct report_data rd;
+	struct stakeholder *sh = NULL;
+	struct event *ev = NULL;
+	struct dispatch_rec *hist = NULL;
+	size_t nsh = 0, nev = 0, nhist = 0;
+	char err[ERR_LEN], *tmp = NULL;
 	FILE *fp = stdout;
 
+	memset(&rd, 0, sizeof rd);
 	rc = parse_opts(argc, argv, opts, &rest, &nrest);
 	if (rc == EXIT_OK && nrest)
 		rc = usage_error("report: unexpected argument '%s'", rest[0]);
 	if (rc == EXIT_OK)
-		rc = get_format(fmt_s, 0, 0, &fmt);
+		rc = get_format(fmt_s, 0, 1, &fmt);
 	if (rc == EXIT_OK && fmt == FMT_CSV)
-		rc = usage_error("report: the formats are table and json%s", "");
-	if (rc == EXIT_OK && ((from_s && dates_parse_iso(from_s, &d) != 0) || (to_s && dates_parse_iso(to_s, &d) != 0)))
-		rc = usage_error("report: expected dates YYYY-MM-DD%s", "");
+		rc = usage_error("report: the formats are table, json and html%s", "");
+	if (rc == EXIT_OK && from_s && dates_parse_iso(from_s, &from) != 0)
+		rc = usage_error("--from: expected a date YYYY-MM-DD, got '%s'", from_s);
+	if (rc == EXIT_OK && to_s && dates_parse_iso(to_s, &to) != 0)
+		rc = usage_error("--to: expected a date YYYY-MM-DD, got '%s'", to_s);
+	if (rc == EXIT_OK && sil_s && util_parse_long(sil_s, 1, 520, &silence) != 0)
+		rc = usage_error("--silence: expected a number of weeks from 1 to 520, got '%s'", sil_s);
+	if (rc == EXIT_OK && from != DAY_NONE && to != DAY_NONE && from > to)
+		rc = usage_error("report: --from %s is after --to", from_s);
 	free(rest);
 	if (rc != EXIT_OK)
 		return rc;
-	if (world_open(&w, config_path, 0, 1) != 0)
+	if (world_open(&w, config_path, 1, 1) != 0)
 		return EXIT_FAIL;
-	f.since_date = from_s;
-	if (store_list_dispatches(w.st, &f, &v, &n, err) != 0) {
-		log_err("%s", err);
+	rc = EXIT_FAIL;
+	now = now_utc();
+	if (at_s && dates_parse_time(at_s, w.cfg->timezone, &now, err) != 0) {
 		world_close(&w);
-		return EXIT_FAIL;
+		return usage_error("--at: %s", err);
 	}
-	if (out && !(fp = fopen(out, "w"))) {
-		log_err("cannot write %s: %s", out, strerror(errno));
-		rc = EXIT_FAIL;
-	} else {
-		report_summary(fp, w.cfg, v, n, from_s, to_s, (enum report_format)fmt);
-		if (fp != stdout && fclose(fp) != 0)
-			rc = EXIT_FAIL;
+	today = today_in(w.cfg, now);
+	if (load_plan_input(&w, &in, &sh, &nsh, &ev, &nev, &hist, &nhist) != 0)
+		goto out;
+	/* The plan ahead feeds the signing load, the calendar and the planned cost. */
+	if (planner_range(&in, today, today + 7 * REPORT_WEEKS_AHEAD + 7, &pl, err) != 0) {
+		log_err("%s", err);
+		goto out;
 	}
-	dispatch_recs_free(v, n);
+	ri = (struct report_input){w.cfg, w.rs, sh, nsh, hist, nhist, &pl, today, from, to, silence};
+	if (report_data_build(&ri, &rd, err) != 0) {
+		log_err("%s", err);
+		goto out;
+	}
+	if (out) {
+		/* Written whole to a temporary file and renamed, so a reader never sees half a page. */
+		tmp = xasprintf("%s.tmp", out);
+		if (!(fp = fopen(tmp, "w"))) {
+			log_err("cannot write %s: %s", tmp, strerror(errno));
+			goto out;
+		}
+	}
+	if (fmt == FMT_HTML)
+		report_html(fp, w.cfg, &rd);
+	else
+		report_data_print(fp, w.cfg, &rd, fmt == FMT_JSON);
+	if (out) {
+		int bad = ferror(fp) | (fflush(fp) != 0) | (fsync(fileno(fp)) != 0);
+		bad |= fclose(fp) != 0;
+		if (bad || rename(tmp, out) != 0) {
+			log_err("cannot write %s: %s", out, strerror(errno));
+			unlink(tmp);
+			goto out;
+		}
+	}
+	rc = EXIT_OK;
+out:
+	free(tmp);
+	report_data_free(&rd);
+	plan_list_free(&pl);
+	stakeholders_free(sh, nsh);
+	events_free(ev, nev);
+	dispatch_recs_free(hist, nhist);
 	world_close(&w);
 	return rc;
 }

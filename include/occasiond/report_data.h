@@ -1,0 +1,134 @@
+/*
+ * report_data: the measurements behind `report`: coverage, the longest silences, dispatches
+ * by occasion x channel x status, dispatches per month, cost against the budget, the
+ * signing load ahead and what needs a person. A pure computation over the stakeholders,
+ * the dispatch records and the plan of the days ahead; printing is report_data_print
+ * (table, json) and report_html (one self-contained page).
+ *
+ * "Reached" means a dispatch that went out: sent, rendered, printed, signed or mailed, on its
+ * fire date. queued, retry and unknown are not (yet) contact; unknown is listed as needing a
+ * person. Opted-out stakeholders are left out of coverage and silences.
+ */
+#ifndef OCCASIOND_REPORT_DATA_H
+#define OCCASIOND_REPORT_DATA_H
+
+#include <stdio.h>
+
+#include "occasiond/config.h"
+#include "occasiond/dates.h"
+#include "occasiond/model.h"
+#include "occasiond/planner.h"
+#include "occasiond/rules.h"
+
+#define REPORT_COVERAGE_WINDOWS 3      /* 30, 60, 90 days */
+extern const int report_coverage_days[REPORT_COVERAGE_WINDOWS];
+#define REPORT_MONTHS 12               /* the per-month chart */
+#define REPORT_WEEKS_AHEAD 13          /* signing load and calendar: 91 days */
+
+struct report_coverage {
+	char *dimension;   /* "all", "type" or "tier" */
+	char *segment;     /* "all", "customer", "gold", "(none)" ... */
+	long total;
+	long reached[REPORT_COVERAGE_WINDOWS];
+};
+
+struct report_silence {
+	char *id, *name, *type, *tier, *owner;
+	day_t last;        /* last contact, DAY_NONE when never */
+	day_t since;       /* last contact, else the relationship's start, else DAY_NONE */
+	long days;         /* days silent as of the reference date, -1 when unknown (never, no start) */
+	char *last_rule;   /* the rule of the last contact, or NULL */
+};
+
+struct report_tally {
+	char *rule;
+	int channel;
+	int status;
+	long count;
+	int64_t cost_cents;
+};
+
+struct report_month {
+	int year, month;
+	long count[2];     /* CH_CARD, CH_EMAIL: dispatches that went out */
+	int64_t cost_cents;
+};
+
+struct report_budget {
+	char label[24];    /* "2026", "2026-Q4", "2026-11" */
+	day_t start, end;  /* inclusive */
+	int64_t spent_cents;    /* went out, fire date in the period */
+	int64_t planned_cents;  /* in the plan ahead, fire date in the period */
+	int64_t budget_cents;   /* -1 when no budget is set */
+};
+
+struct report_load {
+	char *signer;
+	long cards[REPORT_WEEKS_AHEAD];   /* week k starts on the Monday of today's week + 7k */
+};
+
+struct report_upcoming {
+	day_t date;        /* fire date */
+	day_t occasion;
+	char *rule, *rule_name, *stakeholder, *name, *signer;
+	int channel;
+	int skipped;       /* limits would skip it */
+	char *note;
+};
+
+struct report_data {
+	day_t today;       /* the day the report is made */
+	day_t ref;         /* the reference date: --to, else today */
+	day_t from;        /* DAY_NONE: all history */
+	long silence_weeks;
+	long stakeholders; /* not opted out */
+	long opted_out;
+	struct report_coverage *cov;
+	size_t ncov;
+	struct report_silence *sil;  /* longest first */
+	size_t nsil;
+	struct report_tally *tally;  /* by rule, channel, status */
+	size_t ntally;
+	long total;
+	int64_t total_cost_cents;    /* of dispatches that went out */
+	struct report_month months[REPORT_MONTHS];   /* oldest first, the last is ref's month */
+	struct report_budget *budget;
+	size_t nbudget;
+	int budget_per;              /* enum budget_period, or -1 when no budget */
+	day_t week0;                 /* Monday of today's week */
+	struct report_load *load;    /* by signer name */
+	size_t nload;
+	const struct dispatch_rec **attention;   /* failed and unknown (borrowed from the records) */
+	size_t nattention;
+	struct report_upcoming *up;  /* next REPORT_WEEKS_AHEAD weeks, by fire date */
+	size_t nup;
+};
+
+struct report_input {
+	const struct config *cfg;
+	const struct ruleset *rs;
+	const struct stakeholder *sh;
+	size_t nsh;
+	const struct dispatch_rec *recs;   /* every record */
+	size_t nrecs;
+	const struct plan_list *plan;      /* from today for REPORT_WEEKS_AHEAD weeks */
+	day_t today;
+	day_t from;                        /* DAY_NONE for all */
+	day_t to;                          /* DAY_NONE for today */
+	long silence_weeks;
+};
+
+/* report_data_build: computes everything into out (free with report_data_free). 0 or -1. */
+int report_data_build(const struct report_input *in, struct report_data *out, char err[ERR_LEN]);
+void report_data_free(struct report_data *d);   /* zeroed or built; may be called twice */
+
+/* report_went_out: 1 for the statuses that count as contact. */
+int report_went_out(int status);
+
+/* report_data_print: table (for people) or json (for scripts) to fp. */
+void report_data_print(FILE *fp, const struct config *cfg, const struct report_data *d, int json);
+
+/* report_html: the whole report as one self-contained HTML page (inline CSS and SVG). */
+void report_html(FILE *fp, const struct config *cfg, const struct report_data *d);
+
+#endif

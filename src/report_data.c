@@ -1,0 +1,681 @@
+/* report_data: the measurements of `report`, and their table and JSON forms. */
+#include "occasiond/report_data.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "occasiond/table.h"
+
+const int report_coverage_days[REPORT_COVERAGE_WINDOWS] = {30, 60, 90};
+
+int report_went_out(int status)
+{
+	return status == DS_SENT || status == DS_RENDERED || status == DS_PRINTED || status == DS_SIGNED ||
+	       status == DS_MAILED;
+}
+
+/* ---- building ---- */
+
+static struct report_coverage *cov_get(struct report_data *d, const char *dim, const char *seg)
+{
+	for (size_t i = 0; i < d->ncov; i++)
+		if (strcmp(d->cov[i].dimension, dim) == 0 && strcmp(d->cov[i].segment, seg) == 0)
+			return &d->cov[i];
+	d->cov = xreallocarray(d->cov, d->ncov + 1, sizeof *d->cov);
+	memset(&d->cov[d->ncov], 0, sizeof *d->cov);
+	d->cov[d->ncov].dimension = xstrdup(dim);
+	d->cov[d->ncov].segment = xstrdup(seg);
+	return &d->cov[d->ncov++];
+}
+
+static int cov_cmp(const void *a, const void *b)
+{
+	const struct report_coverage *x = a, *y = b;
+	static const char *const order[] = {"all", "type", "tier"};
+	int ox = 0, oy = 0;
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(x->dimension, order[i]) == 0)
+			ox = i;
+		if (strcmp(y->dimension, order[i]) == 0)
+			oy = i;
+	}
+	if (ox != oy)
+		return ox - oy;
+	return strcmp(x->segment, y->segment);
+}
+
+static int sil_cmp(const void *a, const void *b)
+{
+	const struct report_silence *x = a, *y = b;
+	/* Unknown (never contacted, no start date) first: nobody can say how long it has been. */
+	long dx = x->days < 0 ? LONG_MAX : x->days, dy = y->days < 0 ? LONG_MAX : y->days;
+	if (dx != dy)
+		return dx > dy ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+static int tally_cmp(const void *a, const void *b)
+{
+	const struct report_tally *x = a, *y = b;
+	int k = strcmp(x->rule, y->rule);
+	if (k)
+		return k;
+	if (x->channel != y->channel)
+		return x->channel - y->channel;
+	return x->status - y->status;
+}
+
+static int load_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct report_load *)a)->signer, ((const struct report_load *)b)->signer);
+}
+
+static int up_cmp(const void *a, const void *b)
+{
+	const struct report_upcoming *x = a, *y = b;
+	if (x->date != y->date)
+		return x->date < y->date ? -1 : 1;
+	if (x->occasion != y->occasion)
+		return x->occasion < y->occasion ? -1 : 1;
+	return strcmp(x->stakeholder, y->stakeholder);
+}
+
+/* period_of: the budget period holding day: its label and first and last day. */
+static void period_of(int per, day_t day, struct report_budget *b)
+{
+	int y, m, d;
+	dates_to_ymd(day, &y, &m, &d);
+	if (per == PER_YEAR) {
+		snprintf(b->label, sizeof b->label, "%04d", y);
+		b->start = dates_from_ymd(y, 1, 1);
+		b->end = dates_from_ymd(y + 1, 1, 1) - 1;
+	} else if (per == PER_QUARTER) {
+		int q = (m - 1) / 3;
+		snprintf(b->label, sizeof b->label, "%04d-Q%d", y, q + 1);
+		b->start = dates_from_ymd(y, q * 3 + 1, 1);
+		b->end = dates_add_months(b->start, 3) - 1;
+	} else {
+		snprintf(b->label, sizeof b->label, "%04d-%02d", y, m);
+		b->start = dates_from_ymd(y, m, 1);
+		b->end = dates_add_months(b->start, 1) - 1;
+	}
+}
+
+static struct report_budget *budget_get(struct report_data *d, int per, day_t day, int64_t amount)
+{
+	struct report_budget b;
+	memset(&b, 0, sizeof b);
+	period_of(per, day, &b);
+	for (size_t i = 0; i < d->nbudget; i++)
+		if (d->budget[i].start == b.start)
+			return &d->budget[i];
+	b.budget_cents = amount;
+	d->budget = xreallocarray(d->budget, d->nbudget + 1, sizeof *d->budget);
+	d->budget[d->nbudget] = b;
+	return &d->budget[d->nbudget++];
+}
+
+static int budget_cmp(const void *a, const void *b)
+{
+	const struct report_budget *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static day_t sh_start(const struct stakeholder *sh)
+{
+	day_t d;
+	if (dates_parse_iso(sh->f[SH_CUSTOMER_SINCE], &d) == 0)
+		return d;
+	if (dates_parse_iso(sh->f[SH_HIRE_DATE], &d) == 0)
+		return d;
+	return DAY_NONE;
+}
+
+/* find: the index of the stakeholder with this id in the id-ordered array, or -1. */
+static long find_sh(const struct stakeholder *v, size_t n, const char *id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(v[mid].f[SH_ID], id);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static void build_people(const struct report_input *in, struct report_data *d)
+{
+	/* Per stakeholder: the last contact on or before ref, and contact within each window. */
+	day_t *last = xcalloc(in->nsh ? in->nsh : 1, sizeof *last);
+	const char **last_rule = xcalloc(in->nsh ? in->nsh : 1, sizeof *last_rule);
+	for (size_t i = 0; i < in->nsh; i++)
+		last[i] = DAY_NONE;
+	for (size_t i = 0; i < in->nrecs; i++) {
+		const struct dispatch_rec *r = &in->recs[i];
+		day_t fd;
+		long k;
+		if (!report_went_out(r->status) || dates_parse_iso(r->fire_date, &fd) != 0 || fd > d->ref)
+			continue;
+		if ((k = find_sh(in->sh, in->nsh, r->stakeholder)) < 0)
+			continue;
+		if (last[k] == DAY_NONE || fd > last[k]) {
+			last[k] = fd;
+			last_rule[k] = r->rule;
+		}
+	}
+	for (size_t i = 0; i < in->nsh; i++) {
+		const struct stakeholder *sh = &in->sh[i];
+		const char *segs[3][2] = {{"all", "all"}, {"type", sh->f[SH_TYPE]}, {"tier", sh->f[SH_TIER]}};
+		struct report_silence s;
+		if (stakeholder_flag(sh, SH_OPTED_OUT)) {
+			d->opted_out++;
+			continue;
+		}
+		d->stakeholders++;
+		for (int g = 0; g < 3; g++) {
+			struct report_coverage *c = cov_get(d, segs[g][0], *segs[g][1] ? segs[g][1] : "(none)");
+			c->total++;
+			for (int w = 0; w < REPORT_COVERAGE_WINDOWS; w++)
+				if (last[i] != DAY_NONE && d->ref - last[i] < report_coverage_days[w])
+					c->reached[w]++;
+		}
+		memset(&s, 0, sizeof s);
+		s.last = last[i];
+		s.since = last[i] != DAY_NONE ? last[i] : sh_start(sh);
+		s.days = s.since != DAY_NONE ? (long)(d->ref - s.since) : -1;
+		if (s.days >= 0 && s.days <= d->silence_weeks * 7)
+			continue;
+		s.id = xstrdup(sh->f[SH_ID]);
+		s.name = stakeholder_display_name(sh);
+		s.type = xstrdup(sh->f[SH_TYPE]);
+		s.tier = xstrdup(sh->f[SH_TIER]);
+		s.owner = xstrdup(sh->f[SH_OWNER]);
+		s.last_rule = last_rule[i] ? xstrdup(last_rule[i]) : NULL;
+		d->sil = xreallocarray(d->sil, d->nsil + 1, sizeof *d->sil);
+		d->sil[d->nsil++] = s;
+	}
+	if (d->ncov > 1)
+		qsort(d->cov, d->ncov, sizeof *d->cov, cov_cmp);
+	if (d->nsil > 1)
+		qsort(d->sil, d->nsil, sizeof *d->sil, sil_cmp);
+	free(last);
+	free(last_rule);
+}
+
+static void build_records(const struct report_input *in, struct report_data *d)
+{
+	int ry, rm, rd;
+	dates_to_ymd(d->ref, &ry, &rm, &rd);
+	for (int k = 0; k < REPORT_MONTHS; k++) {
+		day_t first = dates_add_months(dates_from_ymd(ry, rm, 1), k - (REPORT_MONTHS - 1));
+		int dd;
+		dates_to_ymd(first, &d->months[k].year, &d->months[k].month, &dd);
+	}
+	for (size_t i = 0; i < in->nrecs; i++) {
+		const struct dispatch_rec *r = &in->recs[i];
+		day_t fd, od;
+		int out = report_went_out(r->status);
+		if (r->status == DS_FAILED || r->status == DS_UNKNOWN) {
+			d->attention = xreallocarray(d->attention, d->nattention + 1, sizeof *d->attention);
+			d->attention[d->nattention++] = r;
+		}
+		if (dates_parse_iso(r->fire_date, &fd) != 0 || dates_parse_iso(r->occasion_date, &od) != 0)
+			continue;
+		/* Counts by occasion use the occasion date, as `log --since` and the summary always did. */
+		if ((d->from == DAY_NONE || od >= d->from) && od <= d->ref) {
+			size_t k;
+			for (k = 0; k < d->ntally; k++)
+				if (strcmp(d->tally[k].rule, r->rule) == 0 && d->tally[k].channel == (int)r->channel &&
+				    d->tally[k].status == (int)r->status)
+					break;
+			if (k == d->ntally) {
+				d->tally = xreallocarray(d->tally, d->ntally + 1, sizeof *d->tally);
+				d->tally[k] = (struct report_tally){xstrdup(r->rule), (int)r->channel, (int)r->status, 0, 0};
+				d->ntally++;
+			}
+			d->tally[k].count++;
+			d->total++;
+			if (out) {
+				d->tally[k].cost_cents += r->cost_cents;
+				d->total_cost_cents += r->cost_cents;
+			}
+		}
+		if (!out || fd > d->ref)
+			continue;
+		{
+			int y, m, dd;
+			dates_to_ymd(fd, &y, &m, &dd);
+			for (int k = 0; k < REPORT_MONTHS; k++)
+				if (d->months[k].year == y && d->months[k].month == m) {
+					d->months[k].count[r->channel == CH_CARD ? 0 : 1]++;
+					d->months[k].cost_cents += r->cost_cents;
+				}
+		}
+		/* Spending: every period from the report's start (or a year back) on. */
+		if (fd >= (d->from != DAY_NONE ? d->from : d->ref - 365))
+			budget_get(d, d->budget_per >= 0 ? d->budget_per : PER_MONTH, fd,
+			           d->budget_per >= 0 ? in->rs->budget_cents : -1)->spent_cents += r->cost_cents;
+	}
+	if (d->ntally > 1)
+		qsort(d->tally, d->ntally, sizeof *d->tally, tally_cmp);
+}
+
+static void build_plan(const struct report_input *in, struct report_data *d)
+{
+	day_t end = d->week0 + 7 * REPORT_WEEKS_AHEAD;
+	if (!in->plan)
+		return;
+	for (size_t i = 0; i < in->plan->n; i++) {
+		const struct plan_item *it = &in->plan->v[i];
+		struct report_upcoming u;
+		int skipped = it->state == PS_SKIPPED || it->state == PS_MISSED;
+		if (it->fire_date < d->today || it->fire_date >= end)
+			continue;
+		if (!skipped && it->channel == CH_CARD) {
+			size_t k;
+			for (k = 0; k < d->nload; k++)
+				if (strcmp(d->load[k].signer, it->signer) == 0)
+					break;
+			if (k == d->nload) {
+				d->load = xreallocarray(d->load, d->nload + 1, sizeof *d->load);
+				memset(&d->load[k], 0, sizeof *d->load);
+				d->load[k].signer = xstrdup(it->signer);
+				d->nload++;
+			}
+			d->load[k].cards[(it->fire_date - d->week0) / 7]++;
+		}
+		if (!skipped)
+			budget_get(d, d->budget_per >= 0 ? d->budget_per : PER_MONTH, it->fire_date,
+			           d->budget_per >= 0 ? in->rs->budget_cents : -1)->planned_cents += it->cost_cents;
+		memset(&u, 0, sizeof u);
+		u.date = it->fire_date;
+		u.occasion = it->occasion;
+		u.rule = xstrdup(it->rule->id);
+		u.rule_name = xstrdup(it->rule->name ? it->rule->name : it->rule->id);
+		u.stakeholder = xstrdup(it->sh->f[SH_ID]);
+		u.name = stakeholder_display_name(it->sh);
+		u.signer = xstrdup(it->signer ? it->signer : "");
+		u.channel = it->channel;
+		u.skipped = skipped;
+		u.note = xstrdup(it->note);
+		d->up = xreallocarray(d->up, d->nup + 1, sizeof *d->up);
+		d->up[d->nup++] = u;
+	}
+	if (d->nload > 1)
+		qsort(d->load, d->nload, sizeof *d->load, load_cmp);
+	if (d->nup > 1)
+		qsort(d->up, d->nup, sizeof *d->up, up_cmp);
+}
+
+int report_data_build(const struct report_input *in, struct report_data *d, char err[ERR_LEN])
+{
+	memset(d, 0, sizeof *d);
+	d->today = in->today;
+	d->ref = in->to != DAY_NONE ? in->to : in->today;
+	d->from = in->from;
+	if (d->from != DAY_NONE && d->from > d->ref)
+		return err_set(err, "report: --from is after --to");
+	d->silence_weeks = in->silence_weeks;
+	d->budget_per = in->rs && in->rs->has_budget ? (int)in->rs->budget_per : -1;
+	d->week0 = in->today - (dates_weekday(in->today) + 6) % 7;
+	build_people(in, d);
+	build_records(in, d);
+	build_plan(in, d);
+	if (d->nbudget > 1)
+		qsort(d->budget, d->nbudget, sizeof *d->budget, budget_cmp);
+	return 0;
+}
+
+void report_data_free(struct report_data *d)
+{
+	for (size_t i = 0; i < d->ncov; i++) {
+		free(d->cov[i].dimension);
+		free(d->cov[i].segment);
+	}
+	for (size_t i = 0; i < d->nsil; i++) {
+		struct report_silence *s = &d->sil[i];
+		free(s->id), free(s->name), free(s->type), free(s->tier), free(s->owner), free(s->last_rule);
+	}
+	for (size_t i = 0; i < d->ntally; i++)
+		free(d->tally[i].rule);
+	for (size_t i = 0; i < d->nload; i++)
+		free(d->load[i].signer);
+	for (size_t i = 0; i < d->nup; i++) {
+		struct report_upcoming *u = &d->up[i];
+		free(u->rule), free(u->rule_name), free(u->stakeholder), free(u->name), free(u->signer), free(u->note);
+	}
+	free(d->cov);
+	free(d->sil);
+	free(d->tally);
+	free(d->budget);
+	free(d->load);
+	free(d->attention);
+	free(d->up);
+	memset(d, 0, sizeof *d);
+}
+
+/* ---- printing ---- */
+
+static void pct(long part, long whole, char *buf, size_t size)
+{
+	if (whole <= 0)
+		snprintf(buf, size, "-");
+	else
+		snprintf(buf, size, "%ld%%", (part * 100 + whole / 2) / whole);
+}
+
+static void iso_or(day_t day, const char *none, char buf[16])
+{
+	if (day == DAY_NONE)
+		snprintf(buf, 16, "%s", none);
+	else
+		dates_format_iso(day, buf);
+}
+
+static void json_str_or_null(struct strbuf *js, const char *s)
+{
+	if (s && *s)
+		sb_add_json_str(js, s);
+	else
+		sb_adds(js, "null");
+}
+
+static void json_day(struct strbuf *js, day_t day)
+{
+	char b[11];
+	if (day == DAY_NONE) {
+		sb_adds(js, "null");
+		return;
+	}
+	dates_format_iso(day, b);
+	sb_add_json_str(js, b);
+}
+
+static void print_json(FILE *fp, const struct report_data *d)
+{
+	struct strbuf js = {0};
+	char c[32], c2[32], c3[32];
+	sb_adds(&js, "{\"from\": ");
+	json_day(&js, d->from);
+	sb_adds(&js, ", \"to\": ");
+	json_day(&js, d->ref);
+	sb_adds(&js, ", \"today\": ");
+	json_day(&js, d->today);
+	sb_addf(&js, ", \"silence_weeks\": %ld, \"stakeholders\": %ld, \"opted_out\": %ld,\n\"coverage\": [",
+	        d->silence_weeks, d->stakeholders, d->opted_out);
+	for (size_t i = 0; i < d->ncov; i++) {
+		const struct report_coverage *cv = &d->cov[i];
+		sb_adds(&js, i ? ",\n  {\"dimension\": " : "\n  {\"dimension\": ");
+		sb_add_json_str(&js, cv->dimension);
+		sb_adds(&js, ", \"segment\": ");
+		sb_add_json_str(&js, cv->segment);
+		sb_addf(&js, ", \"stakeholders\": %ld", cv->total);
+		for (int w = 0; w < REPORT_COVERAGE_WINDOWS; w++)
+			sb_addf(&js, ", \"reached_%d\": %ld, \"share_%d\": %.4f", report_coverage_days[w], cv->reached[w],
+			        report_coverage_days[w], cv->total ? (double)cv->reached[w] / (double)cv->total : 0.0);
+		sb_adds(&js, "}");
+	}
+	sb_adds(&js, "],\n\"silences\": [");
+	for (size_t i = 0; i < d->nsil; i++) {
+		const struct report_silence *s = &d->sil[i];
+		sb_adds(&js, i ? ",\n  {\"stakeholder\": " : "\n  {\"stakeholder\": ");
+		sb_add_json_str(&js, s->id);
+		sb_adds(&js, ", \"name\": ");
+		sb_add_json_str(&js, s->name);
+		sb_adds(&js, ", \"type\": ");
+		json_str_or_null(&js, s->type);
+		sb_adds(&js, ", \"tier\": ");
+		json_str_or_null(&js, s->tier);
+		sb_adds(&js, ", \"owner\": ");
+		json_str_or_null(&js, s->owner);
+		sb_adds(&js, ", \"last_contact\": ");
+		json_day(&js, s->last);
+		sb_adds(&js, ", \"last_rule\": ");
+		json_str_or_null(&js, s->last_rule);
+		sb_adds(&js, ", \"silent_since\": ");
+		json_day(&js, s->since);
+		if (s->days >= 0)
+			sb_addf(&js, ", \"silent_days\": %ld}", s->days);
+		else
+			sb_adds(&js, ", \"silent_days\": null}");
+	}
+	util_format_money(d->total_cost_cents, c, sizeof c);
+	sb_addf(&js, "],\n\"total\": %ld, \"cost\": %s,\n\"by_occasion\": [", d->total, c);
+	for (size_t i = 0; i < d->ntally; i++) {
+		const struct report_tally *t = &d->tally[i];
+		util_format_money(t->cost_cents, c, sizeof c);
+		sb_adds(&js, i ? ",\n  {\"rule\": " : "\n  {\"rule\": ");
+		sb_add_json_str(&js, t->rule);
+		sb_addf(&js, ", \"channel\": \"%s\", \"status\": \"%s\", \"count\": %ld, \"cost\": %s}",
+		        channel_names[t->channel], dispatch_status_names[t->status], t->count, c);
+	}
+	sb_adds(&js, "],\n\"by_month\": [");
+	for (int k = 0; k < REPORT_MONTHS; k++) {
+		const struct report_month *m = &d->months[k];
+		util_format_money(m->cost_cents, c, sizeof c);
+		sb_addf(&js, "%s{\"month\": \"%04d-%02d\", \"card\": %ld, \"email\": %ld, \"cost\": %s}", k ? ",\n  " : "\n  ",
+		        m->year, m->month, m->count[0], m->count[1], c);
+	}
+	sb_addf(&js, "],\n\"budget_per\": %s, \"budget\": [",
+	        d->budget_per == PER_YEAR ? "\"year\"" : d->budget_per == PER_QUARTER ? "\"quarter\""
+	        : d->budget_per == PER_MONTH ? "\"month\"" : "null");
+	for (size_t i = 0; i < d->nbudget; i++) {
+		const struct report_budget *b = &d->budget[i];
+		util_format_money(b->spent_cents, c, sizeof c);
+		util_format_money(b->planned_cents, c2, sizeof c2);
+		util_format_money(b->budget_cents, c3, sizeof c3);
+		sb_addf(&js, "%s{\"period\": \"%s\", \"start\": ", i ? ",\n  " : "\n  ", b->label);
+		json_day(&js, b->start);
+		sb_adds(&js, ", \"end\": ");
+		json_day(&js, b->end);
+		sb_addf(&js, ", \"spent\": %s, \"planned\": %s, \"budget\": %s}", c, c2, b->budget_cents >= 0 ? c3 : "null");
+	}
+	sb_adds(&js, "],\n\"signer_load\": [");
+	{
+		int first = 1;
+		for (size_t i = 0; i < d->nload; i++)
+			for (int w = 0; w < REPORT_WEEKS_AHEAD; w++) {
+				if (!d->load[i].cards[w])
+					continue;
+				sb_adds(&js, first ? "\n  {\"signer\": " : ",\n  {\"signer\": ");
+				first = 0;
+				sb_add_json_str(&js, d->load[i].signer);
+				sb_adds(&js, ", \"week\": ");
+				json_day(&js, d->week0 + 7 * w);
+				sb_addf(&js, ", \"cards\": %ld}", d->load[i].cards[w]);
+			}
+	}
+	sb_adds(&js, "],\n\"attention\": [");
+	for (size_t i = 0; i < d->nattention; i++) {
+		const struct dispatch_rec *r = d->attention[i];
+		sb_addf(&js, "%s{\"id\": %lld, \"rule\": ", i ? ",\n  " : "\n  ", (long long)r->id);
+		sb_add_json_str(&js, r->rule);
+		sb_adds(&js, ", \"stakeholder\": ");
+		sb_add_json_str(&js, r->stakeholder);
+		sb_adds(&js, ", \"occasion_date\": ");
+		sb_add_json_str(&js, r->occasion_date);
+		sb_addf(&js, ", \"channel\": \"%s\", \"status\": \"%s\", \"error\": ", channel_names[r->channel],
+		        dispatch_status_names[r->status]);
+		json_str_or_null(&js, r->error);
+		sb_adds(&js, "}");
+	}
+	sb_adds(&js, "],\n\"upcoming\": [");
+	for (size_t i = 0; i < d->nup; i++) {
+		const struct report_upcoming *u = &d->up[i];
+		sb_adds(&js, i ? ",\n  {\"fire_date\": " : "\n  {\"fire_date\": ");
+		json_day(&js, u->date);
+		sb_adds(&js, ", \"occasion_date\": ");
+		json_day(&js, u->occasion);
+		sb_adds(&js, ", \"rule\": ");
+		sb_add_json_str(&js, u->rule);
+		sb_adds(&js, ", \"stakeholder\": ");
+		sb_add_json_str(&js, u->stakeholder);
+		sb_adds(&js, ", \"name\": ");
+		sb_add_json_str(&js, u->name);
+		sb_addf(&js, ", \"channel\": \"%s\", \"signer\": ", channel_names[u->channel]);
+		json_str_or_null(&js, u->signer);
+		sb_addf(&js, ", \"skipped\": %s}", u->skipped ? "true" : "false");
+	}
+	sb_adds(&js, "]}\n");
+	fputs(js.s, fp);
+	sb_free(&js);
+}
+
+static void heading(FILE *fp, const char *title, int first)
+{
+	fprintf(fp, "%s%s\n", first ? "" : "\n", title);
+}
+
+static void print_table(FILE *fp, const struct report_data *d)
+{
+	struct table t;
+	char a[16], b[16], c[32], c2[32], c3[32], n1[24], n2[24], n3[24];
+
+	iso_or(d->from, "the start", a);
+	iso_or(d->ref, "", b);
+	fprintf(fp, "Report from %s to %s: %ld stakeholders (%ld opted out, not counted)\n", a, b, d->stakeholders,
+	        d->opted_out);
+
+	heading(fp, "Coverage: share reached in the last 30, 60 and 90 days", 0);
+	tbl_init(&t, 6);
+	tbl_add(&t, (const char *const[]){"SEGMENT", "", "STAKEHOLDERS", "30 DAYS", "60 DAYS", "90 DAYS"});
+	for (size_t i = 0; i < d->ncov; i++) {
+		const struct report_coverage *cv = &d->cov[i];
+		char tot[24], p[REPORT_COVERAGE_WINDOWS][24];
+		snprintf(tot, sizeof tot, "%ld", cv->total);
+		for (int w = 0; w < REPORT_COVERAGE_WINDOWS; w++)
+			pct(cv->reached[w], cv->total, p[w], sizeof p[w]);
+		tbl_add(&t, (const char *const[]){cv->dimension, cv->segment, tot, p[0], p[1], p[2]});
+	}
+	tbl_print(fp, &t);
+	tbl_free(&t);
+
+	{
+		char title[96];
+		snprintf(title, sizeof title, "Silences: no dispatch for more than %ld weeks (%zu)", d->silence_weeks, d->nsil);
+		heading(fp, title, 0);
+	}
+	tbl_init(&t, 6);
+	tbl_add(&t, (const char *const[]){"STAKEHOLDER", "NAME", "OWNER", "LAST CONTACT", "WEEKS", "LAST OCCASION"});
+	for (size_t i = 0; i < d->nsil; i++) {
+		const struct report_silence *s = &d->sil[i];
+		char weeks[24];
+		iso_or(s->last, "never", a);
+		if (s->days >= 0)
+			snprintf(weeks, sizeof weeks, "%ld", s->days / 7);
+		else
+			snprintf(weeks, sizeof weeks, "?");
+		tbl_add(&t, (const char *const[]){s->id, s->name, s->owner, a, weeks, s->last_rule ? s->last_rule : ""});
+	}
+	tbl_print(fp, &t);
+	tbl_free(&t);
+
+	heading(fp, "Dispatches by occasion, channel and status (occasion dates in the period)", 0);
+	tbl_init(&t, 5);
+	tbl_add(&t, (const char *const[]){"OCCASION", "CHANNEL", "STATUS", "COUNT", "COST"});
+	for (size_t i = 0; i < d->ntally; i++) {
+		const struct report_tally *x = &d->tally[i];
+		snprintf(n1, sizeof n1, "%ld", x->count);
+		util_format_money(x->cost_cents, c, sizeof c);
+		tbl_add(&t, (const char *const[]){x->rule, channel_names[x->channel], dispatch_status_names[x->status], n1,
+		                                  c});
+	}
+	snprintf(n1, sizeof n1, "%ld", d->total);
+	util_format_money(d->total_cost_cents, c, sizeof c);
+	tbl_add(&t, (const char *const[]){"total", "", "", n1, c});
+	tbl_print(fp, &t);
+	tbl_free(&t);
+
+	heading(fp, d->budget_per >= 0 ? "Cost against the budget" : "Cost per month (no budget set)", 0);
+	tbl_init(&t, 5);
+	tbl_add(&t, (const char *const[]){"PERIOD", "SPENT", "PLANNED", "BUDGET", "USED"});
+	for (size_t i = 0; i < d->nbudget; i++) {
+		const struct report_budget *bu = &d->budget[i];
+		char used[24];
+		util_format_money(bu->spent_cents, c, sizeof c);
+		util_format_money(bu->planned_cents, c2, sizeof c2);
+		if (bu->budget_cents >= 0) {
+			util_format_money(bu->budget_cents, c3, sizeof c3);
+			pct((long)(bu->spent_cents + bu->planned_cents), (long)bu->budget_cents, used, sizeof used);
+		} else {
+			snprintf(c3, sizeof c3, "-");
+			snprintf(used, sizeof used, "-");
+		}
+		tbl_add(&t, (const char *const[]){bu->label, c, c2, c3, used});
+	}
+	tbl_print(fp, &t);
+	tbl_free(&t);
+
+	heading(fp, "Signing load: cards per signer per week ahead (week of Monday)", 0);
+	if (!d->nload) {
+		fprintf(fp, "no cards planned in the next %d weeks\n", REPORT_WEEKS_AHEAD);
+	} else {
+		size_t nweeks = 0;
+		int weeks[REPORT_WEEKS_AHEAD];
+		for (int w = 0; w < REPORT_WEEKS_AHEAD; w++) {
+			int any = 0;
+			for (size_t i = 0; i < d->nload; i++)
+				any |= d->load[i].cards[w] > 0;
+			if (any)
+				weeks[nweeks++] = w;
+		}
+		tbl_init(&t, nweeks + 1);
+		{
+			const char **row = xcalloc(nweeks + 1, sizeof *row);
+			char (*lab)[11] = xcalloc(nweeks ? nweeks : 1, sizeof *lab);
+			row[0] = "SIGNER";
+			for (size_t k = 0; k < nweeks; k++) {
+				dates_format_iso(d->week0 + 7 * weeks[k], lab[k]);
+				row[k + 1] = lab[k] + 5;   /* MM-DD */
+			}
+			tbl_add(&t, row);
+			for (size_t i = 0; i < d->nload; i++) {
+				char (*num)[24] = xcalloc(nweeks ? nweeks : 1, sizeof *num);
+				row[0] = d->load[i].signer;
+				for (size_t k = 0; k < nweeks; k++) {
+					snprintf(num[k], sizeof num[k], "%ld", d->load[i].cards[weeks[k]]);
+					row[k + 1] = num[k];
+				}
+				tbl_add(&t, row);
+				free(num);
+			}
+			free(lab);
+			free(row);
+		}
+		tbl_print(fp, &t);
+		tbl_free(&t);
+	}
+
+	{
+		char title[96];
+		snprintf(title, sizeof title, "Needs a person: failed and unknown dispatches (%zu)", d->nattention);
+		heading(fp, title, 0);
+	}
+	tbl_init(&t, 6);
+	tbl_add(&t, (const char *const[]){"ID", "OCCASION", "STAKEHOLDER", "DATE", "STATUS", "ERROR"});
+	for (size_t i = 0; i < d->nattention; i++) {
+		const struct dispatch_rec *r = d->attention[i];
+		snprintf(n1, sizeof n1, "%lld", (long long)r->id);
+		tbl_add(&t, (const char *const[]){n1, r->rule, r->stakeholder, r->occasion_date,
+		                                  dispatch_status_names[r->status], r->error ? r->error : ""});
+	}
+	tbl_print(fp, &t);
+	tbl_free(&t);
+	(void)n2;
+	(void)n3;
+}
+
+void report_data_print(FILE *fp, const struct config *cfg, const struct report_data *d, int json)
+{
+	(void)cfg;
+	if (json)
+		print_json(fp, d);
+	else
+		print_table(fp, d);
+}
