@@ -547,7 +547,7 @@ static int cmd_run(const char *config_path, int argc, char **argv)
 		world_close(&w);
 		return usage_error("--at: %s", err);
 	}
-	if (dispatch_run(w.cfg, w.rs, w.st, now, dry, &stats, &wake, err) != 0) {
+	if (store_quick_check(w.st, err) != 0 || dispatch_run(w.cfg, w.rs, w.st, now, dry, &stats, &wake, err) != 0) {
 		log_err("%s", err);
 		world_close(&w);
 		return EXIT_FAIL;
@@ -826,6 +826,11 @@ int main(int argc, char **argv)
 	const char *config_opt = NULL, *cmd;
 	int i = 1;
 
+	/*
+	 * A file-size limit (RLIMIT_FSIZE) or a full disk must fail a write with an error we can
+	 * report and retry, not kill the process in the middle of a pass.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
 			printf("occasiond %s\n", OCCASIOND_VERSION);

@@ -22,7 +22,12 @@
 #include <sqlite3.h>
 
 #define STORE_APP_ID 0x4f434344   /* "OCCD" in PRAGMA application_id: our files, not someone else's */
-#define STORE_BUSY_MS 10000
+/*
+ * How long a statement waits for another process's lock (an import, a backup, sqlite3 held
+ * open in a shell) before it gives up: long enough that a busy minute delays a pass instead of
+ * failing it.
+ */
+#define STORE_BUSY_MS 60000
 
 /* Adding a standard field or a status needs a migration step (and a look at the SQL below). */
 _Static_assert(SH_NFIELDS == 24, "stakeholders table has 24 standard columns");
@@ -1059,5 +1064,27 @@ int store_list_dispatches(struct store *st, const struct dispatch_filter *f,
 		*n = 0;
 		return err_set(err, "store: cannot list dispatches: %s", why);
 	}
+	return 0;
+}
+
+int store_quick_check(struct store *st, char err[ERR_LEN])
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+	if (sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &s, NULL) != SQLITE_OK)
+		return err_set(err, "store: %s: quick_check: %s", st->path, db_msg(st));
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		err_set(err, "store: %s: quick_check: %s", st->path, db_msg(st));
+		sqlite3_finalize(s);
+		return -1;
+	}
+	if (strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
+		err_set(err, "store: %s is damaged (%s): restore it from a backup", st->path,
+		        (const char *)sqlite3_column_text(s, 0));
+		sqlite3_finalize(s);
+		return -1;
+	}
+	sqlite3_finalize(s);
 	return 0;
 }

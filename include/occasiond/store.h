@@ -18,7 +18,7 @@ struct store;
 
 /*
  * store_open: opens (creating the file and its directory's schema when new) and migrates.
- * WAL mode, foreign keys, busy timeout 10 s. 0 or -1 with err. A database newer than this
+ * WAL mode, foreign keys, busy timeout 60 s. 0 or -1 with err. A database newer than this
  * program is refused.
  */
 int store_open(const char *path, struct store **out, char err[ERR_LEN]);
@@ -71,6 +71,12 @@ int store_list_dispatches(struct store *st, const struct dispatch_filter *f,
 
 /* store_meta_get: a value of the meta table (e.g. "install_id", made at creation); caller frees; NULL when absent. */
 char *store_meta_get(struct store *st, const char *key);
+
+/*
+ * store_quick_check: PRAGMA quick_check, run once when a pass or the daemon starts: a damaged
+ * database is refused with a message rather than written to. 0 or -1.
+ */
+int store_quick_check(struct store *st, char err[ERR_LEN]);
 
 /* store_set_clock: overrides the clock used for created_at/updated_at (tests, run --at); 0 restores time(). */
 void store_set_clock(struct store *st, int64_t now);
