@@ -1,0 +1,115 @@
+#!/bin/sh
+# Crash test: a pass due to dispatch 1,000 items (500 cards in four signers' batches and 500
+# emails) is killed with SIGKILL at random moments at least 30 times, restarted each time,
+# then allowed to finish. Afterwards nothing was delivered twice, every due dispatch has one
+# record in a final state, every batch passes qpdf --check and the database is intact.
+. tests/e2e/lib.inc
+setup
+KILLS=${OCCASIOND_CRASH_KILLS:-30}
+SCALE=1
+# The sanitizer build runs a third of the kills (it is three times slower, and what SIGKILL
+# tests is the on-disk state, which the plain build shows); it still runs every recovery path.
+case "$OCCASIOND" in */san/*) SCALE=3; KILLS=${OCCASIOND_CRASH_KILLS:-10} ;; esac
+cat > "$T/etc/occasions.yaml" <<'EOR'
+occasions:
+  - id: bday-card
+    when: {anniversary_of: birthday}
+    channel: card
+    lead: 10 days
+    template: birthday
+  - id: bday-note
+    when: {anniversary_of: birthday}
+    channel: email
+    lead: 10 days
+    template: birthday
+EOR
+"$PY" - > "$T/people.csv" <<'PYEOF'
+import random
+r = random.Random(7)
+first = ['Zoë', 'Łukasz', 'Ελένη', 'Дмитрий', 'Ann', 'José', 'Mei', 'Olivia', 'Noah', 'Amara']
+owners = ['Dana Ruiz', 'Marcus Lee', 'Priya Raman', 'Sam Okoro']
+print('id,first_name,last_name,type,email,owner,street,city,country,birthday,timezone')
+for i in range(500):
+    print(f'k{i:04d},{first[i % 10]},Crash{i:04d},customer,k{i:04d}@example.org,{owners[i % 4]},'
+          f'{i} Main St,Springfield,USA,19{60 + i % 40}-12-13,Europe/Berlin')
+PYEOF
+OCC import stakeholders "$T/people.csv" > /dev/null
+AT=2026-12-03T10:00
+OCC plan --from 2026-12-03 --days 1 --format json > "$T/plan.json"
+due=$("$PY" -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$T/plan.json")
+eq "1,000 dispatches are due" "$due" 1000
+
+cat > "$T/verify.py" <<'PYEOF'
+import collections, email, glob, json, os, sqlite3, subprocess, sys
+db, spool, plan, R = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3])), sys.argv[4]
+c = sqlite3.connect(db)
+def t(cond, what):
+    print(('ok - ' if cond else 'not ok - ') + R + what)
+t(c.execute('PRAGMA integrity_check').fetchone()[0] == 'ok', 'PRAGMA integrity_check is ok')
+recs = c.execute('SELECT id, rule, stakeholder, occasion_date, channel, status, artifact, page FROM dispatches').fetchall()
+keys = collections.Counter((r[1], r[2], r[3]) for r in recs)
+t(max(keys.values()) == 1, 'one record per (rule, stakeholder, date)')
+want = {(p['rule'], p['stakeholder'], p['occasion_date']) for p in plan}
+t(want <= set(keys), f'every due dispatch has a record ({len(want & set(keys))} of {len(want)})')
+status = collections.Counter(r[5] for r in recs)
+print('#  ', R, 'statuses:', dict(status))
+t(set(status) <= {'rendered', 'sent', 'failed', 'retry', 'skipped'}, 'every record is in a final or retry state (none left queued)')
+# Emails: one file per sent record, none twice, none without a record.
+files = glob.glob(os.path.join(spool, 'outbox', 'new', '*')) + glob.glob(os.path.join(spool, 'outbox', 'cur', '*'))
+ids = collections.Counter()
+rcpt = collections.Counter()
+for f in files:
+    m = email.message_from_binary_file(open(f, 'rb'))
+    ids[m['X-Occasiond-Dispatch']] += 1
+    rcpt[m['To']] += 1
+sent = {str(r[0]) for r in recs if r[4] == 'email' and r[5] == 'sent'}
+t(max(ids.values() or [1]) == 1 and max(rcpt.values() or [1]) == 1, f'no email delivered twice ({len(files)} files)')
+t(set(ids) == sent, f'one maildir file per sent email record ({len(sent)} sent)')
+# Cards: each rendered record names a batch and a page; no page holds two records; every batch is whole.
+pages = collections.Counter((r[6], r[7]) for r in recs if r[4] == 'card' and r[5] == 'rendered')
+t(max(pages.values() or [1]) == 1, 'no batch page belongs to two cards')
+bad = [p for p in glob.glob(os.path.join(spool, 'batches', '*', '*.pdf'))
+       if subprocess.run(['qpdf', '--check', p], capture_output=True).returncode != 0]
+t(not bad, f'every batch passes qpdf --check {bad}')
+stray = [p for p in glob.glob(os.path.join(spool, 'batches', '*', '*')) if not p.endswith('.pdf')]
+t(not stray, f'no temporary batch file is left behind {stray[:3]}')
+for batch in sorted({r[6] for r in recs if r[4] == 'card' and r[5] == 'rendered'}):
+    txt = subprocess.run(['pdftotext', batch, '-'], capture_output=True, text=True).stdout
+    mine = [r for r in recs if r[6] == batch and r[5] == 'rendered']
+    names = collections.Counter(w for w in txt.split() if w.startswith('Crash'))
+    dup = [n for n, k in names.items() if k > 1]
+    t(len(names) == len(mine) and not dup, f'{os.path.basename(batch)}: {len(mine)} cards, each name once' + ('' if len(names) == len(mine) and not dup else f' (names {len(names)}, dup {dup[:3]}, missing {sorted(set("Crash%04d" % int(r[2][1:]) for r in mine) - set(names))[:3]})'))
+PYEOF
+cp "$T/var/occasiond.db" "$T/base.db"   # imported, nothing dispatched: each round starts here
+kills=0; round=1; i=0
+mkdir -p "$T/rounds"
+# verify ROUND: checks the database and spool of a finished round (see the script below).
+verify() {
+	"$PY" "$T/verify.py" "$T/var/occasiond.db" "$T/var/spool" "$T/plan.json" "round $1: " > "$T/verify.$1.out" 2>&1
+	cat "$T/verify.$1.out"
+}
+kills=0; finished=0; i=0
+while [ "$kills" -lt "$KILLS" ] && [ "$i" -lt $((KILLS * 4)) ]; do
+	i=$((i + 1))
+	delay=$("$PY" -c "import random; print(round(random.uniform(0.02, 0.9) * $SCALE, 3))")
+	"$OCCASIOND" -c "$CFG" run --once --at $AT > "$T/run.$i.out" 2>&1 &
+	pid=$!   # the program itself, not a subshell, so that the kill lands on it
+	sleep "$delay"
+	if kill -KILL "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
+	wait "$pid" 2>/dev/null
+	left=$(OCC plan --from 2026-12-03 --days 1 --format json | "$PY" -c "import json,sys; print(len(json.load(sys.stdin)))")
+	if [ "$left" -eq 0 ]; then
+		# This round's work is done: check it, then start over on the base database so that
+		# the next kills land in the middle of real work again.
+		OCC run --once --at 2026-12-03T10:30 > /dev/null 2>&1
+		verify $round
+		mv "$T/var" "$T/rounds/$round"; mkdir -p "$T/var"; cp "$T/base.db" "$T/var/occasiond.db"
+		round=$((round + 1))
+	fi
+done
+[ "$kills" -ge "$KILLS" ] && ok "the pass was killed with SIGKILL $kills times over $round rounds" || not_ok "only $kills kills landed"
+OCC run --once --at $AT > "$T/final.out" 2>&1; rc=$?
+[ "$rc" -le 1 ] && ok "the pass after the last kill completes (exit $rc)" || not_ok "the final pass exits $rc"
+OCC run --once --at 2026-12-03T10:30 > "$T/final2.out" 2>&1
+verify $round
+
