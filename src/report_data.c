@@ -210,12 +210,19 @@ static void build_people(const struct report_input *in, struct report_data *d)
 
 static void build_records(const struct report_input *in, struct report_data *d)
 {
+	day_t spend_from;
 	int ry, rm, rd;
 	dates_to_ymd(d->ref, &ry, &rm, &rd);
 	for (int k = 0; k < REPORT_MONTHS; k++) {
 		day_t first = dates_add_months(dates_from_ymd(ry, rm, 1), k - (REPORT_MONTHS - 1));
 		int dd;
 		dates_to_ymd(first, &d->months[k].year, &d->months[k].month, &dd);
+	}
+	{
+		struct report_budget first;
+		period_of(d->budget_per >= 0 ? d->budget_per : PER_MONTH, d->from != DAY_NONE ? d->from : d->ref - 365,
+		          &first);
+		spend_from = first.start;
 	}
 	for (size_t i = 0; i < in->nrecs; i++) {
 		const struct dispatch_rec *r = &in->recs[i];
@@ -257,8 +264,8 @@ static void build_records(const struct report_input *in, struct report_data *d)
 					d->months[k].cost_cents += r->cost_cents;
 				}
 		}
-		/* Spending: every period from the report's start (or a year back) on. */
-		if (fd >= (d->from != DAY_NONE ? d->from : d->ref - 365))
+		/* Spending: whole periods, from the one holding the report's start (or a year back). */
+		if (fd >= spend_from)
 			budget_get(d, d->budget_per >= 0 ? d->budget_per : PER_MONTH, fd,
 			           d->budget_per >= 0 ? in->rs->budget_cents : -1)->spent_cents += r->cost_cents;
 	}

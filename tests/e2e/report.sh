@@ -80,7 +80,7 @@ same('twelve months, the last is the reference month', (len(rep['by_month']), re
 spent = {}
 for r in log:
     f = d(r['fire_date'])
-    if r['status'] in OUT and ref - dt.timedelta(days=365) <= f <= ref:
+    if r['status'] in OUT and dt.date((ref - dt.timedelta(days=365)).year, 1, 1) <= f <= ref:
         spent[str(f.year)] = round(spent.get(str(f.year), 0) + float(r['cost'] or 0), 2)
 same('spent per budget period agrees with log', {b['period']: b['spent'] for b in rep['budget'] if b['spent']}, {k: v for k, v in spent.items() if v})
 same('the budget of the period is the rules file\'s', {b['budget'] for b in rep['budget']}, {5000.0})

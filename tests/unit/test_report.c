@@ -1,0 +1,128 @@
+/* Unit tests of report_data: coverage, silences, tallies, months and budget periods on fixed data. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "occasiond/report_data.h"
+
+static void make_sh(struct stakeholder *sh, const char *id, const char *type, const char *tier,
+                    const char *since, const char *opted_out)
+{
+	char *header[] = {"id", "first_name", "type", "tier", "customer_since", "opted_out"};
+	char *values[] = {(char *)id, "Ann", (char *)type, (char *)tier, (char *)since, (char *)opted_out};
+	char err[ERR_LEN];
+	memset(sh, 0, sizeof *sh);
+	if (model_stakeholder_from_row(header, 6, values, NULL, 6, sh, err) != 0)
+		printf("# %s\n", err);
+}
+
+static void make_rec(struct dispatch_rec *r, int64_t id, const char *rule, const char *sh, const char *occ,
+                     const char *fire, int channel, int status, int64_t cost)
+{
+	memset(r, 0, sizeof *r);
+	r->id = id;
+	r->rule = xstrdup(rule);
+	r->stakeholder = xstrdup(sh);
+	r->occasion_date = xstrdup(occ);
+	r->fire_date = xstrdup(fire);
+	r->channel = (enum channel)channel;
+	r->status = (enum dispatch_status)status;
+	r->cost_cents = cost;
+	r->error = status == DS_FAILED ? xstrdup("550 no such user") : NULL;
+}
+
+static day_t D(const char *s)
+{
+	day_t d = DAY_NONE;
+	dates_parse_iso(s, &d);
+	return d;
+}
+
+int main(void)
+{
+	struct stakeholder sh[5];
+	struct dispatch_rec rec[7];
+	struct ruleset rs;
+	struct report_input in;
+	struct report_data d;
+	char err[ERR_LEN];
+
+	/* ids in order: the report looks them up by binary search, as the store loads them */
+	make_sh(&sh[0], "a1", "customer", "gold", "2020-01-01", "no");
+	make_sh(&sh[1], "a2", "customer", "silver", "2026-10-01", "no");
+	make_sh(&sh[2], "a3", "partner", "", "", "no");
+	make_sh(&sh[3], "a4", "customer", "gold", "2019-05-05", "no");
+	make_sh(&sh[4], "a5", "customer", "gold", "2019-05-05", "yes");
+	make_rec(&rec[0], 1, "birthday", "a1", "2026-11-20", "2026-11-10", CH_CARD, DS_MAILED, 350);
+	make_rec(&rec[1], 2, "quarterly", "a1", "2026-08-01", "2026-08-01", CH_EMAIL, DS_SENT, 0);
+	make_rec(&rec[2], 3, "quarterly", "a3", "2026-09-01", "2026-09-01", CH_EMAIL, DS_SENT, 0);
+	make_rec(&rec[3], 4, "quarterly", "a4", "2026-11-01", "2026-11-01", CH_EMAIL, DS_FAILED, 0);
+	make_rec(&rec[4], 5, "quarterly", "a4", "2026-05-01", "2026-05-01", CH_EMAIL, DS_UNKNOWN, 0);
+	make_rec(&rec[5], 6, "birthday", "a4", "2025-12-01", "2025-11-20", CH_CARD, DS_RENDERED, 1200);
+	make_rec(&rec[6], 7, "birthday", "a5", "2026-11-01", "2026-10-20", CH_CARD, DS_MAILED, 350);
+
+	memset(&rs, 0, sizeof rs);
+	rs.has_budget = 1;
+	rs.budget_cents = 100000;
+	rs.budget_per = PER_QUARTER;
+	memset(&in, 0, sizeof in);
+	in.rs = &rs;
+	in.sh = sh;
+	in.nsh = 5;
+	in.recs = rec;
+	in.nrecs = 7;
+	in.today = D("2026-11-23");
+	in.from = DAY_NONE;
+	in.to = DAY_NONE;
+	in.silence_weeks = 8;
+	CHECK(report_data_build(&in, &d, err) == 0, "report_data_build (%s)", err);
+
+	CHECK(d.stakeholders == 4 && d.opted_out == 1, "opted-out stakeholders are counted apart (%ld, %ld)",
+	      d.stakeholders, d.opted_out);
+	CHECK(d.ncov > 0 && strcmp(d.cov[0].dimension, "all") == 0, "coverage starts with everyone");
+	CHECK(d.cov[0].reached[0] == 1 && d.cov[0].reached[1] == 1 && d.cov[0].reached[2] == 2,
+	      "everyone: 1 in 30 days (a1 on 10 Nov), 1 in 60, 2 in 90 (a3 on 1 Sep) (%ld %ld %ld)",
+	      d.cov[0].reached[0], d.cov[0].reached[1], d.cov[0].reached[2]);
+	for (size_t i = 0; i < d.ncov; i++)
+		if (strcmp(d.cov[i].dimension, "tier") == 0 && strcmp(d.cov[i].segment, "gold") == 0)
+			CHECK(d.cov[i].total == 2 && d.cov[i].reached[2] == 1, "gold: 2 stakeholders (a5 opted out), 1 reached");
+	for (size_t i = 0; i < d.ncov; i++)
+		if (strcmp(d.cov[i].dimension, "tier") == 0 && strcmp(d.cov[i].segment, "(none)") == 0)
+			CHECK(d.cov[i].total == 1, "an empty tier is its own segment, (none)");
+
+	/* Silences: a3 never had a start date and... no: a3 was reached on 1 Sep (83 days ago). */
+	CHECK(d.nsil == 2, "two silences over 8 weeks (%zu)", d.nsil);
+	if (d.nsil == 2) {
+		CHECK_STR(d.sil[0].id, "a4", "the longest first: a4, whose failed and unknown mails are not contact");
+		CHECK(d.sil[0].last == D("2025-11-20") && d.sil[0].days == D("2026-11-23") - D("2025-11-20"),
+		      "a4 silent since its last card (rendered counts as contact)");
+		CHECK_STR(d.sil[1].id, "a3", "then a3 (83 days)");
+	}
+	CHECK(d.total == 7 && d.total_cost_cents == 350 + 1200 + 350, "all 7 records counted; cost of what went out");
+	CHECK(d.nattention == 2, "failed and unknown need a person (%zu)", d.nattention);
+	CHECK(d.months[REPORT_MONTHS - 1].year == 2026 && d.months[REPORT_MONTHS - 1].month == 11 &&
+	      d.months[REPORT_MONTHS - 1].count[0] == 1, "November 2026: one card");
+	CHECK(d.months[0].year == 2025 && d.months[0].month == 12, "twelve months back: December 2025");
+	CHECK(d.nbudget >= 2 && strcmp(d.budget[0].label, "2025-Q4") == 0 && d.budget[0].spent_cents == 1200 &&
+	      d.budget[0].budget_cents == 100000, "quarterly budget: 2025-Q4 spent 12.00 of 1000.00");
+	CHECK(strcmp(d.budget[d.nbudget - 1].label, "2026-Q4") == 0 && d.budget[d.nbudget - 1].spent_cents == 700,
+	      "2026-Q4 spent 7.00 (a5's card counts in cost though a5 opted out later)");
+	report_data_free(&d);
+
+	/* --from/--to: counts by occasion date, reference date for coverage. */
+	in.from = D("2026-08-01");
+	in.to = D("2026-09-30");
+	CHECK(report_data_build(&in, &d, err) == 0, "with --from and --to");
+	CHECK(d.total == 2, "two occasions between 1 August and 30 September (%ld)", d.total);
+	CHECK(d.cov[0].reached[0] == 1, "coverage as of 30 September: a3 reached 1 Sep within 30 days");
+	report_data_free(&d);
+	in.from = D("2026-10-01");
+	CHECK(report_data_build(&in, &d, err) != 0, "--from after --to is refused");
+	report_data_free(&d);
+
+	for (int i = 0; i < 5; i++)
+		stakeholder_clear(&sh[i]);
+	for (int i = 0; i < 7; i++)
+		dispatch_rec_clear(&rec[i]);
+	return check_done();
+}
