@@ -506,6 +506,44 @@ out:
 	return rc;
 }
 
+int util_mkdirs_under(const char *root, const char *path, char err[ERR_LEN])
+{
+	size_t n = strlen(root);
+	char *p;
+	struct stat st;
+	int rc = -1;
+	while (n > 1 && root[n - 1] == '/')
+		n--;
+	if (strncmp(path, root, n) != 0 || (path[n] != '/' && path[n] != '\0'))
+		return err_set(err, "%s is not under %s", path, root);
+	/* The root itself may be reached through a symlink: stat, not lstat. */
+	if ((stat(root, &st) != 0 || !S_ISDIR(st.st_mode)) && util_mkdirs(root, err) != 0)
+		return -1;
+	p = xstrdup(path);
+	for (char *s = p + n + 1; s[-1]; s++) {
+		int last = (*s == '\0');
+		if (*s != '/' && !last)
+			continue;
+		*s = '\0';
+		if (s > p + n + 1 && mkdir(p, 0750) != 0 && errno != EEXIST) {
+			err_set(err, "cannot create directory %s: %s", p, strerror(errno));
+			goto out;
+		}
+		/* Below the root nothing may be a symlink: one planted there could send a write anywhere. */
+		if (s > p + n + 1 && (lstat(p, &st) != 0 || !S_ISDIR(st.st_mode))) {
+			err_set(err, "%s is not a directory%s", p, lstat(p, &st) == 0 && S_ISLNK(st.st_mode) ? " (a symlink)" : "");
+			goto out;
+		}
+		if (last)
+			break;
+		*s = '/';
+	}
+	rc = 0;
+out:
+	free(p);
+	return rc;
+}
+
 int util_fsync_dir(const char *path, char err[ERR_LEN])
 {
 	char *dir = util_dirname(path);

@@ -121,6 +121,12 @@ char *util_dirname(const char *path);
 /* util_mkdirs: mkdir -p with mode 0750; refuses to follow a symlink in the last component. */
 int util_mkdirs(const char *path, char err[ERR_LEN]);
 /*
+ * util_mkdirs_under: util_mkdirs for a directory below root (the spool): root may be a symlink
+ * (an administrator's choice), but no component below it may be, so a link planted in the
+ * spool cannot redirect a write. path must start with root. 0 or -1 with err.
+ */
+int util_mkdirs_under(const char *root, const char *path, char err[ERR_LEN]);
+/*
  * util_write_atomic: writes data to path through a temporary file in the same directory,
  * fsync, rename, fsync of the directory. Nothing half-written is ever visible at path.
  */
