@@ -307,6 +307,8 @@ static void set_times(const struct ctx *c, struct plan_item *it)
 		last = it->occasion;
 	}
 	it->fire_date = fire;
+	if (it->channel == CH_CARD && fire > it->mail_by && !it->note[0])
+		snprintf(it->note, sizeof it->note, "lead shorter than transit: fires after its mail-by date");
 	last = dates_add_duration(cal, last, &r->late);
 	if (dates_local_to_utc(it->zone, fire, cfg->window_start, &it->fire_at) != 0 ||
 	    dates_local_to_utc(it->zone, last + 1, 0, &it->deadline) != 0) {
