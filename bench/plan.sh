@@ -6,7 +6,7 @@ set -e
 cd "$(dirname "$0")/.."
 BIN=$(pwd)/build/occasiond
 T=$(mktemp -d /tmp/occasiond-bench-plan.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+[ -n "$PLAN_KEEP" ] || trap 'rm -rf "$T"' EXIT
 PY=/usr/bin/python3
 SIZES=${PLAN_SIZES:-"10000 100000 1000000"}
 now() { date +%s.%N; }

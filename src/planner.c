@@ -690,8 +690,10 @@ struct spent {
  * apply_limits: walks the items in the order given (the order they would go out) and
  * turns into PS_SKIPPED (limit or budget) each one that would break per_stakeholder or the
  * budget, counting what went out before (history) and the items before it that stand.
+ * today: for run, the day it would go out (an item may wait past its fire date); DAY_NONE
+ * for plan, where that is its fire date.
  */
-static void apply_limits(const struct ctx *c, struct plan_item **v, size_t n)
+static void apply_limits(const struct ctx *c, struct plan_item **v, size_t n, day_t today)
 {
 	const struct ruleset *rs = c->in->rs;
 	size_t *head, *next;
@@ -704,10 +706,11 @@ static void apply_limits(const struct ctx *c, struct plan_item **v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct plan_item *it = v[i];
 		size_t s = (size_t)(it->sh - c->in->sh);
+		day_t on = today != DAY_NONE ? today : it->fire_date;
 		if (it->state != PS_DUE && it->state != PS_WAITING)
 			continue;
 		if (rs->has_per_stakeholder) {
-			day_t start = dates_sub_duration(&rs->cal, it->fire_date, &rs->per_stakeholder_within);
+			day_t start = dates_sub_duration(&rs->cal, on, &rs->per_stakeholder_within);
 			long count = 0;
 			size_t lo = 0, hi = c->ncontacts;
 			while (lo < hi) {
@@ -717,11 +720,11 @@ static void apply_limits(const struct ctx *c, struct plan_item **v, size_t n)
 				else
 					hi = mid;
 			}
-			for (; lo < c->ncontacts && c->contacts[lo].sh == s && c->contacts[lo].day <= it->fire_date; lo++)
+			for (; lo < c->ncontacts && c->contacts[lo].sh == s && c->contacts[lo].day <= on; lo++)
 				count++;
 			for (size_t j = head[s]; j; j = next[j - 1])
-				if (v[j - 1]->fire_date > start && v[j - 1]->fire_date <= it->fire_date)
-					count++;
+				if (today != DAY_NONE || (v[j - 1]->fire_date > start && v[j - 1]->fire_date <= on))
+					count++;   /* in a run, what stands before goes out today */
 			if (count >= rs->per_stakeholder_max) {
 				char within[48];
 				dates_format_duration(&rs->per_stakeholder_within, within, sizeof within);
@@ -734,7 +737,7 @@ static void apply_limits(const struct ctx *c, struct plan_item **v, size_t n)
 		}
 		if (rs->has_budget && it->cost_cents > 0) {
 			char pname[24], a[28], b[28], cost[28];
-			long key = budget_key(rs->budget_per, it->fire_date, pname, sizeof pname);
+			long key = budget_key(rs->budget_per, on, pname, sizeof pname);
 			size_t k;
 			for (k = 0; k < nsp && sp[k].key != key; k++)
 				;
@@ -797,7 +800,7 @@ int planner_range(const struct plan_input *in, day_t from, day_t to, struct plan
 	order = xcalloc(out->n ? out->n : 1, sizeof *order);
 	for (size_t i = 0; i < out->n; i++)
 		order[i] = &out->v[i];
-	apply_limits(&c, order, out->n);
+	apply_limits(&c, order, out->n, DAY_NONE);
 	free(order);
 	ctx_free(&c);
 	return 0;
@@ -900,7 +903,7 @@ int planner_due(const struct plan_input *in, int64_t now, struct plan_list *out,
 		order[i] = &out->v[i];
 	if (out->n > 1)
 		qsort(order, out->n, sizeof *order, due_cmp);
-	apply_limits(&c, order, out->n);
+	apply_limits(&c, order, out->n, today);
 	free(order);
 	if (out->n > 1)
 		qsort(out->v, out->n, sizeof *out->v, item_cmp);
