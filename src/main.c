@@ -66,13 +66,15 @@ static const struct cmd_help helps[] = {
 	          "Validates the config, the rules and every template, font and image they name.\n"
 	          "Each problem is printed as FILE:LINE:COL: error: MESSAGE (or warning:).\n"
 	          "--data also looks at the stakeholders: missing addresses, names a font cannot\n"
-	          "print, 29 February dates, birthdays without a year, dates a rule needs but lacks.\n"},
+	          "print, 29 February dates, birthdays without a year, unknown time zones and\n"
+	          "duplicates (the same email, or the same name and birthday).\n"},
 	{"import", "usage: occasiond import stakeholders|events FILE.csv [--skip-invalid]\n"
 	           "Inserts or updates by id in one transaction. A bad row is reported as\n"
 	           "FILE:LINE: error: MESSAGE and nothing is written, unless --skip-invalid.\n"},
 	{"plan", "usage: occasiond plan [--from DATE] [--days N] [--format table|csv|json|ics]\n"
 	         "The dispatches that will fire from DATE (default today) for N days (default 30),\n"
-	         "in fire order, without sending or recording anything.\n"},
+	         "in fire order, without sending or recording anything. What limits would skip is\n"
+	         "shown with a note saying which limit and why.\n"},
 	{"run", "usage: occasiond run --once [--at TIME] [--dry-run]\n"
 	        "Fires everything due at TIME (default now), waits until it is done, then exits.\n"
 	        "--dry-run prints what would happen and records nothing.\n"},
