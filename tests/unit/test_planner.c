@@ -565,52 +565,6 @@ static void thanksgiving_remind(void)
 	w_free(&w);
 }
 
-/* ---- check: rules problems reported with FILE:LINE:COL ---- */
-
-static void expect_diag(const char *what, const char *yaml, const char *want)
-{
-	struct diags d = {0};
-	struct ruleset *rs = rules_text(yaml, &d);
-	struct strbuf all = {0};
-	for (size_t i = 0; i < d.n; i++)
-		sb_addf(&all, "%s\n", d.msgs[i]);
-	CHECK(all.s && strstr(all.s, want) != NULL, "check: %s", what);
-	if (!all.s || !strstr(all.s, want))
-		printf("#   want: %s\n#   got:  %s\n", want, all.s ? all.s : "(nothing)");
-	rules_free(rs);
-	diags_free(&d);
-	sb_free(&all);
-}
-
-static void rules_check(void)
-{
-	expect_diag("unknown key with the nearest valid one",
-	            "occasions:\n  - {id: a, when: {date: \"01-01\"}, channel: email, priorty: 3}\n",
-	            ":2:52: error: unknown key 'priorty' in an occasion (did you mean 'priority'?)");
-	expect_diag("wrong type", "occasions:\n  - {id: a, when: {date: [1]}, channel: email}\n",
-	            ":2:26: error: date must be a single value, not a list");
-	expect_diag("bad weekday",
-	            "occasions:\n  - {id: a, when: {nth_weekday: {n: 1, weekday: thurzday, month: 11}}, channel: email}\n",
-	            ":2:49: error: weekday: unknown weekday 'thurzday'");
-	expect_diag("bad month", "occasions:\n  - {id: a, when: {nth_weekday: {n: 1, weekday: monday, month: 13}}, channel: email}\n",
-	            "error: month: unknown month '13'");
-	expect_diag("duplicate id", "occasions:\n  - {id: a, when: {date: \"01-01\"}, channel: email}\n"
-	            "  - {id: a, when: {date: \"01-02\"}, channel: email}\n",
-	            ":3:10: error: duplicate occasion id 'a' (first at ");
-	expect_diag("two when kinds", "occasions:\n  - {id: a, when: {date: \"01-01\", every: 3 months}, channel: email}\n",
-	            "error: when holds two kinds ('date' and 'every'); a rule has exactly one");
-	expect_diag("years: [0]", "occasions:\n  - {id: a, when: {anniversary_of: hire_date, years: [0]}, channel: email}\n",
-	            "error: years: 0 never fires");
-	expect_diag("surprise per", "occasions:\n  - {id: a, when: {surprise: {count: 2, per: year}}, channel: email}\n",
-	            "error: per: expected week or month, got 'year'");
-	expect_diag("n out of range", "occasions:\n  - {id: a, when: {nth_weekday: {n: 0, weekday: monday, month: 1}}, channel: email}\n",
-	            "error: n: 1 to 5, or -1 for the last");
-	expect_diag("budget per", "limits:\n  budget: {amount: 10, per: decade}\noccasions: []\n",
-	            ":2:29: error: per: expected month, quarter or year, got 'decade'");
-	expect_diag("bad holiday", "calendar:\n  holidays: [\"13-01\"]\noccasions: []\n",
-	            "error: holidays: '13-01' is not MM-DD, YYYY-MM-DD or easter±N");
-}
-
 static void misc(void)
 {
 	CHECK(planner_period_start(PER_WEEK, D("2026-12-20")) == D("2026-12-14"), "weeks start on Monday");
@@ -642,7 +596,6 @@ int main(void)
 	golden_surprise();
 	golden_limits();
 	thanksgiving_remind();
-	rules_check();
 	config_free(cfg);
 	{
 		char *cmd = xasprintf("rm -rf %s", tmpdir);
