@@ -8,7 +8,7 @@ setup
 OCC check > "$T/out" 2>&1; rc=$?
 eq "check passes on the shipped rules (every when kind, limits, variants)" "$rc" 0
 for k in 'date: "01-01"' 'nth_weekday:' 'n: -1' 'anniversary_of:' 'event:' 'every:' 'no_contact_for:' 'surprise:' \
-	'per_stakeholder:' 'budget:' 'variants:' 'years:' 'lead: 2 business days'; do
+	'per_stakeholder:' 'budget:' 'variants:' 'years:' 'every_years:' 'lead: 2 business days'; do
 	check_out "the shipped rules show $k" "$k" "$ROOT/config/occasions.yaml"
 done
 
