@@ -84,5 +84,6 @@ echo "| plan 365 days for $N stakeholders | ${plan_s} s ($planned dispatches) | 
 echo "| run --once: cards into batches (template merge included) | $cards cards + $emails emails in ${run_s} s ($(rate "$((cards + emails))" "$run_s") dispatches/s), $bpc bytes per card | one PDF per card (preview, $S cards): $(echo "$single_s / $S" | bc -l | awk '{printf "%.3f", $1}') s and $(rate "$single_bytes" "$S") bytes per card |"
 echo
 echo "Batches embed each font once per file; a card of its own pays for the whole embedded font."
+echo; sh bench/plan.sh
 } > bench/RESULTS.md
 cat bench/RESULTS.md

@@ -629,6 +629,43 @@ static int offset_at(int64_t t, long *off)
 	return 0;
 }
 
+/*
+ * zone_offset: the UTC offset of zone at instant t, remembered: switching TZ re-reads the
+ * zone file, and a plan over many stakeholders asks the same few (zone, instant) pairs again
+ * and again. Only valid zones are ever remembered.
+ */
+#define ZCACHE_SIZE 16384
+static struct {
+	char zone[64];
+	int64_t t;
+	long off;
+} zcache[ZCACHE_SIZE];
+
+static int zone_offset(const char *zone, int64_t t, long *off)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t len, slot;
+	if (!zone || !*zone)
+		return -1;
+	for (const char *p = zone; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	h = (h ^ (uint64_t)t) * 1099511628211ULL;
+	slot = (size_t)(h ^ (h >> 29)) & (ZCACHE_SIZE - 1);
+	len = strlen(zone);
+	if (len < sizeof zcache[0].zone && zcache[slot].t == t && strcmp(zcache[slot].zone, zone) == 0) {
+		*off = zcache[slot].off;
+		return 0;
+	}
+	if (zone_use(zone) < 0 || offset_at(t, off) < 0)
+		return -1;
+	if (len < sizeof zcache[0].zone) {
+		memcpy(zcache[slot].zone, zone, len + 1);
+		zcache[slot].t = t;
+		zcache[slot].off = *off;
+	}
+	return 0;
+}
+
 static void add_offset(long *set, int *n, long off)
 {
 	for (int i = 0; i < *n; i++)
@@ -649,23 +686,23 @@ int dates_local_to_utc(const char *zone, day_t day, int secs, int64_t *out)
 	int n = 0, nprobe, found = 0;
 	int64_t local, best = 0;
 
-	if (day == DAY_NONE || zone_use(zone) < 0)
+	if (day == DAY_NONE || !zone || !*zone)
 		return -1;
 	local = (int64_t)day * SECS_PER_DAY + secs;
 	/* Offsets are within a day, so these two bracket every instant local can be. */
-	if (offset_at(local - SECS_PER_DAY, &off) < 0)
+	if (zone_offset(zone, local - SECS_PER_DAY, &off) < 0)
 		return -1;
 	add_offset(cand, &n, off);
-	if (offset_at(local + SECS_PER_DAY, &off) < 0)
+	if (zone_offset(zone, local + SECS_PER_DAY, &off) < 0)
 		return -1;
 	add_offset(cand, &n, off);
 	/* And the offsets at the candidate instants, for two transitions within a day. */
 	nprobe = n;
 	for (int i = 0; i < nprobe; i++)
-		if (offset_at(local - cand[i], &off) == 0)
+		if (zone_offset(zone, local - cand[i], &off) == 0)
 			add_offset(cand, &n, off);
 	for (int i = 0; i < n; i++) {
-		if (offset_at(local - cand[i], &off) < 0 || off != cand[i])
+		if (zone_offset(zone, local - cand[i], &off) < 0 || off != cand[i])
 			continue;
 		if (!found || local - cand[i] < best)
 			best = local - cand[i];
@@ -676,7 +713,7 @@ int dates_local_to_utc(const char *zone, day_t day, int secs, int64_t *out)
 			if (i == 0 || cand[i] > best_off)
 				best_off = cand[i];
 		/* Just before the gap the zone used the offset found at local - (the later offset). */
-		if (offset_at(local - best_off, &off) < 0)
+		if (zone_offset(zone, local - best_off, &off) < 0)
 			return -1;
 		best = local - off;
 	}
@@ -699,7 +736,7 @@ static int split_local(int64_t t, long off, day_t *day, int *secs)
 int dates_utc_to_local(const char *zone, int64_t t, day_t *day, int *secs)
 {
 	long off;
-	if (zone_use(zone) < 0 || offset_at(t, &off) < 0)
+	if (zone_offset(zone, t, &off) < 0)
 		return -1;
 	return split_local(t, off, day, secs);
 }
@@ -777,7 +814,7 @@ int dates_parse_time(const char *s, const char *zone, int64_t *out, char err[ERR
 static long minute_offset(int64_t t, const char *zone)
 {
 	long off;
-	if (zone_use(zone) < 0 || offset_at(t, &off) < 0)
+	if (zone_offset(zone, t, &off) < 0)
 		return 0;
 	return off / 60 * 60;
 }

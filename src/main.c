@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "occasiond/card.h"
+#include "occasiond/check.h"
 #include "occasiond/config.h"
 #include "occasiond/daemon.h"
 #include "occasiond/dispatch.h"
@@ -66,13 +67,15 @@ static const struct cmd_help helps[] = {
 	          "Validates the config, the rules and every template, font and image they name.\n"
 	          "Each problem is printed as FILE:LINE:COL: error: MESSAGE (or warning:).\n"
 	          "--data also looks at the stakeholders: missing addresses, names a font cannot\n"
-	          "print, 29 February dates, birthdays without a year, dates a rule needs but lacks.\n"},
+	          "print, 29 February dates, birthdays without a year, unknown time zones and\n"
+	          "duplicates (the same email, or the same name and birthday).\n"},
 	{"import", "usage: occasiond import stakeholders|events FILE.csv [--skip-invalid]\n"
 	           "Inserts or updates by id in one transaction. A bad row is reported as\n"
 	           "FILE:LINE: error: MESSAGE and nothing is written, unless --skip-invalid.\n"},
 	{"plan", "usage: occasiond plan [--from DATE] [--days N] [--format table|csv|json|ics]\n"
 	         "The dispatches that will fire from DATE (default today) for N days (default 30),\n"
-	         "in fire order, without sending or recording anything.\n"},
+	         "in fire order, without sending or recording anything. What limits would skip is\n"
+	         "shown with a note saying which limit and why.\n"},
 	{"run", "usage: occasiond run --once [--at TIME] [--dry-run]\n"
 	        "Fires everything due at TIME (default now), waits until it is done, then exits.\n"
 	        "--dry-run prints what would happen and records nothing.\n"},
@@ -252,118 +255,6 @@ static int get_format(const char *s, int allow_ics, int allow_html, int *fmt)
 
 /* check */
 
-static void check_template(const struct config *cfg, const struct rule *r, const char *name, int channel,
-                           long line, struct diags *d)
-{
-	char err[ERR_LEN];
-	if (channel == CH_CARD || channel == CH_PREFERRED) {
-		char *file = xasprintf("%s.card.yaml", name), *path = util_path_join(cfg->templates, file);
-		struct card_template *t = NULL;
-		if (!util_file_exists(path))
-			diags_add(d, 0, "%s:%ld:1: error: occasion '%s': card template '%s' not found (%s)", r->file, line,
-			          r->id, name, path);
-		else if (card_template_load(path, cfg->fonts, &t, err) != 0)
-			diags_add(d, 0, "%s", err);
-		card_template_free(t);
-		free(file);
-		free(path);
-	}
-	if (channel == CH_EMAIL || channel == CH_PREFERRED) {
-		char *file = xasprintf("%s.email", name), *path = util_path_join(cfg->templates, file);
-		struct email_template *t = NULL;
-		if (!util_file_exists(path))
-			diags_add(d, 0, "%s:%ld:1: error: occasion '%s': email template '%s' not found (%s)", r->file, line,
-			          r->id, name, path);
-		else if (email_template_load(cfg->templates, name, &t, err) != 0)
-			diags_add(d, 0, "%s", err);
-		email_template_free(t);
-		free(file);
-		free(path);
-	}
-}
-
-static void check_data(const struct world *w, struct diags *d)
-{
-	struct stakeholder *sh = NULL;
-	size_t nsh = 0;
-	char **cols = NULL;
-	size_t ncols = 0;
-	char err[ERR_LEN];
-
-	if (store_load_stakeholders(w->st, &sh, &nsh, err) != 0 || store_custom_columns(w->st, &cols, &ncols, err) != 0) {
-		diags_add(d, 0, "%s: error: %s", w->cfg->database, err);
-		goto out;
-	}
-	for (size_t i = 0; i < w->rs->nrules; i++) {
-		const struct rule *r = &w->rs->rules[i];
-		const char *f = r->when == WHEN_ANNIVERSARY || r->when == WHEN_EVERY ? r->field : NULL;
-		int known = 0;
-		if (!f)
-			continue;
-		known = sh_field_lookup(f) >= 0;
-		for (size_t k = 0; k < ncols && !known; k++)
-			known = strcmp(cols[k], f) == 0;
-		if (!known)
-			diags_add(d, 1, "%s:%ld:%ld: warning: occasion '%s': no stakeholder has a '%s' column", r->file, r->line,
-			          r->col, r->id, f);
-	}
-	for (size_t i = 0; i < nsh; i++) {
-		const struct stakeholder *s = &sh[i];
-		const char *id = s->f[SH_ID];
-		if (stakeholder_flag(s, SH_OPTED_OUT))
-			continue;
-		if (!*s->f[SH_EMAIL] && !(*s->f[SH_STREET] && *s->f[SH_CITY]))
-			diags_add(d, 1, "%s: warning: stakeholder '%s' has neither an email nor a postal address",
-			          w->cfg->database, id);
-		if (strstr(s->f[SH_BIRTHDAY], "-02-29"))
-			diags_add(d, 1, "%s: warning: stakeholder '%s' was born on 29 February: in common years the card "
-			          "comes for 28 February", w->cfg->database, id);
-		if (strncmp(s->f[SH_BIRTHDAY], "--", 2) == 0)
-			diags_add(d, 1, "%s: warning: stakeholder '%s' has a birthday without a year: no age is known",
-			          w->cfg->database, id);
-		for (size_t k = 0; k < w->rs->nrules; k++) {
-			const struct rule *r = &w->rs->rules[k];
-			if (r->channel == CH_EMAIL && !*s->f[SH_EMAIL] && strlist_has(&r->types, s->f[SH_TYPE]) &&
-			    strlist_has(&r->tiers, s->f[SH_TIER]) && (!r->personal || stakeholder_flag(s, SH_CONSENT_PERSONAL)))
-				diags_add(d, 1, "%s: warning: stakeholder '%s' has no email address for occasion '%s'",
-				          w->cfg->database, id, r->id);
-		}
-	}
-	/* Names a font cannot print: render every card rule's template for every stakeholder it may reach. */
-	for (size_t k = 0; k < w->rs->nrules; k++) {
-		const struct rule *r = &w->rs->rules[k];
-		char *file, *path;
-		struct card_template *t = NULL;
-		struct card_batch *b = NULL;
-		if (r->channel == CH_EMAIL)
-			continue;
-		file = xasprintf("%s.card.yaml", r->template_name);
-		path = util_path_join(w->cfg->templates, file);
-		if (card_template_load(path, w->cfg->fonts, &t, err) == 0 && card_batch_new(&b, err) == 0) {
-			for (size_t i = 0; i < nsh; i++) {
-				struct tval *ctx;
-				int page;
-				if (stakeholder_flag(&sh[i], SH_OPTED_OUT) || !strlist_has(&r->types, sh[i].f[SH_TYPE]))
-					continue;
-				ctx = dispatch_context(w->cfg, r, &sh[i], NULL, 0, 1, planner_default_signer(w->cfg, &sh[i]));
-				if (card_batch_add(b, t, ctx, &page, err) != 0)
-					diags_add(d, 1, "%s: warning: stakeholder '%s', occasion '%s': %s", w->cfg->database,
-					          sh[i].f[SH_ID], r->id, err);
-				tval_free(ctx);
-			}
-		}
-		card_batch_free(b);
-		card_template_free(t);
-		free(file);
-		free(path);
-	}
-out:
-	for (size_t k = 0; k < ncols; k++)
-		free(cols[k]);
-	free(cols);
-	stakeholders_free(sh, nsh);
-}
-
 static int cmd_check(const char *config_path, int argc, char **argv)
 {
 	int data = 0, nrest, rc;
@@ -382,28 +273,21 @@ static int cmd_check(const char *config_path, int argc, char **argv)
 	cfg = config_load(config_path, &d);
 	if (cfg)
 		rs = rules_load(cfg->rules, &d);
-	if (rs) {
-		for (size_t i = 0; i < rs->nrules; i++) {
-			const struct rule *r = &rs->rules[i];
-			check_template(cfg, r, r->template_name, r->channel, r->line, &d);
-			if (r->fallback == CH_EMAIL && r->channel != CH_PREFERRED)
-				check_template(cfg, r, r->template_name, CH_EMAIL, r->line, &d);
-			for (size_t k = 0; k < r->nvariants; k++) {
-				const struct variant *v = &r->variants[k];
-				int ch = v->set_channel >= 0 ? v->set_channel : v->channel >= 0 ? v->channel : r->channel;
-				if (v->template_name)
-					check_template(cfg, r, v->template_name, ch, v->line, &d);
-			}
-		}
-	}
-	if (rs && data) {
-		struct world w = {cfg, rs, NULL};
+	if (rs)
+		check_templates(cfg, rs, &d);
+	if (rs && (data || util_file_exists(cfg->database))) {
+		struct store *st = NULL;
 		char err[ERR_LEN];
-		if (store_open(cfg->database, &w.st, err) != 0)
+		if (!util_file_exists(cfg->database))
+			diags_add(&d, 1, "%s: warning: no database yet: import the stakeholders first", cfg->database);
+		else if (store_open(cfg->database, &st, err) != 0)
 			diags_add(&d, 0, "%s: error: %s", cfg->database, err);
-		else
-			check_data(&w, &d);
-		store_close(w.st);
+		else {
+			check_columns(rs, st, cfg->database, &d);
+			if (data)
+				check_data(cfg, rs, st, &d);
+		}
+		store_close(st);
 	}
 	diags_print(&d, stderr);
 	if (d.nerrors == 0)

@@ -78,12 +78,111 @@ static void keyset_free(struct keyset *ks)
 	free(ks->slot);
 }
 
+/* A dispatch that went out (history), by stakeholder: what limits and silence are measured on. */
+struct contact {
+	size_t sh;                    /* index into plan_input.sh */
+	day_t day;                    /* its fire date */
+	int64_t cost_cents;
+};
+
 struct ctx {
 	const struct plan_input *in;
 	struct keyset done;
 	struct plan_list *out;
+	size_t cap;                   /* of out->v */
 	day_t lo, hi;                 /* occasion dates looked at */
+	day_t anchor;                 /* the first day looked forward from (plan: --from; run: today) */
+	size_t *sh_slot;              /* id hash -> index + 1 (0 empty) */
+	size_t sh_cap;
+	day_t *last_all;              /* per stakeholder: last day a dispatch went out, or DAY_NONE */
+	struct contact *contacts;     /* sorted by stakeholder, then day */
+	size_t ncontacts;
+	const struct event **ev_by_sh;   /* events sorted by stakeholder id */
 };
+
+int planner_went_out(int status)
+{
+	/* Everything that reached, or may have reached, the stakeholder: a card once rendered is
+	 * going to be posted; an email queued, retried or of unknown fate may have been delivered. */
+	return status != DS_SKIPPED && status != DS_FAILED && status != DS_CANCELLED;
+}
+
+static size_t sh_find(const struct ctx *c, const char *id)
+{
+	size_t j;
+	if (!c->sh_cap)
+		return SIZE_MAX;
+	for (j = hash_str(id) & (c->sh_cap - 1); c->sh_slot[j]; j = (j + 1) & (c->sh_cap - 1))
+		if (strcmp(c->in->sh[c->sh_slot[j] - 1].f[SH_ID], id) == 0)
+			return c->sh_slot[j] - 1;
+	return SIZE_MAX;
+}
+
+static int contact_cmp(const void *a, const void *b)
+{
+	const struct contact *x = a, *y = b;
+	if (x->sh != y->sh)
+		return x->sh < y->sh ? -1 : 1;
+	return x->day < y->day ? -1 : x->day > y->day;
+}
+
+static int ev_ptr_cmp(const void *a, const void *b)
+{
+	const struct event *x = *(const struct event *const *)a, *y = *(const struct event *const *)b;
+	return strcmp(x->stakeholder_id, y->stakeholder_id);
+}
+
+/* ctx_init: the at-most-once keys and the per-stakeholder indexes every pass needs. */
+static void ctx_init(struct ctx *c, const struct plan_input *in, struct plan_list *out, day_t anchor)
+{
+	memset(c, 0, sizeof *c);
+	c->in = in;
+	c->out = out;
+	c->cap = out->n;
+	c->anchor = anchor;
+	keyset_build(&c->done, in->hist, in->nhist);
+	c->sh_cap = 16;
+	while (c->sh_cap < in->nsh * 2 + 16)
+		c->sh_cap *= 2;
+	c->sh_slot = xcalloc(c->sh_cap, sizeof *c->sh_slot);
+	for (size_t i = 0; i < in->nsh; i++) {
+		size_t j = hash_str(in->sh[i].f[SH_ID]) & (c->sh_cap - 1);
+		while (c->sh_slot[j])
+			j = (j + 1) & (c->sh_cap - 1);
+		c->sh_slot[j] = i + 1;
+	}
+	c->last_all = xcalloc(in->nsh ? in->nsh : 1, sizeof *c->last_all);
+	for (size_t i = 0; i < in->nsh; i++)
+		c->last_all[i] = DAY_NONE;
+	c->contacts = xcalloc(in->nhist ? in->nhist : 1, sizeof *c->contacts);
+	for (size_t i = 0; i < in->nhist; i++) {
+		const struct dispatch_rec *h = &in->hist[i];
+		size_t k;
+		day_t d;
+		if (!planner_went_out(h->status) || dates_parse_iso(h->fire_date, &d) != 0 ||
+		    (k = sh_find(c, h->stakeholder)) == SIZE_MAX)
+			continue;
+		c->contacts[c->ncontacts++] = (struct contact){k, d, h->cost_cents};
+		if (d > c->last_all[k])
+			c->last_all[k] = d;
+	}
+	if (c->ncontacts > 1)
+		qsort(c->contacts, c->ncontacts, sizeof *c->contacts, contact_cmp);
+	c->ev_by_sh = xcalloc(in->nev ? in->nev : 1, sizeof *c->ev_by_sh);
+	for (size_t i = 0; i < in->nev; i++)
+		c->ev_by_sh[i] = &in->ev[i];
+	if (in->nev > 1)
+		qsort(c->ev_by_sh, in->nev, sizeof *c->ev_by_sh, ev_ptr_cmp);
+}
+
+static void ctx_free(struct ctx *c)
+{
+	keyset_free(&c->done);
+	free(c->sh_slot);
+	free(c->last_all);
+	free(c->contacts);
+	free(c->ev_by_sh);
+}
 
 static const char *sh_zone(const struct config *cfg, const struct stakeholder *sh)
 {
@@ -208,6 +307,8 @@ static void set_times(const struct ctx *c, struct plan_item *it)
 		last = it->occasion;
 	}
 	it->fire_date = fire;
+	if (it->channel == CH_CARD && fire > it->mail_by && !it->note[0])
+		snprintf(it->note, sizeof it->note, "lead shorter than transit: fires after its mail-by date");
 	last = dates_add_duration(cal, last, &r->late);
 	if (dates_local_to_utc(it->zone, fire, cfg->window_start, &it->fire_at) != 0 ||
 	    dates_local_to_utc(it->zone, last + 1, 0, &it->deadline) != 0) {
@@ -297,23 +398,11 @@ static void emit(struct ctx *c, const struct rule *r, const struct stakeholder *
 	it.years = years;
 	if (resolve(c, &it) != 0)
 		return;
-	c->out->v = xreallocarray(c->out->v, c->out->n + 1, sizeof *c->out->v);
-	c->out->v[c->out->n++] = it;
-}
-
-static day_t last_contact(const struct ctx *c, const char *sh_id)
-{
-	day_t best = DAY_NONE, d;
-	for (size_t i = 0; i < c->in->nhist; i++) {
-		const struct dispatch_rec *h = &c->in->hist[i];
-		if (strcmp(h->stakeholder, sh_id) != 0)
-			continue;
-		if (h->status == DS_SKIPPED || h->status == DS_FAILED || h->status == DS_CANCELLED)
-			continue;
-		if (dates_parse_iso(h->fire_date, &d) == 0 && d > best)
-			best = d;
+	if (c->out->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->out->v = xreallocarray(c->out->v, c->cap, sizeof *c->out->v);
 	}
-	return best;
+	c->out->v[c->out->n++] = it;
 }
 
 /* occasions: every occasion date of rule r for stakeholder sh within [lo, hi]. */
@@ -360,15 +449,23 @@ static void occasions(struct ctx *c, const struct rule *r, const struct stakehol
 			emit(c, r, sh, NULL, dates_anniversary(y, bm, bd), years);
 		}
 		break;
-	case WHEN_EVENT:
-		for (size_t i = 0; i < c->in->nev; i++) {
-			const struct event *ev = &c->in->ev[i];
+	case WHEN_EVENT: {
+		size_t lo = 0, hi = c->in->nev;
+		while (lo < hi) {   /* the first event of this stakeholder */
+			size_t mid = (lo + hi) / 2;
+			if (strcmp(c->ev_by_sh[mid]->stakeholder_id, sh->f[SH_ID]) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		for (; lo < c->in->nev && strcmp(c->ev_by_sh[lo]->stakeholder_id, sh->f[SH_ID]) == 0; lo++) {
+			const struct event *ev = c->ev_by_sh[lo];
 			day_t d;
-			if (strcmp(ev->stakeholder_id, sh->f[SH_ID]) == 0 && strcmp(ev->kind, r->event_kind) == 0 &&
-			    dates_parse_iso(ev->date, &d) == 0)
+			if (strcmp(ev->kind, r->event_kind) == 0 && dates_parse_iso(ev->date, &d) == 0)
 				emit(c, r, sh, ev, d, -1);
 		}
 		break;
+	}
 	case WHEN_EVERY: {
 		day_t from;
 		const char *v = stakeholder_get(sh, r->field);
@@ -387,7 +484,7 @@ static void occasions(struct ctx *c, const struct rule *r, const struct stakehol
 		break;
 	}
 	case WHEN_NO_CONTACT: {
-		day_t last = last_contact(c, sh->f[SH_ID]);
+		day_t last = c->last_all[sh - c->in->sh];
 		if (last == DAY_NONE && dates_parse_iso(sh->f[SH_CUSTOMER_SINCE], &last) != 0)
 			break;
 		emit(c, r, sh, NULL, dates_add_duration(cal, last, &r->period), -1);
@@ -414,12 +511,273 @@ static int item_cmp(const void *a, const void *b)
 	return x->occasion < y->occasion ? -1 : x->occasion > y->occasion;
 }
 
+/* ---- surprise ---- */
+
+day_t planner_period_start(int per, day_t day)
+{
+	int y, m, d;
+	if (per == PER_WEEK)
+		return day - (dates_weekday(day) + 6) % 7;   /* weeks start on Monday (ISO 8601) */
+	dates_to_ymd(day, &y, &m, &d);
+	if (per == PER_QUARTER)
+		m = (m - 1) / 3 * 3 + 1;
+	else if (per == PER_YEAR)
+		m = 1;
+	return dates_from_ymd(y, m, 1);
+}
+
+day_t planner_period_next(int per, day_t start)
+{
+	if (per == PER_WEEK)
+		return start + 7;
+	return dates_add_months(start, per == PER_MONTH ? 1 : per == PER_QUARTER ? 3 : 12);
+}
+
+uint64_t planner_surprise_hash(const char *rule, day_t period, const char *sh_id)
+{
+	char date[11];
+	char *k;
+	uint64_t h;
+	dates_format_iso(period, date);
+	k = make_key(rule, date, sh_id);
+	h = hash_str(k);
+	free(k);
+	return h;
+}
+
+/* reachable: a surprise only goes to someone the rule's channel can reach. */
+static int reachable(const struct rule *r, const struct stakeholder *sh)
+{
+	if (r->channel == CH_EMAIL)
+		return has_email(sh);
+	if (r->channel == CH_PREFERRED)
+		return has_email(sh) || has_postal(sh);
+	return 1;   /* a card without a postal address is handed over */
+}
+
+/* more_silent: a has gone longer without a dispatch than b (never is longest; ties by id). */
+static int more_silent(const struct ctx *c, const day_t *last, size_t a, size_t b)
+{
+	if (last[a] != last[b])
+		return last[a] < last[b];
+	return strcmp(c->in->sh[a].f[SH_ID], c->in->sh[b].f[SH_ID]) < 0;
+}
+
+/*
+ * surprise: per period (week from Monday, or month), the rule's count stakeholders silent
+ * longest as of the period's first day, each on a business day picked by a stable hash. The
+ * ordering only looks at dispatches before the period, so every pass within the period picks
+ * the same people; those already recorded for the rule in the period keep their place. For a
+ * period after the anchor's, the picks of the periods before are taken as sent.
+ */
+static void surprise(struct ctx *c, const struct rule *r)
+{
+	const struct plan_input *in = c->in;
+	const struct calendar *cal = &in->rs->cal;
+	size_t nsh = in->nsh, k = (size_t)r->surprise_count;
+	day_t *last = xcalloc(nsh ? nsh : 1, sizeof *last);
+	unsigned char *taken = xcalloc(nsh ? nsh : 1, 1);
+	size_t *best = xcalloc(k, sizeof *best);
+	struct contact *sims = NULL;   /* picks of earlier periods of this pass, taken as sent */
+	size_t nsims = 0;
+	day_t biz[31];
+
+	for (day_t p = planner_period_start(r->surprise_per, c->lo); p <= c->hi;
+	     p = planner_period_next(r->surprise_per, p)) {
+		day_t end = planner_period_next(r->surprise_per, p) - 1;
+		size_t nbiz = 0, nbest = 0, ntaken = 0;
+		for (day_t d = p; d <= end; d++)
+			if (calendar_is_business(cal, d))
+				biz[nbiz++] = d;
+		for (size_t i = 0; i < nsh; i++)
+			last[i] = DAY_NONE;
+		memset(taken, 0, nsh ? nsh : 1);
+		for (size_t i = 0; i < c->ncontacts; i++)
+			if (c->contacts[i].day < p && c->contacts[i].day > last[c->contacts[i].sh])
+				last[c->contacts[i].sh] = c->contacts[i].day;
+		for (size_t i = 0; i < nsims; i++)
+			if (sims[i].day > last[sims[i].sh])
+				last[sims[i].sh] = sims[i].day;
+		for (size_t i = 0; i < in->nhist; i++) {
+			const struct dispatch_rec *h = &in->hist[i];
+			day_t d;
+			size_t s;
+			if (strcmp(h->rule, r->id) == 0 && dates_parse_iso(h->occasion_date, &d) == 0 && d >= p && d <= end &&
+			    (s = sh_find(c, h->stakeholder)) != SIZE_MAX && !taken[s]) {
+				taken[s] = 1;
+				ntaken++;
+			}
+		}
+		for (size_t i = 0; i < nsh && nbiz && ntaken < k; i++) {
+			const struct stakeholder *sh = &in->sh[i];
+			size_t at;
+			if (taken[i] || !reachable(r, sh) || !audience_match(c, r, sh, p))
+				continue;
+			if (nbest == k - ntaken && !more_silent(c, last, i, best[nbest - 1]))
+				continue;
+			at = nbest < k - ntaken ? nbest++ : nbest - 1;   /* drop the least silent when full */
+			while (at > 0 && more_silent(c, last, i, best[at - 1])) {
+				best[at] = best[at - 1];
+				at--;
+			}
+			best[at] = i;
+		}
+		for (size_t j = 0; j < nbest; j++) {
+			const struct stakeholder *sh = &in->sh[best[j]];
+			day_t d = biz[planner_surprise_hash(r->id, p, sh->f[SH_ID]) % nbiz];
+			emit(c, r, sh, NULL, d, -1);
+			if (end >= c->anchor) {
+				sims = xreallocarray(sims, nsims + 1, sizeof *sims);
+				sims[nsims++] = (struct contact){best[j], d, 0};
+			}
+		}
+	}
+	free(sims);
+	free(best);
+	free(taken);
+	free(last);
+}
+
+/* ---- limits ---- */
+
+/* money_grouped: "4,996.50". */
+static void money_grouped(int64_t cents, char *buf, size_t size)
+{
+	char plain[40], out[64];
+	size_t n, j = 0, intlen;
+	const char *p = plain;
+	util_format_money(cents, plain, sizeof plain);
+	if (*p == '-')
+		out[j++] = *p++;
+	n = strlen(p);
+	intlen = n - 3;
+	for (size_t i = 0; i < n && j + 2 < sizeof out; i++) {
+		if (i < intlen && i > 0 && (intlen - i) % 3 == 0)
+			out[j++] = ',';
+		out[j++] = p[i];
+	}
+	out[j] = '\0';
+	util_strlcpy(buf, out, size);
+}
+
+/* budget_key: the budget period of a day, and its name for people. */
+static long budget_key(int per, day_t day, char *name, size_t size)
+{
+	int y, m, d;
+	dates_to_ymd(day, &y, &m, &d);
+	switch (per) {
+	case PER_MONTH:
+		if (name)
+			snprintf(name, size, "in %s %d", dates_month_names[m], y);
+		return (long)y * 12 + m - 1;
+	case PER_QUARTER:
+		if (name)
+			snprintf(name, size, "in %d-Q%d", y, (m - 1) / 3 + 1);
+		return (long)y * 4 + (m - 1) / 3;
+	default:
+		if (name)
+			snprintf(name, size, "in %d", y);
+		return y;
+	}
+}
+
+struct spent {
+	long key;
+	int64_t cents;
+};
+
+/*
+ * apply_limits: walks the items in the order given (the order they would go out) and
+ * turns into PS_SKIPPED (limit or budget) each one that would break per_stakeholder or the
+ * budget, counting what went out before (history) and the items before it that stand.
+ * today: for run, the day it would go out (an item may wait past its fire date); DAY_NONE
+ * for plan, where that is its fire date.
+ */
+static void apply_limits(const struct ctx *c, struct plan_item **v, size_t n, day_t today)
+{
+	const struct ruleset *rs = c->in->rs;
+	size_t *head, *next;
+	struct spent *sp = NULL;
+	size_t nsp = 0;
+	if (!rs->has_per_stakeholder && !rs->has_budget)
+		return;
+	head = xcalloc(c->in->nsh ? c->in->nsh : 1, sizeof *head);   /* index + 1 of the latest item standing */
+	next = xcalloc(n ? n : 1, sizeof *next);
+	for (size_t i = 0; i < n; i++) {
+		struct plan_item *it = v[i];
+		size_t s = (size_t)(it->sh - c->in->sh);
+		day_t on = today != DAY_NONE ? today : it->fire_date;
+		if (it->state != PS_DUE && it->state != PS_WAITING)
+			continue;
+		if (rs->has_per_stakeholder) {
+			day_t start = dates_sub_duration(&rs->cal, on, &rs->per_stakeholder_within);
+			long count = 0;
+			size_t lo = 0, hi = c->ncontacts;
+			while (lo < hi) {
+				size_t mid = (lo + hi) / 2;
+				if (c->contacts[mid].sh < s || (c->contacts[mid].sh == s && c->contacts[mid].day <= start))
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			for (; lo < c->ncontacts && c->contacts[lo].sh == s && c->contacts[lo].day <= on; lo++)
+				count++;
+			for (size_t j = head[s]; j; j = next[j - 1])
+				if (today != DAY_NONE || (v[j - 1]->fire_date > start && v[j - 1]->fire_date <= on))
+					count++;   /* in a run, what stands before goes out today */
+			if (count >= rs->per_stakeholder_max) {
+				char within[48];
+				dates_format_duration(&rs->per_stakeholder_within, within, sizeof within);
+				it->state = PS_SKIPPED;
+				it->reason = "limit";
+				snprintf(it->note, sizeof it->note, "limit: %ld dispatch%s to this stakeholder within %s (max %ld)",
+				         count, count == 1 ? "" : "es", within, rs->per_stakeholder_max);
+				continue;
+			}
+		}
+		if (rs->has_budget && it->cost_cents > 0) {
+			char pname[24], a[28], b[28], cost[28];
+			long key = budget_key(rs->budget_per, on, pname, sizeof pname);
+			size_t k;
+			for (k = 0; k < nsp && sp[k].key != key; k++)
+				;
+			if (k == nsp) {
+				sp = xreallocarray(sp, nsp + 1, sizeof *sp);
+				sp[nsp] = (struct spent){key, 0};
+				for (size_t j = 0; j < c->ncontacts; j++)
+					if (budget_key(rs->budget_per, c->contacts[j].day, NULL, 0) == key)
+						sp[nsp].cents += c->contacts[j].cost_cents;
+				nsp++;
+			}
+			if (sp[k].cents + it->cost_cents > rs->budget_cents) {
+				money_grouped(sp[k].cents, a, sizeof a);
+				money_grouped(rs->budget_cents, b, sizeof b);
+				money_grouped(it->cost_cents, cost, sizeof cost);
+				it->state = PS_SKIPPED;
+				it->reason = "budget";
+				snprintf(it->note, sizeof it->note, "budget: %s of %s spent %s; this costs %s", a, b, pname, cost);
+				continue;
+			}
+			sp[k].cents += it->cost_cents;
+		}
+		next[i] = head[s];
+		head[s] = i + 1;
+	}
+	free(sp);
+	free(next);
+	free(head);
+}
+
 static void collect(struct ctx *c, const struct plan_input *in, day_t from, day_t to)
 {
 	for (size_t i = 0; i < in->rs->nrules; i++) {
 		const struct rule *r = &in->rs->rules[i];
 		c->lo = from;
 		c->hi = to + (day_t)lead_bound(in->cfg, r);
+		if (r->when == WHEN_SURPRISE) {
+			surprise(c, r);
+			continue;
+		}
 		for (size_t j = 0; j < in->nsh; j++)
 			occasions(c, r, &in->sh[j]);
 	}
@@ -427,12 +785,11 @@ static void collect(struct ctx *c, const struct plan_input *in, day_t from, day_
 
 int planner_range(const struct plan_input *in, day_t from, day_t to, struct plan_list *out, char err[ERR_LEN])
 {
-	struct ctx c = {0};
+	struct ctx c;
+	struct plan_item **order;
 	size_t k = 0;
 	(void)err;
-	c.in = in;
-	c.out = out;
-	keyset_build(&c.done, in->hist, in->nhist);
+	ctx_init(&c, in, out, from);
 	collect(&c, in, from, to);
 	for (size_t i = 0; i < out->n; i++)
 		if (out->v[i].fire_date >= from && out->v[i].fire_date < to)
@@ -440,7 +797,12 @@ int planner_range(const struct plan_input *in, day_t from, day_t to, struct plan
 	out->n = k;
 	if (out->n > 1)
 		qsort(out->v, out->n, sizeof *out->v, item_cmp);
-	keyset_free(&c.done);
+	order = xcalloc(out->n ? out->n : 1, sizeof *order);
+	for (size_t i = 0; i < out->n; i++)
+		order[i] = &out->v[i];
+	apply_limits(&c, order, out->n, DAY_NONE);
+	free(order);
+	ctx_free(&c);
 	return 0;
 }
 
@@ -461,12 +823,22 @@ static int64_t next_window(const struct config *cfg, const char *zone, int64_t t
 	return at;
 }
 
+/* due_cmp: what is due at once goes by priority first (CONTRACT §4), then fire order. */
+static int due_cmp(const void *a, const void *b)
+{
+	const struct plan_item *x = *(const struct plan_item *const *)a, *y = *(const struct plan_item *const *)b;
+	if (x->priority != y->priority)
+		return x->priority > y->priority ? -1 : 1;
+	return item_cmp(x, y);
+}
+
 int planner_due(const struct plan_input *in, int64_t now, struct plan_list *out, int64_t *next_wake,
                 char err[ERR_LEN])
 {
 	const struct config *cfg = in->cfg;
-	struct ctx c = {0};
+	struct ctx c;
 	struct plan_list all = {0};
+	struct plan_item **order;
 	day_t today;
 	int secs;
 	int64_t lookback = dates_duration_secs(&cfg->lookback), wake = INT64_MAX;
@@ -480,9 +852,7 @@ int planner_due(const struct plan_input *in, int64_t now, struct plan_list *out,
 		if (l > late_max)
 			late_max = l;
 	}
-	c.in = in;
-	c.out = &all;
-	keyset_build(&c.done, in->hist, in->nhist);
+	ctx_init(&c, in, &all, today);
 	/* Occasions whose deadline may still be ahead, or whose fire time is within lookback. */
 	collect(&c, in, today - (day_t)(lookback / 86400 + late_max + 3), today + 3);
 
@@ -528,10 +898,17 @@ int planner_due(const struct plan_input *in, int64_t now, struct plan_list *out,
 		out->v = xreallocarray(out->v, out->n + 1, sizeof *out->v);
 		out->v[out->n++] = it;
 	}
+	order = xcalloc(out->n ? out->n : 1, sizeof *order);
+	for (size_t i = 0; i < out->n; i++)
+		order[i] = &out->v[i];
+	if (out->n > 1)
+		qsort(order, out->n, sizeof *order, due_cmp);
+	apply_limits(&c, order, out->n, today);
+	free(order);
 	if (out->n > 1)
 		qsort(out->v, out->n, sizeof *out->v, item_cmp);
 	plan_list_free(&all);
-	keyset_free(&c.done);
+	ctx_free(&c);
 	if (next_wake)
 		*next_wake = wake;
 	return 0;

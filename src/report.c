@@ -152,7 +152,7 @@ static void plan_ics(FILE *fp, const struct config *cfg, const struct plan_list 
 	for (size_t i = 0; i < pl->n; i++) {
 		const struct plan_item *it = &pl->v[i];
 		struct strbuf sb = {0};
-		char occ[11], at[32], end[32];
+		char occ[11], at[32], end[32], cost[32], mail_by[11];
 		char *name = stakeholder_display_name(it->sh);
 		dates_format_iso(it->occasion, occ);
 		ics_line(fp, "BEGIN:VEVENT");
@@ -178,15 +178,33 @@ static void plan_ics(FILE *fp, const struct config *cfg, const struct plan_list 
 		sb_adds(&sb, channel_names[it->channel]);
 		sb_adds(&sb, "): ");
 		ics_text(&sb, name);
+		if (it->state == PS_SKIPPED) {
+			sb_adds(&sb, " [skipped: ");
+			ics_text(&sb, it->reason ? it->reason : "");
+			sb_adds(&sb, "]");
+		}
 		ics_line(fp, sb.s);
 		sb_reset(&sb);
-		sb_addf(&sb, "DESCRIPTION:occasion %s\\, template %s\\, signer ", occ, it->template_name);
+		util_format_money(it->cost_cents, cost, sizeof cost);
+		sb_addf(&sb, "DESCRIPTION:occasion %s\\, rule %s\\, template ", occ, it->rule->id);
+		ics_text(&sb, it->template_name);
+		sb_adds(&sb, "\\, signer ");
 		ics_text(&sb, it->signer);
+		sb_addf(&sb, "\\, cost %s", cost);
+		if (it->mail_by != DAY_NONE) {
+			dates_format_iso(it->mail_by, mail_by);
+			sb_addf(&sb, "\\, mail by %s", mail_by);
+		}
 		if (it->note[0]) {
 			sb_adds(&sb, "\\n");
 			ics_text(&sb, it->note);
 		}
 		ics_line(fp, sb.s);
+		sb_reset(&sb);
+		sb_addf(&sb, "CATEGORIES:%s", channel_names[it->channel]);
+		ics_line(fp, sb.s);
+		ics_line(fp, it->state == PS_SKIPPED ? "STATUS:CANCELLED" : "STATUS:CONFIRMED");
+		ics_line(fp, "TRANSP:TRANSPARENT");
 		ics_line(fp, "END:VEVENT");
 		sb_free(&sb);
 		free(name);

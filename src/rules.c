@@ -417,6 +417,8 @@ static void parse_when(struct rule *r, const struct ynode *w, struct diags *d)
 			ytree_diag(d, 0, kind_node, "anniversary_of: '%s' is not a column name", v);
 		else if (v)
 			r->field = xstrdup(v);
+		r->field_line = kind_node->line;
+		r->field_col = kind_node->col;
 		if ((n = ytree_get(w, "years")))
 			get_years(n, &r->years, &r->nyears, d);
 		if ((n = ytree_get(w, "every_years"))) {
@@ -445,6 +447,9 @@ static void parse_when(struct rule *r, const struct ynode *w, struct diags *d)
 		}
 		if (from)
 			r->field = xstrdup(from);
+		n = ytree_get(w, "from") ? ytree_get(w, "from") : kind_node;
+		r->field_line = n->line;
+		r->field_col = n->col;
 		break;
 	}
 	case WHEN_NO_CONTACT:
@@ -495,6 +500,7 @@ static void parse_variant(struct variant *v, const struct ynode *n, struct diags
 	v->set_channel = -1;
 	v->cost_cents = -1;
 	v->line = n->line;
+	v->col = n->col;
 	if (n->type != Y_MAP) {
 		ytree_diag(d, 0, n, "a variant must be a mapping such as {tier: platinum, template: birthday-platinum}");
 		return;

@@ -76,6 +76,18 @@ int planner_range(const struct plan_input *in, day_t from, day_t to, struct plan
 int planner_due(const struct plan_input *in, int64_t now, struct plan_list *out, int64_t *next_wake,
                 char err[ERR_LEN]);
 
+/*
+ * planner_went_out: 1 when a record of this status counts as contact (last contact,
+ * per_stakeholder, budget): everything but skipped, failed and cancelled.
+ */
+int planner_went_out(int status);
+
+/* Periods of surprise (week from Monday, month) and budgets (month, quarter, year). */
+day_t planner_period_start(int per, day_t day);   /* per: enum budget_period */
+day_t planner_period_next(int per, day_t start);  /* the first day of the period after */
+/* planner_surprise_hash: FNV-1a of (rule, period start, stakeholder id): picks the surprise's day. */
+uint64_t planner_surprise_hash(const char *rule, day_t period, const char *sh_id);
+
 /* planner_signer: the signer of a card or note: variant, rule, owner, else the organization. */
 const char *planner_default_signer(const struct config *cfg, const struct stakeholder *sh);
 

@@ -37,7 +37,7 @@ struct variant {
 	int set_channel;
 	int64_t cost_cents;     /* -1: not given */
 	char *signer;
-	long line;
+	long line, col;
 };
 
 struct rule {
@@ -54,6 +54,7 @@ struct rule {
 	int nth, weekday;       /* month in 'month' */
 	/* WHEN_ANNIVERSARY / WHEN_EVERY (from) */
 	char *field;
+	long field_line, field_col;   /* where the field is named, for check's messages */
 	long *years;            /* anniversary: only these year counts */
 	size_t nyears;
 	long every_years;       /* anniversary: every N years; 0 = every year */

@@ -1,0 +1,87 @@
+#!/bin/sh
+# bench/plan.sh: `plan --days 30` over 10k, 100k and 1M stakeholders with 10 rules, its
+# peak RSS, and the same run's baseline: one plain SQLite scan of the stakeholders table.
+# Prints a markdown section. PLAN_SIZES overrides the sizes (e.g. "10000 100000").
+set -e
+cd "$(dirname "$0")/.."
+BIN=$(pwd)/build/occasiond
+T=$(mktemp -d /tmp/occasiond-bench-plan.XXXXXX)
+[ -n "$PLAN_KEEP" ] || trap 'rm -rf "$T"' EXIT
+PY=/usr/bin/python3
+SIZES=${PLAN_SIZES:-"10000 100000 1000000"}
+now() { date +%s.%N; }
+secs() { echo "$2 - $1" | bc -l | awk '{printf "%.3f", $1}'; }
+
+mkdir -p "$T/etc"
+cat > "$T/etc/rules.yaml" <<'EOF'
+calendar:
+  weekend: [saturday, sunday]
+  holidays: ["12-25", "12-26", "01-01", "easter-2", "easter+1"]
+limits:
+  per_stakeholder: {max: 3, within: 30 days}
+  budget: {amount: 1000000.00, per: year}
+occasions:
+  - {id: birthday, when: {anniversary_of: birthday}, lead: 10 days, channel: preferred, template: birthday, cost: 3.50, priority: 50}
+  - {id: work, when: {anniversary_of: hire_date, years: [1, 5, 10, 20]}, channel: card, template: work-anniversary, cost: 3.50}
+  - {id: partner, when: {anniversary_of: customer_since}, channel: email, template: partnership-anniversary}
+  - {id: renewal, when: {anniversary_of: contract_renewal}, lead: 2 weeks, channel: email, template: thank-you}
+  - {id: holiday, when: {date: "12-24"}, lead: 3 weeks, channel: email, template: holiday, audience: {tier: gold}}
+  - {id: thanks, when: {nth_weekday: {n: 4, weekday: thursday, month: 11}}, channel: email, template: thank-you, audience: {type: customer}}
+  - {id: quarterly, when: {every: 3 months}, channel: email, template: thinking-of-you, audience: {tier: [gold, platinum]}}
+  - {id: reach-out, when: {no_contact_for: 8 weeks}, channel: email, template: thinking-of-you}
+  - {id: promo, when: {event: promotion}, channel: card, template: promotion}
+  - {id: surprise, when: {surprise: {count: 20, per: week}}, channel: email, template: thinking-of-you}
+EOF
+
+echo "## plan over many stakeholders"
+echo
+echo "10 rules (every \`when\` kind, limits on), \`plan --from 2026-11-01 --days 30 --format csv\`; peak RSS from"
+echo "GNU time. Baseline in the same run: \`sqlite3 DB 'SELECT * FROM stakeholders'\` (one plain scan of the same table)."
+echo
+echo "| stakeholders | dispatches planned | plan | peak RSS | SQLite scan | plan / scan |"
+echo "| --- | --- | --- | --- | --- | --- |"
+for n in $SIZES; do
+	rm -rf "$T/var"
+	cat > "$T/etc/occasiond.yaml" <<EOF
+database: $T/var/occasiond.db
+spool: $T/var/spool
+templates: $(pwd)/templates
+fonts: $(pwd)/fonts
+rules: rules.yaml
+timezone: Europe/Berlin
+mail: {from: "Acme Team <team@acme.example>"}
+EOF
+	"$PY" - "$n" "$T/people.csv" <<'PYEOF'
+import csv, sys, random
+n, path = int(sys.argv[1]), sys.argv[2]
+rnd = random.Random(7)
+zones = ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Tokyo", ""]
+def day(y0, y1):
+    return "%04d-%02d-%02d" % (rnd.randint(y0, y1), rnd.randint(1, 12), rnd.randint(1, 28))
+with open(path, "w", newline="", encoding="utf-8") as f:
+    w = csv.writer(f)
+    w.writerow(["id", "first_name", "last_name", "type", "tier", "email", "preferred_channel", "timezone", "street",
+                "city", "birthday", "hire_date", "customer_since", "contract_renewal", "consent_personal"])
+    for i in range(n):
+        emp = i % 5 == 0
+        w.writerow(["s%07d" % i, "Name%d" % i, "Family", "employee" if emp else "customer",
+                    ["", "gold", "platinum", "silver"][i % 4], "p%d@example.com" % i, "card" if i % 3 == 0 else "email",
+                    zones[i % 5], "%d Main St" % i, "Springfield", day(1950, 2000), day(2000, 2025) if emp else "",
+                    "" if emp else day(2005, 2025), "" if emp else day(2024, 2027), "yes"])
+PYEOF
+	$BIN -c "$T/etc/occasiond.yaml" import stakeholders "$T/people.csv" > /dev/null
+	t0=$(now)
+	sqlite3 "$T/var/occasiond.db" "SELECT * FROM stakeholders" > /dev/null
+	t1=$(now)
+	scan_s=$(secs "$t0" "$t1")
+	t0=$(now)
+	/usr/bin/time -f "%M" -o "$T/rss" $BIN -c "$T/etc/occasiond.yaml" plan --from 2026-11-01 --days 30 --format csv > "$T/plan.csv"
+	t1=$(now)
+	plan_s=$(secs "$t0" "$t1")
+	rss=$(awk '{printf "%.0f MiB", $1 / 1024}' "$T/rss")
+	rows=$(($(wc -l < "$T/plan.csv") - 1))
+	ratio=$(echo "$plan_s / $scan_s" | bc -l | awk '{printf "%.1f×", $1}')
+	echo "| $n | $rows | $plan_s s | $rss | $scan_s s | $ratio |"
+done
+echo
+echo "Targets (issue 3): 1,000,000 stakeholders in at most 2 s and 64 MiB, within 3× of the scan."
