@@ -2,7 +2,9 @@
 #include "occasiond/util.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -556,6 +558,42 @@ int util_fsync_dir(const char *path, char err[ERR_LEN])
 	return rc;
 }
 
+/*
+ * clean_stale_temps: removes PATH.tmp.PID files left by a writer that was killed before its
+ * rename (PID no longer running); a live writer's file is left alone.
+ */
+static void clean_stale_temps(const char *path)
+{
+	char *dir = util_dirname(path);
+	const char *base = strrchr(path, '/');
+	size_t blen;
+	DIR *dp;
+	struct dirent *e;
+	base = base ? base + 1 : path;
+	blen = strlen(base);
+	if (!(dp = opendir(dir))) {
+		free(dir);
+		return;
+	}
+	while ((e = readdir(dp))) {
+		char *end;
+		long pid;
+		if (strncmp(e->d_name, base, blen) != 0 || strncmp(e->d_name + blen, ".tmp.", 5) != 0)
+			continue;
+		errno = 0;
+		pid = strtol(e->d_name + blen + 5, &end, 10);
+		if (errno || *end || pid <= 0 || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+			char *stale = util_path_join(dir, e->d_name);
+			unlink(stale);
+			free(stale);
+		}
+	}
+	closedir(dp);
+	free(dir);
+}
+
 int util_write_atomic(const char *path, const void *data, size_t len, char err[ERR_LEN])
 {
 	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
@@ -600,6 +638,7 @@ int util_write_atomic(const char *path, const void *data, size_t len, char err[E
 		err_set(err, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
 		goto out;
 	}
+	clean_stale_temps(path);
 	rc = util_fsync_dir(path, err);
 out:
 	if (fd >= 0)

@@ -129,6 +129,7 @@ int util_mkdirs_under(const char *root, const char *path, char err[ERR_LEN]);
 /*
  * util_write_atomic: writes data to path through a temporary file in the same directory,
  * fsync, rename, fsync of the directory. Nothing half-written is ever visible at path.
+ * PATH.tmp.PID files of writers that were killed (PID gone) are removed afterwards.
  */
 int util_write_atomic(const char *path, const void *data, size_t len, char err[ERR_LEN]);
 /* util_fsync_dir: fsync the directory that holds path. */

@@ -59,6 +59,27 @@ int main(void)
 	CHECK(util_write_atomic(buf2, "x", 1, err) == -1, "util_write_atomic refuses it (%s)", err);
 	CHECK(stat(buf, &st) != 0, "and the link's target was not written");
 
+	/* A temporary file left by a killed writer goes away on the next write; a live one's stays. */
+	{
+		FILE *fp;
+		snprintf(buf, sizeof buf, "%s/batch.pdf.tmp.2147483000", root);
+		fp = fopen(buf, "w");
+		if (fp)
+			fclose(fp);
+		snprintf(buf2, sizeof buf2, "%s/batch.pdf.tmp.%ld", root, (long)getppid());
+		fp = fopen(buf2, "w");
+		if (fp)
+			fclose(fp);
+		snprintf(safe, sizeof safe, "batch.pdf");
+		{
+			char target[PATH_MAX + 64];
+			snprintf(target, sizeof target, "%s/batch.pdf", root);
+			CHECK(util_write_atomic(target, "%PDF", 4, err) == 0, "an atomic write (%s)", err);
+		}
+		CHECK(access(buf, F_OK) != 0, "the killed writer's temporary file is removed");
+		CHECK(access(buf2, F_OK) == 0, "a running writer's temporary file is left alone");
+	}
+
 	snprintf(buf, sizeof buf, "rm -rf '%s'", root);
 	if (system(buf) != 0)
 		printf("# could not remove %s\n", root);
