@@ -54,28 +54,6 @@ int card_hpdf_fail(char err[ERR_LEN], struct hpdf_err *e, const char *what)
 
 /* ------------------------------------------------------------------ batches */
 
-struct bfont {
-	char *path;             /* the font file: the cache key */
-	HPDF_Font font;
-	HPDF_FontDef def;
-};
-
-struct bimage {
-	char *path;
-	HPDF_Image img;
-};
-
-struct card_batch {
-	HPDF_Doc doc;
-	struct hpdf_err herr;
-	int pages;
-	int broken;             /* a libharu failure after a page was added: refuse to go on */
-	struct bfont **fonts;   /* each allocated alone: pages in progress point at them */
-	size_t nfonts;
-	struct bimage *images;
-	size_t nimages;
-};
-
 int card_batch_new(struct card_batch **out, char err[ERR_LEN])
 {
 	struct card_batch *b = xcalloc(1, sizeof *b);
@@ -135,7 +113,7 @@ void card_batch_free(struct card_batch *b)
 }
 
 /* batch_font: the document's font for a template font, loaded once per document. */
-static struct bfont *batch_font(struct card_batch *b, const struct tfont *tf, char err[ERR_LEN])
+struct bfont *card_batch_font(struct card_batch *b, const struct tfont *tf, char err[ERR_LEN])
 {
 	const char *name;
 	struct bfont *f;
@@ -213,7 +191,7 @@ static HPDF_STATUS rounded_rect(HPDF_Page pg, double x, double y, double w, doub
 }
 
 /* draw_block: one prepared text block, run by run (a run is a stretch in one font). */
-static int draw_block(const struct card_template *t, HPDF_Page pg, double page_h,
+int card_draw_block(const struct card_template *t, HPDF_Page pg, double page_h,
                       const struct pblock *pb, struct bfont **bf)
 {
 	const struct tblock *blk = pb->blk;
@@ -297,11 +275,13 @@ hfail:
 	return -1;
 }
 
-static int draw_shapes(HPDF_Page pg, const struct card_template *t, double page_h, int lines)
+static int draw_shapes(HPDF_Page pg, const struct card_template *t, double page_h, int lines, int panel)
 {
 	if (!lines) {
 		for (size_t i = 0; i < t->nrects; i++) {
 			const struct trect *r = &t->rects[i];
+			if (r->panel != panel)
+				continue;
 			H(HPDF_Page_GSave(pg));
 			if (r->has_fill)
 				H(HPDF_Page_SetRGBFill(pg, (HPDF_REAL)r->fill.r, (HPDF_REAL)r->fill.g, (HPDF_REAL)r->fill.b));
@@ -324,6 +304,8 @@ static int draw_shapes(HPDF_Page pg, const struct card_template *t, double page_
 	}
 	for (size_t i = 0; i < t->nlines; i++) {
 		const struct tline *l = &t->lines[i];
+		if (l->panel != panel)
+			continue;
 		H(HPDF_Page_GSave(pg));
 		H(HPDF_Page_SetRGBStroke(pg, (HPDF_REAL)l->colour.r, (HPDF_REAL)l->colour.g, (HPDF_REAL)l->colour.b));
 		H(HPDF_Page_SetLineWidth(pg, (HPDF_REAL)l->width));
@@ -341,6 +323,31 @@ hfail:
 	return -1;
 }
 
+/*
+ * fold_marks: short ticks where the sheet folds, at its edges only (outside the panels'
+ * content, inside a printer's unprintable border), so nothing shows on the finished card.
+ */
+static int fold_marks(HPDF_Page pg, double sw, double sh)
+{
+	const double a = 4 * MM_PT, b = 9 * MM_PT;
+	H(HPDF_Page_GSave(pg));
+	H(HPDF_Page_SetRGBStroke(pg, 0.6f, 0.6f, 0.6f));
+	H(HPDF_Page_SetLineWidth(pg, 0.4f));
+	H(HPDF_Page_MoveTo(pg, (HPDF_REAL)(sw / 2), (HPDF_REAL)a));
+	H(HPDF_Page_LineTo(pg, (HPDF_REAL)(sw / 2), (HPDF_REAL)b));
+	H(HPDF_Page_MoveTo(pg, (HPDF_REAL)(sw / 2), (HPDF_REAL)(sh - a)));
+	H(HPDF_Page_LineTo(pg, (HPDF_REAL)(sw / 2), (HPDF_REAL)(sh - b)));
+	H(HPDF_Page_MoveTo(pg, (HPDF_REAL)a, (HPDF_REAL)(sh / 2)));
+	H(HPDF_Page_LineTo(pg, (HPDF_REAL)b, (HPDF_REAL)(sh / 2)));
+	H(HPDF_Page_MoveTo(pg, (HPDF_REAL)(sw - a), (HPDF_REAL)(sh / 2)));
+	H(HPDF_Page_LineTo(pg, (HPDF_REAL)(sw - b), (HPDF_REAL)(sh / 2)));
+	H(HPDF_Page_Stroke(pg));
+	H(HPDF_Page_GRestore(pg));
+	return 0;
+hfail:
+	return -1;
+}
+
 int card_batch_add(struct card_batch *b, const struct card_template *t, const struct tval *ctx, int *page,
                    char err[ERR_LEN])
 {
@@ -348,7 +355,7 @@ int card_batch_add(struct card_batch *b, const struct card_template *t, const st
 	struct bfont **fonts = NULL;   /* per text block: its style's fonts in the document */
 	HPDF_Image *imgs = NULL;
 	HPDF_Page pg;
-	double pw = t->w_mm * MM_PT, ph = t->h_mm * MM_PT;
+	double pw = t->w_mm * MM_PT, ph = t->h_mm * MM_PT, sw = t->sheet_w * MM_PT, sh = t->sheet_h * MM_PT;
 	int rc = -1;
 
 	if (b->broken)
@@ -363,7 +370,7 @@ int card_batch_add(struct card_batch *b, const struct card_template *t, const st
 			struct bfont **slot = &fonts[i * CARD_MAX_FONTS + g->font];
 			if (g->cp == '\n' || *slot)
 				continue;
-			if (!(*slot = batch_font(b, &t->fonts[p.b[i].blk->st.font[g->font]], err)))
+			if (!(*slot = card_batch_font(b, &t->fonts[p.b[i].blk->st.font[g->font]], err)))
 				goto out;
 		}
 	imgs = xcalloc(t->nimages + 1, sizeof *imgs);
@@ -376,23 +383,37 @@ int card_batch_add(struct card_batch *b, const struct card_template *t, const st
 	if (!pg)
 		goto hfail;
 	b->pages++;
-	H(HPDF_Page_SetWidth(pg, (HPDF_REAL)pw));
-	H(HPDF_Page_SetHeight(pg, (HPDF_REAL)ph));
-	if (t->has_bg) {
-		H(HPDF_Page_SetRGBFill(pg, (HPDF_REAL)t->bg.r, (HPDF_REAL)t->bg.g, (HPDF_REAL)t->bg.b));
-		H(HPDF_Page_Rectangle(pg, 0, 0, (HPDF_REAL)pw, (HPDF_REAL)ph));
-		H(HPDF_Page_Fill(pg));
+	H(HPDF_Page_SetWidth(pg, (HPDF_REAL)sw));
+	H(HPDF_Page_SetHeight(pg, (HPDF_REAL)sh));
+	for (int panel = t->folded ? PANEL_FRONT : PANEL_INSIDE; panel >= PANEL_INSIDE; panel--) {
+		int has_bg = panel == PANEL_FRONT ? t->has_front_bg : t->has_bg;
+		const struct rgb *bg = panel == PANEL_FRONT ? &t->front_bg : &t->bg;
+		H(HPDF_Page_GSave(pg));
+		/* Each panel draws in its own coordinates (see PANEL_FRONT in card_int.h). */
+		if (t->folded && panel == PANEL_FRONT)
+			H(HPDF_Page_Concat(pg, -1, 0, 0, -1, (HPDF_REAL)pw, (HPDF_REAL)(2 * ph)));
+		else if (t->folded)
+			H(HPDF_Page_Concat(pg, 1, 0, 0, 1, (HPDF_REAL)pw, 0));
+		if (has_bg) {
+			H(HPDF_Page_SetRGBFill(pg, (HPDF_REAL)bg->r, (HPDF_REAL)bg->g, (HPDF_REAL)bg->b));
+			H(HPDF_Page_Rectangle(pg, 0, 0, (HPDF_REAL)pw, (HPDF_REAL)ph));
+			H(HPDF_Page_Fill(pg));
+		}
+		if (draw_shapes(pg, t, ph, 0, panel) != 0)
+			goto hfail;
+		for (size_t i = 0; i < t->nimages; i++)
+			if (t->images[i].panel == panel && draw_image(pg, ph, &t->images[i], imgs[i]) != 0)
+				goto hfail;
+		if (draw_shapes(pg, t, ph, 1, panel) != 0)
+			goto hfail;
+		for (size_t i = 0; i < p.n; i++)
+			if (p.b[i].blk->panel == panel && p.b[i].nlines &&
+			    card_draw_block(t, pg, ph, &p.b[i], &fonts[i * CARD_MAX_FONTS]) != 0)
+				goto hfail;
+		H(HPDF_Page_GRestore(pg));
 	}
-	if (draw_shapes(pg, t, ph, 0) != 0)
+	if (t->folded && fold_marks(pg, sw, sh) != 0)
 		goto hfail;
-	for (size_t i = 0; i < t->nimages; i++)
-		if (draw_image(pg, ph, &t->images[i], imgs[i]) != 0)
-			goto hfail;
-	if (draw_shapes(pg, t, ph, 1) != 0)
-		goto hfail;
-	for (size_t i = 0; i < p.n; i++)
-		if (p.b[i].nlines && draw_block(t, pg, ph, &p.b[i], &fonts[i * CARD_MAX_FONTS]) != 0)
-			goto hfail;
 	if (b->herr.status)
 		goto hfail;
 	if (page)

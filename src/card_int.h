@@ -48,6 +48,7 @@ struct tblock {             /* a text block, or the signer's printed name */
 	struct style st;
 	double box[4];          /* mm from the top-left: x, y, w, h */
 	char *where;            /* FILE:LINE:COL of the block, for messages */
+	int panel;              /* PANEL_INSIDE or PANEL_FRONT */
 };
 
 struct timage {
@@ -57,6 +58,7 @@ struct timage {
 	double box[4];
 	enum fit fit;
 	double px_w, px_h;
+	int panel;
 };
 
 struct tline {
@@ -65,6 +67,7 @@ struct tline {
 	struct rgb colour;
 	HPDF_UINT16 dash[2];
 	int dashed, round;
+	int panel;
 };
 
 struct trect {
@@ -73,14 +76,25 @@ struct trect {
 	double width;           /* pt */
 	int has_fill, has_stroke;
 	struct rgb fill, stroke;
+	int panel;
 };
+
+/*
+ * A flat card's elements are all PANEL_INSIDE. A folded card (quarter-fold) is one portrait
+ * sheet: the inside panel (message, signature) is its bottom-right quarter, the front its
+ * top-left quarter turned upside down, so that folding the top half back and then the left
+ * half under brings the front to the top with the inside opening to the right.
+ */
+enum { PANEL_INSIDE = 0, PANEL_FRONT = 1 };
 
 struct card_template {
 	char *path, *dir;
-	double w_mm, h_mm;
+	double w_mm, h_mm;      /* the card (a folded card's panel) */
+	int folded;
+	double sheet_w, sheet_h;   /* the printed page: the card, or a folded card's sheet */
 	double margin[4];       /* top, right, bottom, left (mm) */
-	int has_bg;
-	struct rgb bg;
+	int has_bg, has_front_bg;
+	struct rgb bg, front_bg;
 	struct tfont *fonts;
 	size_t nfonts;
 	struct tblock *texts;   /* the signature's name, when there is one, is the last */
@@ -137,5 +151,39 @@ void card_prepared_free(struct prepared *p);
 double card_run_width(const struct pblock *pb, size_t a, size_t b, double size, double lsp);
 /* card_utf8_range: appends glyphs [a, b) as UTF-8. */
 void card_utf8_range(const struct pblock *pb, size_t a, size_t b, struct strbuf *sb);
+
+/* card_set_text: one block's text (already merged) shaped and fitted into pb (pb->blk = blk). 0 or -1. */
+int card_set_text(const struct card_template *t, const struct tblock *blk, const char *text, struct pblock *pb,
+                  char err[ERR_LEN]);
+
+/* ------------------------------------------------------------------ batches */
+
+struct bfont {
+	char *path;             /* the font file: the cache key */
+	HPDF_Font font;
+	HPDF_FontDef def;
+};
+
+struct bimage {
+	char *path;
+	HPDF_Image img;
+};
+
+struct card_batch {
+	HPDF_Doc doc;
+	struct hpdf_err herr;
+	int pages;
+	int broken;             /* a libharu failure after a page was added: refuse to go on */
+	struct bfont **fonts;   /* each allocated alone: pages in progress point at them */
+	size_t nfonts;
+	struct bimage *images;
+	size_t nimages;
+};
+
+/* card_batch_font: the document's font for a template font, loaded once per document; NULL with err. */
+struct bfont *card_batch_font(struct card_batch *b, const struct tfont *tf, char err[ERR_LEN]);
+/* card_draw_block: draws a prepared block; bf[i] is the document font of its style's font i. 0 or -1. */
+int card_draw_block(const struct card_template *t, HPDF_Page pg, double page_h, const struct pblock *pb,
+                    struct bfont **bf);
 
 #endif

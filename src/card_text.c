@@ -294,7 +294,21 @@ static const struct template_opts *render_opts(const struct card_template *t, st
 	return o;
 }
 
-/* prepare: merges, shapes and fits every text of the card. Nothing is drawn. */
+int card_set_text(const struct card_template *t, const struct tblock *blk, const char *text, struct pblock *pb,
+                  char err[ERR_LEN])
+{
+	memset(pb, 0, sizeof *pb);
+	pb->blk = blk;
+	if (shape(t, blk, text, pb, err) != 0 || fit(pb, err) != 0) {
+		free(pb->g);
+		free(pb->lines);
+		memset(pb, 0, sizeof *pb);
+		return -1;
+	}
+	return 0;
+}
+
+/* card_prepare: merges, shapes and fits every text of the card. Nothing is drawn. */
 int card_prepare(const struct card_template *t, const struct tval *ctx, struct prepared *p, char err[ERR_LEN])
 {
 	struct template_opts opts;

@@ -19,6 +19,7 @@ struct loader {
 	const char *fonts_dir;
 	struct diags *d;
 	struct card_template *t;
+	int panel;                  /* the panel the elements being parsed belong to */
 	HPDF_Doc scratch;           /* checks that libharu accepts each font and image */
 	struct hpdf_err herr;
 	int errors;
@@ -506,6 +507,7 @@ static void parse_texts(struct loader *L, const struct ynode *list, const struct
 			continue;
 		}
 		b.where = where_of(m);
+		b.panel = L->panel;
 		add_text(L->t, &b);
 	}
 }
@@ -586,6 +588,7 @@ static void parse_images(struct loader *L, const struct ynode *list)
 		im.jpeg = kind;
 		im.file = xstrdup(file);
 		t->images = xreallocarray(t->images, t->nimages + 1, sizeof *t->images);
+		im.panel = L->panel;
 		t->images[t->nimages++] = im;
 	}
 }
@@ -667,6 +670,7 @@ static void parse_lines(struct loader *L, const struct ynode *list)
 			continue;
 		l.x1 = a[0], l.y1 = a[1], l.x2 = b[0], l.y2 = b[1];
 		t->lines = xreallocarray(t->lines, t->nlines + 1, sizeof *t->lines);
+		l.panel = L->panel;
 		t->lines[t->nlines++] = l;
 	}
 }
@@ -725,6 +729,7 @@ static void parse_rects(struct loader *L, const struct ynode *list)
 		if (r.radius > r.box[3] / 2)
 			r.radius = r.box[3] / 2;
 		t->rects = xreallocarray(t->rects, t->nrects + 1, sizeof *t->rects);
+		r.panel = L->panel;
 		t->rects[t->nrects++] = r;
 	}
 }
@@ -811,6 +816,7 @@ struct paper {
 
 static const struct paper papers[] = {
 	{"A6", 105, 148}, {"A5", 148, 210}, {"A4", 210, 297}, {"5x7in", 127, 177.8}, {"4x6in", 101.6, 152.4},
+	{"Letter", 215.9, 279.4},
 	{NULL, 0, 0},
 };
 
@@ -873,11 +879,23 @@ static void parse_page(struct loader *L, const struct ynode *root)
 		}
 	}
 	if ((n = ytree_get(root, "layout")) && (s = scalar(L, n, "layout"))) {
-		if (strcmp(s, "folded") == 0)
-			bad(L, n, "layout: folded is not supported yet; use layout: flat");
-		else if (strcmp(s, "flat") != 0)
-			bad(L, n, "layout must be flat (folded is not supported yet), not '%s'", s);
+		if (strcmp(s, "folded") == 0) {
+			/* The size names the sheet; the card is a quarter of it. */
+			const struct ynode *sz = ytree_get(root, "size");
+			const char *sn = sz && sz->type == Y_SCALAR ? sz->value : "";
+			if (!util_strcaseeq(sn, "A4") && !util_strcaseeq(sn, "Letter"))
+				bad(L, sz ? sz : n, "layout: folded prints on an A4 or Letter sheet: size must be A4 or "
+				    "Letter (the card is a quarter of it), not '%s'", sn);
+			else if (t->w_mm > t->h_mm)
+				bad(L, n, "layout: folded needs a portrait sheet (the card is portrait too)");
+			t->folded = 1;
+			t->w_mm /= 2, t->h_mm /= 2;
+		} else if (strcmp(s, "flat") != 0) {
+			bad(L, n, "layout must be flat or folded, not '%s'", s);
+		}
 	}
+	t->sheet_w = t->folded ? t->w_mm * 2 : t->w_mm;
+	t->sheet_h = t->folded ? t->h_mm * 2 : t->h_mm;
 	for (int i = 0; i < 4; i++)
 		t->margin[i] = 10;
 	if ((n = ytree_get(root, "margins"))) {
@@ -964,7 +982,9 @@ int card_template_load_diags(const char *path, const char *fonts_dir, struct car
                              struct diags *d)
 {
 	static const char *const keys[] = {"size", "orientation", "layout", "background", "margins", "fonts",
-	                                   "styles", "images", "rects", "lines", "texts", "signature", NULL};
+	                                   "styles", "images", "rects", "lines", "texts", "signature", "front",
+	                                   NULL};
+	static const char *const front_keys[] = {"background", "images", "rects", "lines", "texts", NULL};
 	struct loader L;
 	struct ynode *root = NULL;
 	struct styles styles;
@@ -999,6 +1019,29 @@ int card_template_load_diags(const char *path, const char *fonts_dir, struct car
 	check_keys(&L, root, keys, "a card template");
 	parse_page(&L, root);
 	parse_styles(&L, root, &styles);
+	n = ytree_get(root, "front");
+	if (n && !L.t->folded) {
+		bad(&L, n, "front: is for layout: folded cards (a flat card has one side)");
+	} else if (L.t->folded && !n) {
+		ytree_diag(d, 0, root, "a folded card needs front: (rects:, images:, lines:, texts: of its front)");
+	} else if (n && n->type != Y_MAP) {
+		bad(&L, n, "front must be a mapping (rects:, images:, lines:, texts:)");
+	} else if (n) {
+		const struct ynode *f = n, *e;
+		check_keys(&L, f, front_keys, "front");
+		L.panel = PANEL_FRONT;
+		if ((e = ytree_get(f, "background")) && colour(&L, e, "background", &L.t->front_bg) == 0)
+			L.t->has_front_bg = 1;
+		if ((e = ytree_get(f, "rects")))
+			parse_rects(&L, e);
+		if ((e = ytree_get(f, "images")))
+			parse_images(&L, e);
+		if ((e = ytree_get(f, "lines")))
+			parse_lines(&L, e);
+		if ((e = ytree_get(f, "texts")))
+			parse_texts(&L, e, &styles);
+		L.panel = PANEL_INSIDE;
+	}
 	if ((n = ytree_get(root, "rects")))
 		parse_rects(&L, n);
 	if ((n = ytree_get(root, "images")))
@@ -1012,7 +1055,7 @@ int card_template_load_diags(const char *path, const char *fonts_dir, struct car
 		parse_signature(&L, n, &styles);
 		/* A message running into the signing space would be signed over. */
 		for (size_t i = 0; L.t->has_sig && i < ntexts; i++)
-			if (overlaps(L.t->texts[i].box, L.t->sig_box))
+			if (L.t->texts[i].panel == PANEL_INSIDE && overlaps(L.t->texts[i].box, L.t->sig_box))
 				diags_add(d, 0, "%s: error: text block box overlaps the signature box [%g, %g, %g, %g]",
 				          L.t->texts[i].where, L.t->sig_box[0], L.t->sig_box[1], L.t->sig_box[2],
 				          L.t->sig_box[3]);
@@ -1057,6 +1100,6 @@ int card_template_load(const char *path, const char *fonts_dir, struct card_temp
 
 void card_template_size(const struct card_template *t, double *width, double *height)
 {
-	*width = t->w_mm * MM_PT;
-	*height = t->h_mm * MM_PT;
+	*width = t->sheet_w * MM_PT;
+	*height = t->sheet_h * MM_PT;
 }
