@@ -122,7 +122,7 @@ static void write_file(const char *path, const char *text)
 
 static const char *const shipped[] = {
 	"birthday", "holiday", "work-anniversary", "partnership-anniversary", "thank-you",
-	"thinking-of-you", "promotion", "welcome", "birthday-platinum", NULL,
+	"thinking-of-you", "promotion", "welcome", "birthday-platinum", "birthday-folded", NULL,
 };
 
 static void test_shipped_templates(void)
@@ -163,6 +163,7 @@ static void test_sizes(void)
 		{"partnership-anniversary", 419.53, 297.64},   /* A6 landscape */
 		{"work-anniversary", 360, 504},           /* 5x7 in */
 		{"thank-you", 288, 432},                  /* 4x6 in */
+		{"birthday-folded", 595.28, 841.89},      /* folded: one A4 sheet */
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		char err[ERR_LEN], *path = xasprintf("templates/%s.card.yaml", want[i].tmpl);
@@ -365,7 +366,8 @@ static void test_all_templates_render(void)
 		struct card_batch *b = NULL;
 		const char *must[4];
 		char full[4][128];
-		int ok = 1, first_only = strcmp(shipped[i], "thinking-of-you") == 0;
+		int ok = 1, first_only = strcmp(shipped[i], "thinking-of-you") == 0 ||
+		                       strcmp(shipped[i], "birthday-folded") == 0;
 		double w = 0, h = 0;
 
 		if (card_template_load(path, "fonts", &t, err) != 0 || card_batch_new(&b, err) != 0) {
@@ -380,7 +382,7 @@ static void test_all_templates_render(void)
 				printf("# %s: %s\n", shipped[i], err);
 			}
 			tval_free(ctx);
-			/* thinking-of-you greets by first name only. */
+			/* thinking-of-you and the folded birthday card greet by first name only. */
 			snprintf(full[k], sizeof full[k], "%s%s%s", names[k][0], first_only ? "" : " ", first_only ? "" : names[k][1]);
 			must[k] = full[k];
 		}
@@ -589,7 +591,11 @@ static void test_bad_templates(void)
 		 ":3:11: error: image file 'bad.card.yaml' is neither PNG nor JPEG"},
 		{"bad colour", "size: A6\ntexts:\n  - text: hi\n    box: [10, 10, 50, 20]\n    fonts: [Lato-Regular.ttf]\n    colour: red\n",
 		 ":6:13: error: colour must be a colour written \"#RRGGBB\""},
-		{"folded", "size: A6\nlayout: folded\n", ":2:9: error: layout: folded is not supported yet"},
+		{"folded on A6", "size: A6\nlayout: folded\n", ":1:7: error: layout: folded prints on an A4 or Letter sheet"},
+		{"folded without a front", "size: A4\nlayout: folded\nsignature: {box: [20, 100, 60, 10]}\n",
+		 "a folded card needs front:"},
+		{"front on a flat card", "size: A6\nfront: {}\nsignature: {box: [20, 100, 60, 10]}\n",
+		 ":2:8: error: front: is for layout: folded"},
 		{"bad Mustache", "size: A6\ntexts:\n  - text: \"{{#first_name}}hi\"\n    box: [10, 10, 50, 20]\n    fonts: [Lato-Regular.ttf]\n",
 		 ":3:11: error: text: line 1:"},
 		{"text over the signature", "size: A6\nfonts: [Lato-Regular.ttf]\ntexts:\n  - {text: hi, box: [10, 100, 85, 20]}\nsignature:\n  box: [30, 110, 45, 12]\n",
