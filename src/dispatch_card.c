@@ -294,96 +294,163 @@ static void remind_signer(const struct pass *p, const char *signer, const char *
 	sb_free(&msg);
 }
 
-/* card_group: the new cards items[0..n) share a fire date and a signer. */
-void dispatch_card_group(struct pass *p, const struct plan_item *const *items, size_t n,
-                       struct tmpl_cache **cache, size_t *ncache)
+/*
+ * A group: the new cards of one fire date and signer, and the batch they go into. Its work is
+ * in three steps: group_begin reads the batch's existing records (the store), group_render
+ * makes and saves the batch (no store: it may run in a child process), group_commit records
+ * the outcome (the store), then prints and reminds.
+ */
+struct group {
+	const struct plan_item *const *items;
+	size_t n;
+	struct dispatch_rec *old, *recs;
+	size_t nold;
+	int *old_page;          /* old[i]'s page when the pass began */
+	char *path;
+	int ok_new, saved, failed;
+	pid_t pid;
+	int fd;
+};
+
+static void group_free(struct group *g)
+{
+	dispatch_recs_free(g->old, g->nold);
+	dispatch_recs_free(g->recs, g->n);
+	free(g->old_page);
+	free(g->path);
+}
+
+static int group_begin(struct pass *p, struct group *g, const struct plan_item *const *items, size_t n)
 {
 	struct dispatch_filter f = {.channel = CH_CARD};
-	struct dispatch_rec *old = NULL, *recs = xcalloc(n, sizeof *recs);
-	size_t nold = 0, nc = 0;
-	struct bcard *bc = xcalloc(n + 1, sizeof *bc);
-	struct card_entry *entries = NULL;
-	int *old_page = NULL;
-	struct card_batch *b = NULL;
-	char fire_date[11], err[ERR_LEN], fire_long[64], by_long[64];
-	char *path = NULL, *dir = NULL;
-	int ok_new = 0, rebuild = 1, page, suffix = 0, k, nold_cards = 0;
-	day_t sign_by = 0;
+	char fire_date[11], err[ERR_LEN];
 
+	memset(g, 0, sizeof *g);
+	g->items = items;
+	g->n = n;
+	g->fd = -1;
+	g->recs = xcalloc(n, sizeof *g->recs);
 	dates_format_iso(items[0]->fire_date, fire_date);
 	f.fire_date = fire_date;
 	f.signer = items[0]->signer;
-	if (store_list_dispatches(p->st, &f, &old, &nold, err) != 0) {
+	if (store_list_dispatches(p->st, &f, &g->old, &g->nold, err) != 0) {
 		log_err("%s", err);
-		goto out;
+		return -1;
 	}
-	bc = xreallocarray(bc, n + nold + 1, sizeof *bc);
-	memset(bc, 0, (n + nold + 1) * sizeof *bc);
-	old_page = xcalloc(nold + 1, sizeof *old_page);
+	g->old_page = xcalloc(g->nold + 1, sizeof *g->old_page);
+	for (size_t i = 0; i < g->nold; i++)
+		g->old_page[i] = g->old[i].page;
+	for (size_t i = 0; i < n; i++)
+		dispatch_rec_from_item(&g->recs[i], items[i]);
+	return 0;
+}
+
+/*
+ * group_cards: the batch's cards in page order (old records still in it, then the new cards
+ * rendered), with what the cover sheet and the reminder show; *sign_by the earliest mail-by.
+ */
+static struct bcard *group_cards(const struct pass *p, struct group *g, size_t *nc, day_t *sign_by)
+{
+	struct bcard *bc = xcalloc(g->n + g->nold + 1, sizeof *bc);
+	*nc = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		struct dispatch_rec *v = pass ? g->recs : g->old;
+		size_t nv = pass ? g->n : g->nold;
+		for (size_t i = 0; i < nv; i++) {
+			const struct rule *r;
+			const struct stakeholder *sh;
+			const struct event *ev;
+			day_t occ;
+			long years;
+			if (v[i].page <= 0 || v[i].status == DS_FAILED || v[i].status == DS_SKIPPED ||
+			    (!pass && strcmp(v[i].artifact ? v[i].artifact : "", g->path ? g->path : "") != 0) ||
+			    dispatch_item_of_record(p, &v[i], &r, &sh, &ev, &occ, &years) != 0)
+				continue;
+			bc[*nc].rec = &v[i];
+			bc[*nc].old = !pass;
+			bcard_fill(p, &bc[*nc], r, sh, occ);
+			if (*nc == 0 || bc[*nc].mail_by < *sign_by)
+				*sign_by = bc[*nc].mail_by;
+			(*nc)++;
+		}
+	}
+	return bc;
+}
+
+/* group_render: renders the batch and saves it; records' pages and statuses are set in g. */
+static void group_render(struct pass *p, struct group *g, struct tmpl_cache **cache, size_t *ncache)
+{
+	const struct plan_item *const *items = g->items;
+	struct card_batch *b = NULL;
+	struct bcard *bc = NULL;
+	struct card_entry *entries = NULL;
+	char fire_date[11], err[ERR_LEN], fire_long[64], by_long[64];
+	char *dir = NULL;
+	int rebuild = 1, page, k, cardno = 0;
+	size_t nc = 0;
+	day_t sign_by = 0;
+
+	dates_format_iso(items[0]->fire_date, fire_date);
 	if (card_batch_new(&b, err) != 0) {
 		log_err("%s", err);
+		g->failed = 1;
 		goto out;
 	}
+	g->path = batch_path(p, fire_date, items[0]->signer, 0);
 	/* The batch's existing cards first, in their page order, so they keep their places. */
-	for (size_t i = 0; i < nold && rebuild; i++) {
+	for (size_t i = 0; i < g->nold && rebuild; i++) {
 		const struct rule *r;
 		const struct stakeholder *sh;
 		const struct event *ev;
 		day_t occ;
 		long years;
-		old_page[i] = old[i].page;
-		if (old[i].page <= 0 || old[i].status == DS_FAILED || old[i].status == DS_SKIPPED)
+		if (g->old[i].page <= 0 || g->old[i].status == DS_FAILED || g->old[i].status == DS_SKIPPED ||
+		    !g->old[i].artifact || strcmp(g->old[i].artifact, g->path) != 0)
 			continue;
-		if (dispatch_item_of_record(p, &old[i], &r, &sh, &ev, &occ, &years) != 0 ||
-		    dispatch_card_render(p, b, cache, ncache, r, sh, ev, occ, years, old[i].template_name, old[i].signer,
-		                &page, err) != 0 || page != (int)nc + 1) {
+		if (dispatch_item_of_record(p, &g->old[i], &r, &sh, &ev, &occ, &years) != 0 ||
+		    dispatch_card_render(p, b, cache, ncache, r, sh, ev, occ, years, g->old[i].template_name,
+		                         g->old[i].signer, &page, err) != 0 || page != cardno + 1) {
 			log_warn("batch %s/%s: card %lld cannot be rendered again; new cards go into a batch of their own",
-			         fire_date, items[0]->signer, (long long)old[i].id);
+			         fire_date, items[0]->signer, (long long)g->old[i].id);
 			rebuild = 0;
 			break;
 		}
-		bc[nc].rec = &old[i];
-		bc[nc].old = 1;
-		bcard_fill(p, &bc[nc], r, sh, occ);
-		nc++;
+		cardno++;
 	}
 	if (!rebuild) {
-		bcards_free(bc, nc);
-		bc = xcalloc(n + 1, sizeof *bc);
-		nc = 0;
+		int suffix;
 		card_batch_free(b);
 		b = NULL;
+		cardno = 0;
 		if (card_batch_new(&b, err) != 0) {
 			log_err("%s", err);
+			g->failed = 1;
 			goto out;
 		}
 		for (suffix = 2; suffix < 1000; suffix++) {
-			free(path);
-			path = batch_path(p, fire_date, items[0]->signer, suffix);
-			if (!util_file_exists(path))
+			free(g->path);
+			g->path = batch_path(p, fire_date, items[0]->signer, suffix);
+			if (!util_file_exists(g->path))
 				break;
 		}
-	} else {
-		path = batch_path(p, fire_date, items[0]->signer, 0);
 	}
-	nold_cards = (int)nc;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < g->n; i++) {
 		const struct plan_item *it = items[i];
-		dispatch_rec_from_item(&recs[i], it);
 		if (dispatch_card_render(p, b, cache, ncache, it->rule, it->sh, it->ev, it->occasion, it->years,
-		                it->template_name, it->signer, &page, err) != 0) {
-			recs[i].status = DS_FAILED;
-			recs[i].error = xstrdup(err);
-			recs[i].cost_cents = 0;
+		                         it->template_name, it->signer, &page, err) != 0) {
+			g->recs[i].status = DS_FAILED;
+			g->recs[i].error = xstrdup(err);
+			g->recs[i].cost_cents = 0;
 		} else {
-			recs[i].status = DS_RENDERED;
-			recs[i].artifact = xstrdup(path);
-			bc[nc].rec = &recs[i];
-			bcard_fill(p, &bc[nc], it->rule, it->sh, it->occasion);
-			nc++;
-			ok_new++;
+			g->recs[i].status = DS_RENDERED;
+			g->recs[i].artifact = xstrdup(g->path);
+			g->recs[i].page = 1;   /* numbered below, once the cover's length is known */
+			g->ok_new++;
 		}
 	}
+	if (!g->ok_new)
+		goto out;
+	bc = group_cards(p, g, &nc, &sign_by);
 	/* The cover sheet comes first: every card's page counts it. */
 	k = card_cover_pages(nc);
 	entries = xcalloc(nc + 1, sizeof *entries);
@@ -393,10 +460,8 @@ void dispatch_card_group(struct pass *p, const struct plan_item *const *items, s
 		entries[i].occasion = bc[i].occasion;
 		entries[i].address = bc[i].address;
 		entries[i].page = bc[i].rec->page;
-		if (i == 0 || bc[i].mail_by < sign_by)
-			sign_by = bc[i].mail_by;
 	}
-	if (ok_new) {
+	{
 		struct card_cover cv;
 		dates_format_long(items[0]->fire_date, fire_long, sizeof fire_long);
 		long_date(sign_by, by_long, sizeof by_long);
@@ -411,68 +476,178 @@ void dispatch_card_group(struct pass *p, const struct plan_item *const *items, s
 		cv.n = nc;
 		cv.envelope = (enum card_envelope)p->cfg->cards.envelope;
 		cv.labels = (enum card_labels)p->cfg->cards.labels;
-		if (card_batch_finish(b, &cv, err) != 0) {
-			log_err("batch %s: %s", path, err);
-			p->stats->failed += ok_new;
+		dir = util_dirname(g->path);
+		if (card_batch_finish(b, &cv, err) != 0 || util_mkdirs(dir, err) != 0 ||
+		    card_batch_save(b, g->path, err) != 0) {
+			log_err("batch %s: %s", g->path, err);
+			g->failed = 1;
 			goto out;
 		}
 	}
-	/* Records and batch go together: the claims commit only once the batch is on disk. */
-	if (store_begin(p->st, err) != 0) {
-		log_err("%s", err);
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		int claimed = 0;
-		if (store_claim(p->st, &recs[i], &claimed, err) != 0) {
-			log_err("%s", err);
-			store_rollback(p->st);
-			goto out;
-		}
-	}
-	/* A longer cover sheet moves the old cards back: their records follow. */
-	for (size_t i = 0; ok_new && i < nc; i++)
-		if (bc[i].old && bc[i].rec->page != old_page[bc[i].rec - old] &&
-		    store_update_dispatch(p->st, bc[i].rec, err) != 0) {
-			log_err("%s", err);
-			store_rollback(p->st);
-			goto out;
-		}
-	if (ok_new) {
-		dir = util_dirname(path);
-		if (util_mkdirs(dir, err) != 0 || card_batch_save(b, path, err) != 0) {
-			log_err("batch %s: %s", path, err);
-			store_rollback(p->st);
-			p->stats->failed += ok_new;
-			goto out;
-		}
-	}
-	if (store_commit(p->st, err) != 0) {
-		log_err("%s", err);
-		goto out;
-	}
-	if (ok_new)
-		p->stats->batches++;
-	for (size_t i = 0; i < n; i++) {
-		dispatch_log_rec(&recs[i]);
-		if (recs[i].status == DS_RENDERED)
-			p->stats->cards++;
-		else
-			p->stats->failed++;
-	}
-	if (ok_new && p->cfg->cards.print_command)
-		run_print_command(p->cfg->cards.print_command, path);
-	if (ok_new && p->cfg->cards.remind_signers)
-		remind_signer(p, items[0]->signer, fire_date, path, bc, nc, nold_cards, sign_by);
+	g->saved = 1;
 out:
 	card_batch_free(b);
 	bcards_free(bc, nc);
 	free(entries);
-	free(old_page);
-	dispatch_recs_free(old, nold);
-	dispatch_recs_free(recs, n);
-	free(path);
 	free(dir);
+}
+
+/* group_commit: records what group_render did; the claims commit only once the batch is on disk. */
+static void group_commit(struct pass *p, struct group *g)
+{
+	char err[ERR_LEN], fire_date[11];
+	struct bcard *bc = NULL;
+	size_t nc = 0;
+	int nold_cards = 0;
+	day_t sign_by = 0;
+
+	if (g->failed) {
+		p->stats->failed += g->ok_new ? g->ok_new : (int)g->n;
+		return;
+	}
+	if (store_begin(p->st, err) != 0) {
+		log_err("%s", err);
+		return;
+	}
+	for (size_t i = 0; i < g->n; i++) {
+		int claimed = 0;
+		if (store_claim(p->st, &g->recs[i], &claimed, err) != 0) {
+			log_err("%s", err);
+			store_rollback(p->st);
+			return;
+		}
+	}
+	/* A longer cover sheet moves the old cards back: their records follow. */
+	for (size_t i = 0; g->saved && i < g->nold; i++)
+		if (g->old[i].page != g->old_page[i] && store_update_dispatch(p->st, &g->old[i], err) != 0) {
+			log_err("%s", err);
+			store_rollback(p->st);
+			return;
+		}
+	if (store_commit(p->st, err) != 0) {
+		log_err("%s", err);
+		return;
+	}
+	if (g->saved)
+		p->stats->batches++;
+	for (size_t i = 0; i < g->n; i++) {
+		dispatch_log_rec(&g->recs[i]);
+		if (g->recs[i].status == DS_RENDERED)
+			p->stats->cards++;
+		else
+			p->stats->failed++;
+	}
+	if (!g->saved)
+		return;
+	if (p->cfg->cards.print_command)
+		run_print_command(p->cfg->cards.print_command, g->path);
+	if (p->cfg->cards.remind_signers) {
+		bc = group_cards(p, g, &nc, &sign_by);
+		for (size_t i = 0; i < nc; i++)
+			nold_cards += bc[i].old;
+		dates_format_iso(g->items[0]->fire_date, fire_date);
+		remind_signer(p, g->items[0]->signer, fire_date, g->path, bc, nc, nold_cards, sign_by);
+		bcards_free(bc, nc);
+	}
+}
+
+/* ------------------------------------------------------------------ workers */
+
+/*
+ * A worker is a child process that renders one group's batch (group_render) and reports
+ * back through a pipe: "saved ok_new failed path" then, per new record, "status page error",
+ * then per old record its page. The parent alone touches the store.
+ */
+static void report_write(int fd, const struct group *g)
+{
+	struct strbuf sb = {0};
+	sb_addf(&sb, "%d %d %d %s\n", g->saved, g->ok_new, g->failed, g->path ? g->path : "");
+	for (size_t i = 0; i < g->n; i++) {
+		sb_addf(&sb, "%d %d ", (int)g->recs[i].status, g->recs[i].page);
+		for (const char *e = g->recs[i].error ? g->recs[i].error : ""; *e; e++)
+			sb_addn(&sb, *e == '\n' ? " " : e, 1);
+		sb_adds(&sb, "\n");
+	}
+	for (size_t i = 0; i < g->nold; i++)
+		sb_addf(&sb, "%d\n", g->old[i].page);
+	for (size_t off = 0; off < sb.len;) {
+		ssize_t w = write(fd, sb.s + off, sb.len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	sb_free(&sb);
+}
+
+static int report_read(struct group *g)
+{
+	FILE *fp = fdopen(g->fd, "r");
+	char *line = NULL, *end;
+	size_t cap = 0;
+	ssize_t len;
+	int rc = -1;
+
+	if (!fp) {
+		close(g->fd);
+		return -1;
+	}
+	if ((len = getline(&line, &cap, fp)) <= 0)
+		goto out;
+	if (line[len - 1] == '\n')
+		line[--len] = 0;
+	g->saved = (int)strtol(line, &end, 10);
+	g->ok_new = (int)strtol(end, &end, 10);
+	g->failed = (int)strtol(end, &end, 10);
+	if (*end == ' ')
+		end++;
+	free(g->path);
+	g->path = *end ? xstrdup(end) : NULL;
+	for (size_t i = 0; i < g->n; i++) {
+		long st;
+		if ((len = getline(&line, &cap, fp)) <= 0)
+			goto out;
+		if (line[len - 1] == '\n')
+			line[--len] = 0;
+		st = strtol(line, &end, 10);
+		g->recs[i].status = (enum dispatch_status)st;
+		g->recs[i].page = (int)strtol(end, &end, 10);
+		if (*end == ' ')
+			end++;
+		if (st == DS_FAILED)
+			g->recs[i].error = xstrdup(end);
+		if (st == DS_RENDERED && g->path)
+			g->recs[i].artifact = xstrdup(g->path);
+		if (st == DS_FAILED)
+			g->recs[i].cost_cents = 0;
+	}
+	for (size_t i = 0; i < g->nold; i++) {
+		if ((len = getline(&line, &cap, fp)) <= 0)
+			goto out;
+		g->old[i].page = (int)strtol(line, NULL, 10);
+	}
+	rc = 0;
+out:
+	free(line);
+	fclose(fp);
+	g->fd = -1;
+	return rc;
+}
+
+/* group_finish: waits for the worker of g, reads its report and commits. */
+static void group_finish(struct pass *p, struct group *g)
+{
+	int st = 0, rc = report_read(g);
+	while (waitpid(g->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (rc != 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		log_err("batch %s: the worker rendering it failed", g->path ? g->path : "?");
+		g->failed = 1;
+		/* It may have saved the file: without records a later pass rebuilds it. */
+	}
+	group_commit(p, g);
+	group_free(g);
 }
 
 static int group_cmp(const void *a, const void *b)
@@ -486,9 +661,19 @@ static int group_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;   /* keep plan order within a batch */
 }
 
+/*
+ * dispatch_card_items: groups are independent, so with more than one group and more than one
+ * CPU each batch is rendered by a worker process (as many at a time as there are CPUs, at
+ * most 4) while the parent commits the groups that are done, oldest first.
+ */
 void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t ncards,
                          struct tmpl_cache **cache, size_t *ncache)
 {
+	struct group *run = NULL;
+	size_t ngroups = 0, head = 0, tail = 0, nrun;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	char err[ERR_LEN];
+
 	if (ncards > 1)
 		qsort(cards, ncards, sizeof *cards, group_cmp);
 	for (size_t i = 0; i < ncards;) {
@@ -496,7 +681,54 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 		while (j < ncards && cards[j]->fire_date == cards[i]->fire_date &&
 		       strcmp(cards[j]->signer, cards[i]->signer) == 0)
 			j++;
-		dispatch_card_group(p, cards + i, j - i, cache, ncache);
+		ngroups++;
 		i = j;
 	}
+	nrun = cpus > 4 ? 4 : cpus < 1 ? 1 : (size_t)cpus;
+	if (ngroups < 2 || getenv("OCCASIOND_NO_WORKERS"))
+		nrun = 1;
+	run = xcalloc(nrun + 1, sizeof *run);
+	/* Templates load once, here, so that every worker inherits them. */
+	for (size_t i = 0; nrun > 1 && i < ncards; i++)
+		(void)card_tmpl(p, cache, ncache, cards[i]->template_name, err);
+	for (size_t i = 0; i < ncards;) {
+		size_t j = i + 1;
+		struct group *g = &run[tail % nrun];
+		int fds[2];
+		while (j < ncards && cards[j]->fire_date == cards[i]->fire_date &&
+		       strcmp(cards[j]->signer, cards[i]->signer) == 0)
+			j++;
+		if (tail - head == nrun)
+			group_finish(p, &run[head++ % nrun]);
+		if (group_begin(p, g, cards + i, j - i) != 0) {
+			group_free(g);
+			i = j;
+			continue;
+		}
+		if (nrun > 1 && pipe(fds) == 0) {
+			fflush(NULL);
+			g->pid = fork();
+			if (g->pid == 0) {
+				close(fds[0]);
+				group_render(p, g, cache, ncache);
+				report_write(fds[1], g);
+				_exit(0);
+			}
+			close(fds[1]);
+			if (g->pid > 0) {
+				g->fd = fds[0];
+				tail++;
+				i = j;
+				continue;
+			}
+			close(fds[0]);
+		}
+		group_render(p, g, cache, ncache);
+		group_commit(p, g);
+		group_free(g);
+		i = j;
+	}
+	while (head < tail)
+		group_finish(p, &run[head++ % nrun]);
+	free(run);
 }
