@@ -308,8 +308,6 @@ struct group {
 	int *old_page;          /* old[i]'s page when the pass began */
 	char *path;
 	int ok_new, saved, failed;
-	pid_t pid;
-	int fd;
 };
 
 static void group_free(struct group *g)
@@ -328,7 +326,6 @@ static int group_begin(struct pass *p, struct group *g, const struct plan_item *
 	memset(g, 0, sizeof *g);
 	g->items = items;
 	g->n = n;
-	g->fd = -1;
 	g->recs = xcalloc(n, sizeof *g->recs);
 	dates_format_iso(items[0]->fire_date, fire_date);
 	f.fire_date = fire_date;
@@ -363,9 +360,13 @@ static struct bcard *group_cards(const struct pass *p, struct group *g, size_t *
 			day_t occ;
 			long years;
 			if (v[i].page <= 0 || v[i].status == DS_FAILED || v[i].status == DS_SKIPPED ||
-			    (!pass && strcmp(v[i].artifact ? v[i].artifact : "", g->path ? g->path : "") != 0) ||
-			    dispatch_item_of_record(p, &v[i], &r, &sh, &ev, &occ, &years) != 0)
+			    (!pass && strcmp(v[i].artifact ? v[i].artifact : "", g->path ? g->path : "") != 0))
 				continue;
+			if (pass) {     /* a new card: its plan item says it all */
+				r = g->items[i]->rule, sh = g->items[i]->sh, occ = g->items[i]->occasion;
+			} else if (dispatch_item_of_record(p, &v[i], &r, &sh, &ev, &occ, &years) != 0) {
+				continue;
+			}
 			bc[*nc].rec = &v[i];
 			bc[*nc].old = !pass;
 			bcard_fill(p, &bc[*nc], r, sh, occ);
@@ -581,18 +582,15 @@ static void report_write(int fd, const struct group *g)
 	sb_free(&sb);
 }
 
-static int report_read(struct group *g)
+static int report_read(FILE *fp, struct group *g)
 {
-	FILE *fp = fdopen(g->fd, "r");
 	char *line = NULL, *end;
 	size_t cap = 0;
 	ssize_t len;
 	int rc = -1;
 
-	if (!fp) {
-		close(g->fd);
+	if (!fp)
 		return -1;
-	}
 	if ((len = getline(&line, &cap, fp)) <= 0)
 		goto out;
 	if (line[len - 1] == '\n')
@@ -630,24 +628,7 @@ static int report_read(struct group *g)
 	rc = 0;
 out:
 	free(line);
-	fclose(fp);
-	g->fd = -1;
 	return rc;
-}
-
-/* group_finish: waits for the worker of g, reads its report and commits. */
-static void group_finish(struct pass *p, struct group *g)
-{
-	int st = 0, rc = report_read(g);
-	while (waitpid(g->pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (rc != 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		log_err("batch %s: the worker rendering it failed", g->path ? g->path : "?");
-		g->failed = 1;
-		/* It may have saved the file: without records a later pass rebuilds it. */
-	}
-	group_commit(p, g);
-	group_free(g);
 }
 
 static int group_cmp(const void *a, const void *b)
@@ -663,72 +644,99 @@ static int group_cmp(const void *a, const void *b)
 
 /*
  * dispatch_card_items: groups are independent, so with more than one group and more than one
- * CPU each batch is rendered by a worker process (as many at a time as there are CPUs, at
- * most 4) while the parent commits the groups that are done, oldest first.
+ * CPU, one worker process per CPU (at most 4) renders every W-th group and reports each in
+ * turn, while the parent commits the groups in order as their reports come in. Few workers,
+ * each reusing its memory from batch to batch, cost far less than a process per batch.
  */
 void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t ncards,
                          struct tmpl_cache **cache, size_t *ncache)
 {
-	struct group *run = NULL;
-	size_t ngroups = 0, head = 0, tail = 0, nrun;
+	struct group *gs = NULL;
+	size_t ngroups = 0, nw;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	pid_t pids[4] = {0};
+	FILE *fps[4] = {0};
 	char err[ERR_LEN];
 
 	if (ncards > 1)
 		qsort(cards, ncards, sizeof *cards, group_cmp);
+	gs = xcalloc(ncards + 1, sizeof *gs);
 	for (size_t i = 0; i < ncards;) {
 		size_t j = i + 1;
 		while (j < ncards && cards[j]->fire_date == cards[i]->fire_date &&
 		       strcmp(cards[j]->signer, cards[i]->signer) == 0)
 			j++;
-		ngroups++;
+		if (group_begin(p, &gs[ngroups], cards + i, j - i) == 0)
+			ngroups++;
+		else
+			group_free(&gs[ngroups]);
 		i = j;
 	}
-	nrun = cpus > 4 ? 4 : cpus < 1 ? 1 : (size_t)cpus;
-	if (ngroups < 2 || getenv("OCCASIOND_NO_WORKERS"))
-		nrun = 1;
-	run = xcalloc(nrun + 1, sizeof *run);
-	/* Templates load once, here, so that every worker inherits them. */
-	for (size_t i = 0; nrun > 1 && i < ncards; i++)
-		(void)card_tmpl(p, cache, ncache, cards[i]->template_name, err);
-	for (size_t i = 0; i < ncards;) {
-		size_t j = i + 1;
-		struct group *g = &run[tail % nrun];
-		int fds[2];
-		while (j < ncards && cards[j]->fire_date == cards[i]->fire_date &&
-		       strcmp(cards[j]->signer, cards[i]->signer) == 0)
-			j++;
-		if (tail - head == nrun)
-			group_finish(p, &run[head++ % nrun]);
-		if (group_begin(p, g, cards + i, j - i) != 0) {
-			group_free(g);
-			i = j;
-			continue;
-		}
-		if (nrun > 1 && pipe(fds) == 0) {
-			fflush(NULL);
-			g->pid = fork();
-			if (g->pid == 0) {
+	/*
+	 * Workers pay only with idle CPUs: a worker's fresh heap costs page faults, and measured
+	 * on a busy machine two workers were slower than one process. So one worker per CPU the
+	 * 1-minute load average leaves idle (rounded), at most 4.
+	 */
+	{
+		double load[1] = {0};
+		double idle = (double)(cpus < 1 ? 1 : cpus) - (getloadavg(load, 1) == 1 ? load[0] : 0);
+		nw = idle >= 3.5 ? 4 : idle >= 1.5 ? (size_t)(idle + 0.5) : 1;
+	}
+	if (nw > ngroups)
+		nw = ngroups;
+	if (getenv("OCCASIOND_CARD_WORKERS")) {      /* for measuring; 1: render in this process */
+		long v = strtol(getenv("OCCASIOND_CARD_WORKERS"), NULL, 10);
+		nw = v < 1 ? 1 : v > 4 ? 4 : (size_t)v;
+	}
+	if (nw > 1) {
+		/* Templates load once, here, so that every worker inherits them. */
+		for (size_t i = 0; i < ncards; i++)
+			(void)card_tmpl(p, cache, ncache, cards[i]->template_name, err);
+		fflush(NULL);
+		for (size_t w = 0; w < nw; w++) {
+			int fds[2];
+			if (pipe(fds) != 0 || (pids[w] = fork()) < 0) {
+				log_err("cannot start a card worker: %s", strerror(errno));
+				pids[w] = 0;
+				break;
+			}
+			if (pids[w] == 0) {
 				close(fds[0]);
-				group_render(p, g, cache, ncache);
-				report_write(fds[1], g);
+				for (size_t k = 0; k < w; k++)
+					if (fps[k])
+						fclose(fps[k]);
+				for (size_t i = w; i < ngroups; i += nw) {
+					group_render(p, &gs[i], cache, ncache);
+					report_write(fds[1], &gs[i]);
+				}
 				_exit(0);
 			}
 			close(fds[1]);
-			if (g->pid > 0) {
-				g->fd = fds[0];
-				tail++;
-				i = j;
-				continue;
-			}
-			close(fds[0]);
+			fps[w] = fdopen(fds[0], "r");
 		}
-		group_render(p, g, cache, ncache);
+	}
+	for (size_t i = 0; i < ngroups; i++) {
+		struct group *g = &gs[i];
+		if (nw > 1 && pids[i % nw] > 0) {
+			if (report_read(fps[i % nw], g) != 0) {
+				log_err("batch of %s: the worker rendering it failed", g->items[0]->signer);
+				g->failed = 1;
+				/* It may have saved the file: without records a later pass rebuilds it. */
+			}
+		} else {
+			group_render(p, g, cache, ncache);   /* one process, or its worker did not start */
+		}
 		group_commit(p, g);
 		group_free(g);
-		i = j;
 	}
-	while (head < tail)
-		group_finish(p, &run[head++ % nrun]);
-	free(run);
+	for (size_t w = 0; w < nw; w++) {
+		int st = 0;
+		if (fps[w])
+			fclose(fps[w]);
+		while (pids[w] > 0 && waitpid(pids[w], &st, 0) < 0 && errno == EINTR)
+			;
+		if (pids[w] > 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
+			log_err("a card worker ended abnormally (status %d)", st);
+	}
+	free(gs);
 }
