@@ -238,3 +238,29 @@ for f in "$ROOT"/templates/*.card.yaml; do
 		check "preview $t: qpdf --check" qpdf --check "$T/p-$t.pdf"
 	fi
 done
+
+# Worker processes (forced: the load average may not allow them): two signers' batches are
+# rendered by two workers, and the parent's records still name the right pages.
+rm -rf "$T/var"
+sed -i 's/^rules: .*/rules: cards.yaml/' "$CFG"
+printf 'occasions:\n  - id: bday\n    name: Birthday\n    when: {anniversary_of: birthday}\n    lead: 10 days\n    channel: card\n    template: birthday\n' > "$T/etc/cards.yaml"
+sed -e 's/Dana Ruiz,dana.ruiz/Sam Ortiz,sam.ortiz/' -e 's/^k\([0-9]\),/w\1,/' "$T/people.csv" | grep -v '^w5,\|^wd,' > "$T/two.csv"
+OCC import stakeholders "$T/people.csv" > /dev/null 2>&1
+OCC import stakeholders "$T/two.csv" > /dev/null 2>&1
+OCCASIOND_CARD_WORKERS=2 "$OCCASIOND" -c "$CFG" run --once --at 2026-12-03T10:00 > "$T/wrun" 2>&1
+check_out "two workers: 8 cards in 2 batches" "8 cards in 2 batches" "$T/wrun"
+OCC log --format json > "$T/wlog.json"
+"$PY" - "$T/wlog.json" > "$T/wrecs" <<'PYEOF'
+import json, sys
+for r in json.load(open(sys.argv[1])):
+    if r["channel"] == "card" and r["status"] == "rendered":
+        print(r["stakeholder"], r["page"], r["artifact"])
+PYEOF
+eq "two workers: 8 records rendered" "$(wc -l < "$T/wrecs")" 8
+if have pdftotext; then
+	while read -r id pg art; do
+		first=$(awk -F, -v id="${id#?}" '$1 == "k" id {print $2}' "$T/people.csv")
+		pdftotext -f "$pg" -l "$pg" "$art" - 2>/dev/null > "$T/page"
+		check_out "two workers: record $id, page $pg of $(basename "$art") is its card" "$first" "$T/page"
+	done < "$T/wrecs"
+fi
