@@ -671,6 +671,91 @@ static void test_deterministic(void)
 	}
 }
 
+/* ---------------------------------------------------------------- cover sheet, envelopes, labels */
+
+static void test_cover(void)
+{
+	struct card_template *t = NULL;
+	struct card_batch *b = NULL;
+	struct card_entry e[25];
+	struct card_cover cv;
+	char err[ERR_LEN] = "", *pdf = tmp_path("cover.pdf"), *out = NULL, cmd[1024];
+	char rnames[25][64];
+	int k = card_cover_pages(25), ok = 1, addressed = 0;
+
+	CHECK(card_cover_pages(1) == 1 && card_cover_pages(20) == 1 && card_cover_pages(21) == 2 &&
+	      card_cover_pages(49) == 2 && card_cover_pages(50) == 3, "the cover sheet grows a page per 29 cards after 20");
+	if (card_template_load("templates/birthday.card.yaml", "fonts", &t, err) != 0 || card_batch_new(&b, err) != 0) {
+		CHECK(0, "cover: %s", err);
+		goto out;
+	}
+	for (int i = 0; i < 25; i++) {
+		struct tval *ctx = make_ctx("Zoë", "Łukasiewicz");
+		if (card_batch_add(b, t, ctx, NULL, err) != 0)
+			ok = 0;
+		tval_free(ctx);
+		/* The cover prints what no font has as its code point instead of failing the batch. */
+		if (i == 24)
+			snprintf(rnames[i], sizeof rnames[i], "\xE5\xB1\xB1\xE7\x94\xB0 Taro %d", i);
+		else
+			snprintf(rnames[i], sizeof rnames[i], "%s Card %d", i % 2 ? "Ελένη" : "Дмитрий", i);
+		e[i].name = rnames[i];
+		e[i].occasion = "Birthday, 13 December 2026";
+		e[i].address = i % 2 ? "" : "Flat 4\n22 Baker Street\nLONDON\nNW1 6XE\nUNITED KINGDOM";
+		e[i].page = i + 1 + k;
+		addressed += i % 2 == 0;
+	}
+	CHECK(ok, "cover: 25 cards added");
+	memset(&cv, 0, sizeof cv);
+	cv.signer = "Dana Ruiz";
+	cv.fire_date = "3 December 2026";
+	cv.sign_by = "Wednesday 9 December 2026";
+	cv.organization = "Acme Corp";
+	cv.return_address = "Acme Corp\\n1 Main St\\nSpringfield, IL 62701\\nUSA";
+	cv.fonts_dir = "fonts";
+	cv.cards = e;
+	cv.n = 24;
+	cv.envelope = CARD_ENV_DL;
+	cv.labels = CARD_LABELS_5160;
+	CHECK(card_batch_finish(b, &cv, err) != 0 && strstr(err, "24 cards"), "finish refuses a cover that does not list every card");
+	cv.n = 25;
+	err[0] = 0;
+	CHECK(card_batch_finish(b, &cv, err) == 0, "finish: cover, %d envelopes, a label sheet %s", addressed, err);
+	CHECK(card_batch_pages(b) == k + 25 + addressed + 1, "the batch has %d pages (want %d)", card_batch_pages(b),
+	      k + 25 + addressed + 1);
+	CHECK(card_batch_save(b, pdf, err) == 0, "the finished batch is saved %s", err);
+	if (!have_tool("pdfinfo") || !have_tool("pdftotext")) {
+		SKIP("poppler-utils are not installed");
+		goto out;
+	}
+	snprintf(cmd, sizeof cmd, "pdfinfo -f 1 -l 60 '%s'", pdf);
+	run(cmd, &out);
+	CHECK(out && strstr(out, "Page    1 size:  612 x 792 pts"), "with US labels the cover is Letter");
+	snprintf(cmd, sizeof cmd, "Page   %2d size:  623.622 x 311.811 pts", k + 26);
+	CHECK(out && strstr(out, cmd), "the first envelope (page %d) is DL", k + 26);
+	snprintf(cmd, sizeof cmd, "Page   %2d size:  612 x 792 pts", k + 26 + addressed);
+	CHECK(out && strstr(out, cmd), "the label sheet is Letter");
+	free(out);
+	out = NULL;
+	snprintf(cmd, sizeof cmd, "pdftotext -f 1 -l %d '%s' -", k, pdf);
+	run(cmd, &out);
+	CHECK(out && strstr(out, "Dana Ruiz") && strstr(out, "Wednesday 9 December 2026") && strstr(out, "Дмитрий Card 0") &&
+	      strstr(out, "Ελένη Card 23"), "the cover lists the signer, the date and the cards over %d pages", k);
+	CHECK(out && strstr(out, "[U+5C71]") && strstr(out, "Taro 24"), "the cover writes a character no font has as [U+5C71]");
+	CHECK(out && count_str(out, "no postal address") >= 12, "the cover flags the 12 cards without an address");
+	free(out);
+	out = NULL;
+	snprintf(cmd, sizeof cmd, "pdftotext -f %d -l %d '%s' -", k + 26, k + 26 + addressed, pdf);
+	run(cmd, &out);
+	CHECK(out && count_str(out, "22 Baker Street") == 2 * addressed && strstr(out, "Flat 4") &&
+	      strstr(out, "Acme Corp, 1 Main St, Springfield"), "envelopes and labels: the street lines and the return address");
+out:
+	free(out);
+	free(pdf);
+	card_batch_free(b);
+	card_template_free(t);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_card.XXXXXX");
@@ -686,6 +771,7 @@ int main(void)
 	test_composite_glyphs();
 	test_bad_templates();
 	test_deterministic();
+	test_cover();
 	{
 		char *cmd = xasprintf(getenv("KEEP") ? "true %s" : "rm -rf '%s'", tmpdir);
 		if (system(cmd) != 0)
