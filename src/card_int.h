@@ -186,4 +186,37 @@ struct bfont *card_batch_font(struct card_batch *b, const struct tfont *tf, char
 int card_draw_block(const struct card_template *t, HPDF_Page pg, double page_h, const struct pblock *pb,
                     struct bfont **bf);
 
+/* ------------------------------------------------------------------ the loader (card_load.c) */
+
+struct ynode;
+struct diags;
+struct loader {
+	const char *fonts_dir;
+	struct diags *d;
+	struct card_template *t;
+	int panel;                  /* the panel the elements being parsed belong to */
+	HPDF_Doc scratch;           /* checks that libharu accepts each font and image */
+	struct hpdf_err herr;
+	int errors;
+};
+
+/* Each ld_ helper reports a problem as "FILE:LINE:COL: error: ..." into L->d and returns -1/NULL. */
+void ld_bad(struct loader *L, const struct ynode *n, const char *fmt, ...) PRINTF_LIKE(3, 4);
+char *ld_where_of(const struct ynode *n);      /* "FILE:LINE:COL", malloc'd */
+int ld_check_keys(struct loader *L, const struct ynode *map, const char *const *allowed, const char *what);
+const char *ld_scalar(struct loader *L, const struct ynode *n, const char *what);
+int ld_num(struct loader *L, const struct ynode *n, const char *what, double lo, double hi, double *out);
+int ld_colour(struct loader *L, const struct ynode *n, const char *what, struct rgb *c);
+int ld_choice(struct loader *L, const struct ynode *n, const char *what, const char *const *names, int *out);
+/* ld_numbers: a list of min..count numbers in [lo, hi] into out; their count or -1. */
+int ld_numbers(struct loader *L, const struct ynode *n, const char *what, size_t min, size_t count,
+               double lo, double hi, double *out);
+/* ld_box: [x, y, w, h] mm inside the panel, or inside its margins when inner. */
+int ld_box(struct loader *L, const struct ynode *n, const char *what, int inner, double out[4]);
+/* ld_font_index: loads the named font once per template; its index in t->fonts, or -1. */
+long ld_font_index(struct loader *L, const struct ynode *n);
+int ld_image_path_ok(const char *s);
+/* ld_image_kind: 0 PNG, 1 JPEG, -1 neither, -2 unreadable (by the first bytes). */
+int ld_image_kind(const char *path);
+
 #endif

@@ -1,7 +1,6 @@
 /*
- * card_tmpl: the .card.yaml loader. Every key is checked and every problem reported as
- * FILE:LINE:COL; fonts and images are tried in a scratch libharu document so a template
- * that loads is one libharu can print.
+ * card_tmpl: the .card.yaml loader: page geometry (flat or folded), styles and the elements.
+ * Every key is checked and every problem reported as FILE:LINE:COL (helpers in card_load.c).
  */
 #include <errno.h>
 #include <math.h>
@@ -12,299 +11,6 @@
 
 #include "card_int.h"
 #include "occasiond/ytree.h"
-
-/* ------------------------------------------------------------------ loading helpers */
-
-struct loader {
-	const char *fonts_dir;
-	struct diags *d;
-	struct card_template *t;
-	int panel;                  /* the panel the elements being parsed belong to */
-	HPDF_Doc scratch;           /* checks that libharu accepts each font and image */
-	struct hpdf_err herr;
-	int errors;
-};
-
-static void bad(struct loader *L, const struct ynode *n, const char *fmt, ...) PRINTF_LIKE(3, 4);
-static void bad(struct loader *L, const struct ynode *n, const char *fmt, ...)
-{
-	struct strbuf sb = {0};
-	va_list ap;
-	va_start(ap, fmt);
-	sb_vaddf(&sb, fmt, ap);
-	va_end(ap);
-	ytree_diag(L->d, 0, n, "%s", sb.s);
-	sb_free(&sb);
-	L->errors++;
-}
-
-static char *where_of(const struct ynode *n)
-{
-	return xasprintf("%s:%ld:%ld", n->file ? n->file : "?", n->line, n->col);
-}
-
-static int check_keys(struct loader *L, const struct ynode *map, const char *const *allowed, const char *what)
-{
-	int n = ytree_check_keys(map, allowed, what, L->d);
-	L->errors += n;
-	return n;
-}
-
-static const char *scalar(struct loader *L, const struct ynode *n, const char *what)
-{
-	if (n->type != Y_SCALAR) {
-		bad(L, n, "%s must be a single value, not %s", what, ytree_type_name(n->type));
-		return NULL;
-	}
-	return n->value;
-}
-
-static int num(struct loader *L, const struct ynode *n, const char *what, double lo, double hi, double *out)
-{
-	const char *s = scalar(L, n, what);
-	char *end;
-	double v;
-
-	if (!s)
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (!*s || *end || errno || !isfinite(v)) {
-		bad(L, n, "%s must be a number, not '%s'", what, s);
-		return -1;
-	}
-	if (v < lo || v > hi) {
-		bad(L, n, "%s must be between %g and %g, not %g", what, lo, hi, v);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static int parse_colour(const char *s, struct rgb *c)
-{
-	unsigned v = 0;
-	if (!s || s[0] != '#' || strlen(s) != 7)
-		return -1;
-	for (int i = 1; i < 7; i++) {
-		int ch = s[i], d;
-		if (ch >= '0' && ch <= '9')
-			d = ch - '0';
-		else if (ch >= 'a' && ch <= 'f')
-			d = ch - 'a' + 10;
-		else if (ch >= 'A' && ch <= 'F')
-			d = ch - 'A' + 10;
-		else
-			return -1;
-		v = v << 4 | (unsigned)d;
-	}
-	c->r = (double)(v >> 16 & 0xFF) / 255.0;
-	c->g = (double)(v >> 8 & 0xFF) / 255.0;
-	c->b = (double)(v & 0xFF) / 255.0;
-	return 0;
-}
-
-static int colour(struct loader *L, const struct ynode *n, const char *what, struct rgb *c)
-{
-	const char *s = scalar(L, n, what);
-	if (!s)
-		return -1;
-	if (parse_colour(s, c) != 0) {
-		bad(L, n, "%s must be a colour written \"#RRGGBB\" (quoted in YAML), not '%s'", what, s);
-		return -1;
-	}
-	return 0;
-}
-
-static int choice(struct loader *L, const struct ynode *n, const char *what, const char *const *names, int *out)
-{
-	const char *s = scalar(L, n, what);
-	if (!s)
-		return -1;
-	for (int i = 0; names[i]; i++)
-		if (strcmp(s, names[i]) == 0) {
-			*out = i;
-			return 0;
-		}
-	{
-		struct strbuf sb = {0};
-		for (int i = 0; names[i]; i++)
-			sb_addf(&sb, "%s%s", i ? ", " : "", names[i]);
-		bad(L, n, "%s must be one of %s, not '%s'", what, sb.s, s);
-		sb_free(&sb);
-	}
-	return -1;
-}
-
-/* numbers: a list of exactly count numbers (or 1..count when min < count). */
-static int numbers(struct loader *L, const struct ynode *n, const char *what, size_t min, size_t count,
-                   double lo, double hi, double *out)
-{
-	if (n->type != Y_SEQ || n->n < min || n->n > count) {
-		if (min == count)
-			bad(L, n, "%s must be a list of %zu numbers", what, count);
-		else
-			bad(L, n, "%s must be a list of %zu to %zu numbers", what, min, count);
-		return -1;
-	}
-	for (size_t i = 0; i < n->n; i++)
-		if (num(L, n->items[i], what, lo, hi, &out[i]) != 0)
-			return -1;
-	return (int)n->n;
-}
-
-/* box: [x, y, w, h] in mm inside the page, or inside the margins when inner. */
-static int box(struct loader *L, const struct ynode *n, const char *what, int inner, double out[4])
-{
-	const struct card_template *t = L->t;
-	double x0 = 0, y0 = 0, x1 = t->w_mm, y1 = t->h_mm;
-
-	if (numbers(L, n, what, 4, 4, -1e4, 1e4, out) < 0)
-		return -1;
-	if (out[2] <= 0 || out[3] <= 0) {
-		bad(L, n, "%s: width and height must be positive", what);
-		return -1;
-	}
-	if (inner) {
-		x0 = t->margin[3], y0 = t->margin[0];
-		x1 = t->w_mm - t->margin[1], y1 = t->h_mm - t->margin[2];
-	}
-	if (out[0] < x0 - EPS_MM || out[1] < y0 - EPS_MM || out[0] + out[2] > x1 + EPS_MM ||
-	    out[1] + out[3] > y1 + EPS_MM) {
-		bad(L, n, "%s [%g, %g, %g, %g] lies outside the %s (x %g..%g, y %g..%g mm)", what,
-		    out[0], out[1], out[2], out[3], inner ? "margins" : "page", x0, x1, y0, y1);
-		return -1;
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------------ fonts and images */
-
-static int font_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 5 || n > 128 || s[0] == '.' || strstr(s, ".."))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.'))
-			return 0;
-	}
-	return util_strcaseeq(s + n - 4, ".ttf");
-}
-
-struct cmp_ud {
-	HPDF_FontDef def;
-	uint32_t cp;
-	unsigned mine, theirs;
-};
-
-static int cmp_glyph(void *ud, uint32_t cp, unsigned gid)
-{
-	struct cmp_ud *c = ud;
-	unsigned g = HPDF_TTFontDef_GetGlyphid(c->def, (HPDF_UINT16)cp);
-	if (g != gid) {
-		c->cp = cp, c->mine = gid, c->theirs = g;
-		return 1;
-	}
-	return 0;
-}
-
-/* font_index: loads font name (once per template) and returns its index, or -1. */
-static long font_index(struct loader *L, const struct ynode *n)
-{
-	struct card_template *t = L->t;
-	const char *name = scalar(L, n, "a font");
-	char err[ERR_LEN];
-	struct cardfont *cf = NULL;
-	char *path;
-	const char *hname;
-
-	if (!name)
-		return -1;
-	for (size_t i = 0; i < t->nfonts; i++)
-		if (strcmp(t->fonts[i].name, name) == 0)
-			return (long)i;
-	if (!font_name_ok(name)) {
-		bad(L, n, "font '%s' must be a plain file name ending in .ttf (no '/' or '..')", name);
-		return -1;
-	}
-	path = util_path_join(L->fonts_dir, name);
-	if (!util_file_exists(path)) {
-		bad(L, n, "font '%s' not found in %s", name, L->fonts_dir);
-		free(path);
-		return -1;
-	}
-	if (cardfont_load(path, &cf, err) != 0) {
-		bad(L, n, "font '%s': %s", name, err);
-		free(path);
-		return -1;
-	}
-	/* libharu must accept the file too, and map every character to the glyph we measure. */
-	L->herr.status = 0;
-	hname = HPDF_LoadTTFontFromFile(L->scratch, path, HPDF_TRUE);
-	if (!hname || L->herr.status) {
-		card_hpdf_fail(err, &L->herr, "cannot load the font");
-		bad(L, n, "font '%s': %s", name, err);
-		HPDF_ResetError(L->scratch);
-		goto fail;
-	} else {
-		struct cmp_ud c = {HPDF_GetFontDef(L->scratch, hname), 0, 0, 0};
-		if (!c.def || ((HPDF_TTFontDefAttr)c.def->attr)->num_glyphs != cardfont_num_glyphs(cf)) {
-			bad(L, n, "font '%s': libharu reads it differently", name);
-			goto fail;
-		}
-		if (cardfont_foreach(cf, cmp_glyph, &c) != 0) {
-			bad(L, n, "font '%s': libharu maps U+%04X to glyph %u, not %u; this font cannot be used",
-			    name, (unsigned)c.cp, c.theirs, c.mine);
-			goto fail;
-		}
-	}
-	t->fonts = xreallocarray(t->fonts, t->nfonts + 1, sizeof *t->fonts);
-	t->fonts[t->nfonts].name = xstrdup(name);
-	t->fonts[t->nfonts].path = path;
-	t->fonts[t->nfonts].cf = cf;
-	return (long)t->nfonts++;
-fail:
-	cardfont_free(cf);
-	free(path);
-	return -1;
-}
-
-static int image_path_ok(const char *s)
-{
-	const char *p = s;
-	if (!*s || *s == '/' || strchr(s, '\\') || util_has_ctl(s, NULL) || strlen(s) > 1024)
-		return 0;
-	while (*p) {                /* no empty, "." or ".." component */
-		const char *e = strchr(p, '/');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		p += n;
-		if (*p == '/')
-			p++;
-	}
-	return s[strlen(s) - 1] != '/';
-}
-
-/* image_kind: 0 PNG, 1 JPEG, -1 neither (by the first bytes of the file). */
-static int image_kind(const char *path)
-{
-	unsigned char b[8] = {0};
-	FILE *fp = fopen(path, "rb");
-	size_t n;
-	if (!fp)
-		return -2;
-	n = fread(b, 1, sizeof b, fp);
-	fclose(fp);
-	if (n == 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0)
-		return 0;
-	if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF)
-		return 1;
-	return -1;
-}
 
 /* ------------------------------------------------------------------ styles */
 
@@ -320,20 +26,20 @@ static const char *const valign_names[] = {"top", "middle", "bottom", NULL};
 static void parse_fonts(struct loader *L, const struct ynode *n, struct style_in *s)
 {
 	if (n->type == Y_SCALAR) {
-		long i = font_index(L, n);
+		long i = ld_font_index(L, n);
 		if (i >= 0) {
 			s->st.font[0] = (size_t)i;
 			s->st.nfonts = 1;
 			s->have_fonts = 1;
 		}
 	} else if (n->type != Y_SEQ || n->n == 0 || n->n > CARD_MAX_FONTS) {
-		bad(L, n, "fonts must be a list of 1 to %d font file names, tried in order for each character",
+		ld_bad(L, n, "fonts must be a list of 1 to %d font file names, tried in order for each character",
 		    CARD_MAX_FONTS);
 	} else {
 		int ok = 1;
 		s->st.nfonts = 0;
 		for (size_t i = 0; i < n->n; i++) {
-			long fi = font_index(L, n->items[i]);
+			long fi = ld_font_index(L, n->items[i]);
 			if (fi < 0)
 				ok = 0;
 			else
@@ -350,21 +56,21 @@ static void parse_style(struct loader *L, const struct ynode *map, struct style_
 
 	if ((n = ytree_get(map, "fonts")))
 		parse_fonts(L, n, s);
-	if ((n = ytree_get(map, "size")) && num(L, n, "size (pt)", 2, 300, &s->st.size) == 0)
+	if ((n = ytree_get(map, "size")) && ld_num(L, n, "size (pt)", 2, 300, &s->st.size) == 0)
 		s->have_size = 1;
-	if ((n = ytree_get(map, "min_size")) && num(L, n, "min_size (pt)", 2, 300, &s->st.min_size) == 0)
+	if ((n = ytree_get(map, "min_size")) && ld_num(L, n, "min_size (pt)", 2, 300, &s->st.min_size) == 0)
 		s->have_min = 1;
 	if ((n = ytree_get(map, "line_spacing")) &&
-	    num(L, n, "line_spacing (times the size)", 0.5, 4, &s->st.line_spacing) == 0)
+	    ld_num(L, n, "line_spacing (times the size)", 0.5, 4, &s->st.line_spacing) == 0)
 		s->have_ls = 1;
 	if ((n = ytree_get(map, "letter_spacing")) &&
-	    num(L, n, "letter_spacing (em)", -0.2, 2, &s->st.letter_spacing) == 0)
+	    ld_num(L, n, "letter_spacing (em)", -0.2, 2, &s->st.letter_spacing) == 0)
 		s->have_lsp = 1;
-	if ((n = ytree_get(map, "colour")) && colour(L, n, "colour", &s->st.colour) == 0)
+	if ((n = ytree_get(map, "colour")) && ld_colour(L, n, "colour", &s->st.colour) == 0)
 		s->have_colour = 1;
-	if ((n = ytree_get(map, "align")) && choice(L, n, "align", align_names, &v) == 0)
+	if ((n = ytree_get(map, "align")) && ld_choice(L, n, "align", align_names, &v) == 0)
 		s->st.align = (enum align)v, s->have_align = 1;
-	if ((n = ytree_get(map, "valign")) && choice(L, n, "valign", valign_names, &v) == 0)
+	if ((n = ytree_get(map, "valign")) && ld_choice(L, n, "valign", valign_names, &v) == 0)
 		s->st.valign = (enum valign)v, s->have_valign = 1;
 }
 
@@ -418,13 +124,13 @@ static int resolve_style(struct loader *L, const struct ynode *map, const struct
 	s.st.colour = (struct rgb){0.13, 0.13, 0.13};
 	merge_style(&s, &styles->deflt);
 	if ((n = ytree_get(map, "style"))) {
-		const char *name = scalar(L, n, "style");
+		const char *name = ld_scalar(L, n, "style");
 		size_t i;
 		for (i = 0; name && i < styles->n; i++)
 			if (strcmp(styles->v[i].name, name) == 0)
 				break;
 		if (name && i == styles->n)
-			bad(L, n, "no style named '%s' under styles:", name);
+			ld_bad(L, n, "no style named '%s' under styles:", name);
 		else if (name)
 			merge_style(&s, &styles->v[i].s);
 	}
@@ -434,7 +140,7 @@ static int resolve_style(struct loader *L, const struct ynode *map, const struct
 	if (!s.have_fonts || s.st.nfonts == 0) {
 		/* A font that failed to load was reported where it is named. */
 		if (!ytree_get(map, "fonts") && L->errors == errors_before)
-			bad(L, map, "no fonts for this text (give fonts: here, in its style, or at the top level)");
+			ld_bad(L, map, "no fonts for this text (give fonts: here, in its style, or at the top level)");
 		return -1;
 	}
 	if (!s.have_min || s.st.min_size > s.st.size)
@@ -454,15 +160,15 @@ static void add_text(struct card_template *t, const struct tblock *b)
 static int text_src(struct loader *L, const struct ynode *n, char **out)
 {
 	char err[ERR_LEN];
-	const char *s = scalar(L, n, "text");
+	const char *s = ld_scalar(L, n, "text");
 	if (!s)
 		return -1;
 	if (strlen(s) > CARD_MAX_TEXT) {
-		bad(L, n, "text is longer than %d bytes", CARD_MAX_TEXT);
+		ld_bad(L, n, "text is longer than %d bytes", CARD_MAX_TEXT);
 		return -1;
 	}
 	if (template_check(s, err) != 0) {
-		bad(L, n, "text: %s", err);
+		ld_bad(L, n, "text: %s", err);
 		return -1;
 	}
 	*out = xstrdup(s);
@@ -474,7 +180,7 @@ static void parse_texts(struct loader *L, const struct ynode *list, const struct
 	static const char *const keys[] = {"text", "box", "style", STYLE_KEYS, NULL};
 
 	if (list->type != Y_SEQ) {
-		bad(L, list, "texts must be a list of text blocks");
+		ld_bad(L, list, "texts must be a list of text blocks");
 		return;
 	}
 	for (size_t i = 0; i < list->n; i++) {
@@ -484,20 +190,20 @@ static void parse_texts(struct loader *L, const struct ynode *list, const struct
 
 		memset(&b, 0, sizeof b);
 		if (m->type != Y_MAP) {
-			bad(L, m, "a text block must be a mapping (text:, box:, fonts:, size: ...)");
+			ld_bad(L, m, "a text block must be a mapping (text:, box:, fonts:, size: ...)");
 			continue;
 		}
-		check_keys(L, m, keys, "a text block");
+		ld_check_keys(L, m, keys, "a text block");
 		if (!(n = ytree_get(m, "text"))) {
-			bad(L, m, "a text block needs text:");
+			ld_bad(L, m, "a text block needs text:");
 			ok = 0;
 		} else if (text_src(L, n, &b.src) != 0) {
 			ok = 0;
 		}
 		if (!(n = ytree_get(m, "box"))) {
-			bad(L, m, "a text block needs box: [x, y, width, height] (mm from the top-left corner)");
+			ld_bad(L, m, "a text block needs box: [x, y, width, height] (mm from the top-left corner)");
 			ok = 0;
-		} else if (box(L, n, "box", 1, b.box) != 0) {
+		} else if (ld_box(L, n, "box", 1, b.box) != 0) {
 			ok = 0;
 		}
 		if (resolve_style(L, m, styles, &b.st, 11) != 0)
@@ -506,7 +212,7 @@ static void parse_texts(struct loader *L, const struct ynode *list, const struct
 			free(b.src);
 			continue;
 		}
-		b.where = where_of(m);
+		b.where = ld_where_of(m);
 		b.panel = L->panel;
 		add_text(L->t, &b);
 	}
@@ -519,7 +225,7 @@ static void parse_images(struct loader *L, const struct ynode *list)
 	struct card_template *t = L->t;
 
 	if (list->type != Y_SEQ) {
-		bad(L, list, "images must be a list");
+		ld_bad(L, list, "images must be a list");
 		return;
 	}
 	for (size_t i = 0; i < list->n; i++) {
@@ -530,37 +236,37 @@ static void parse_images(struct loader *L, const struct ynode *list)
 
 		memset(&im, 0, sizeof im);
 		if (m->type != Y_MAP) {
-			bad(L, m, "an image must be a mapping (file:, box:, fit:)");
+			ld_bad(L, m, "an image must be a mapping (file:, box:, fit:)");
 			continue;
 		}
-		check_keys(L, m, keys, "an image");
-		if ((n = ytree_get(m, "fit")) && choice(L, n, "fit", fits, &v) == 0)
+		ld_check_keys(L, m, keys, "an image");
+		if ((n = ytree_get(m, "fit")) && ld_choice(L, n, "fit", fits, &v) == 0)
 			im.fit = (enum fit)v;
 		if (!(n = ytree_get(m, "box"))) {
-			bad(L, m, "an image needs box: [x, y, width, height] (mm from the top-left corner)");
+			ld_bad(L, m, "an image needs box: [x, y, width, height] (mm from the top-left corner)");
 			continue;
 		}
-		if (box(L, n, "box", 0, im.box) != 0)
+		if (ld_box(L, n, "box", 0, im.box) != 0)
 			continue;
 		if (!(n = ytree_get(m, "file"))) {
-			bad(L, m, "an image needs file: (a PNG or JPEG, relative to the template's directory)");
+			ld_bad(L, m, "an image needs file: (a PNG or JPEG, relative to the template's directory)");
 			continue;
 		}
-		if (!(file = scalar(L, n, "file")))
+		if (!(file = ld_scalar(L, n, "file")))
 			continue;
-		if (!image_path_ok(file)) {
-			bad(L, n, "image file '%s' must be a relative path inside the templates directory (no '..')", file);
+		if (!ld_image_path_ok(file)) {
+			ld_bad(L, n, "image file '%s' must be a relative path inside the templates directory (no '..')", file);
 			continue;
 		}
 		im.path = util_path_join(t->dir, file);
 		if (!util_file_exists(im.path)) {
-			bad(L, n, "image file '%s' not found (looked for %s)", file, im.path);
+			ld_bad(L, n, "image file '%s' not found (looked for %s)", file, im.path);
 			free(im.path);
 			continue;
 		}
-		kind = image_kind(im.path);
+		kind = ld_image_kind(im.path);
 		if (kind < 0) {
-			bad(L, n, "image file '%s' is neither PNG nor JPEG", file);
+			ld_bad(L, n, "image file '%s' is neither PNG nor JPEG", file);
 			free(im.path);
 			continue;
 		}
@@ -572,7 +278,7 @@ static void parse_images(struct loader *L, const struct ynode *list)
 			           : HPDF_LoadPngImageFromFile(L->scratch, im.path);
 			if (!img || L->herr.status) {
 				card_hpdf_fail(err, &L->herr, "cannot load the image");
-				bad(L, n, "image file '%s': %s", file, err);
+				ld_bad(L, n, "image file '%s': %s", file, err);
 				HPDF_ResetError(L->scratch);
 				free(im.path);
 				continue;
@@ -580,7 +286,7 @@ static void parse_images(struct loader *L, const struct ynode *list)
 			im.px_w = HPDF_Image_GetWidth(img);
 			im.px_h = HPDF_Image_GetHeight(img);
 			if (im.px_w < 1 || im.px_h < 1) {
-				bad(L, n, "image file '%s' has no pixels", file);
+				ld_bad(L, n, "image file '%s' has no pixels", file);
 				free(im.path);
 				continue;
 			}
@@ -596,10 +302,10 @@ static void parse_images(struct loader *L, const struct ynode *list)
 static int parse_dash(struct loader *L, const struct ynode *n, struct tline *l)
 {
 	double d[2];
-	if (numbers(L, n, "dash (pt on, pt off)", 2, 2, 0, 100, d) < 0)
+	if (ld_numbers(L, n, "dash (pt on, pt off)", 2, 2, 0, 100, d) < 0)
 		return -1;
 	if (d[1] < 1) {
-		bad(L, n, "dash: the gap must be at least 1 pt");
+		ld_bad(L, n, "dash: the gap must be at least 1 pt");
 		return -1;
 	}
 	/* libharu takes whole points; a 0 "on" with round caps draws dots. */
@@ -611,10 +317,10 @@ static int parse_dash(struct loader *L, const struct ynode *n, struct tline *l)
 
 static int point_in_page(struct loader *L, const struct ynode *n, const char *what, double p[2])
 {
-	if (numbers(L, n, what, 2, 2, -1e4, 1e4, p) < 0)
+	if (ld_numbers(L, n, what, 2, 2, -1e4, 1e4, p) < 0)
 		return -1;
 	if (p[0] < -EPS_MM || p[1] < -EPS_MM || p[0] > L->t->w_mm + EPS_MM || p[1] > L->t->h_mm + EPS_MM) {
-		bad(L, n, "%s [%g, %g] lies outside the page (%g x %g mm)", what, p[0], p[1], L->t->w_mm, L->t->h_mm);
+		ld_bad(L, n, "%s [%g, %g] lies outside the page (%g x %g mm)", what, p[0], p[1], L->t->w_mm, L->t->h_mm);
 		return -1;
 	}
 	return 0;
@@ -627,7 +333,7 @@ static void parse_lines(struct loader *L, const struct ynode *list)
 	struct card_template *t = L->t;
 
 	if (list->type != Y_SEQ) {
-		bad(L, list, "lines must be a list");
+		ld_bad(L, list, "lines must be a list");
 		return;
 	}
 	for (size_t i = 0; i < list->n; i++) {
@@ -640,28 +346,28 @@ static void parse_lines(struct loader *L, const struct ynode *list)
 		l.width = 0.75;
 		l.colour = (struct rgb){0.13, 0.13, 0.13};
 		if (m->type != Y_MAP) {
-			bad(L, m, "a line must be a mapping (from:, to:, width:, colour:)");
+			ld_bad(L, m, "a line must be a mapping (from:, to:, width:, colour:)");
 			continue;
 		}
-		check_keys(L, m, keys, "a line");
+		ld_check_keys(L, m, keys, "a line");
 		if (!(n = ytree_get(m, "from")) || point_in_page(L, n, "from", a) != 0) {
 			if (!n)
-				bad(L, m, "a line needs from: [x, y] (mm)");
+				ld_bad(L, m, "a line needs from: [x, y] (mm)");
 			ok = 0;
 		}
 		if (!(n = ytree_get(m, "to")) || point_in_page(L, n, "to", b) != 0) {
 			if (!n)
-				bad(L, m, "a line needs to: [x, y] (mm)");
+				ld_bad(L, m, "a line needs to: [x, y] (mm)");
 			ok = 0;
 		}
-		if ((n = ytree_get(m, "width")) && num(L, n, "width (pt)", 0.1, 20, &l.width) != 0)
+		if ((n = ytree_get(m, "width")) && ld_num(L, n, "width (pt)", 0.1, 20, &l.width) != 0)
 			ok = 0;
-		if ((n = ytree_get(m, "colour")) && colour(L, n, "colour", &l.colour) != 0)
+		if ((n = ytree_get(m, "colour")) && ld_colour(L, n, "colour", &l.colour) != 0)
 			ok = 0;
 		if ((n = ytree_get(m, "dash")) && parse_dash(L, n, &l) != 0)
 			ok = 0;
 		if ((n = ytree_get(m, "cap"))) {
-			if (choice(L, n, "cap", caps, &v) == 0)
+			if (ld_choice(L, n, "cap", caps, &v) == 0)
 				l.round = v;
 			else
 				ok = 0;
@@ -681,7 +387,7 @@ static void parse_rects(struct loader *L, const struct ynode *list)
 	struct card_template *t = L->t;
 
 	if (list->type != Y_SEQ) {
-		bad(L, list, "rects must be a list");
+		ld_bad(L, list, "rects must be a list");
 		return;
 	}
 	for (size_t i = 0; i < list->n; i++) {
@@ -692,34 +398,34 @@ static void parse_rects(struct loader *L, const struct ynode *list)
 		memset(&r, 0, sizeof r);
 		r.width = 0.75;
 		if (m->type != Y_MAP) {
-			bad(L, m, "a rect must be a mapping (box:, fill:, stroke:, width:, radius:)");
+			ld_bad(L, m, "a rect must be a mapping (box:, fill:, stroke:, width:, radius:)");
 			continue;
 		}
-		check_keys(L, m, keys, "a rect");
+		ld_check_keys(L, m, keys, "a rect");
 		if (!(n = ytree_get(m, "box"))) {
-			bad(L, m, "a rect needs box: [x, y, width, height] (mm)");
+			ld_bad(L, m, "a rect needs box: [x, y, width, height] (mm)");
 			ok = 0;
-		} else if (box(L, n, "box", 0, r.box) != 0) {
+		} else if (ld_box(L, n, "box", 0, r.box) != 0) {
 			ok = 0;
 		}
 		if ((n = ytree_get(m, "fill"))) {
-			if (colour(L, n, "fill", &r.fill) == 0)
+			if (ld_colour(L, n, "fill", &r.fill) == 0)
 				r.has_fill = 1;
 			else
 				ok = 0;
 		}
 		if ((n = ytree_get(m, "stroke"))) {
-			if (colour(L, n, "stroke", &r.stroke) == 0)
+			if (ld_colour(L, n, "stroke", &r.stroke) == 0)
 				r.has_stroke = 1;
 			else
 				ok = 0;
 		}
-		if ((n = ytree_get(m, "width")) && num(L, n, "width (pt)", 0.1, 20, &r.width) != 0)
+		if ((n = ytree_get(m, "width")) && ld_num(L, n, "width (pt)", 0.1, 20, &r.width) != 0)
 			ok = 0;
-		if ((n = ytree_get(m, "radius")) && num(L, n, "radius (mm)", 0, 100, &r.radius) != 0)
+		if ((n = ytree_get(m, "radius")) && ld_num(L, n, "radius (mm)", 0, 100, &r.radius) != 0)
 			ok = 0;
 		if (ok && !r.has_fill && !r.has_stroke) {
-			bad(L, m, "a rect needs fill: or stroke: (a colour)");
+			ld_bad(L, m, "a rect needs fill: or stroke: (a colour)");
 			ok = 0;
 		}
 		if (!ok)
@@ -746,21 +452,21 @@ static void parse_signature(struct loader *L, const struct ynode *m, const struc
 	int ok = 1;
 
 	if (m->type != Y_MAP) {
-		bad(L, m, "signature must be a mapping (box:, name:, fonts:, size: ...)");
+		ld_bad(L, m, "signature must be a mapping (box:, name:, fonts:, size: ...)");
 		return;
 	}
-	check_keys(L, m, keys, "signature");
+	ld_check_keys(L, m, keys, "signature");
 	memset(&l, 0, sizeof l);
 	memset(&b, 0, sizeof b);
 	l.width = 0.6;
 	l.colour = (struct rgb){0.35, 0.35, 0.35};
-	if ((n = ytree_get(m, "line_colour")) && colour(L, n, "line_colour", &l.colour) != 0)
+	if ((n = ytree_get(m, "line_colour")) && ld_colour(L, n, "line_colour", &l.colour) != 0)
 		ok = 0;
-	if ((n = ytree_get(m, "line_width")) && num(L, n, "line_width (pt)", 0.1, 5, &l.width) != 0)
+	if ((n = ytree_get(m, "line_width")) && ld_num(L, n, "line_width (pt)", 0.1, 5, &l.width) != 0)
 		ok = 0;
-	if ((n = ytree_get(m, "name_gap")) && num(L, n, "name_gap (mm)", 0, 30, &gap) != 0)
+	if ((n = ytree_get(m, "name_gap")) && ld_num(L, n, "name_gap (mm)", 0, 30, &gap) != 0)
 		ok = 0;
-	if ((n = ytree_get(m, "name_height")) && num(L, n, "name_height (mm)", 2, 60, &height) != 0)
+	if ((n = ytree_get(m, "name_height")) && ld_num(L, n, "name_height (mm)", 2, 60, &height) != 0)
 		ok = 0;
 	if ((n = ytree_get(m, "name"))) {
 		if (text_src(L, n, &b.src) != 0)
@@ -771,9 +477,9 @@ static void parse_signature(struct loader *L, const struct ynode *m, const struc
 	if (resolve_style(L, m, styles, &b.st, 8) != 0)
 		ok = 0;
 	if (!(n = ytree_get(m, "box"))) {
-		bad(L, m, "signature needs box: [x, y, width, height]: the blank space to sign in (mm)");
+		ld_bad(L, m, "signature needs box: [x, y, width, height]: the blank space to sign in (mm)");
 		ok = 0;
-	} else if (box(L, n, "signature box", 1, t->sig_box) != 0) {
+	} else if (ld_box(L, n, "signature box", 1, t->sig_box) != 0) {
 		ok = 0;
 	} else {
 		/* The printed name sits under the line and must stay inside the margins too. */
@@ -782,7 +488,7 @@ static void parse_signature(struct loader *L, const struct ynode *m, const struc
 		b.box[2] = t->sig_box[2];
 		b.box[3] = height;
 		if (b.box[1] + b.box[3] > t->h_mm - t->margin[2] + EPS_MM) {
-			bad(L, n, "the signer's name (%g mm under the signature box, %g mm high) would run past the "
+			ld_bad(L, n, "the signer's name (%g mm under the signature box, %g mm high) would run past the "
 			    "bottom margin", gap, height);
 			ok = 0;
 		}
@@ -796,7 +502,7 @@ static void parse_signature(struct loader *L, const struct ynode *m, const struc
 	l.y1 = l.y2 = t->sig_box[1] + t->sig_box[3];
 	t->lines = xreallocarray(t->lines, t->nlines + 1, sizeof *t->lines);
 	t->lines[t->nlines++] = l;
-	b.where = where_of(m);
+	b.where = ld_where_of(m);
 	add_text(t, &b);
 	t->has_sig = 1;
 }
@@ -862,36 +568,36 @@ static void parse_page(struct loader *L, const struct ynode *root)
 
 	t->w_mm = 105, t->h_mm = 148;
 	if (!(n = ytree_get(root, "size"))) {
-		bad(L, root, "a card needs size: (A6, A5, 5x7in, 4x6in, or custom like \"120x170mm\")");
-	} else if ((s = scalar(L, n, "size"))) {
+		ld_bad(L, root, "a card needs size: (A6, A5, 5x7in, 4x6in, or custom like \"120x170mm\")");
+	} else if ((s = ld_scalar(L, n, "size"))) {
 		int rc = parse_size(s, &t->w_mm, &t->h_mm, &named);
 		if (rc == -2)
-			bad(L, n, "size '%s': each side must be between 50 and 500 mm", s);
+			ld_bad(L, n, "size '%s': each side must be between 50 and 500 mm", s);
 		else if (rc != 0)
-			bad(L, n, "size must be A6, A5, A4, 5x7in, 4x6in or WIDTHxHEIGHT followed by mm or in "
+			ld_bad(L, n, "size must be A6, A5, A4, 5x7in, 4x6in or WIDTHxHEIGHT followed by mm or in "
 			    "(like \"120x170mm\"), not '%s'", s);
 	}
-	if ((n = ytree_get(root, "orientation")) && choice(L, n, "orientation", orients, &v) == 0) {
+	if ((n = ytree_get(root, "orientation")) && ld_choice(L, n, "orientation", orients, &v) == 0) {
 		int landscape = t->w_mm > t->h_mm;
 		if (v != landscape) {
 			double tmp = t->w_mm;
 			t->w_mm = t->h_mm, t->h_mm = tmp;
 		}
 	}
-	if ((n = ytree_get(root, "layout")) && (s = scalar(L, n, "layout"))) {
+	if ((n = ytree_get(root, "layout")) && (s = ld_scalar(L, n, "layout"))) {
 		if (strcmp(s, "folded") == 0) {
 			/* The size names the sheet; the card is a quarter of it. */
 			const struct ynode *sz = ytree_get(root, "size");
 			const char *sn = sz && sz->type == Y_SCALAR ? sz->value : "";
 			if (!util_strcaseeq(sn, "A4") && !util_strcaseeq(sn, "Letter"))
-				bad(L, sz ? sz : n, "layout: folded prints on an A4 or Letter sheet: size must be A4 or "
+				ld_bad(L, sz ? sz : n, "layout: folded prints on an A4 or Letter sheet: size must be A4 or "
 				    "Letter (the card is a quarter of it), not '%s'", sn);
 			else if (t->w_mm > t->h_mm)
-				bad(L, n, "layout: folded needs a portrait sheet (the card is portrait too)");
+				ld_bad(L, n, "layout: folded needs a portrait sheet (the card is portrait too)");
 			t->folded = 1;
 			t->w_mm /= 2, t->h_mm /= 2;
 		} else if (strcmp(s, "flat") != 0) {
-			bad(L, n, "layout must be flat or folded, not '%s'", s);
+			ld_bad(L, n, "layout must be flat or folded, not '%s'", s);
 		}
 	}
 	t->sheet_w = t->folded ? t->w_mm * 2 : t->w_mm;
@@ -902,12 +608,12 @@ static void parse_page(struct loader *L, const struct ynode *root)
 		double m[4];
 		int k;
 		if (n->type == Y_SCALAR) {
-			if (num(L, n, "margins (mm)", 0, 100, &m[0]) == 0)
+			if (ld_num(L, n, "margins (mm)", 0, 100, &m[0]) == 0)
 				for (int i = 0; i < 4; i++)
 					t->margin[i] = m[0];
-		} else if ((k = numbers(L, n, "margins (mm)", 1, 4, 0, 100, m)) > 0) {
+		} else if ((k = ld_numbers(L, n, "margins (mm)", 1, 4, 0, 100, m)) > 0) {
 			if (k == 3) {
-				bad(L, n, "margins: give 1 number, 2 [top/bottom, left/right] or 4 [top, right, bottom, left]");
+				ld_bad(L, n, "margins: give 1 number, 2 [top/bottom, left/right] or 4 [top, right, bottom, left]");
 			} else {
 				t->margin[0] = m[0];
 				t->margin[1] = k >= 2 ? m[1] : m[0];
@@ -916,9 +622,9 @@ static void parse_page(struct loader *L, const struct ynode *root)
 			}
 		}
 		if (t->margin[1] + t->margin[3] > t->w_mm - 20 || t->margin[0] + t->margin[2] > t->h_mm - 20)
-			bad(L, n, "margins leave less than 20 mm of the %g x %g mm card", t->w_mm, t->h_mm);
+			ld_bad(L, n, "margins leave less than 20 mm of the %g x %g mm card", t->w_mm, t->h_mm);
 	}
-	if ((n = ytree_get(root, "background")) && colour(L, n, "background", &t->bg) == 0)
+	if ((n = ytree_get(root, "background")) && ld_colour(L, n, "background", &t->bg) == 0)
 		t->has_bg = 1;
 }
 
@@ -932,7 +638,7 @@ static void parse_styles(struct loader *L, const struct ynode *root, struct styl
 	if (!(n = ytree_get(root, "styles")))
 		return;
 	if (n->type != Y_MAP) {
-		bad(L, n, "styles must be a mapping of style names to styles");
+		ld_bad(L, n, "styles must be a mapping of style names to styles");
 		return;
 	}
 	styles->v = xcalloc(n->n ? n->n : 1, sizeof *styles->v);
@@ -940,10 +646,10 @@ static void parse_styles(struct loader *L, const struct ynode *root, struct styl
 		const struct ynode *m = n->items[i];
 		struct named_style *ns = &styles->v[styles->n];
 		if (m->type != Y_MAP) {
-			bad(L, m, "style '%s' must be a mapping (fonts:, size:, colour: ...)", n->keys[i]->value);
+			ld_bad(L, m, "style '%s' must be a mapping (fonts:, size:, colour: ...)", n->keys[i]->value);
 			continue;
 		}
-		check_keys(L, m, keys, "a style");
+		ld_check_keys(L, m, keys, "a style");
 		memset(ns, 0, sizeof *ns);
 		ns->name = n->keys[i]->value;
 		parse_style(L, m, &ns->s);
@@ -1016,21 +722,21 @@ int card_template_load_diags(const char *path, const char *fonts_dir, struct car
 	L.t = xcalloc(1, sizeof *L.t);
 	L.t->path = xstrdup(path);
 	L.t->dir = util_dirname(path);
-	check_keys(&L, root, keys, "a card template");
+	ld_check_keys(&L, root, keys, "a card template");
 	parse_page(&L, root);
 	parse_styles(&L, root, &styles);
 	n = ytree_get(root, "front");
 	if (n && !L.t->folded) {
-		bad(&L, n, "front: is for layout: folded cards (a flat card has one side)");
+		ld_bad(&L, n, "front: is for layout: folded cards (a flat card has one side)");
 	} else if (L.t->folded && !n) {
 		ytree_diag(d, 0, root, "a folded card needs front: (rects:, images:, lines:, texts: of its front)");
 	} else if (n && n->type != Y_MAP) {
-		bad(&L, n, "front must be a mapping (rects:, images:, lines:, texts:)");
+		ld_bad(&L, n, "front must be a mapping (rects:, images:, lines:, texts:)");
 	} else if (n) {
 		const struct ynode *f = n, *e;
-		check_keys(&L, f, front_keys, "front");
+		ld_check_keys(&L, f, front_keys, "front");
 		L.panel = PANEL_FRONT;
-		if ((e = ytree_get(f, "background")) && colour(&L, e, "background", &L.t->front_bg) == 0)
+		if ((e = ytree_get(f, "background")) && ld_colour(&L, e, "background", &L.t->front_bg) == 0)
 			L.t->has_front_bg = 1;
 		if ((e = ytree_get(f, "rects")))
 			parse_rects(&L, e);
