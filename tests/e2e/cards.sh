@@ -264,3 +264,10 @@ if have pdftotext; then
 		check_out "two workers: record $id, page $pg of $(basename "$art") is its card" "$first" "$T/page"
 	done < "$T/wrecs"
 fi
+
+# The new cards keys are checked like every other key.
+sed -i 's/^  envelope: .*/  envelope: b5/' "$CFG"
+grep -q '^  envelope:' "$CFG" || printf '  envelope: b5\n' >> "$CFG"
+OCC check > "$T/bad.out" 2>&1; rc=$?
+eq "check refuses an unknown envelope" "$rc" 1
+check_out "the error names the key and the choices" "envelope: expected none, c6, dl, a7 or no10, got 'b5'" "$T/bad.out"
