@@ -378,6 +378,9 @@ static struct bcard *group_cards(const struct pass *p, struct group *g, size_t *
 	return bc;
 }
 
+/* in_worker: set in a worker process, which leaves the watchdog to the parent. */
+static int in_worker;
+
 /* group_render: renders the batch and saves it; records' pages and statuses are set in g. */
 static void group_render(struct pass *p, struct group *g, struct tmpl_cache **cache, size_t *ncache)
 {
@@ -437,6 +440,8 @@ static void group_render(struct pass *p, struct group *g, struct tmpl_cache **ca
 	}
 	for (size_t i = 0; i < g->n; i++) {
 		const struct plan_item *it = items[i];
+		if (!in_worker && i % 256 == 255)
+			util_keepalive();   /* a big batch takes a while */
 		if (dispatch_card_render(p, b, cache, ncache, it->rule, it->sh, it->ev, it->occasion, it->years,
 		                         it->template_name, it->signer, &page, err) != 0) {
 			g->recs[i].status = DS_FAILED;
@@ -701,6 +706,7 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 				break;
 			}
 			if (pids[w] == 0) {
+				in_worker = 1;
 				close(fds[0]);
 				for (size_t k = 0; k < w; k++)
 					if (fps[k])
@@ -717,6 +723,7 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 	}
 	for (size_t i = 0; i < ngroups; i++) {
 		struct group *g = &gs[i];
+		util_keepalive();
 		if (nw > 1 && pids[i % nw] > 0) {
 			if (report_read(fps[i % nw], g) != 0) {
 				log_err("batch of %s: the worker rendering it failed", g->items[0]->signer);

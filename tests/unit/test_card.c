@@ -176,6 +176,26 @@ static void test_sizes(void)
 		card_template_free(t);
 		free(path);
 	}
+	{
+		/* A folded card on Letter: the page is the sheet, the boxes are in a 4.25 x 5.5 in panel. */
+		char err[ERR_LEN] = "", *path = tmp_path("letter.card.yaml");
+		struct card_template *t = NULL;
+		double w = 0, h = 0;
+		write_file(path, "size: Letter\nlayout: folded\nfonts: [Lato-Regular.ttf]\n"
+		                 "front: {texts: [{text: Hello, box: [10, 60, 87.95, 20]}]}\n"
+		                 "texts: [{text: \"{{first_name}}\", box: [10, 20, 87.95, 20]}]\n");
+		if (card_template_load(path, "fonts", &t, err) == 0)
+			card_template_size(t, &w, &h);
+		CHECK(w > 611.9 && w < 612.1 && h > 791.9 && h < 792.1, "a folded Letter card is a 612 x 792 pt sheet %s", err);
+		card_template_free(t);
+		write_file(path, "size: Letter\nlayout: folded\nfonts: [Lato-Regular.ttf]\n"
+		                 "front: {texts: [{text: Hello, box: [10, 60, 100, 20]}]}\n");
+		t = NULL;
+		CHECK(card_template_load(path, "fonts", &t, err) != 0 && strstr(err, "lies outside the margins"),
+		      "a folded card's boxes are checked against its panel, not the sheet");
+		card_template_free(t);
+		free(path);
+	}
 }
 
 /* ---------------------------------------------------------------- rendering */
