@@ -343,6 +343,28 @@ static int group_begin(struct pass *p, struct group *g, const struct plan_item *
 }
 
 /*
+ * same_batch: whether a record's artifact is the batch at path. The last two components
+ * (DATE/SIGNER.pdf) decide, so a spool written differently in the config (relative, moved)
+ * still finds its cards, and a SIGNER-2.pdf batch is not this one.
+ */
+static int same_batch(const char *artifact, const char *path)
+{
+	const char *a, *b;
+	int k = 0;
+	if (!artifact || !path)
+		return 0;
+	a = artifact + strlen(artifact);
+	b = path + strlen(path);
+	while (a > artifact && b > path && a[-1] == b[-1]) {
+		a--, b--;
+		if (*a == '/' && ++k == 2)
+			return 1;
+	}
+	/* Identical strings, or one is "DATE/SIGNER.pdf" relative with nothing before it. */
+	return (a == artifact && b == path) || (k == 1 && (a == artifact || b == path));
+}
+
+/*
  * group_cards: the batch's cards in page order (old records still in it, then the new cards
  * rendered), with what the cover sheet and the reminder show; *sign_by the earliest mail-by.
  */
@@ -360,7 +382,7 @@ static struct bcard *group_cards(const struct pass *p, struct group *g, size_t *
 			day_t occ;
 			long years;
 			if (v[i].page <= 0 || v[i].status == DS_FAILED || v[i].status == DS_SKIPPED ||
-			    (!pass && strcmp(v[i].artifact ? v[i].artifact : "", g->path ? g->path : "") != 0))
+			    (!pass && !same_batch(v[i].artifact, g->path)))
 				continue;
 			if (pass) {     /* a new card: its plan item says it all */
 				r = g->items[i]->rule, sh = g->items[i]->sh, occ = g->items[i]->occasion;
@@ -409,7 +431,7 @@ static void group_render(struct pass *p, struct group *g, struct tmpl_cache **ca
 		day_t occ;
 		long years;
 		if (g->old[i].page <= 0 || g->old[i].status == DS_FAILED || g->old[i].status == DS_SKIPPED ||
-		    !g->old[i].artifact || strcmp(g->old[i].artifact, g->path) != 0)
+		    !same_batch(g->old[i].artifact, g->path))
 			continue;
 		if (dispatch_item_of_record(p, &g->old[i], &r, &sh, &ev, &occ, &years) != 0 ||
 		    dispatch_card_render(p, b, cache, ncache, r, sh, ev, occ, years, g->old[i].template_name,
