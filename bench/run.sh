@@ -86,4 +86,5 @@ echo
 echo "Batches embed each font once per file; a card of its own pays for the whole embedded font."
 echo; sh bench/plan.sh
 } > bench/RESULTS.md
+{ echo; bench/cards.sh; } >> bench/RESULTS.md
 cat bench/RESULTS.md

@@ -1,114 +1,21 @@
 /*
- * card: card templates (.card.yaml), text layout with per-glyph font fallback, and batches
- * (one libharu document whose pages are cards). The only file that includes hpdf.h.
+ * card: batches (one libharu document whose pages are cards) and drawing, and libharu's
+ * error reporting. Templates are loaded by card_tmpl.c and texts prepared by card_text.c.
  *
  * A card is prepared completely (every text merged, every code point given a font, every
  * block wrapped and shrunk to fit) before the document is touched, so a card that cannot be
  * printed correctly leaves its batch exactly as it was.
  */
-#include "occasiond/card.h"
-
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <hpdf.h>
-#include <hpdf_fontdef.h>
+#include "card_int.h"
 
-#include "occasiond/cardfont.h"
-#include "occasiond/ytree.h"
 
-#define MM_PT (72.0 / 25.4)
-#define CARD_MAX_FONTS 8
-#define CARD_MAX_TEXT (64 * 1024)
-#define CARD_MAX_IMAGE_BYTES (16 * 1024 * 1024)
-#define EPS_MM 0.01
-
-struct rgb {
-	double r, g, b;
-};
-
-enum align { AL_LEFT, AL_CENTER, AL_RIGHT };
-enum valign { VA_TOP, VA_MIDDLE, VA_BOTTOM };
-enum fit { FIT_CONTAIN, FIT_COVER, FIT_STRETCH };
-
-struct tfont {              /* a font file the template uses */
-	char *name;             /* as written: "Lato-Regular.ttf" */
-	char *path;             /* fonts_dir/name */
-	struct cardfont *cf;
-};
-
-struct style {
-	size_t font[CARD_MAX_FONTS];   /* indexes into card_template.fonts */
-	size_t nfonts;
-	double size, min_size, line_spacing, letter_spacing;
-	struct rgb colour;
-	enum align align;
-	enum valign valign;
-};
-
-struct tblock {             /* a text block, or the signer's printed name */
-	char *src;              /* Mustache */
-	struct style st;
-	double box[4];          /* mm from the top-left: x, y, w, h */
-	char *where;            /* FILE:LINE:COL of the block, for messages */
-};
-
-struct timage {
-	char *file;             /* as written */
-	char *path;
-	int jpeg;
-	double box[4];
-	enum fit fit;
-	double px_w, px_h;
-};
-
-struct tline {
-	double x1, y1, x2, y2;  /* mm */
-	double width;           /* pt */
-	struct rgb colour;
-	HPDF_UINT16 dash[2];
-	int dashed, round;
-};
-
-struct trect {
-	double box[4];
-	double radius;          /* mm */
-	double width;           /* pt */
-	int has_fill, has_stroke;
-	struct rgb fill, stroke;
-};
-
-struct card_template {
-	char *path, *dir;
-	double w_mm, h_mm;
-	double margin[4];       /* top, right, bottom, left (mm) */
-	int has_bg;
-	struct rgb bg;
-	struct tfont *fonts;
-	size_t nfonts;
-	struct tblock *texts;   /* the signature's name, when there is one, is the last */
-	size_t ntexts;
-	struct timage *images;
-	size_t nimages;
-	struct tline *lines;    /* the signature line, when there is one, is the last */
-	size_t nlines;
-	struct trect *rects;
-	size_t nrects;
-	int has_sig;
-	double sig_box[4];
-};
-
-/* ------------------------------------------------------------------ libharu errors */
-
-struct hpdf_err {
-	HPDF_STATUS status, detail;
-};
-
-static void HPDF_STDCALL card_hpdf_handler(HPDF_STATUS status, HPDF_STATUS detail, void *ud)
+void HPDF_STDCALL card_hpdf_handler(HPDF_STATUS status, HPDF_STATUS detail, void *ud)
 {
 	struct hpdf_err *e = ud;
 	/* Keep the first error: later ones are usually consequences. */
@@ -138,1440 +45,14 @@ static const char *hpdf_status_name(HPDF_STATUS s)
 	}
 }
 
-static int hpdf_fail(char err[ERR_LEN], struct hpdf_err *e, const char *what)
+int card_hpdf_fail(char err[ERR_LEN], struct hpdf_err *e, const char *what)
 {
 	err_set(err, "libharu: %s: %s (0x%04X, detail %u)", what, hpdf_status_name(e->status),
 	        (unsigned)e->status, (unsigned)e->detail);
 	return -1;
 }
 
-/* ------------------------------------------------------------------ loading helpers */
-
-struct loader {
-	const char *fonts_dir;
-	struct diags *d;
-	struct card_template *t;
-	HPDF_Doc scratch;           /* checks that libharu accepts each font and image */
-	struct hpdf_err herr;
-	int errors;
-};
-
-static void bad(struct loader *L, const struct ynode *n, const char *fmt, ...) PRINTF_LIKE(3, 4);
-static void bad(struct loader *L, const struct ynode *n, const char *fmt, ...)
-{
-	struct strbuf sb = {0};
-	va_list ap;
-	va_start(ap, fmt);
-	sb_vaddf(&sb, fmt, ap);
-	va_end(ap);
-	ytree_diag(L->d, 0, n, "%s", sb.s);
-	sb_free(&sb);
-	L->errors++;
-}
-
-static char *where_of(const struct ynode *n)
-{
-	return xasprintf("%s:%ld:%ld", n->file ? n->file : "?", n->line, n->col);
-}
-
-static int check_keys(struct loader *L, const struct ynode *map, const char *const *allowed, const char *what)
-{
-	int n = ytree_check_keys(map, allowed, what, L->d);
-	L->errors += n;
-	return n;
-}
-
-static const char *scalar(struct loader *L, const struct ynode *n, const char *what)
-{
-	if (n->type != Y_SCALAR) {
-		bad(L, n, "%s must be a single value, not %s", what, ytree_type_name(n->type));
-		return NULL;
-	}
-	return n->value;
-}
-
-static int num(struct loader *L, const struct ynode *n, const char *what, double lo, double hi, double *out)
-{
-	const char *s = scalar(L, n, what);
-	char *end;
-	double v;
-
-	if (!s)
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (!*s || *end || errno || !isfinite(v)) {
-		bad(L, n, "%s must be a number, not '%s'", what, s);
-		return -1;
-	}
-	if (v < lo || v > hi) {
-		bad(L, n, "%s must be between %g and %g, not %g", what, lo, hi, v);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static int parse_colour(const char *s, struct rgb *c)
-{
-	unsigned v = 0;
-	if (!s || s[0] != '#' || strlen(s) != 7)
-		return -1;
-	for (int i = 1; i < 7; i++) {
-		int ch = s[i], d;
-		if (ch >= '0' && ch <= '9')
-			d = ch - '0';
-		else if (ch >= 'a' && ch <= 'f')
-			d = ch - 'a' + 10;
-		else if (ch >= 'A' && ch <= 'F')
-			d = ch - 'A' + 10;
-		else
-			return -1;
-		v = v << 4 | (unsigned)d;
-	}
-	c->r = (double)(v >> 16 & 0xFF) / 255.0;
-	c->g = (double)(v >> 8 & 0xFF) / 255.0;
-	c->b = (double)(v & 0xFF) / 255.0;
-	return 0;
-}
-
-static int colour(struct loader *L, const struct ynode *n, const char *what, struct rgb *c)
-{
-	const char *s = scalar(L, n, what);
-	if (!s)
-		return -1;
-	if (parse_colour(s, c) != 0) {
-		bad(L, n, "%s must be a colour written \"#RRGGBB\" (quoted in YAML), not '%s'", what, s);
-		return -1;
-	}
-	return 0;
-}
-
-static int choice(struct loader *L, const struct ynode *n, const char *what, const char *const *names, int *out)
-{
-	const char *s = scalar(L, n, what);
-	if (!s)
-		return -1;
-	for (int i = 0; names[i]; i++)
-		if (strcmp(s, names[i]) == 0) {
-			*out = i;
-			return 0;
-		}
-	{
-		struct strbuf sb = {0};
-		for (int i = 0; names[i]; i++)
-			sb_addf(&sb, "%s%s", i ? ", " : "", names[i]);
-		bad(L, n, "%s must be one of %s, not '%s'", what, sb.s, s);
-		sb_free(&sb);
-	}
-	return -1;
-}
-
-/* numbers: a list of exactly count numbers (or 1..count when min < count). */
-static int numbers(struct loader *L, const struct ynode *n, const char *what, size_t min, size_t count,
-                   double lo, double hi, double *out)
-{
-	if (n->type != Y_SEQ || n->n < min || n->n > count) {
-		if (min == count)
-			bad(L, n, "%s must be a list of %zu numbers", what, count);
-		else
-			bad(L, n, "%s must be a list of %zu to %zu numbers", what, min, count);
-		return -1;
-	}
-	for (size_t i = 0; i < n->n; i++)
-		if (num(L, n->items[i], what, lo, hi, &out[i]) != 0)
-			return -1;
-	return (int)n->n;
-}
-
-/* box: [x, y, w, h] in mm inside the page, or inside the margins when inner. */
-static int box(struct loader *L, const struct ynode *n, const char *what, int inner, double out[4])
-{
-	const struct card_template *t = L->t;
-	double x0 = 0, y0 = 0, x1 = t->w_mm, y1 = t->h_mm;
-
-	if (numbers(L, n, what, 4, 4, -1e4, 1e4, out) < 0)
-		return -1;
-	if (out[2] <= 0 || out[3] <= 0) {
-		bad(L, n, "%s: width and height must be positive", what);
-		return -1;
-	}
-	if (inner) {
-		x0 = t->margin[3], y0 = t->margin[0];
-		x1 = t->w_mm - t->margin[1], y1 = t->h_mm - t->margin[2];
-	}
-	if (out[0] < x0 - EPS_MM || out[1] < y0 - EPS_MM || out[0] + out[2] > x1 + EPS_MM ||
-	    out[1] + out[3] > y1 + EPS_MM) {
-		bad(L, n, "%s [%g, %g, %g, %g] lies outside the %s (x %g..%g, y %g..%g mm)", what,
-		    out[0], out[1], out[2], out[3], inner ? "margins" : "page", x0, x1, y0, y1);
-		return -1;
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------------ fonts and images */
-
-static int font_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n < 5 || n > 128 || s[0] == '.' || strstr(s, ".."))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.'))
-			return 0;
-	}
-	return util_strcaseeq(s + n - 4, ".ttf");
-}
-
-struct cmp_ud {
-	HPDF_FontDef def;
-	uint32_t cp;
-	unsigned mine, theirs;
-};
-
-static int cmp_glyph(void *ud, uint32_t cp, unsigned gid)
-{
-	struct cmp_ud *c = ud;
-	unsigned g = HPDF_TTFontDef_GetGlyphid(c->def, (HPDF_UINT16)cp);
-	if (g != gid) {
-		c->cp = cp, c->mine = gid, c->theirs = g;
-		return 1;
-	}
-	return 0;
-}
-
-/* font_index: loads font name (once per template) and returns its index, or -1. */
-static long font_index(struct loader *L, const struct ynode *n)
-{
-	struct card_template *t = L->t;
-	const char *name = scalar(L, n, "a font");
-	char err[ERR_LEN];
-	struct cardfont *cf = NULL;
-	char *path;
-	const char *hname;
-
-	if (!name)
-		return -1;
-	for (size_t i = 0; i < t->nfonts; i++)
-		if (strcmp(t->fonts[i].name, name) == 0)
-			return (long)i;
-	if (!font_name_ok(name)) {
-		bad(L, n, "font '%s' must be a plain file name ending in .ttf (no '/' or '..')", name);
-		return -1;
-	}
-	path = util_path_join(L->fonts_dir, name);
-	if (!util_file_exists(path)) {
-		bad(L, n, "font '%s' not found in %s", name, L->fonts_dir);
-		free(path);
-		return -1;
-	}
-	if (cardfont_load(path, &cf, err) != 0) {
-		bad(L, n, "font '%s': %s", name, err);
-		free(path);
-		return -1;
-	}
-	/* libharu must accept the file too, and map every character to the glyph we measure. */
-	L->herr.status = 0;
-	hname = HPDF_LoadTTFontFromFile(L->scratch, path, HPDF_TRUE);
-	if (!hname || L->herr.status) {
-		hpdf_fail(err, &L->herr, "cannot load the font");
-		bad(L, n, "font '%s': %s", name, err);
-		HPDF_ResetError(L->scratch);
-		goto fail;
-	} else {
-		struct cmp_ud c = {HPDF_GetFontDef(L->scratch, hname), 0, 0, 0};
-		if (!c.def || ((HPDF_TTFontDefAttr)c.def->attr)->num_glyphs != cardfont_num_glyphs(cf)) {
-			bad(L, n, "font '%s': libharu reads it differently", name);
-			goto fail;
-		}
-		if (cardfont_foreach(cf, cmp_glyph, &c) != 0) {
-			bad(L, n, "font '%s': libharu maps U+%04X to glyph %u, not %u; this font cannot be used",
-			    name, (unsigned)c.cp, c.theirs, c.mine);
-			goto fail;
-		}
-	}
-	t->fonts = xreallocarray(t->fonts, t->nfonts + 1, sizeof *t->fonts);
-	t->fonts[t->nfonts].name = xstrdup(name);
-	t->fonts[t->nfonts].path = path;
-	t->fonts[t->nfonts].cf = cf;
-	return (long)t->nfonts++;
-fail:
-	cardfont_free(cf);
-	free(path);
-	return -1;
-}
-
-static int image_path_ok(const char *s)
-{
-	const char *p = s;
-	if (!*s || *s == '/' || strchr(s, '\\') || util_has_ctl(s, NULL) || strlen(s) > 1024)
-		return 0;
-	while (*p) {                /* no empty, "." or ".." component */
-		const char *e = strchr(p, '/');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		p += n;
-		if (*p == '/')
-			p++;
-	}
-	return s[strlen(s) - 1] != '/';
-}
-
-/* image_kind: 0 PNG, 1 JPEG, -1 neither (by the first bytes of the file). */
-static int image_kind(const char *path)
-{
-	unsigned char b[8] = {0};
-	FILE *fp = fopen(path, "rb");
-	size_t n;
-	if (!fp)
-		return -2;
-	n = fread(b, 1, sizeof b, fp);
-	fclose(fp);
-	if (n == 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0)
-		return 0;
-	if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF)
-		return 1;
-	return -1;
-}
-
-/* ------------------------------------------------------------------ styles */
-
-struct style_in {           /* a style as written: which fields were given */
-	struct style st;
-	int have_fonts, have_size, have_min, have_ls, have_lsp, have_colour, have_align, have_valign;
-};
-
-static const char *const align_names[] = {"left", "center", "right", NULL};
-static const char *const valign_names[] = {"top", "middle", "bottom", NULL};
-#define STYLE_KEYS "fonts", "size", "min_size", "colour", "align", "valign", "line_spacing", "letter_spacing"
-
-static void parse_fonts(struct loader *L, const struct ynode *n, struct style_in *s)
-{
-	if (n->type == Y_SCALAR) {
-		long i = font_index(L, n);
-		if (i >= 0) {
-			s->st.font[0] = (size_t)i;
-			s->st.nfonts = 1;
-			s->have_fonts = 1;
-		}
-	} else if (n->type != Y_SEQ || n->n == 0 || n->n > CARD_MAX_FONTS) {
-		bad(L, n, "fonts must be a list of 1 to %d font file names, tried in order for each character",
-		    CARD_MAX_FONTS);
-	} else {
-		int ok = 1;
-		s->st.nfonts = 0;
-		for (size_t i = 0; i < n->n; i++) {
-			long fi = font_index(L, n->items[i]);
-			if (fi < 0)
-				ok = 0;
-			else
-				s->st.font[s->st.nfonts++] = (size_t)fi;
-		}
-		s->have_fonts = ok;
-	}
-}
-
-static void parse_style(struct loader *L, const struct ynode *map, struct style_in *s)
-{
-	const struct ynode *n;
-	int v;
-
-	if ((n = ytree_get(map, "fonts")))
-		parse_fonts(L, n, s);
-	if ((n = ytree_get(map, "size")) && num(L, n, "size (pt)", 2, 300, &s->st.size) == 0)
-		s->have_size = 1;
-	if ((n = ytree_get(map, "min_size")) && num(L, n, "min_size (pt)", 2, 300, &s->st.min_size) == 0)
-		s->have_min = 1;
-	if ((n = ytree_get(map, "line_spacing")) &&
-	    num(L, n, "line_spacing (times the size)", 0.5, 4, &s->st.line_spacing) == 0)
-		s->have_ls = 1;
-	if ((n = ytree_get(map, "letter_spacing")) &&
-	    num(L, n, "letter_spacing (em)", -0.2, 2, &s->st.letter_spacing) == 0)
-		s->have_lsp = 1;
-	if ((n = ytree_get(map, "colour")) && colour(L, n, "colour", &s->st.colour) == 0)
-		s->have_colour = 1;
-	if ((n = ytree_get(map, "align")) && choice(L, n, "align", align_names, &v) == 0)
-		s->st.align = (enum align)v, s->have_align = 1;
-	if ((n = ytree_get(map, "valign")) && choice(L, n, "valign", valign_names, &v) == 0)
-		s->st.valign = (enum valign)v, s->have_valign = 1;
-}
-
-/* merge: fields given in top override those of base. */
-static void merge_style(struct style_in *base, const struct style_in *top)
-{
-	if (top->have_fonts) {
-		memcpy(base->st.font, top->st.font, sizeof base->st.font);
-		base->st.nfonts = top->st.nfonts, base->have_fonts = 1;
-	}
-	if (top->have_size)
-		base->st.size = top->st.size, base->have_size = 1;
-	if (top->have_min)
-		base->st.min_size = top->st.min_size, base->have_min = 1;
-	if (top->have_ls)
-		base->st.line_spacing = top->st.line_spacing, base->have_ls = 1;
-	if (top->have_lsp)
-		base->st.letter_spacing = top->st.letter_spacing, base->have_lsp = 1;
-	if (top->have_colour)
-		base->st.colour = top->st.colour, base->have_colour = 1;
-	if (top->have_align)
-		base->st.align = top->st.align, base->have_align = 1;
-	if (top->have_valign)
-		base->st.valign = top->st.valign, base->have_valign = 1;
-}
-
-struct named_style {
-	const char *name;
-	struct style_in s;
-};
-
-struct styles {
-	struct named_style *v;
-	size_t n;
-	struct style_in deflt;      /* the top-level fonts: list */
-};
-
-/* resolve_style: defaults < top-level fonts < named style < the block's own fields. */
-static int resolve_style(struct loader *L, const struct ynode *map, const struct styles *styles,
-                         struct style *out, double dflt_size)
-{
-	struct style_in s, own;
-	const struct ynode *n;
-	int errors_before = L->errors;
-
-	memset(&s, 0, sizeof s);
-	s.st.size = dflt_size;
-	s.st.line_spacing = 1.25;
-	s.st.align = AL_CENTER;
-	s.st.valign = VA_TOP;
-	s.st.colour = (struct rgb){0.13, 0.13, 0.13};
-	merge_style(&s, &styles->deflt);
-	if ((n = ytree_get(map, "style"))) {
-		const char *name = scalar(L, n, "style");
-		size_t i;
-		for (i = 0; name && i < styles->n; i++)
-			if (strcmp(styles->v[i].name, name) == 0)
-				break;
-		if (name && i == styles->n)
-			bad(L, n, "no style named '%s' under styles:", name);
-		else if (name)
-			merge_style(&s, &styles->v[i].s);
-	}
-	memset(&own, 0, sizeof own);
-	parse_style(L, map, &own);
-	merge_style(&s, &own);
-	if (!s.have_fonts || s.st.nfonts == 0) {
-		/* A font that failed to load was reported where it is named. */
-		if (!ytree_get(map, "fonts") && L->errors == errors_before)
-			bad(L, map, "no fonts for this text (give fonts: here, in its style, or at the top level)");
-		return -1;
-	}
-	if (!s.have_min || s.st.min_size > s.st.size)
-		s.st.min_size = s.st.size;  /* no shrinking unless asked for */
-	*out = s.st;
-	return 0;
-}
-
-/* ------------------------------------------------------------------ template sections */
-
-static void add_text(struct card_template *t, const struct tblock *b)
-{
-	t->texts = xreallocarray(t->texts, t->ntexts + 1, sizeof *t->texts);
-	t->texts[t->ntexts++] = *b;
-}
-
-static int text_src(struct loader *L, const struct ynode *n, char **out)
-{
-	char err[ERR_LEN];
-	const char *s = scalar(L, n, "text");
-	if (!s)
-		return -1;
-	if (strlen(s) > CARD_MAX_TEXT) {
-		bad(L, n, "text is longer than %d bytes", CARD_MAX_TEXT);
-		return -1;
-	}
-	if (template_check(s, err) != 0) {
-		bad(L, n, "text: %s", err);
-		return -1;
-	}
-	*out = xstrdup(s);
-	return 0;
-}
-
-static void parse_texts(struct loader *L, const struct ynode *list, const struct styles *styles)
-{
-	static const char *const keys[] = {"text", "box", "style", STYLE_KEYS, NULL};
-
-	if (list->type != Y_SEQ) {
-		bad(L, list, "texts must be a list of text blocks");
-		return;
-	}
-	for (size_t i = 0; i < list->n; i++) {
-		const struct ynode *m = list->items[i], *n;
-		struct tblock b;
-		int ok = 1;
-
-		memset(&b, 0, sizeof b);
-		if (m->type != Y_MAP) {
-			bad(L, m, "a text block must be a mapping (text:, box:, fonts:, size: ...)");
-			continue;
-		}
-		check_keys(L, m, keys, "a text block");
-		if (!(n = ytree_get(m, "text"))) {
-			bad(L, m, "a text block needs text:");
-			ok = 0;
-		} else if (text_src(L, n, &b.src) != 0) {
-			ok = 0;
-		}
-		if (!(n = ytree_get(m, "box"))) {
-			bad(L, m, "a text block needs box: [x, y, width, height] (mm from the top-left corner)");
-			ok = 0;
-		} else if (box(L, n, "box", 1, b.box) != 0) {
-			ok = 0;
-		}
-		if (resolve_style(L, m, styles, &b.st, 11) != 0)
-			ok = 0;
-		if (!ok) {
-			free(b.src);
-			continue;
-		}
-		b.where = where_of(m);
-		add_text(L->t, &b);
-	}
-}
-
-static void parse_images(struct loader *L, const struct ynode *list)
-{
-	static const char *const keys[] = {"file", "box", "fit", NULL};
-	static const char *const fits[] = {"contain", "cover", "stretch", NULL};
-	struct card_template *t = L->t;
-
-	if (list->type != Y_SEQ) {
-		bad(L, list, "images must be a list");
-		return;
-	}
-	for (size_t i = 0; i < list->n; i++) {
-		const struct ynode *m = list->items[i], *n;
-		struct timage im;
-		const char *file;
-		int kind, v;
-
-		memset(&im, 0, sizeof im);
-		if (m->type != Y_MAP) {
-			bad(L, m, "an image must be a mapping (file:, box:, fit:)");
-			continue;
-		}
-		check_keys(L, m, keys, "an image");
-		if ((n = ytree_get(m, "fit")) && choice(L, n, "fit", fits, &v) == 0)
-			im.fit = (enum fit)v;
-		if (!(n = ytree_get(m, "box"))) {
-			bad(L, m, "an image needs box: [x, y, width, height] (mm from the top-left corner)");
-			continue;
-		}
-		if (box(L, n, "box", 0, im.box) != 0)
-			continue;
-		if (!(n = ytree_get(m, "file"))) {
-			bad(L, m, "an image needs file: (a PNG or JPEG, relative to the template's directory)");
-			continue;
-		}
-		if (!(file = scalar(L, n, "file")))
-			continue;
-		if (!image_path_ok(file)) {
-			bad(L, n, "image file '%s' must be a relative path inside the templates directory (no '..')", file);
-			continue;
-		}
-		im.path = util_path_join(t->dir, file);
-		if (!util_file_exists(im.path)) {
-			bad(L, n, "image file '%s' not found (looked for %s)", file, im.path);
-			free(im.path);
-			continue;
-		}
-		kind = image_kind(im.path);
-		if (kind < 0) {
-			bad(L, n, "image file '%s' is neither PNG nor JPEG", file);
-			free(im.path);
-			continue;
-		}
-		{
-			char err[ERR_LEN];
-			HPDF_Image img;
-			L->herr.status = 0;
-			img = kind ? HPDF_LoadJpegImageFromFile(L->scratch, im.path)
-			           : HPDF_LoadPngImageFromFile(L->scratch, im.path);
-			if (!img || L->herr.status) {
-				hpdf_fail(err, &L->herr, "cannot load the image");
-				bad(L, n, "image file '%s': %s", file, err);
-				HPDF_ResetError(L->scratch);
-				free(im.path);
-				continue;
-			}
-			im.px_w = HPDF_Image_GetWidth(img);
-			im.px_h = HPDF_Image_GetHeight(img);
-			if (im.px_w < 1 || im.px_h < 1) {
-				bad(L, n, "image file '%s' has no pixels", file);
-				free(im.path);
-				continue;
-			}
-		}
-		im.jpeg = kind;
-		im.file = xstrdup(file);
-		t->images = xreallocarray(t->images, t->nimages + 1, sizeof *t->images);
-		t->images[t->nimages++] = im;
-	}
-}
-
-static int parse_dash(struct loader *L, const struct ynode *n, struct tline *l)
-{
-	double d[2];
-	if (numbers(L, n, "dash (pt on, pt off)", 2, 2, 0, 100, d) < 0)
-		return -1;
-	if (d[1] < 1) {
-		bad(L, n, "dash: the gap must be at least 1 pt");
-		return -1;
-	}
-	/* libharu takes whole points; a 0 "on" with round caps draws dots. */
-	l->dash[0] = (HPDF_UINT16)lround(d[0]);
-	l->dash[1] = (HPDF_UINT16)lround(d[1]);
-	l->dashed = 1;
-	return 0;
-}
-
-static int point_in_page(struct loader *L, const struct ynode *n, const char *what, double p[2])
-{
-	if (numbers(L, n, what, 2, 2, -1e4, 1e4, p) < 0)
-		return -1;
-	if (p[0] < -EPS_MM || p[1] < -EPS_MM || p[0] > L->t->w_mm + EPS_MM || p[1] > L->t->h_mm + EPS_MM) {
-		bad(L, n, "%s [%g, %g] lies outside the page (%g x %g mm)", what, p[0], p[1], L->t->w_mm, L->t->h_mm);
-		return -1;
-	}
-	return 0;
-}
-
-static void parse_lines(struct loader *L, const struct ynode *list)
-{
-	static const char *const keys[] = {"from", "to", "width", "colour", "dash", "cap", NULL};
-	static const char *const caps[] = {"butt", "round", NULL};
-	struct card_template *t = L->t;
-
-	if (list->type != Y_SEQ) {
-		bad(L, list, "lines must be a list");
-		return;
-	}
-	for (size_t i = 0; i < list->n; i++) {
-		const struct ynode *m = list->items[i], *n;
-		struct tline l;
-		double a[2], b[2];
-		int ok = 1, v;
-
-		memset(&l, 0, sizeof l);
-		l.width = 0.75;
-		l.colour = (struct rgb){0.13, 0.13, 0.13};
-		if (m->type != Y_MAP) {
-			bad(L, m, "a line must be a mapping (from:, to:, width:, colour:)");
-			continue;
-		}
-		check_keys(L, m, keys, "a line");
-		if (!(n = ytree_get(m, "from")) || point_in_page(L, n, "from", a) != 0) {
-			if (!n)
-				bad(L, m, "a line needs from: [x, y] (mm)");
-			ok = 0;
-		}
-		if (!(n = ytree_get(m, "to")) || point_in_page(L, n, "to", b) != 0) {
-			if (!n)
-				bad(L, m, "a line needs to: [x, y] (mm)");
-			ok = 0;
-		}
-		if ((n = ytree_get(m, "width")) && num(L, n, "width (pt)", 0.1, 20, &l.width) != 0)
-			ok = 0;
-		if ((n = ytree_get(m, "colour")) && colour(L, n, "colour", &l.colour) != 0)
-			ok = 0;
-		if ((n = ytree_get(m, "dash")) && parse_dash(L, n, &l) != 0)
-			ok = 0;
-		if ((n = ytree_get(m, "cap"))) {
-			if (choice(L, n, "cap", caps, &v) == 0)
-				l.round = v;
-			else
-				ok = 0;
-		}
-		if (!ok)
-			continue;
-		l.x1 = a[0], l.y1 = a[1], l.x2 = b[0], l.y2 = b[1];
-		t->lines = xreallocarray(t->lines, t->nlines + 1, sizeof *t->lines);
-		t->lines[t->nlines++] = l;
-	}
-}
-
-static void parse_rects(struct loader *L, const struct ynode *list)
-{
-	static const char *const keys[] = {"box", "fill", "stroke", "width", "radius", NULL};
-	struct card_template *t = L->t;
-
-	if (list->type != Y_SEQ) {
-		bad(L, list, "rects must be a list");
-		return;
-	}
-	for (size_t i = 0; i < list->n; i++) {
-		const struct ynode *m = list->items[i], *n;
-		struct trect r;
-		int ok = 1;
-
-		memset(&r, 0, sizeof r);
-		r.width = 0.75;
-		if (m->type != Y_MAP) {
-			bad(L, m, "a rect must be a mapping (box:, fill:, stroke:, width:, radius:)");
-			continue;
-		}
-		check_keys(L, m, keys, "a rect");
-		if (!(n = ytree_get(m, "box"))) {
-			bad(L, m, "a rect needs box: [x, y, width, height] (mm)");
-			ok = 0;
-		} else if (box(L, n, "box", 0, r.box) != 0) {
-			ok = 0;
-		}
-		if ((n = ytree_get(m, "fill"))) {
-			if (colour(L, n, "fill", &r.fill) == 0)
-				r.has_fill = 1;
-			else
-				ok = 0;
-		}
-		if ((n = ytree_get(m, "stroke"))) {
-			if (colour(L, n, "stroke", &r.stroke) == 0)
-				r.has_stroke = 1;
-			else
-				ok = 0;
-		}
-		if ((n = ytree_get(m, "width")) && num(L, n, "width (pt)", 0.1, 20, &r.width) != 0)
-			ok = 0;
-		if ((n = ytree_get(m, "radius")) && num(L, n, "radius (mm)", 0, 100, &r.radius) != 0)
-			ok = 0;
-		if (ok && !r.has_fill && !r.has_stroke) {
-			bad(L, m, "a rect needs fill: or stroke: (a colour)");
-			ok = 0;
-		}
-		if (!ok)
-			continue;
-		if (r.radius > r.box[2] / 2)
-			r.radius = r.box[2] / 2;
-		if (r.radius > r.box[3] / 2)
-			r.radius = r.box[3] / 2;
-		t->rects = xreallocarray(t->rects, t->nrects + 1, sizeof *t->rects);
-		t->rects[t->nrects++] = r;
-	}
-}
-
-static void parse_signature(struct loader *L, const struct ynode *m, const struct styles *styles)
-{
-	static const char *const keys[] = {"box", "line_colour", "line_width", "name", "name_gap", "name_height",
-	                                   "style", STYLE_KEYS, NULL};
-	struct card_template *t = L->t;
-	const struct ynode *n;
-	struct tline l;
-	struct tblock b;
-	double gap = 1.5, height = 9;
-	int ok = 1;
-
-	if (m->type != Y_MAP) {
-		bad(L, m, "signature must be a mapping (box:, name:, fonts:, size: ...)");
-		return;
-	}
-	check_keys(L, m, keys, "signature");
-	memset(&l, 0, sizeof l);
-	memset(&b, 0, sizeof b);
-	l.width = 0.6;
-	l.colour = (struct rgb){0.35, 0.35, 0.35};
-	if ((n = ytree_get(m, "line_colour")) && colour(L, n, "line_colour", &l.colour) != 0)
-		ok = 0;
-	if ((n = ytree_get(m, "line_width")) && num(L, n, "line_width (pt)", 0.1, 5, &l.width) != 0)
-		ok = 0;
-	if ((n = ytree_get(m, "name_gap")) && num(L, n, "name_gap (mm)", 0, 30, &gap) != 0)
-		ok = 0;
-	if ((n = ytree_get(m, "name_height")) && num(L, n, "name_height (mm)", 2, 60, &height) != 0)
-		ok = 0;
-	if ((n = ytree_get(m, "name"))) {
-		if (text_src(L, n, &b.src) != 0)
-			ok = 0;
-	} else {
-		b.src = xstrdup("{{signer}}");
-	}
-	if (resolve_style(L, m, styles, &b.st, 8) != 0)
-		ok = 0;
-	if (!(n = ytree_get(m, "box"))) {
-		bad(L, m, "signature needs box: [x, y, width, height]: the blank space to sign in (mm)");
-		ok = 0;
-	} else if (box(L, n, "signature box", 1, t->sig_box) != 0) {
-		ok = 0;
-	} else {
-		/* The printed name sits under the line and must stay inside the margins too. */
-		b.box[0] = t->sig_box[0];
-		b.box[1] = t->sig_box[1] + t->sig_box[3] + gap;
-		b.box[2] = t->sig_box[2];
-		b.box[3] = height;
-		if (b.box[1] + b.box[3] > t->h_mm - t->margin[2] + EPS_MM) {
-			bad(L, n, "the signer's name (%g mm under the signature box, %g mm high) would run past the "
-			    "bottom margin", gap, height);
-			ok = 0;
-		}
-	}
-	if (!ok) {
-		free(b.src);
-		return;
-	}
-	l.x1 = t->sig_box[0];
-	l.x2 = t->sig_box[0] + t->sig_box[2];
-	l.y1 = l.y2 = t->sig_box[1] + t->sig_box[3];
-	t->lines = xreallocarray(t->lines, t->nlines + 1, sizeof *t->lines);
-	t->lines[t->nlines++] = l;
-	b.where = where_of(m);
-	add_text(t, &b);
-	t->has_sig = 1;
-}
-
-static int overlaps(const double a[4], const double b[4])
-{
-	return a[0] < b[0] + b[2] - EPS_MM && b[0] < a[0] + a[2] - EPS_MM &&
-	       a[1] < b[1] + b[3] - EPS_MM && b[1] < a[1] + a[3] - EPS_MM;
-}
-
-/* ------------------------------------------------------------------ page geometry */
-
-struct paper {
-	const char *name;
-	double w, h;    /* mm, portrait */
-};
-
-static const struct paper papers[] = {
-	{"A6", 105, 148}, {"A5", 148, 210}, {"A4", 210, 297}, {"5x7in", 127, 177.8}, {"4x6in", 101.6, 152.4},
-	{NULL, 0, 0},
-};
-
-/* parse_size: a paper name or "WxHmm" / "WxHin". Custom sizes keep their written orientation. */
-static int parse_size(const char *s, double *w, double *h, int *named)
-{
-	char *end;
-	double a, b, unit;
-
-	for (int i = 0; papers[i].name; i++)
-		if (util_strcaseeq(s, papers[i].name)) {
-			*w = papers[i].w, *h = papers[i].h, *named = 1;
-			return 0;
-		}
-	*named = 0;
-	errno = 0;
-	a = strtod(s, &end);
-	if (end == s || *end != 'x' || errno)
-		return -1;
-	s = end + 1;
-	b = strtod(s, &end);
-	if (end == s || errno)
-		return -1;
-	if (strcmp(end, "mm") == 0)
-		unit = 1;
-	else if (strcmp(end, "in") == 0)
-		unit = 25.4;
-	else
-		return -1;
-	*w = a * unit, *h = b * unit;
-	if (!isfinite(*w) || !isfinite(*h) || *w < 50 || *h < 50 || *w > 500 || *h > 500)
-		return -2;
-	return 0;
-}
-
-static void parse_page(struct loader *L, const struct ynode *root)
-{
-	static const char *const orients[] = {"portrait", "landscape", NULL};
-	struct card_template *t = L->t;
-	const struct ynode *n;
-	const char *s;
-	int named = 1, v;
-
-	t->w_mm = 105, t->h_mm = 148;
-	if (!(n = ytree_get(root, "size"))) {
-		bad(L, root, "a card needs size: (A6, A5, 5x7in, 4x6in, or custom like \"120x170mm\")");
-	} else if ((s = scalar(L, n, "size"))) {
-		int rc = parse_size(s, &t->w_mm, &t->h_mm, &named);
-		if (rc == -2)
-			bad(L, n, "size '%s': each side must be between 50 and 500 mm", s);
-		else if (rc != 0)
-			bad(L, n, "size must be A6, A5, A4, 5x7in, 4x6in or WIDTHxHEIGHT followed by mm or in "
-			    "(like \"120x170mm\"), not '%s'", s);
-	}
-	if ((n = ytree_get(root, "orientation")) && choice(L, n, "orientation", orients, &v) == 0) {
-		int landscape = t->w_mm > t->h_mm;
-		if (v != landscape) {
-			double tmp = t->w_mm;
-			t->w_mm = t->h_mm, t->h_mm = tmp;
-		}
-	}
-	if ((n = ytree_get(root, "layout")) && (s = scalar(L, n, "layout"))) {
-		if (strcmp(s, "folded") == 0)
-			bad(L, n, "layout: folded is not supported yet; use layout: flat");
-		else if (strcmp(s, "flat") != 0)
-			bad(L, n, "layout must be flat (folded is not supported yet), not '%s'", s);
-	}
-	for (int i = 0; i < 4; i++)
-		t->margin[i] = 10;
-	if ((n = ytree_get(root, "margins"))) {
-		double m[4];
-		int k;
-		if (n->type == Y_SCALAR) {
-			if (num(L, n, "margins (mm)", 0, 100, &m[0]) == 0)
-				for (int i = 0; i < 4; i++)
-					t->margin[i] = m[0];
-		} else if ((k = numbers(L, n, "margins (mm)", 1, 4, 0, 100, m)) > 0) {
-			if (k == 3) {
-				bad(L, n, "margins: give 1 number, 2 [top/bottom, left/right] or 4 [top, right, bottom, left]");
-			} else {
-				t->margin[0] = m[0];
-				t->margin[1] = k >= 2 ? m[1] : m[0];
-				t->margin[2] = k == 4 ? m[2] : m[0];
-				t->margin[3] = k == 4 ? m[3] : t->margin[1];
-			}
-		}
-		if (t->margin[1] + t->margin[3] > t->w_mm - 20 || t->margin[0] + t->margin[2] > t->h_mm - 20)
-			bad(L, n, "margins leave less than 20 mm of the %g x %g mm card", t->w_mm, t->h_mm);
-	}
-	if ((n = ytree_get(root, "background")) && colour(L, n, "background", &t->bg) == 0)
-		t->has_bg = 1;
-}
-
-static void parse_styles(struct loader *L, const struct ynode *root, struct styles *styles)
-{
-	static const char *const keys[] = {STYLE_KEYS, NULL};
-	const struct ynode *n;
-
-	if ((n = ytree_get(root, "fonts")))
-		parse_fonts(L, n, &styles->deflt);
-	if (!(n = ytree_get(root, "styles")))
-		return;
-	if (n->type != Y_MAP) {
-		bad(L, n, "styles must be a mapping of style names to styles");
-		return;
-	}
-	styles->v = xcalloc(n->n ? n->n : 1, sizeof *styles->v);
-	for (size_t i = 0; i < n->n; i++) {
-		const struct ynode *m = n->items[i];
-		struct named_style *ns = &styles->v[styles->n];
-		if (m->type != Y_MAP) {
-			bad(L, m, "style '%s' must be a mapping (fonts:, size:, colour: ...)", n->keys[i]->value);
-			continue;
-		}
-		check_keys(L, m, keys, "a style");
-		memset(ns, 0, sizeof *ns);
-		ns->name = n->keys[i]->value;
-		parse_style(L, m, &ns->s);
-		styles->n++;
-	}
-}
-
-void card_template_free(struct card_template *t)
-{
-	if (!t)
-		return;
-	for (size_t i = 0; i < t->nfonts; i++) {
-		free(t->fonts[i].name);
-		free(t->fonts[i].path);
-		cardfont_free(t->fonts[i].cf);
-	}
-	free(t->fonts);
-	for (size_t i = 0; i < t->ntexts; i++) {
-		free(t->texts[i].src);
-		free(t->texts[i].where);
-	}
-	free(t->texts);
-	for (size_t i = 0; i < t->nimages; i++) {
-		free(t->images[i].file);
-		free(t->images[i].path);
-	}
-	free(t->images);
-	free(t->lines);
-	free(t->rects);
-	free(t->path);
-	free(t->dir);
-	free(t);
-}
-
-int card_template_load_diags(const char *path, const char *fonts_dir, struct card_template **out,
-                             struct diags *d)
-{
-	static const char *const keys[] = {"size", "orientation", "layout", "background", "margins", "fonts",
-	                                   "styles", "images", "rects", "lines", "texts", "signature", NULL};
-	struct loader L;
-	struct ynode *root = NULL;
-	struct styles styles;
-	const struct ynode *n;
-	char err[ERR_LEN];
-	size_t before = d->nerrors;
-
-	if (out)
-		*out = NULL;
-	memset(&L, 0, sizeof L);
-	memset(&styles, 0, sizeof styles);
-	L.fonts_dir = fonts_dir;
-	L.d = d;
-	if (ytree_load_file(path, &root, err) != 0) {
-		diags_add(d, 0, "%s", err);
-		return -1;
-	}
-	if (root->type != Y_MAP) {
-		ytree_diag(d, 0, root, "a card template must be a mapping (size:, texts:, signature: ...)");
-		ytree_free(root);
-		return -1;
-	}
-	L.scratch = HPDF_New(card_hpdf_handler, &L.herr);
-	if (!L.scratch) {
-		diags_add(d, 0, "%s: libharu: cannot create a document", path);
-		ytree_free(root);
-		return -1;
-	}
-	L.t = xcalloc(1, sizeof *L.t);
-	L.t->path = xstrdup(path);
-	L.t->dir = util_dirname(path);
-	check_keys(&L, root, keys, "a card template");
-	parse_page(&L, root);
-	parse_styles(&L, root, &styles);
-	if ((n = ytree_get(root, "rects")))
-		parse_rects(&L, n);
-	if ((n = ytree_get(root, "images")))
-		parse_images(&L, n);
-	if ((n = ytree_get(root, "lines")))
-		parse_lines(&L, n);
-	if ((n = ytree_get(root, "texts")))
-		parse_texts(&L, n, &styles);
-	if ((n = ytree_get(root, "signature"))) {
-		size_t ntexts = L.t->ntexts;
-		parse_signature(&L, n, &styles);
-		/* A message running into the signing space would be signed over. */
-		for (size_t i = 0; L.t->has_sig && i < ntexts; i++)
-			if (overlaps(L.t->texts[i].box, L.t->sig_box))
-				diags_add(d, 0, "%s: error: text block box overlaps the signature box [%g, %g, %g, %g]",
-				          L.t->texts[i].where, L.t->sig_box[0], L.t->sig_box[1], L.t->sig_box[2],
-				          L.t->sig_box[3]);
-	}
-	if (L.t->ntexts == 0 && L.errors == 0 && d->nerrors == before)
-		ytree_diag(d, 0, root, "a card needs at least one text block (texts:) or a signature:");
-	free(styles.v);
-	HPDF_Free(L.scratch);
-	ytree_free(root);
-	if (d->nerrors != before) {
-		card_template_free(L.t);
-		return -1;
-	}
-	if (out)
-		*out = L.t;
-	else
-		card_template_free(L.t);
-	return 0;
-}
-
-int card_template_load(const char *path, const char *fonts_dir, struct card_template **out, char err[ERR_LEN])
-{
-	struct diags d;
-	int rc;
-
-	memset(&d, 0, sizeof d);
-	rc = card_template_load_diags(path, fonts_dir, out, &d);
-	if (rc != 0) {
-		/* The first problem, and how many more there are (check prints them all). */
-		for (size_t i = 0; i < d.n; i++)
-			if (!d.warning[i]) {
-				if (d.nerrors > 1)
-					err_set(err, "%s (and %zu more)", d.msgs[i], d.nerrors - 1);
-				else
-					err_set(err, "%s", d.msgs[i]);
-				break;
-			}
-	}
-	diags_free(&d);
-	return rc;
-}
-
-void card_template_size(const struct card_template *t, double *width, double *height)
-{
-	*width = t->w_mm * MM_PT;
-	*height = t->h_mm * MM_PT;
-}
-
-/* ------------------------------------------------------------------ text preparation */
-
-struct pglyph {
-	uint32_t cp;
-	uint16_t gid;
-	uint8_t font;       /* index into the block's style font list */
-	int adv;            /* 1/1000 em */
-};
-
-struct pline {
-	size_t a, b;        /* glyphs [a, b) */
-	double width;       /* pt */
-};
-
-struct pblock {
-	const struct tblock *blk;
-	struct pglyph *g;
-	size_t n;
-	struct pline *lines;
-	size_t nlines;
-	double size;
-};
-
-struct prepared {
-	struct pblock *b;
-	size_t n;
-};
-
-static void prepared_free(struct prepared *p)
-{
-	for (size_t i = 0; i < p->n; i++) {
-		free(p->b[i].g);
-		free(p->b[i].lines);
-	}
-	free(p->b);
-	memset(p, 0, sizeof *p);
-}
-
-/* needs_shaping: scripts that are right-to-left or need glyph shaping libharu does not do. */
-static int needs_shaping(uint32_t cp)
-{
-	return (cp >= 0x0590 && cp <= 0x08FF) ||    /* Hebrew, Arabic, Syriac, Thaana, NKo ... */
-	       (cp >= 0x0900 && cp <= 0x0DFF) ||    /* Indic */
-	       (cp >= 0x0F00 && cp <= 0x109F) ||    /* Tibetan, Myanmar */
-	       (cp >= 0x1780 && cp <= 0x17FF) ||    /* Khmer */
-	       (cp >= 0xFB1D && cp <= 0xFDFF) ||    /* Hebrew and Arabic presentation forms */
-	       (cp >= 0xFE70 && cp <= 0xFEFF);
-}
-
-/* invisible: format characters dropped before layout (no glyph is wanted for them). */
-static int invisible(uint32_t cp)
-{
-	return cp == 0x00AD || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
-	       cp == 0x2060 || cp == 0xFEFF;
-}
-
-static void font_list(const struct card_template *t, const struct style *st, struct strbuf *sb)
-{
-	for (size_t i = 0; i < st->nfonts; i++)
-		sb_addf(sb, "%s%s", i ? ", " : "", t->fonts[st->font[i]].name);
-}
-
-/* describe_cp: "U+00E9 'é'" (no quoted character for controls and lone marks). */
-static void describe_cp(uint32_t cp, struct strbuf *sb)
-{
-	sb_addf(sb, "U+%04X", (unsigned)cp);
-	if (cp >= 0x20 && !(cp >= 0x7F && cp < 0xA0) && !(cp >= 0x0300 && cp <= 0x036F)) {
-		sb_adds(sb, " '");
-		util_utf8_put(sb, cp);
-		sb_adds(sb, "'");
-	}
-}
-
-/* snippet: the first words of a text, for messages. */
-static void snippet(const char *s, struct strbuf *sb)
-{
-	const char *p = s, *end = s + strlen(s);
-	int n = 0;
-	sb_adds(sb, "\"");
-	while (p < end && n < 40) {
-		const char *q = p;
-		int32_t cp = util_utf8_next(&p, end);
-		if (cp == '\n')
-			sb_adds(sb, " / ");
-		else if (cp >= 0x20)
-			sb_addn(sb, q, (size_t)(p - q));
-		n++;
-	}
-	sb_adds(sb, p < end ? "...\"" : "\"");
-}
-
-/* shape: merged UTF-8 -> glyphs with fonts; spaces collapsed, lines trimmed. */
-static int shape(const struct card_template *t, const struct tblock *blk, const char *text, struct pblock *pb,
-                 char err[ERR_LEN])
-{
-	const char *p = text, *end = text + strlen(text);
-	size_t cap = 64;
-
-	if (!util_utf8_valid(text, strlen(text)))
-		return err_set(err, "the text of the block at %s is not valid UTF-8", blk->where);
-	pb->g = xcalloc(cap, sizeof *pb->g);
-	pb->n = 0;
-	while (p < end) {
-		int32_t c = util_utf8_next(&p, end);
-		uint32_t cp;
-		struct pglyph g;
-
-		if (c < 0)
-			return err_set(err, "the text of the block at %s is not valid UTF-8", blk->where);
-		cp = (uint32_t)c;
-		if (cp == '\r') {
-			if (p < end && *p == '\n')
-				continue;
-			cp = '\n';
-		}
-		if (cp == '\t')
-			cp = ' ';
-		if (cp == 0x2028 || cp == 0x2029)
-			cp = '\n';
-		if (invisible(cp))
-			continue;
-		if ((cp < 0x20 && cp != '\n') || (cp >= 0x7F && cp < 0xA0)) {
-			struct strbuf sb = {0};
-			describe_cp(cp, &sb);
-			err_set(err, "control character %s in the text of the block at %s", sb.s, blk->where);
-			sb_free(&sb);
-			return -1;
-		}
-		/* Collapse spaces, and drop them at the start and end of every line. */
-		if (cp == ' ' && (pb->n == 0 || pb->g[pb->n - 1].cp == ' ' || pb->g[pb->n - 1].cp == '\n'))
-			continue;
-		if (cp == '\n' && pb->n > 0 && pb->g[pb->n - 1].cp == ' ')
-			pb->n--;
-		if (cp == '\n' && pb->n == 0)
-			continue;   /* leading blank lines */
-		memset(&g, 0, sizeof g);
-		g.cp = cp;
-		if (cp != '\n') {
-			size_t i;
-			if (needs_shaping(cp)) {
-				struct strbuf sb = {0};
-				describe_cp(cp, &sb);
-				err_set(err, "%s is in a right-to-left or complex script, which cards cannot set "
-				        "correctly yet (text block at %s)", sb.s, blk->where);
-				sb_free(&sb);
-				return -1;
-			}
-			for (i = 0; i < blk->st.nfonts; i++) {
-				const struct cardfont *cf = t->fonts[blk->st.font[i]].cf;
-				unsigned gid = cardfont_glyph(cf, cp);
-				if (gid) {
-					g.gid = (uint16_t)gid;
-					g.font = (uint8_t)i;
-					g.adv = cardfont_advance(cf, gid);
-					break;
-				}
-			}
-			if (i == blk->st.nfonts) {
-				struct strbuf sb = {0};
-				sb_adds(&sb, "no font has ");
-				describe_cp(cp, &sb);
-				sb_adds(&sb, " (fonts: ");
-				font_list(t, &blk->st, &sb);
-				sb_addf(&sb, ") for the text block at %s", blk->where);
-				err_set(err, "%s", sb.s);
-				sb_free(&sb);
-				return -1;
-			}
-		}
-		if (pb->n == cap) {
-			cap *= 2;
-			pb->g = xreallocarray(pb->g, cap, sizeof *pb->g);
-		}
-		pb->g[pb->n++] = g;
-	}
-	while (pb->n > 0 && (pb->g[pb->n - 1].cp == ' ' || pb->g[pb->n - 1].cp == '\n'))
-		pb->n--;        /* trailing spaces and blank lines */
-	return 0;
-}
-
-static double run_width(const struct pblock *pb, size_t a, size_t b, double size, double lsp)
-{
-	long units = 0;
-	for (size_t i = a; i < b; i++)
-		units += pb->g[i].adv;
-	/* Tc follows every glyph; the last one's does not count towards the line's width. */
-	return (double)units * size / 1000.0 + (b > a ? (double)(b - a - 1) * lsp : 0);
-}
-
-static void add_line(struct pblock *pb, size_t *cap, size_t a, size_t b, double w)
-{
-	if (pb->nlines == *cap) {
-		*cap = *cap ? *cap * 2 : 8;
-		pb->lines = xreallocarray(pb->lines, *cap, sizeof *pb->lines);
-	}
-	pb->lines[pb->nlines].a = a;
-	pb->lines[pb->nlines].b = b;
-	pb->lines[pb->nlines].width = w;
-	pb->nlines++;
-}
-
-/*
- * wrap: breaks the glyphs into lines no wider than the box at size. Returns 0, or -1 with
- * *wide_a.. *wide_b the first word that is wider than the box by itself.
- */
-static int wrap(struct pblock *pb, double size, double box_w, size_t *wide_a, size_t *wide_b)
-{
-	const struct style *st = &pb->blk->st;
-	double lsp = st->letter_spacing * size;
-	size_t cap = 0, i = 0;
-
-	pb->nlines = 0;
-	while (i <= pb->n) {
-		/* One paragraph: glyphs [i, pe). */
-		size_t pe = i, ls;
-		while (pe < pb->n && pb->g[pe].cp != '\n')
-			pe++;
-		if (pe == i)
-			add_line(pb, &cap, i, i, 0);    /* a blank line */
-		ls = i;
-		while (ls < pe) {
-			size_t le = ls, best = ls;
-			/* Extend word by word while the line still fits. */
-			while (le < pe) {
-				size_t we = le;
-				if (pb->g[we].cp == ' ')
-					we++;
-				while (we < pe && pb->g[we].cp != ' ')
-					we++;
-				if (run_width(pb, ls, we, size, lsp) > box_w + 1e-6)
-					break;
-				best = le = we;
-			}
-			if (best == ls) {   /* the first word alone is too wide */
-				size_t we = ls;
-				while (we < pe && pb->g[we].cp != ' ')
-					we++;
-				*wide_a = ls, *wide_b = we;
-				return -1;
-			}
-			add_line(pb, &cap, ls, best, run_width(pb, ls, best, size, lsp));
-			ls = best;
-			if (ls < pe && pb->g[ls].cp == ' ')
-				ls++;
-		}
-		i = pe + 1;
-	}
-	return 0;
-}
-
-static void utf8_range(const struct pblock *pb, size_t a, size_t b, struct strbuf *sb)
-{
-	for (size_t i = a; i < b; i++)
-		util_utf8_put(sb, pb->g[i].cp);
-}
-
-/* fit: the largest size from size down to min_size (0.5 pt steps) at which the block fits. */
-static int fit(struct pblock *pb, char err[ERR_LEN])
-{
-	const struct tblock *blk = pb->blk;
-	const struct style *st = &blk->st;
-	double box_w = blk->box[2] * MM_PT, box_h = blk->box[3] * MM_PT;
-	size_t wa = 0, wb = 0;
-	int wide = 0;
-
-	for (double s = st->size;; s -= 0.5) {
-		if (s < st->min_size)
-			s = st->min_size;
-		if (wrap(pb, s, box_w, &wa, &wb) == 0) {
-			wide = 0;
-			if ((double)pb->nlines * s * st->line_spacing <= box_h + 1e-6) {
-				pb->size = s;
-				return 0;
-			}
-		} else {
-			wide = 1;
-		}
-		if (s <= st->min_size)
-			break;
-	}
-	{
-		struct strbuf sb = {0};
-		double s = st->min_size;
-		if (wide) {
-			sb_adds(&sb, "'");
-			utf8_range(pb, wa, wb, &sb);
-			err_set(err, "the text block at %s does not fit its box: the word %s' is %.1f mm wide at "
-			        "min_size %gpt, the box %g mm", blk->where, sb.s,
-			        run_width(pb, wa, wb, s, st->letter_spacing * s) / MM_PT, s, blk->box[2]);
-		} else {
-			struct strbuf txt = {0};
-			utf8_range(pb, 0, pb->n, &txt);
-			snippet(txt.s ? txt.s : "", &sb);
-			sb_free(&txt);
-			err_set(err, "the text block at %s does not fit its box even at min_size %gpt: %s needs "
-			        "%zu lines (%.1f mm), the box is %g mm high", blk->where, s, sb.s, pb->nlines,
-			        (double)pb->nlines * s * st->line_spacing / MM_PT, blk->box[3]);
-		}
-		sb_free(&sb);
-	}
-	return -1;
-}
-
-static const struct template_opts *render_opts(const struct card_template *t, struct template_opts *o)
-{
-	memset(o, 0, sizeof *o);
-	o->escape_html = 0;
-	o->empty_is_false = 1;
-	o->partial = template_dir_partial;
-	o->ud = t->dir;
-	return o;
-}
-
-/* prepare: merges, shapes and fits every text of the card. Nothing is drawn. */
-static int prepare(const struct card_template *t, const struct tval *ctx, struct prepared *p, char err[ERR_LEN])
-{
-	struct template_opts opts;
-	struct strbuf sb = {0};
-
-	memset(p, 0, sizeof *p);
-	p->b = xcalloc(t->ntexts ? t->ntexts : 1, sizeof *p->b);
-	render_opts(t, &opts);
-	for (size_t i = 0; i < t->ntexts; i++) {
-		struct pblock *pb = &p->b[p->n++];
-		char terr[ERR_LEN];
-		pb->blk = &t->texts[i];
-		sb_reset(&sb);
-		if (template_render(t->texts[i].src, ctx, &opts, &sb, terr) != 0) {
-			err_set(err, "the text block at %s: %s", t->texts[i].where, terr);
-			goto fail;
-		}
-		if (sb.len > CARD_MAX_TEXT) {
-			err_set(err, "the text block at %s is longer than %d bytes once merged", t->texts[i].where,
-			        CARD_MAX_TEXT);
-			goto fail;
-		}
-		if (shape(t, pb->blk, sb.s ? sb.s : "", pb, err) != 0 || fit(pb, err) != 0)
-			goto fail;
-	}
-	sb_free(&sb);
-	return 0;
-fail:
-	sb_free(&sb);
-	prepared_free(p);
-	return -1;
-}
-
-int card_check(const struct card_template *t, const struct tval *ctx, char err[ERR_LEN])
-{
-	struct prepared p;
-	if (prepare(t, ctx, &p, err) != 0)
-		return -1;
-	prepared_free(&p);
-	return 0;
-}
-
 /* ------------------------------------------------------------------ batches */
-
-struct bfont {
-	char *path;             /* the font file: the cache key */
-	HPDF_Font font;
-	HPDF_FontDef def;
-};
-
-struct bimage {
-	char *path;
-	HPDF_Image img;
-};
-
-struct card_batch {
-	HPDF_Doc doc;
-	struct hpdf_err herr;
-	int pages;
-	int broken;             /* a libharu failure after a page was added: refuse to go on */
-	struct bfont **fonts;   /* each allocated alone: pages in progress point at them */
-	size_t nfonts;
-	struct bimage *images;
-	size_t nimages;
-};
 
 int card_batch_new(struct card_batch **out, char err[ERR_LEN])
 {
@@ -1589,7 +70,7 @@ int card_batch_new(struct card_batch **out, char err[ERR_LEN])
 	    HPDF_SetInfoAttr(b->doc, HPDF_INFO_CREATOR, "occasiond") != HPDF_OK ||
 	    HPDF_SetInfoAttr(b->doc, HPDF_INFO_TITLE, "Greeting cards") != HPDF_OK ||
 	    HPDF_SetPageMode(b->doc, HPDF_PAGE_MODE_USE_NONE) != HPDF_OK) {
-		hpdf_fail(err, &b->herr, "cannot set up the document");
+		card_hpdf_fail(err, &b->herr, "cannot set up the document");
 		card_batch_free(b);
 		return -1;
 	}
@@ -1604,7 +85,7 @@ int card_batch_set_title(struct card_batch *b, const char *title, char err[ERR_L
 	b->herr.status = 0;
 	if (HPDF_SetInfoAttr(b->doc, HPDF_INFO_TITLE, title) != HPDF_OK) {
 		HPDF_ResetError(b->doc);
-		return hpdf_fail(err, &b->herr, "cannot set the title");
+		return card_hpdf_fail(err, &b->herr, "cannot set the title");
 	}
 	return 0;
 }
@@ -1632,7 +113,7 @@ void card_batch_free(struct card_batch *b)
 }
 
 /* batch_font: the document's font for a template font, loaded once per document. */
-static struct bfont *batch_font(struct card_batch *b, const struct tfont *tf, char err[ERR_LEN])
+struct bfont *card_batch_font(struct card_batch *b, const struct tfont *tf, char err[ERR_LEN])
 {
 	const char *name;
 	struct bfont *f;
@@ -1643,7 +124,7 @@ static struct bfont *batch_font(struct card_batch *b, const struct tfont *tf, ch
 	b->herr.status = 0;
 	name = HPDF_LoadTTFontFromFile(b->doc, tf->path, HPDF_TRUE);
 	if (!name || b->herr.status) {
-		hpdf_fail(err, &b->herr, tf->name);
+		card_hpdf_fail(err, &b->herr, tf->name);
 		HPDF_ResetError(b->doc);
 		return NULL;
 	}
@@ -1652,7 +133,7 @@ static struct bfont *batch_font(struct card_batch *b, const struct tfont *tf, ch
 	f->def = HPDF_GetFontDef(b->doc, name);
 	if (!f->font || !f->def || b->herr.status ||
 	    ((HPDF_TTFontDefAttr)f->def->attr)->num_glyphs != cardfont_num_glyphs(tf->cf)) {
-		hpdf_fail(err, &b->herr, tf->name);
+		card_hpdf_fail(err, &b->herr, tf->name);
 		HPDF_ResetError(b->doc);
 		free(f);
 		return NULL;
@@ -1673,7 +154,7 @@ static HPDF_Image batch_image(struct card_batch *b, const struct timage *im, cha
 	b->herr.status = 0;
 	img = im->jpeg ? HPDF_LoadJpegImageFromFile(b->doc, im->path) : HPDF_LoadPngImageFromFile(b->doc, im->path);
 	if (!img || b->herr.status) {
-		hpdf_fail(err, &b->herr, im->path);
+		card_hpdf_fail(err, &b->herr, im->path);
 		HPDF_ResetError(b->doc);
 		return NULL;
 	}
@@ -1710,7 +191,7 @@ static HPDF_STATUS rounded_rect(HPDF_Page pg, double x, double y, double w, doub
 }
 
 /* draw_block: one prepared text block, run by run (a run is a stretch in one font). */
-static int draw_block(const struct card_template *t, HPDF_Page pg, double page_h,
+int card_draw_block(const struct card_template *t, HPDF_Page pg, double page_h,
                       const struct pblock *pb, struct bfont **bf)
 {
 	const struct tblock *blk = pb->blk;
@@ -1746,7 +227,7 @@ static int draw_block(const struct card_template *t, HPDF_Page pg, double page_h
 			while (e < ln->b && pb->g[e].font == pb->g[a].font)
 				e++;
 			sb_reset(&sb);
-			utf8_range(pb, a, e, &sb);
+			card_utf8_range(pb, a, e, &sb);
 			H(HPDF_Page_SetFontAndSize(pg, f->font, (HPDF_REAL)s));
 			H(HPDF_Page_TextOut(pg, (HPDF_REAL)x, (HPDF_REAL)y, sb.s));
 			/*
@@ -1757,7 +238,7 @@ static int draw_block(const struct card_template *t, HPDF_Page pg, double page_h
 			 */
 			for (size_t i = a; i < e; i++)
 				cardfont_mark_glyph(cf, pb->g[i].gid, attr->glyph_tbl.flgs);
-			x += run_width(pb, a, e, s, lsp) + lsp;
+			x += card_run_width(pb, a, e, s, lsp) + lsp;
 			a = e;
 		}
 	}
@@ -1794,11 +275,13 @@ hfail:
 	return -1;
 }
 
-static int draw_shapes(HPDF_Page pg, const struct card_template *t, double page_h, int lines)
+static int draw_shapes(HPDF_Page pg, const struct card_template *t, double page_h, int lines, int panel)
 {
 	if (!lines) {
 		for (size_t i = 0; i < t->nrects; i++) {
 			const struct trect *r = &t->rects[i];
+			if (r->panel != panel)
+				continue;
 			H(HPDF_Page_GSave(pg));
 			if (r->has_fill)
 				H(HPDF_Page_SetRGBFill(pg, (HPDF_REAL)r->fill.r, (HPDF_REAL)r->fill.g, (HPDF_REAL)r->fill.b));
@@ -1821,6 +304,8 @@ static int draw_shapes(HPDF_Page pg, const struct card_template *t, double page_
 	}
 	for (size_t i = 0; i < t->nlines; i++) {
 		const struct tline *l = &t->lines[i];
+		if (l->panel != panel)
+			continue;
 		H(HPDF_Page_GSave(pg));
 		H(HPDF_Page_SetRGBStroke(pg, (HPDF_REAL)l->colour.r, (HPDF_REAL)l->colour.g, (HPDF_REAL)l->colour.b));
 		H(HPDF_Page_SetLineWidth(pg, (HPDF_REAL)l->width));
@@ -1838,6 +323,31 @@ hfail:
 	return -1;
 }
 
+/*
+ * fold_marks: short ticks where the sheet folds, at its edges only (outside the panels'
+ * content, inside a printer's unprintable border), so nothing shows on the finished card.
+ */
+static int fold_marks(HPDF_Page pg, double sw, double sh)
+{
+	const double a = 4 * MM_PT, b = 9 * MM_PT;
+	H(HPDF_Page_GSave(pg));
+	H(HPDF_Page_SetRGBStroke(pg, 0.6f, 0.6f, 0.6f));
+	H(HPDF_Page_SetLineWidth(pg, 0.4f));
+	H(HPDF_Page_MoveTo(pg, (HPDF_REAL)(sw / 2), (HPDF_REAL)a));
+	H(HPDF_Page_LineTo(pg, (HPDF_REAL)(sw / 2), (HPDF_REAL)b));
+	H(HPDF_Page_MoveTo(pg, (HPDF_REAL)(sw / 2), (HPDF_REAL)(sh - a)));
+	H(HPDF_Page_LineTo(pg, (HPDF_REAL)(sw / 2), (HPDF_REAL)(sh - b)));
+	H(HPDF_Page_MoveTo(pg, (HPDF_REAL)a, (HPDF_REAL)(sh / 2)));
+	H(HPDF_Page_LineTo(pg, (HPDF_REAL)b, (HPDF_REAL)(sh / 2)));
+	H(HPDF_Page_MoveTo(pg, (HPDF_REAL)(sw - a), (HPDF_REAL)(sh / 2)));
+	H(HPDF_Page_LineTo(pg, (HPDF_REAL)(sw - b), (HPDF_REAL)(sh / 2)));
+	H(HPDF_Page_Stroke(pg));
+	H(HPDF_Page_GRestore(pg));
+	return 0;
+hfail:
+	return -1;
+}
+
 int card_batch_add(struct card_batch *b, const struct card_template *t, const struct tval *ctx, int *page,
                    char err[ERR_LEN])
 {
@@ -1845,12 +355,12 @@ int card_batch_add(struct card_batch *b, const struct card_template *t, const st
 	struct bfont **fonts = NULL;   /* per text block: its style's fonts in the document */
 	HPDF_Image *imgs = NULL;
 	HPDF_Page pg;
-	double pw = t->w_mm * MM_PT, ph = t->h_mm * MM_PT;
+	double pw = t->w_mm * MM_PT, ph = t->h_mm * MM_PT, sw = t->sheet_w * MM_PT, sh = t->sheet_h * MM_PT;
 	int rc = -1;
 
 	if (b->broken)
 		return err_set(err, "this batch is unusable after an earlier libharu error");
-	if (prepare(t, ctx, &p, err) != 0)
+	if (card_prepare(t, ctx, &p, err) != 0)
 		return -1;
 	/* Load what the page needs (only fonts some glyph uses) before adding the page. */
 	fonts = xcalloc(p.n * CARD_MAX_FONTS + 1, sizeof *fonts);
@@ -1860,7 +370,7 @@ int card_batch_add(struct card_batch *b, const struct card_template *t, const st
 			struct bfont **slot = &fonts[i * CARD_MAX_FONTS + g->font];
 			if (g->cp == '\n' || *slot)
 				continue;
-			if (!(*slot = batch_font(b, &t->fonts[p.b[i].blk->st.font[g->font]], err)))
+			if (!(*slot = card_batch_font(b, &t->fonts[p.b[i].blk->st.font[g->font]], err)))
 				goto out;
 		}
 	imgs = xcalloc(t->nimages + 1, sizeof *imgs);
@@ -1873,23 +383,37 @@ int card_batch_add(struct card_batch *b, const struct card_template *t, const st
 	if (!pg)
 		goto hfail;
 	b->pages++;
-	H(HPDF_Page_SetWidth(pg, (HPDF_REAL)pw));
-	H(HPDF_Page_SetHeight(pg, (HPDF_REAL)ph));
-	if (t->has_bg) {
-		H(HPDF_Page_SetRGBFill(pg, (HPDF_REAL)t->bg.r, (HPDF_REAL)t->bg.g, (HPDF_REAL)t->bg.b));
-		H(HPDF_Page_Rectangle(pg, 0, 0, (HPDF_REAL)pw, (HPDF_REAL)ph));
-		H(HPDF_Page_Fill(pg));
+	H(HPDF_Page_SetWidth(pg, (HPDF_REAL)sw));
+	H(HPDF_Page_SetHeight(pg, (HPDF_REAL)sh));
+	for (int panel = t->folded ? PANEL_FRONT : PANEL_INSIDE; panel >= PANEL_INSIDE; panel--) {
+		int has_bg = panel == PANEL_FRONT ? t->has_front_bg : t->has_bg;
+		const struct rgb *bg = panel == PANEL_FRONT ? &t->front_bg : &t->bg;
+		H(HPDF_Page_GSave(pg));
+		/* Each panel draws in its own coordinates (see PANEL_FRONT in card_int.h). */
+		if (t->folded && panel == PANEL_FRONT)
+			H(HPDF_Page_Concat(pg, -1, 0, 0, -1, (HPDF_REAL)pw, (HPDF_REAL)(2 * ph)));
+		else if (t->folded)
+			H(HPDF_Page_Concat(pg, 1, 0, 0, 1, (HPDF_REAL)pw, 0));
+		if (has_bg) {
+			H(HPDF_Page_SetRGBFill(pg, (HPDF_REAL)bg->r, (HPDF_REAL)bg->g, (HPDF_REAL)bg->b));
+			H(HPDF_Page_Rectangle(pg, 0, 0, (HPDF_REAL)pw, (HPDF_REAL)ph));
+			H(HPDF_Page_Fill(pg));
+		}
+		if (draw_shapes(pg, t, ph, 0, panel) != 0)
+			goto hfail;
+		for (size_t i = 0; i < t->nimages; i++)
+			if (t->images[i].panel == panel && draw_image(pg, ph, &t->images[i], imgs[i]) != 0)
+				goto hfail;
+		if (draw_shapes(pg, t, ph, 1, panel) != 0)
+			goto hfail;
+		for (size_t i = 0; i < p.n; i++)
+			if (p.b[i].blk->panel == panel && p.b[i].nlines &&
+			    card_draw_block(t, pg, ph, &p.b[i], &fonts[i * CARD_MAX_FONTS]) != 0)
+				goto hfail;
+		H(HPDF_Page_GRestore(pg));
 	}
-	if (draw_shapes(pg, t, ph, 0) != 0)
+	if (t->folded && fold_marks(pg, sw, sh) != 0)
 		goto hfail;
-	for (size_t i = 0; i < t->nimages; i++)
-		if (draw_image(pg, ph, &t->images[i], imgs[i]) != 0)
-			goto hfail;
-	if (draw_shapes(pg, t, ph, 1) != 0)
-		goto hfail;
-	for (size_t i = 0; i < p.n; i++)
-		if (p.b[i].nlines && draw_block(t, pg, ph, &p.b[i], &fonts[i * CARD_MAX_FONTS]) != 0)
-			goto hfail;
 	if (b->herr.status)
 		goto hfail;
 	if (page)
@@ -1899,12 +423,12 @@ int card_batch_add(struct card_batch *b, const struct card_template *t, const st
 hfail:
 	/* libharu cannot take a page back: the document is no longer trustworthy. */
 	b->broken = 1;
-	hpdf_fail(err, &b->herr, "cannot draw the card");
+	card_hpdf_fail(err, &b->herr, "cannot draw the card");
 	HPDF_ResetError(b->doc);
 out:
 	free(fonts);
 	free(imgs);
-	prepared_free(&p);
+	card_prepared_free(&p);
 	return rc;
 }
 
@@ -1920,7 +444,7 @@ int card_batch_save(struct card_batch *b, const char *path, char err[ERR_LEN])
 		return err_set(err, "a batch with no cards is not written");
 	b->herr.status = 0;
 	if (HPDF_SaveToStream(b->doc) != HPDF_OK || b->herr.status) {
-		hpdf_fail(err, &b->herr, "cannot write the PDF");
+		card_hpdf_fail(err, &b->herr, "cannot write the PDF");
 		HPDF_ResetError(b->doc);
 		return -1;
 	}
@@ -1929,7 +453,7 @@ int card_batch_save(struct card_batch *b, const char *path, char err[ERR_LEN])
 	 * position in the freed first buffer: rewind before reading, or the bytes are garbage.
 	 */
 	if (HPDF_ResetStream(b->doc) != HPDF_OK) {
-		hpdf_fail(err, &b->herr, "cannot rewind the PDF stream");
+		card_hpdf_fail(err, &b->herr, "cannot rewind the PDF stream");
 		goto out;
 	}
 	size = HPDF_GetStreamSize(b->doc);
@@ -1948,7 +472,7 @@ int card_batch_save(struct card_batch *b, const char *path, char err[ERR_LEN])
 			break;
 	}
 	if (off != size) {
-		hpdf_fail(err, &b->herr, "cannot read the PDF back");
+		card_hpdf_fail(err, &b->herr, "cannot read the PDF back");
 		HPDF_ResetError(b->doc);
 		goto out;
 	}

@@ -1,5 +1,6 @@
 /* config: occasiond.yaml -> struct config, every problem reported with its position. */
 #include "occasiond/config.h"
+#include "occasiond/card.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,8 @@ static const char *const smtp_keys[] = {
 	"url", "tls", "username", "password_file", "ca_file", "rate_per_minute", "timeout", NULL
 };
 static const char *const retry_keys[] = {"attempts", "first_delay", "max_delay", NULL};
-static const char *const cards_keys[] = {"signing", "transit", "remind_signers", "print_command", NULL};
+static const char *const cards_keys[] = {"signing", "transit", "remind_signers", "print_command", "envelope",
+                                         "labels", NULL};
 
 const char *config_resolve_path(const char *opt)
 {
@@ -255,6 +257,25 @@ static void parse_mail(struct config *c, const struct ynode *root, struct diags 
 		ytree_diag(d, 0, ytree_get(retry, "first_delay"), "first_delay is longer than max_delay");
 }
 
+/* get_choice: one of names (case-insensitive), or def when the key is absent. */
+static int get_choice(const struct ynode *map, const char *key, const char *const *names, int count, int def,
+                      struct diags *d)
+{
+	const struct ynode *n = map ? ytree_get(map, key) : NULL;
+	const char *s;
+	struct strbuf sb = {0};
+	if (!n || !(s = scalar(n, key, d)))
+		return def;
+	for (int i = 0; i < count; i++)
+		if (util_strcaseeq(s, names[i]))
+			return i;
+	for (int i = 0; i < count; i++)
+		sb_addf(&sb, "%s%s", i ? (i == count - 1 ? " or " : ", ") : "", names[i]);
+	ytree_diag(d, 0, n, "%s: expected %s, got '%s'", key, sb.s, s);
+	sb_free(&sb);
+	return def;
+}
+
 static void parse_cards(struct config *c, const struct ynode *root, struct diags *d)
 {
 	const struct ynode *cards = get_map(root, "cards", cards_keys, d);
@@ -262,6 +283,10 @@ static void parse_cards(struct config *c, const struct ynode *root, struct diags
 	get_duration(cards, "transit", "3 business days", &c->cards.transit, d);
 	c->cards.remind_signers = get_bool(cards, "remind_signers", 0, d);
 	c->cards.print_command = get_str(cards, "print_command", NULL, d);
+	c->cards.envelope = get_choice(cards, "envelope", card_envelope_names, CARD_ENV_COUNT, CARD_ENV_C6, d);
+	c->cards.labels = get_choice(cards, "labels", card_labels_names, CARD_LABELS_COUNT, CARD_LABELS_NONE, d);
+	if (c->cards.print_command && (!c->cards.print_command[0] || util_has_ctl(c->cards.print_command, NULL)))
+		ytree_diag(d, 0, ytree_get(cards, "print_command"), "print_command must be one line of text");
 	if (c->cards.signing.unit < DUR_DAYS && c->cards.signing.unit != DUR_SECONDS)
 		ytree_diag(d, 0, ytree_get(cards, "signing"), "signing: give days or business days");
 	if (c->cards.transit.unit < DUR_DAYS && c->cards.transit.unit != DUR_SECONDS)

@@ -6,10 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "dispatch_int.h"
+#include "occasiond/dates.h"
 #include "occasiond/log.h"
+#include "occasiond/mail.h"
+#include "occasiond/mime.h"
+#include "occasiond/rules.h"
 
 
 
@@ -73,118 +79,583 @@ static char *batch_path(const struct pass *p, const char *fire_date, const char 
 	return path;
 }
 
-/* card_group: the new cards items[0..n) share a fire date and a signer. */
-void dispatch_card_group(struct pass *p, const struct plan_item *const *items, size_t n,
-                       struct tmpl_cache **cache, size_t *ncache)
+/* One card of the batch being built: an old record re-rendered or a new one. */
+struct bcard {
+	struct dispatch_rec *rec;
+	int old;
+	char *name, *occasion, *address, *owner_email;
+	day_t mail_by;
+};
+
+static const char *const weekdays[] = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"};
+
+static void long_date(day_t d, char *buf, size_t size)
+{
+	char tmp[48];
+	dates_format_long(d, tmp, sizeof tmp);
+	snprintf(buf, size, "%s %s", weekdays[dates_weekday(d)], tmp);
+}
+
+static int is_us(const char *country)
+{
+	return util_strcaseeq(country, "USA") || util_strcaseeq(country, "US") ||
+	       util_strcaseeq(country, "United States") || util_strcaseeq(country, "United States of America") ||
+	       util_strcaseeq(country, "Canada");
+}
+
+/*
+ * address_of: the postal lines under the name, from the structured fields: street (its own
+ * lines), then "City, REGION POSTCODE" (US, Canada), "CITY" and "POSTCODE" (UK) or
+ * "POSTCODE City", then the country in capitals. "" when there is no street or city.
+ */
+static char *address_of(const struct stakeholder *sh)
+{
+	const char *street = sh->f[SH_STREET], *city = sh->f[SH_CITY], *region = sh->f[SH_REGION];
+	const char *pc = sh->f[SH_POSTAL_CODE], *country = sh->f[SH_COUNTRY];
+	struct strbuf sb = {0};
+
+	if (!street[0] || !city[0])
+		return xstrdup("");
+	if (sh->f[SH_ORGANIZATION][0] && strcmp(sh->f[SH_TYPE], "employee") != 0)
+		sb_addf(&sb, "%s\n", sh->f[SH_ORGANIZATION]);
+	sb_addf(&sb, "%s\n", street);
+	if (is_us(country))
+		sb_addf(&sb, "%s%s%s%s%s", city, region[0] ? ", " : "", region, pc[0] ? " " : "", pc);
+	else if (util_strcaseeq(country, "United Kingdom") || util_strcaseeq(country, "UK") ||
+	         util_strcaseeq(country, "GB")) {
+		for (const char *c = city; *c; c++)
+			sb_addf(&sb, "%c", *c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+		if (pc[0])
+			sb_addf(&sb, "\n%s", pc);
+	} else {
+		sb_addf(&sb, "%s%s%s", pc, pc[0] ? " " : "", city);
+		if (region[0])
+			sb_addf(&sb, "\n%s", region);
+	}
+	if (country[0]) {
+		/* Upper case for ASCII letters; other scripts as written. */
+		sb_adds(&sb, "\n");
+		for (const char *c = country; *c; c++)
+			sb_addf(&sb, "%c", *c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+	}
+	return sb.s;
+}
+
+static void bcard_fill(const struct pass *p, struct bcard *c, const struct rule *r, const struct stakeholder *sh,
+                       day_t occ)
+{
+	char d[48];
+	dates_format_long(occ, d, sizeof d);
+	c->name = stakeholder_display_name(sh);
+	c->occasion = xasprintf("%s, %s", r->name ? r->name : r->id, d);
+	c->address = address_of(sh);
+	c->owner_email = xstrdup(sh->f[SH_OWNER_EMAIL]);
+	c->mail_by = calendar_prev_business(&p->rs->cal, dates_sub_duration(&p->rs->cal, occ, &p->cfg->cards.transit));
+}
+
+static void bcards_free(struct bcard *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].occasion);
+		free(v[i].address);
+		free(v[i].owner_email);
+	}
+	free(v);
+}
+
+/*
+ * run_print_command: /bin/sh -c 'CMD "$1"' sh PATH, so the path is one argument that no
+ * shell parses. Its output goes to stderr (the log). A failure is logged; the batch stays.
+ */
+static void run_print_command(const char *cmd, const char *path)
+{
+	char *script = xasprintf("%s \"$1\"", cmd);
+	char *argv[] = {"sh", "-c", script, "sh", (char *)path, NULL};
+	pid_t pid;
+	int st = 0;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		log_err("print_command for %s: fork: %s", path, strerror(errno));
+		free(script);
+		return;
+	}
+	if (pid == 0) {
+		dup2(2, 1);
+		execv("/bin/sh", argv);
+		_exit(127);
+	}
+	free(script);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		log_info("batch %s: sent to print_command", path);
+	else if (WIFEXITED(st))
+		log_err("batch %s: print_command failed with exit status %d; the batch is kept", path, WEXITSTATUS(st));
+	else
+		log_err("batch %s: print_command killed by signal %d; the batch is kept", path,
+		        WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+/*
+ * remind_deliver: hands a signer's reminder to delivery. For now it goes to the maildir
+ * SPOOL/outbox under its deterministic name (delivery refuses an existing name, so a
+ * reminder is never written twice).
+ */
+static int remind_deliver(const struct pass *p, const char *name, const struct strbuf *msg, char err[ERR_LEN])
+{
+	char *outbox = util_path_join(p->cfg->spool, "outbox");
+	int rc = mail_maildir_deliver(outbox, name, msg->s, msg->len, NULL, err);
+	free(outbox);
+	return rc;
+}
+
+static uint32_t fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/*
+ * remind_signer: one email per (fire date, signer, number of cards): the first pass that
+ * makes the batch sends one; a later pass that adds cards sends one more, marked as an
+ * update, since the file to print changed. Nothing is sent twice.
+ */
+static void remind_signer(const struct pass *p, const char *signer, const char *fire_iso, const char *path,
+                          const struct bcard *cards, size_t n, int nold, day_t sign_by)
+{
+	char safe[96], name[256], date[64], by[64], fire[64], err[ERR_LEN];
+	const char *to = NULL, *at;
+	char *outbox, *mid = NULL, *subject = NULL;
+	struct strbuf body = {0}, msg = {0};
+	struct mime_message m;
+
+	for (size_t i = 0; i < n && !to; i++)
+		if (cards[i].owner_email[0] && mime_addr_valid(cards[i].owner_email))
+			to = cards[i].owner_email;
+	if (!to) {
+		log_warn("batch %s: no owner_email among its stakeholders to remind %s", path, signer);
+		return;
+	}
+	util_safe_component(signer, safe, sizeof safe);
+	snprintf(name, sizeof name, "remind.%s.%s.%08x.%zu", fire_iso, safe, (unsigned)fnv1a(signer), n);
+	outbox = util_path_join(p->cfg->spool, "outbox");
+	if (mail_maildir_has(outbox, name)) {
+		free(outbox);
+		return;
+	}
+	free(outbox);
+	long_date(sign_by, by, sizeof by);
+	{
+		day_t fd;
+		if (dates_parse_iso(fire_iso, &fd) == 0)
+			dates_format_long(fd, fire, sizeof fire);
+		else
+			util_strlcpy(fire, fire_iso, sizeof fire);
+	}
+	subject = xasprintf("%sCards to sign: %zu card%s, post by %s", nold ? "Updated: " : "", n, n == 1 ? "" : "s", by);
+	sb_addf(&body, "Hello %s,\n\n", signer);
+	if (nold)
+		sb_addf(&body, "Your batch of cards for %s has changed: it now holds %zu cards (%d were in it "
+		        "before). Please print the file again:\n\n", fire, n, nold);
+	else
+		sb_addf(&body, "Your batch of %zu greeting card%s for %s is ready to print and sign:\n\n", n,
+		        n == 1 ? "" : "s", fire);
+	sb_addf(&body, "    %s\n\n", path);
+	sb_addf(&body, "Please sign %s and post %s by %s.\n\n", n == 1 ? "it" : "them", n == 1 ? "it" : "them", by);
+	sb_adds(&body, "The cards (page in the file, recipient, occasion):\n\n");
+	for (size_t i = 0; i < n; i++)
+		sb_addf(&body, "  p. %-4d %s - %s%s\n", cards[i].rec->page, cards[i].name, cards[i].occasion,
+		        cards[i].address[0] ? "" : " (no postal address: hand it over)");
+	sb_adds(&body, "\nThe file starts with a cover sheet to tick off each card as you sign it.\n");
+	at = strrchr(p->cfg->mail_from_addr, '@');
+	mid = xasprintf("%s.%08x@%s", name, (unsigned)fnv1a(p->install_id ? p->install_id : ""), at ? at + 1 : "localhost");
+	dates_format_rfc5322(p->now, p->cfg->timezone, date, sizeof date);
+	memset(&m, 0, sizeof m);
+	m.from.name = p->cfg->mail_from_name;
+	m.from.addr = p->cfg->mail_from_addr;
+	m.to.name = signer;
+	m.to.addr = to;
+	m.subject = subject;
+	m.date = date;
+	m.message_id = mid;
+	m.text = body.s;
+	if (mime_build(&m, &msg, err) != 0 || remind_deliver(p, name, &msg, err) != 0)
+		log_err("batch %s: reminder to %s not sent: %s", path, to, err);
+	else
+		log_info("batch %s: reminder sent to %s", path, to);
+	free(subject);
+	free(mid);
+	sb_free(&body);
+	sb_free(&msg);
+}
+
+/*
+ * A group: the new cards of one fire date and signer, and the batch they go into. Its work is
+ * in three steps: group_begin reads the batch's existing records (the store), group_render
+ * makes and saves the batch (no store: it may run in a child process), group_commit records
+ * the outcome (the store), then prints and reminds.
+ */
+struct group {
+	const struct plan_item *const *items;
+	size_t n;
+	struct dispatch_rec *old, *recs;
+	size_t nold;
+	int *old_page;          /* old[i]'s page when the pass began */
+	char *path;
+	int ok_new, saved, failed;
+};
+
+static void group_free(struct group *g)
+{
+	dispatch_recs_free(g->old, g->nold);
+	dispatch_recs_free(g->recs, g->n);
+	free(g->old_page);
+	free(g->path);
+}
+
+static int group_begin(struct pass *p, struct group *g, const struct plan_item *const *items, size_t n)
 {
 	struct dispatch_filter f = {.channel = CH_CARD};
-	struct dispatch_rec *old = NULL, *recs = xcalloc(n, sizeof *recs);
-	size_t nold = 0;
-	struct card_batch *b = NULL;
 	char fire_date[11], err[ERR_LEN];
-	char *path = NULL, *dir = NULL;
-	int ok_new = 0, rebuild = 1, page, suffix = 0;
 
+	memset(g, 0, sizeof *g);
+	g->items = items;
+	g->n = n;
+	g->recs = xcalloc(n, sizeof *g->recs);
 	dates_format_iso(items[0]->fire_date, fire_date);
 	f.fire_date = fire_date;
 	f.signer = items[0]->signer;
-	if (store_list_dispatches(p->st, &f, &old, &nold, err) != 0) {
+	if (store_list_dispatches(p->st, &f, &g->old, &g->nold, err) != 0) {
 		log_err("%s", err);
-		goto out;
+		return -1;
 	}
+	g->old_page = xcalloc(g->nold + 1, sizeof *g->old_page);
+	for (size_t i = 0; i < g->nold; i++)
+		g->old_page[i] = g->old[i].page;
+	for (size_t i = 0; i < n; i++)
+		dispatch_rec_from_item(&g->recs[i], items[i]);
+	return 0;
+}
+
+/*
+ * same_batch: whether a record's artifact is the batch at path. The last two components
+ * (DATE/SIGNER.pdf) decide, so a spool written differently in the config (relative, moved)
+ * still finds its cards, and a SIGNER-2.pdf batch is not this one.
+ */
+static int same_batch(const char *artifact, const char *path)
+{
+	const char *a, *b;
+	int k = 0;
+	if (!artifact || !path)
+		return 0;
+	a = artifact + strlen(artifact);
+	b = path + strlen(path);
+	while (a > artifact && b > path && a[-1] == b[-1]) {
+		a--, b--;
+		if (*a == '/' && ++k == 2)
+			return 1;
+	}
+	/* Identical strings, or one is "DATE/SIGNER.pdf" relative with nothing before it. */
+	return (a == artifact && b == path) || (k == 1 && (a == artifact || b == path));
+}
+
+/*
+ * group_cards: the batch's cards in page order (old records still in it, then the new cards
+ * rendered), with what the cover sheet and the reminder show; *sign_by the earliest mail-by.
+ */
+static struct bcard *group_cards(const struct pass *p, struct group *g, size_t *nc, day_t *sign_by)
+{
+	struct bcard *bc = xcalloc(g->n + g->nold + 1, sizeof *bc);
+	*nc = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		struct dispatch_rec *v = pass ? g->recs : g->old;
+		size_t nv = pass ? g->n : g->nold;
+		for (size_t i = 0; i < nv; i++) {
+			const struct rule *r;
+			const struct stakeholder *sh;
+			const struct event *ev;
+			day_t occ;
+			long years;
+			if (v[i].page <= 0 || v[i].status == DS_FAILED || v[i].status == DS_SKIPPED ||
+			    (!pass && !same_batch(v[i].artifact, g->path)))
+				continue;
+			if (pass) {     /* a new card: its plan item says it all */
+				r = g->items[i]->rule, sh = g->items[i]->sh, occ = g->items[i]->occasion;
+			} else if (dispatch_item_of_record(p, &v[i], &r, &sh, &ev, &occ, &years) != 0) {
+				continue;
+			}
+			bc[*nc].rec = &v[i];
+			bc[*nc].old = !pass;
+			bcard_fill(p, &bc[*nc], r, sh, occ);
+			if (*nc == 0 || bc[*nc].mail_by < *sign_by)
+				*sign_by = bc[*nc].mail_by;
+			(*nc)++;
+		}
+	}
+	return bc;
+}
+
+/* in_worker: set in a worker process, which leaves the watchdog to the parent. */
+static int in_worker;
+
+/* group_render: renders the batch and saves it; records' pages and statuses are set in g. */
+static void group_render(struct pass *p, struct group *g, struct tmpl_cache **cache, size_t *ncache)
+{
+	const struct plan_item *const *items = g->items;
+	struct card_batch *b = NULL;
+	struct bcard *bc = NULL;
+	struct card_entry *entries = NULL;
+	char fire_date[11], err[ERR_LEN], fire_long[64], by_long[64];
+	char *dir = NULL;
+	int rebuild = 1, page, k, cardno = 0;
+	size_t nc = 0;
+	day_t sign_by = 0;
+
+	dates_format_iso(items[0]->fire_date, fire_date);
 	if (card_batch_new(&b, err) != 0) {
 		log_err("%s", err);
+		g->failed = 1;
 		goto out;
 	}
-	/* The batch's existing cards first, in their page order, so their pages stay true. */
-	for (size_t i = 0; i < nold && rebuild; i++) {
+	g->path = batch_path(p, fire_date, items[0]->signer, 0);
+	/* The batch's existing cards first, in their page order, so they keep their places. */
+	for (size_t i = 0; i < g->nold && rebuild; i++) {
 		const struct rule *r;
 		const struct stakeholder *sh;
 		const struct event *ev;
 		day_t occ;
 		long years;
-		if (old[i].page <= 0 || old[i].status == DS_FAILED || old[i].status == DS_SKIPPED)
+		if (g->old[i].page <= 0 || g->old[i].status == DS_FAILED || g->old[i].status == DS_SKIPPED ||
+		    !same_batch(g->old[i].artifact, g->path))
 			continue;
-		if (dispatch_item_of_record(p, &old[i], &r, &sh, &ev, &occ, &years) != 0 ||
-		    dispatch_card_render(p, b, cache, ncache, r, sh, ev, occ, years, old[i].template_name, old[i].signer,
-		                &page, err) != 0 || page != old[i].page) {
+		if (dispatch_item_of_record(p, &g->old[i], &r, &sh, &ev, &occ, &years) != 0 ||
+		    dispatch_card_render(p, b, cache, ncache, r, sh, ev, occ, years, g->old[i].template_name,
+		                         g->old[i].signer, &page, err) != 0 || page != cardno + 1) {
 			log_warn("batch %s/%s: card %lld cannot be rendered again; new cards go into a batch of their own",
-			         fire_date, items[0]->signer, (long long)old[i].id);
+			         fire_date, items[0]->signer, (long long)g->old[i].id);
 			rebuild = 0;
+			break;
 		}
+		cardno++;
 	}
 	if (!rebuild) {
+		int suffix;
 		card_batch_free(b);
 		b = NULL;
+		cardno = 0;
 		if (card_batch_new(&b, err) != 0) {
 			log_err("%s", err);
+			g->failed = 1;
 			goto out;
 		}
 		for (suffix = 2; suffix < 1000; suffix++) {
-			free(path);
-			path = batch_path(p, fire_date, items[0]->signer, suffix);
-			if (!util_file_exists(path))
+			free(g->path);
+			g->path = batch_path(p, fire_date, items[0]->signer, suffix);
+			if (!util_file_exists(g->path))
 				break;
 		}
-	} else {
-		path = batch_path(p, fire_date, items[0]->signer, 0);
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < g->n; i++) {
 		const struct plan_item *it = items[i];
-		dispatch_rec_from_item(&recs[i], it);
+		if (!in_worker && i % 256 == 255)
+			util_keepalive();   /* a big batch takes a while */
 		if (dispatch_card_render(p, b, cache, ncache, it->rule, it->sh, it->ev, it->occasion, it->years,
-		                it->template_name, it->signer, &page, err) != 0) {
-			recs[i].status = DS_FAILED;
-			recs[i].error = xstrdup(err);
-			recs[i].cost_cents = 0;
+		                         it->template_name, it->signer, &page, err) != 0) {
+			g->recs[i].status = DS_FAILED;
+			g->recs[i].error = xstrdup(err);
+			g->recs[i].cost_cents = 0;
 		} else {
-			recs[i].status = DS_RENDERED;
-			recs[i].page = page;
-			recs[i].artifact = xstrdup(path);
-			ok_new++;
+			g->recs[i].status = DS_RENDERED;
+			g->recs[i].artifact = xstrdup(g->path);
+			g->recs[i].page = 1;   /* numbered below, once the cover's length is known */
+			g->ok_new++;
 		}
 	}
-	/* Records and batch go together: the claims commit only once the batch is on disk. */
+	if (!g->ok_new)
+		goto out;
+	bc = group_cards(p, g, &nc, &sign_by);
+	/* The cover sheet comes first: every card's page counts it. */
+	k = card_cover_pages(nc);
+	entries = xcalloc(nc + 1, sizeof *entries);
+	for (size_t i = 0; i < nc; i++) {
+		bc[i].rec->page = (int)i + 1 + k;
+		entries[i].name = bc[i].name;
+		entries[i].occasion = bc[i].occasion;
+		entries[i].address = bc[i].address;
+		entries[i].page = bc[i].rec->page;
+	}
+	{
+		struct card_cover cv;
+		dates_format_long(items[0]->fire_date, fire_long, sizeof fire_long);
+		long_date(sign_by, by_long, sizeof by_long);
+		memset(&cv, 0, sizeof cv);
+		cv.signer = items[0]->signer;
+		cv.fire_date = fire_long;
+		cv.sign_by = by_long;
+		cv.organization = p->cfg->org_name ? p->cfg->org_name : "";
+		cv.return_address = p->cfg->return_address ? p->cfg->return_address : "";
+		cv.fonts_dir = p->cfg->fonts;
+		cv.cards = entries;
+		cv.n = nc;
+		cv.envelope = (enum card_envelope)p->cfg->cards.envelope;
+		cv.labels = (enum card_labels)p->cfg->cards.labels;
+		dir = util_dirname(g->path);
+		if (card_batch_finish(b, &cv, err) != 0 || util_mkdirs(dir, err) != 0 ||
+		    card_batch_save(b, g->path, err) != 0) {
+			log_err("batch %s: %s", g->path, err);
+			g->failed = 1;
+			goto out;
+		}
+	}
+	g->saved = 1;
+out:
+	card_batch_free(b);
+	bcards_free(bc, nc);
+	free(entries);
+	free(dir);
+}
+
+/* group_commit: records what group_render did; the claims commit only once the batch is on disk. */
+static void group_commit(struct pass *p, struct group *g)
+{
+	char err[ERR_LEN], fire_date[11];
+	struct bcard *bc = NULL;
+	size_t nc = 0;
+	int nold_cards = 0;
+	day_t sign_by = 0;
+
+	if (g->failed) {
+		p->stats->failed += g->ok_new ? g->ok_new : (int)g->n;
+		return;
+	}
 	if (store_begin(p->st, err) != 0) {
 		log_err("%s", err);
-		goto out;
+		return;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < g->n; i++) {
 		int claimed = 0;
-		if (store_claim(p->st, &recs[i], &claimed, err) != 0) {
+		if (store_claim(p->st, &g->recs[i], &claimed, err) != 0) {
 			log_err("%s", err);
 			store_rollback(p->st);
-			goto out;
+			return;
 		}
 	}
-	if (ok_new) {
-		dir = util_dirname(path);
-		if (util_mkdirs(dir, err) != 0 || card_batch_save(b, path, err) != 0) {
-			log_err("batch %s: %s", path, err);
+	/* A longer cover sheet moves the old cards back: their records follow. */
+	for (size_t i = 0; g->saved && i < g->nold; i++)
+		if (g->old[i].page != g->old_page[i] && store_update_dispatch(p->st, &g->old[i], err) != 0) {
+			log_err("%s", err);
 			store_rollback(p->st);
-			p->stats->failed += ok_new;
-			goto out;
+			return;
 		}
-	}
 	if (store_commit(p->st, err) != 0) {
 		log_err("%s", err);
-		goto out;
+		return;
 	}
-	if (ok_new)
+	if (g->saved)
 		p->stats->batches++;
-	for (size_t i = 0; i < n; i++) {
-		dispatch_log_rec(&recs[i]);
-		if (recs[i].status == DS_RENDERED)
+	for (size_t i = 0; i < g->n; i++) {
+		dispatch_log_rec(&g->recs[i]);
+		if (g->recs[i].status == DS_RENDERED)
 			p->stats->cards++;
 		else
 			p->stats->failed++;
 	}
+	if (!g->saved)
+		return;
+	if (p->cfg->cards.print_command)
+		run_print_command(p->cfg->cards.print_command, g->path);
+	if (p->cfg->cards.remind_signers) {
+		bc = group_cards(p, g, &nc, &sign_by);
+		for (size_t i = 0; i < nc; i++)
+			nold_cards += bc[i].old;
+		dates_format_iso(g->items[0]->fire_date, fire_date);
+		remind_signer(p, g->items[0]->signer, fire_date, g->path, bc, nc, nold_cards, sign_by);
+		bcards_free(bc, nc);
+	}
+}
+
+/* ------------------------------------------------------------------ workers */
+
+/*
+ * A worker is a child process that renders one group's batch (group_render) and reports
+ * back through a pipe: "saved ok_new failed path" then, per new record, "status page error",
+ * then per old record its page. The parent alone touches the store.
+ */
+static void report_write(int fd, const struct group *g)
+{
+	struct strbuf sb = {0};
+	sb_addf(&sb, "%d %d %d %s\n", g->saved, g->ok_new, g->failed, g->path ? g->path : "");
+	for (size_t i = 0; i < g->n; i++) {
+		sb_addf(&sb, "%d %d ", (int)g->recs[i].status, g->recs[i].page);
+		for (const char *e = g->recs[i].error ? g->recs[i].error : ""; *e; e++)
+			sb_addn(&sb, *e == '\n' ? " " : e, 1);
+		sb_adds(&sb, "\n");
+	}
+	for (size_t i = 0; i < g->nold; i++)
+		sb_addf(&sb, "%d\n", g->old[i].page);
+	for (size_t off = 0; off < sb.len;) {
+		ssize_t w = write(fd, sb.s + off, sb.len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	sb_free(&sb);
+}
+
+static int report_read(FILE *fp, struct group *g)
+{
+	char *line = NULL, *end;
+	size_t cap = 0;
+	ssize_t len;
+	int rc = -1;
+
+	if (!fp)
+		return -1;
+	if ((len = getline(&line, &cap, fp)) <= 0)
+		goto out;
+	if (line[len - 1] == '\n')
+		line[--len] = 0;
+	g->saved = (int)strtol(line, &end, 10);
+	g->ok_new = (int)strtol(end, &end, 10);
+	g->failed = (int)strtol(end, &end, 10);
+	if (*end == ' ')
+		end++;
+	free(g->path);
+	g->path = *end ? xstrdup(end) : NULL;
+	for (size_t i = 0; i < g->n; i++) {
+		long st;
+		if ((len = getline(&line, &cap, fp)) <= 0)
+			goto out;
+		if (line[len - 1] == '\n')
+			line[--len] = 0;
+		st = strtol(line, &end, 10);
+		g->recs[i].status = (enum dispatch_status)st;
+		g->recs[i].page = (int)strtol(end, &end, 10);
+		if (*end == ' ')
+			end++;
+		if (st == DS_FAILED)
+			g->recs[i].error = xstrdup(end);
+		if (st == DS_RENDERED && g->path)
+			g->recs[i].artifact = xstrdup(g->path);
+		if (st == DS_FAILED)
+			g->recs[i].cost_cents = 0;
+	}
+	for (size_t i = 0; i < g->nold; i++) {
+		if ((len = getline(&line, &cap, fp)) <= 0)
+			goto out;
+		g->old[i].page = (int)strtol(line, NULL, 10);
+	}
+	rc = 0;
 out:
-	card_batch_free(b);
-	dispatch_recs_free(old, nold);
-	dispatch_recs_free(recs, n);
-	free(path);
-	free(dir);
+	free(line);
+	return rc;
 }
 
 static int group_cmp(const void *a, const void *b)
@@ -198,17 +669,103 @@ static int group_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;   /* keep plan order within a batch */
 }
 
+/*
+ * dispatch_card_items: groups are independent, so with more than one group and more than one
+ * CPU, one worker process per CPU (at most 4) renders every W-th group and reports each in
+ * turn, while the parent commits the groups in order as their reports come in. Few workers,
+ * each reusing its memory from batch to batch, cost far less than a process per batch.
+ */
 void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t ncards,
                          struct tmpl_cache **cache, size_t *ncache)
 {
+	struct group *gs = NULL;
+	size_t ngroups = 0, nw;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	pid_t pids[4] = {0};
+	FILE *fps[4] = {0};
+	char err[ERR_LEN];
+
 	if (ncards > 1)
 		qsort(cards, ncards, sizeof *cards, group_cmp);
+	gs = xcalloc(ncards + 1, sizeof *gs);
 	for (size_t i = 0; i < ncards;) {
 		size_t j = i + 1;
 		while (j < ncards && cards[j]->fire_date == cards[i]->fire_date &&
 		       strcmp(cards[j]->signer, cards[i]->signer) == 0)
 			j++;
-		dispatch_card_group(p, cards + i, j - i, cache, ncache);
+		if (group_begin(p, &gs[ngroups], cards + i, j - i) == 0)
+			ngroups++;
+		else
+			group_free(&gs[ngroups]);
 		i = j;
 	}
+	/*
+	 * Workers pay only with idle CPUs: a worker's fresh heap costs page faults, and measured
+	 * on a busy machine two workers were slower than one process. So one worker per CPU the
+	 * 1-minute load average leaves idle (rounded), at most 4.
+	 */
+	{
+		double load[1] = {0};
+		double idle = (double)(cpus < 1 ? 1 : cpus) - (getloadavg(load, 1) == 1 ? load[0] : 0);
+		nw = idle >= 3.5 ? 4 : idle >= 1.5 ? (size_t)(idle + 0.5) : 1;
+	}
+	if (nw > ngroups)
+		nw = ngroups;
+	if (getenv("OCCASIOND_CARD_WORKERS")) {      /* for measuring; 1: render in this process */
+		long v = strtol(getenv("OCCASIOND_CARD_WORKERS"), NULL, 10);
+		nw = v < 1 ? 1 : v > 4 ? 4 : (size_t)v;
+	}
+	if (nw > 1) {
+		/* Templates load once, here, so that every worker inherits them. */
+		for (size_t i = 0; i < ncards; i++)
+			(void)card_tmpl(p, cache, ncache, cards[i]->template_name, err);
+		fflush(NULL);
+		for (size_t w = 0; w < nw; w++) {
+			int fds[2];
+			if (pipe(fds) != 0 || (pids[w] = fork()) < 0) {
+				log_err("cannot start a card worker: %s", strerror(errno));
+				pids[w] = 0;
+				break;
+			}
+			if (pids[w] == 0) {
+				in_worker = 1;
+				close(fds[0]);
+				for (size_t k = 0; k < w; k++)
+					if (fps[k])
+						fclose(fps[k]);
+				for (size_t i = w; i < ngroups; i += nw) {
+					group_render(p, &gs[i], cache, ncache);
+					report_write(fds[1], &gs[i]);
+				}
+				_exit(0);
+			}
+			close(fds[1]);
+			fps[w] = fdopen(fds[0], "r");
+		}
+	}
+	for (size_t i = 0; i < ngroups; i++) {
+		struct group *g = &gs[i];
+		util_keepalive();
+		if (nw > 1 && pids[i % nw] > 0) {
+			if (report_read(fps[i % nw], g) != 0) {
+				log_err("batch of %s: the worker rendering it failed", g->items[0]->signer);
+				g->failed = 1;
+				/* It may have saved the file: without records a later pass rebuilds it. */
+			}
+		} else {
+			group_render(p, g, cache, ncache);   /* one process, or its worker did not start */
+		}
+		group_commit(p, g);
+		group_free(g);
+	}
+	for (size_t w = 0; w < nw; w++) {
+		int st = 0;
+		if (fps[w])
+			fclose(fps[w]);
+		while (pids[w] > 0 && waitpid(pids[w], &st, 0) < 0 && errno == EINTR)
+			;
+		if (pids[w] > 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
+			log_err("a card worker ended abnormally (status %d)", st);
+	}
+	free(gs);
 }

@@ -51,8 +51,6 @@ void dispatch_card_cache_free(struct tmpl_cache *c, size_t n);
 int dispatch_card_render(const struct pass *p, struct card_batch *b, struct tmpl_cache **cache, size_t *ncache,
                        const struct rule *r, const struct stakeholder *sh, const struct event *ev, day_t occ,
                        long years, const char *tmpl_name, const char *signer, int *page, char err[ERR_LEN]);
-void dispatch_card_group(struct pass *p, const struct plan_item *const *items, size_t n,
-                       struct tmpl_cache **cache, size_t *ncache);
 
 /* dispatch_card_items: renders the due cards (any order) grouped by fire date and signer. */
 void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t ncards,

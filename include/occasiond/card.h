@@ -56,4 +56,41 @@ int card_batch_pages(const struct card_batch *b);
 int card_batch_save(struct card_batch *b, const char *path, char err[ERR_LEN]);
 void card_batch_free(struct card_batch *b);   /* NULL is fine */
 
+/* What goes after the cards: an envelope page per card, and/or a sheet of address labels. */
+enum card_envelope { CARD_ENV_NONE, CARD_ENV_C6, CARD_ENV_DL, CARD_ENV_A7, CARD_ENV_NO10, CARD_ENV_COUNT };
+extern const char *const card_envelope_names[CARD_ENV_COUNT];   /* "none", "c6", "dl", "a7", "no10" */
+enum card_labels { CARD_LABELS_NONE, CARD_LABELS_L7160, CARD_LABELS_5160, CARD_LABELS_COUNT };
+extern const char *const card_labels_names[CARD_LABELS_COUNT];  /* "none", "l7160", "5160" */
+
+/* One card of a batch as its cover sheet, envelope and label show it. */
+struct card_entry {
+	const char *name;          /* the recipient as written */
+	const char *occasion;      /* e.g. "Birthday, 13 December 2026" */
+	const char *address;       /* postal lines after the name, '\n' between them; "" when there is none */
+	int page;                  /* the card's first page in the finished batch */
+};
+
+struct card_cover {
+	const char *signer;
+	const char *fire_date;     /* long form: "3 December 2026" */
+	const char *sign_by;       /* the mail-by date, long form */
+	const char *organization;  /* or "" */
+	const char *return_address;   /* lines separated by '\n' (a literal "\\n" counts too), or "" */
+	const char *fonts_dir;     /* Lato, Noto Serif Display and DejaVu Sans from here, when present */
+	const struct card_entry *cards;
+	size_t n;
+	enum card_envelope envelope;
+	enum card_labels labels;
+};
+
+/* card_cover_pages: the pages the cover sheet of n cards takes; the cards follow it. */
+int card_cover_pages(size_t n);
+/*
+ * card_batch_finish: call once, after the last card_batch_add and before card_batch_save:
+ * puts the cover sheet (card_cover_pages(c->n) pages) before the first card, so every card
+ * moves back by that many pages (c->cards[i].page must already say so), and appends an
+ * envelope page for every card with an address, then the label sheets. 0 or -1.
+ */
+int card_batch_finish(struct card_batch *b, const struct card_cover *c, char err[ERR_LEN]);
+
 #endif

@@ -4,7 +4,7 @@
  * (1/1000 em, truncated as libharu does), vertical metrics, and the composite-glyph graph.
  * It lets card check and measure text without a PDF document, and fill in what libharu 2.3.0
  * misses when it subsets fonts (components of nested composite glyphs).
- * Internal to card.c; nothing else should need it.
+ * Internal to the card*.c files; nothing else should need it.
  */
 #ifndef OCCASIOND_CARDFONT_H
 #define OCCASIOND_CARDFONT_H

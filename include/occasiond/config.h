@@ -51,7 +51,9 @@ struct config {
 		struct duration signing;
 		struct duration transit;
 		int remind_signers;
-		char *print_command;   /* or NULL */
+		char *print_command;   /* or NULL: run as /bin/sh -c 'CMD "$1"' sh BATCH.pdf */
+		int envelope;          /* enum card_envelope (card.h): default c6 */
+		int labels;            /* enum card_labels: default none */
 	} cards;
 };
 

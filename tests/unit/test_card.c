@@ -122,7 +122,7 @@ static void write_file(const char *path, const char *text)
 
 static const char *const shipped[] = {
 	"birthday", "holiday", "work-anniversary", "partnership-anniversary", "thank-you",
-	"thinking-of-you", "promotion", "welcome", "birthday-platinum", NULL,
+	"thinking-of-you", "promotion", "welcome", "birthday-platinum", "birthday-folded", NULL,
 };
 
 static void test_shipped_templates(void)
@@ -163,6 +163,7 @@ static void test_sizes(void)
 		{"partnership-anniversary", 419.53, 297.64},   /* A6 landscape */
 		{"work-anniversary", 360, 504},           /* 5x7 in */
 		{"thank-you", 288, 432},                  /* 4x6 in */
+		{"birthday-folded", 595.28, 841.89},      /* folded: one A4 sheet */
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
 		char err[ERR_LEN], *path = xasprintf("templates/%s.card.yaml", want[i].tmpl);
@@ -172,6 +173,26 @@ static void test_sizes(void)
 			card_template_size(t, &w, &h);
 		CHECK(w > want[i].w - 0.1 && w < want[i].w + 0.1 && h > want[i].h - 0.1 && h < want[i].h + 0.1,
 		      "%s is %.2f x %.2f pt (want %.2f x %.2f)", want[i].tmpl, w, h, want[i].w, want[i].h);
+		card_template_free(t);
+		free(path);
+	}
+	{
+		/* A folded card on Letter: the page is the sheet, the boxes are in a 4.25 x 5.5 in panel. */
+		char err[ERR_LEN] = "", *path = tmp_path("letter.card.yaml");
+		struct card_template *t = NULL;
+		double w = 0, h = 0;
+		write_file(path, "size: Letter\nlayout: folded\nfonts: [Lato-Regular.ttf]\n"
+		                 "front: {texts: [{text: Hello, box: [10, 60, 87.95, 20]}]}\n"
+		                 "texts: [{text: \"{{first_name}}\", box: [10, 20, 87.95, 20]}]\n");
+		if (card_template_load(path, "fonts", &t, err) == 0)
+			card_template_size(t, &w, &h);
+		CHECK(w > 611.9 && w < 612.1 && h > 791.9 && h < 792.1, "a folded Letter card is a 612 x 792 pt sheet %s", err);
+		card_template_free(t);
+		write_file(path, "size: Letter\nlayout: folded\nfonts: [Lato-Regular.ttf]\n"
+		                 "front: {texts: [{text: Hello, box: [10, 60, 100, 20]}]}\n");
+		t = NULL;
+		CHECK(card_template_load(path, "fonts", &t, err) != 0 && strstr(err, "lies outside the margins"),
+		      "a folded card's boxes are checked against its panel, not the sheet");
 		card_template_free(t);
 		free(path);
 	}
@@ -365,7 +386,8 @@ static void test_all_templates_render(void)
 		struct card_batch *b = NULL;
 		const char *must[4];
 		char full[4][128];
-		int ok = 1, first_only = strcmp(shipped[i], "thinking-of-you") == 0;
+		int ok = 1, first_only = strcmp(shipped[i], "thinking-of-you") == 0 ||
+		                       strcmp(shipped[i], "birthday-folded") == 0;
 		double w = 0, h = 0;
 
 		if (card_template_load(path, "fonts", &t, err) != 0 || card_batch_new(&b, err) != 0) {
@@ -380,7 +402,7 @@ static void test_all_templates_render(void)
 				printf("# %s: %s\n", shipped[i], err);
 			}
 			tval_free(ctx);
-			/* thinking-of-you greets by first name only. */
+			/* thinking-of-you and the folded birthday card greet by first name only. */
 			snprintf(full[k], sizeof full[k], "%s%s%s", names[k][0], first_only ? "" : " ", first_only ? "" : names[k][1]);
 			must[k] = full[k];
 		}
@@ -589,7 +611,11 @@ static void test_bad_templates(void)
 		 ":3:11: error: image file 'bad.card.yaml' is neither PNG nor JPEG"},
 		{"bad colour", "size: A6\ntexts:\n  - text: hi\n    box: [10, 10, 50, 20]\n    fonts: [Lato-Regular.ttf]\n    colour: red\n",
 		 ":6:13: error: colour must be a colour written \"#RRGGBB\""},
-		{"folded", "size: A6\nlayout: folded\n", ":2:9: error: layout: folded is not supported yet"},
+		{"folded on A6", "size: A6\nlayout: folded\n", ":1:7: error: layout: folded prints on an A4 or Letter sheet"},
+		{"folded without a front", "size: A4\nlayout: folded\nsignature: {box: [20, 100, 60, 10]}\n",
+		 "a folded card needs front:"},
+		{"front on a flat card", "size: A6\nfront: {}\nsignature: {box: [20, 100, 60, 10]}\n",
+		 ":2:8: error: front: is for layout: folded"},
 		{"bad Mustache", "size: A6\ntexts:\n  - text: \"{{#first_name}}hi\"\n    box: [10, 10, 50, 20]\n    fonts: [Lato-Regular.ttf]\n",
 		 ":3:11: error: text: line 1:"},
 		{"text over the signature", "size: A6\nfonts: [Lato-Regular.ttf]\ntexts:\n  - {text: hi, box: [10, 100, 85, 20]}\nsignature:\n  box: [30, 110, 45, 12]\n",
@@ -665,6 +691,91 @@ static void test_deterministic(void)
 	}
 }
 
+/* ---------------------------------------------------------------- cover sheet, envelopes, labels */
+
+static void test_cover(void)
+{
+	struct card_template *t = NULL;
+	struct card_batch *b = NULL;
+	struct card_entry e[25];
+	struct card_cover cv;
+	char err[ERR_LEN] = "", *pdf = tmp_path("cover.pdf"), *out = NULL, cmd[1024];
+	char rnames[25][64];
+	int k = card_cover_pages(25), ok = 1, addressed = 0;
+
+	CHECK(card_cover_pages(1) == 1 && card_cover_pages(20) == 1 && card_cover_pages(21) == 2 &&
+	      card_cover_pages(49) == 2 && card_cover_pages(50) == 3, "the cover sheet grows a page per 29 cards after 20");
+	if (card_template_load("templates/birthday.card.yaml", "fonts", &t, err) != 0 || card_batch_new(&b, err) != 0) {
+		CHECK(0, "cover: %s", err);
+		goto out;
+	}
+	for (int i = 0; i < 25; i++) {
+		struct tval *ctx = make_ctx("Zoë", "Łukasiewicz");
+		if (card_batch_add(b, t, ctx, NULL, err) != 0)
+			ok = 0;
+		tval_free(ctx);
+		/* The cover prints what no font has as its code point instead of failing the batch. */
+		if (i == 24)
+			snprintf(rnames[i], sizeof rnames[i], "\xE5\xB1\xB1\xE7\x94\xB0 Taro %d", i);
+		else
+			snprintf(rnames[i], sizeof rnames[i], "%s Card %d", i % 2 ? "Ελένη" : "Дмитрий", i);
+		e[i].name = rnames[i];
+		e[i].occasion = "Birthday, 13 December 2026";
+		e[i].address = i % 2 ? "" : "Flat 4\n22 Baker Street\nLONDON\nNW1 6XE\nUNITED KINGDOM";
+		e[i].page = i + 1 + k;
+		addressed += i % 2 == 0;
+	}
+	CHECK(ok, "cover: 25 cards added");
+	memset(&cv, 0, sizeof cv);
+	cv.signer = "Dana Ruiz";
+	cv.fire_date = "3 December 2026";
+	cv.sign_by = "Wednesday 9 December 2026";
+	cv.organization = "Acme Corp";
+	cv.return_address = "Acme Corp\\n1 Main St\\nSpringfield, IL 62701\\nUSA";
+	cv.fonts_dir = "fonts";
+	cv.cards = e;
+	cv.n = 24;
+	cv.envelope = CARD_ENV_DL;
+	cv.labels = CARD_LABELS_5160;
+	CHECK(card_batch_finish(b, &cv, err) != 0 && strstr(err, "24 cards"), "finish refuses a cover that does not list every card");
+	cv.n = 25;
+	err[0] = 0;
+	CHECK(card_batch_finish(b, &cv, err) == 0, "finish: cover, %d envelopes, a label sheet %s", addressed, err);
+	CHECK(card_batch_pages(b) == k + 25 + addressed + 1, "the batch has %d pages (want %d)", card_batch_pages(b),
+	      k + 25 + addressed + 1);
+	CHECK(card_batch_save(b, pdf, err) == 0, "the finished batch is saved %s", err);
+	if (!have_tool("pdfinfo") || !have_tool("pdftotext")) {
+		SKIP("poppler-utils are not installed");
+		goto out;
+	}
+	snprintf(cmd, sizeof cmd, "pdfinfo -f 1 -l 60 '%s'", pdf);
+	run(cmd, &out);
+	CHECK(out && strstr(out, "Page    1 size:  612 x 792 pts"), "with US labels the cover is Letter");
+	snprintf(cmd, sizeof cmd, "Page   %2d size:  623.622 x 311.811 pts", k + 26);
+	CHECK(out && strstr(out, cmd), "the first envelope (page %d) is DL", k + 26);
+	snprintf(cmd, sizeof cmd, "Page   %2d size:  612 x 792 pts", k + 26 + addressed);
+	CHECK(out && strstr(out, cmd), "the label sheet is Letter");
+	free(out);
+	out = NULL;
+	snprintf(cmd, sizeof cmd, "pdftotext -f 1 -l %d '%s' -", k, pdf);
+	run(cmd, &out);
+	CHECK(out && strstr(out, "Dana Ruiz") && strstr(out, "Wednesday 9 December 2026") && strstr(out, "Дмитрий Card 0") &&
+	      strstr(out, "Ελένη Card 23"), "the cover lists the signer, the date and the cards over %d pages", k);
+	CHECK(out && strstr(out, "[U+5C71]") && strstr(out, "Taro 24"), "the cover writes a character no font has as [U+5C71]");
+	CHECK(out && count_str(out, "no postal address") >= 12, "the cover flags the 12 cards without an address");
+	free(out);
+	out = NULL;
+	snprintf(cmd, sizeof cmd, "pdftotext -f %d -l %d '%s' -", k + 26, k + 26 + addressed, pdf);
+	run(cmd, &out);
+	CHECK(out && count_str(out, "22 Baker Street") == 2 * addressed && strstr(out, "Flat 4") &&
+	      strstr(out, "Acme Corp, 1 Main St, Springfield"), "envelopes and labels: the street lines and the return address");
+out:
+	free(out);
+	free(pdf);
+	card_batch_free(b);
+	card_template_free(t);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_card.XXXXXX");
@@ -680,6 +791,7 @@ int main(void)
 	test_composite_glyphs();
 	test_bad_templates();
 	test_deterministic();
+	test_cover();
 	{
 		char *cmd = xasprintf(getenv("KEEP") ? "true %s" : "rm -rf '%s'", tmpdir);
 		if (system(cmd) != 0)

@@ -1,0 +1,222 @@
+/*
+ * card internals shared by card_tmpl.c (the .card.yaml loader), card_text.c (merge, fonts,
+ * wrap, fit), card.c (batches and drawing) and card_envelope.c (cover sheet, envelopes,
+ * labels). Not a public header; only card*.c include it (and so hpdf.h).
+ */
+#ifndef OCCASIOND_CARD_INT_H
+#define OCCASIOND_CARD_INT_H
+
+#include <stdint.h>
+
+#include <hpdf.h>
+#include <hpdf_fontdef.h>
+
+#include "occasiond/card.h"
+#include "occasiond/cardfont.h"
+
+#define MM_PT (72.0 / 25.4)
+#define CARD_MAX_FONTS 8
+#define CARD_MAX_TEXT (64 * 1024)
+#define CARD_MAX_IMAGE_BYTES (16 * 1024 * 1024)
+#define EPS_MM 0.01
+
+struct rgb {
+	double r, g, b;
+};
+
+enum align { AL_LEFT, AL_CENTER, AL_RIGHT };
+enum valign { VA_TOP, VA_MIDDLE, VA_BOTTOM };
+enum fit { FIT_CONTAIN, FIT_COVER, FIT_STRETCH };
+
+struct tfont {              /* a font file the template uses */
+	char *name;             /* as written: "Lato-Regular.ttf" */
+	char *path;             /* fonts_dir/name */
+	struct cardfont *cf;
+};
+
+struct style {
+	size_t font[CARD_MAX_FONTS];   /* indexes into card_template.fonts */
+	size_t nfonts;
+	double size, min_size, line_spacing, letter_spacing;
+	struct rgb colour;
+	enum align align;
+	enum valign valign;
+};
+
+struct tblock {             /* a text block, or the signer's printed name */
+	char *src;              /* Mustache */
+	struct style st;
+	double box[4];          /* mm from the top-left: x, y, w, h */
+	char *where;            /* FILE:LINE:COL of the block, for messages */
+	int panel;              /* PANEL_INSIDE or PANEL_FRONT */
+};
+
+struct timage {
+	char *file;             /* as written */
+	char *path;
+	int jpeg;
+	double box[4];
+	enum fit fit;
+	double px_w, px_h;
+	int panel;
+};
+
+struct tline {
+	double x1, y1, x2, y2;  /* mm */
+	double width;           /* pt */
+	struct rgb colour;
+	HPDF_UINT16 dash[2];
+	int dashed, round;
+	int panel;
+};
+
+struct trect {
+	double box[4];
+	double radius;          /* mm */
+	double width;           /* pt */
+	int has_fill, has_stroke;
+	struct rgb fill, stroke;
+	int panel;
+};
+
+/*
+ * A flat card's elements are all PANEL_INSIDE. A folded card (quarter-fold) is one portrait
+ * sheet: the inside panel (message, signature) is its bottom-right quarter, the front its
+ * top-left quarter turned upside down, so that folding the top half back and then the left
+ * half under brings the front to the top with the inside opening to the right.
+ */
+enum { PANEL_INSIDE = 0, PANEL_FRONT = 1 };
+
+struct card_template {
+	char *path, *dir;
+	double w_mm, h_mm;      /* the card (a folded card's panel) */
+	int folded;
+	double sheet_w, sheet_h;   /* the printed page: the card, or a folded card's sheet */
+	double margin[4];       /* top, right, bottom, left (mm) */
+	int has_bg, has_front_bg;
+	struct rgb bg, front_bg;
+	struct tfont *fonts;
+	size_t nfonts;
+	struct tblock *texts;   /* the signature's name, when there is one, is the last */
+	size_t ntexts;
+	struct timage *images;
+	size_t nimages;
+	struct tline *lines;    /* the signature line, when there is one, is the last */
+	size_t nlines;
+	struct trect *rects;
+	size_t nrects;
+	int has_sig;
+	double sig_box[4];
+};
+
+/* libharu errors: the handler keeps the first status; card_hpdf_fail words it into err. */
+struct hpdf_err {
+	HPDF_STATUS status, detail;
+};
+void HPDF_STDCALL card_hpdf_handler(HPDF_STATUS status, HPDF_STATUS detail, void *ud);
+int card_hpdf_fail(char err[ERR_LEN], struct hpdf_err *e, const char *what);
+
+/* ------------------------------------------------------------------ text preparation */
+
+struct pglyph {
+	uint32_t cp;
+	uint16_t gid;
+	uint8_t font;       /* index into the block's style font list */
+	int adv;            /* 1/1000 em */
+};
+
+struct pline {
+	size_t a, b;        /* glyphs [a, b) */
+	double width;       /* pt */
+};
+
+struct pblock {
+	const struct tblock *blk;
+	struct pglyph *g;
+	size_t n;
+	struct pline *lines;
+	size_t nlines;
+	double size;
+};
+
+struct prepared {
+	struct pblock *b;
+	size_t n;
+};
+
+/* card_prepare: merges, shapes and fits every text of the card; nothing is drawn. 0 or -1. */
+int card_prepare(const struct card_template *t, const struct tval *ctx, struct prepared *p, char err[ERR_LEN]);
+void card_prepared_free(struct prepared *p);
+/* card_run_width: the width in pt of glyphs [a, b) at size with letter spacing lsp. */
+double card_run_width(const struct pblock *pb, size_t a, size_t b, double size, double lsp);
+/* card_utf8_range: appends glyphs [a, b) as UTF-8. */
+void card_utf8_range(const struct pblock *pb, size_t a, size_t b, struct strbuf *sb);
+
+/* card_set_text: one block's text (already merged) shaped and fitted into pb (pb->blk = blk). 0 or -1. */
+int card_set_text(const struct card_template *t, const struct tblock *blk, const char *text, struct pblock *pb,
+                  char err[ERR_LEN]);
+
+/* ------------------------------------------------------------------ batches */
+
+struct bfont {
+	char *path;             /* the font file: the cache key */
+	HPDF_Font font;
+	HPDF_FontDef def;
+};
+
+struct bimage {
+	char *path;
+	HPDF_Image img;
+};
+
+struct card_batch {
+	HPDF_Doc doc;
+	struct hpdf_err herr;
+	int pages;
+	int broken;             /* a libharu failure after a page was added: refuse to go on */
+	struct bfont **fonts;   /* each allocated alone: pages in progress point at them */
+	size_t nfonts;
+	struct bimage *images;
+	size_t nimages;
+};
+
+/* card_batch_font: the document's font for a template font, loaded once per document; NULL with err. */
+struct bfont *card_batch_font(struct card_batch *b, const struct tfont *tf, char err[ERR_LEN]);
+/* card_draw_block: draws a prepared block; bf[i] is the document font of its style's font i. 0 or -1. */
+int card_draw_block(const struct card_template *t, HPDF_Page pg, double page_h, const struct pblock *pb,
+                    struct bfont **bf);
+
+/* ------------------------------------------------------------------ the loader (card_load.c) */
+
+struct ynode;
+struct diags;
+struct loader {
+	const char *fonts_dir;
+	struct diags *d;
+	struct card_template *t;
+	int panel;                  /* the panel the elements being parsed belong to */
+	HPDF_Doc scratch;           /* checks that libharu accepts each font and image */
+	struct hpdf_err herr;
+	int errors;
+};
+
+/* Each ld_ helper reports a problem as "FILE:LINE:COL: error: ..." into L->d and returns -1/NULL. */
+void ld_bad(struct loader *L, const struct ynode *n, const char *fmt, ...) PRINTF_LIKE(3, 4);
+char *ld_where_of(const struct ynode *n);      /* "FILE:LINE:COL", malloc'd */
+int ld_check_keys(struct loader *L, const struct ynode *map, const char *const *allowed, const char *what);
+const char *ld_scalar(struct loader *L, const struct ynode *n, const char *what);
+int ld_num(struct loader *L, const struct ynode *n, const char *what, double lo, double hi, double *out);
+int ld_colour(struct loader *L, const struct ynode *n, const char *what, struct rgb *c);
+int ld_choice(struct loader *L, const struct ynode *n, const char *what, const char *const *names, int *out);
+/* ld_numbers: a list of min..count numbers in [lo, hi] into out; their count or -1. */
+int ld_numbers(struct loader *L, const struct ynode *n, const char *what, size_t min, size_t count,
+               double lo, double hi, double *out);
+/* ld_box: [x, y, w, h] mm inside the panel, or inside its margins when inner. */
+int ld_box(struct loader *L, const struct ynode *n, const char *what, int inner, double out[4]);
+/* ld_font_index: loads the named font once per template; its index in t->fonts, or -1. */
+long ld_font_index(struct loader *L, const struct ynode *n);
+int ld_image_path_ok(const char *s);
+/* ld_image_kind: 0 PNG, 1 JPEG, -1 neither, -2 unreadable (by the first bytes). */
+int ld_image_kind(const char *path);
+
+#endif
