@@ -4,7 +4,7 @@
 #   deps.sh test    the build dependencies and the tools the tests use
 #   deps.sh bench   the test tools and the peers `make bench` measures against
 set -e
-build="gcc make pkg-config libcurl4-openssl-dev libhpdf-dev libyaml-dev libsqlite3-dev libsystemd-dev tzdata"
+build="gcc make pkg-config libcurl4-openssl-dev libhpdf-dev libpng-dev libyaml-dev libsqlite3-dev libsystemd-dev tzdata"
 test="bc poppler-utils qpdf python3 python3-aiosmtpd python3-icalendar openssl sqlite3 remind faketime mandoc systemd strace chromium"
 bench="python3-reportlab postfix procps"
 case "$1" in

@@ -151,13 +151,8 @@ static HPDF_Image batch_image(struct card_batch *b, const struct timage *im, cha
 	for (size_t i = 0; i < b->nimages; i++)
 		if (strcmp(b->images[i].path, im->path) == 0)
 			return b->images[i].img;
-	b->herr.status = 0;
-	img = im->jpeg ? HPDF_LoadJpegImageFromFile(b->doc, im->path) : HPDF_LoadPngImageFromFile(b->doc, im->path);
-	if (!img || b->herr.status) {
-		card_hpdf_fail(err, &b->herr, im->path);
-		HPDF_ResetError(b->doc);
+	if (!(img = card_image_load(b->doc, &b->herr, im->path, im->jpeg, err)))
 		return NULL;
-	}
 	b->images = xreallocarray(b->images, b->nimages + 1, sizeof *b->images);
 	b->images[b->nimages].path = xstrdup(im->path);
 	b->images[b->nimages].img = img;

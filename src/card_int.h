@@ -115,6 +115,12 @@ struct hpdf_err {
 };
 void HPDF_STDCALL card_hpdf_handler(HPDF_STATUS status, HPDF_STATUS detail, void *ud);
 int card_hpdf_fail(char err[ERR_LEN], struct hpdf_err *e, const char *what);
+/*
+ * card_image_load: the PNG or JPEG at path as an image of doc, read into memory and (PNG)
+ * decoded completely first, so that a damaged file is an error, never an abort in libpng.
+ * NULL with err on failure.
+ */
+HPDF_Image card_image_load(HPDF_Doc doc, struct hpdf_err *herr, const char *path, int jpeg, char err[ERR_LEN]);
 
 /* ------------------------------------------------------------------ text preparation */
 

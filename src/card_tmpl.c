@@ -273,13 +273,8 @@ static void parse_images(struct loader *L, const struct ynode *list)
 		{
 			char err[ERR_LEN];
 			HPDF_Image img;
-			L->herr.status = 0;
-			img = kind ? HPDF_LoadJpegImageFromFile(L->scratch, im.path)
-			           : HPDF_LoadPngImageFromFile(L->scratch, im.path);
-			if (!img || L->herr.status) {
-				card_hpdf_fail(err, &L->herr, "cannot load the image");
+			if (!(img = card_image_load(L->scratch, &L->herr, im.path, kind, err))) {
 				ld_bad(L, n, "image file '%s': %s", file, err);
-				HPDF_ResetError(L->scratch);
 				free(im.path);
 				continue;
 			}

@@ -306,6 +306,8 @@ struct group {
 	struct dispatch_rec *old, *recs;
 	size_t nold;
 	int *old_page;          /* old[i]'s page when the pass began */
+	int *mine;              /* recs[i] was claimed by this pass (another process may have it) */
+	size_t nmine;
 	char *path;
 	int ok_new, saved, failed;
 };
@@ -315,6 +317,7 @@ static void group_free(struct group *g)
 	dispatch_recs_free(g->old, g->nold);
 	dispatch_recs_free(g->recs, g->n);
 	free(g->old_page);
+	free(g->mine);
 	free(g->path);
 }
 
@@ -337,8 +340,20 @@ static int group_begin(struct pass *p, struct group *g, const struct plan_item *
 	g->old_page = xcalloc(g->nold + 1, sizeof *g->old_page);
 	for (size_t i = 0; i < g->nold; i++)
 		g->old_page[i] = g->old[i].page;
-	for (size_t i = 0; i < n; i++)
+	/*
+	 * Claim first, inside the pass's write transaction: a card another process claimed since
+	 * this pass planned is left out, so no batch ever holds a page without its record.
+	 */
+	g->mine = xcalloc(n + 1, sizeof *g->mine);
+	for (size_t i = 0; i < n; i++) {
 		dispatch_rec_from_item(&g->recs[i], items[i]);
+		g->recs[i].status = DS_QUEUED;
+		if (store_claim(p->st, &g->recs[i], &g->mine[i], err) != 0) {
+			log_err("%s", err);
+			return -1;
+		}
+		g->nmine += g->mine[i] != 0;
+	}
 	return 0;
 }
 
@@ -382,7 +397,7 @@ static struct bcard *group_cards(const struct pass *p, struct group *g, size_t *
 			day_t occ;
 			long years;
 			if (v[i].page <= 0 || v[i].status == DS_FAILED || v[i].status == DS_SKIPPED ||
-			    (!pass && !same_batch(v[i].artifact, g->path)))
+			    (!pass && !same_batch(v[i].artifact, g->path)) || (pass && !g->mine[i]))
 				continue;
 			if (pass) {     /* a new card: its plan item says it all */
 				r = g->items[i]->rule, sh = g->items[i]->sh, occ = g->items[i]->occasion;
@@ -417,12 +432,14 @@ static void group_render(struct pass *p, struct group *g, struct tmpl_cache **ca
 	day_t sign_by = 0;
 
 	dates_format_iso(items[0]->fire_date, fire_date);
+	g->path = batch_path(p, fire_date, items[0]->signer, 0);
+	if (!g->nmine)
+		goto out;   /* another process has them all */
 	if (card_batch_new(&b, err) != 0) {
 		log_err("%s", err);
 		g->failed = 1;
 		goto out;
 	}
-	g->path = batch_path(p, fire_date, items[0]->signer, 0);
 	/* The batch's existing cards first, in their page order, so they keep their places. */
 	for (size_t i = 0; i < g->nold && rebuild; i++) {
 		const struct rule *r;
@@ -462,6 +479,8 @@ static void group_render(struct pass *p, struct group *g, struct tmpl_cache **ca
 	}
 	for (size_t i = 0; i < g->n; i++) {
 		const struct plan_item *it = items[i];
+		if (!g->mine[i])
+			continue;
 		if (!in_worker && i % 256 == 255)
 			util_keepalive();   /* a big batch takes a while */
 		if (dispatch_card_render(p, b, cache, ncache, it->rule, it->sh, it->ev, it->occasion, it->years,
@@ -505,7 +524,7 @@ static void group_render(struct pass *p, struct group *g, struct tmpl_cache **ca
 		cv.envelope = (enum card_envelope)p->cfg->cards.envelope;
 		cv.labels = (enum card_labels)p->cfg->cards.labels;
 		dir = util_dirname(g->path);
-		if (card_batch_finish(b, &cv, err) != 0 || util_mkdirs(dir, err) != 0 ||
+		if (card_batch_finish(b, &cv, err) != 0 || util_mkdirs_under(p->cfg->spool, dir, err) != 0 ||
 		    card_batch_save(b, g->path, err) != 0) {
 			log_err("batch %s: %s", g->path, err);
 			g->failed = 1;
@@ -520,45 +539,50 @@ out:
 	free(dir);
 }
 
-/* group_commit: records what group_render did; the claims commit only once the batch is on disk. */
-static void group_commit(struct pass *p, struct group *g)
+/*
+ * group_commit: records what group_render did, in the pass's card transaction: the claims
+ * of a batch that could not be saved are withdrawn (a later pass tries again); the rest take
+ * their status and page. Nothing is visible to others until dispatch_card_items commits.
+ */
+static int group_commit(struct pass *p, struct group *g)
 {
-	char err[ERR_LEN], fire_date[11];
-	struct bcard *bc = NULL;
-	size_t nc = 0;
-	int nold_cards = 0;
-	day_t sign_by = 0;
-
-	if (g->failed) {
-		p->stats->failed += g->ok_new ? g->ok_new : (int)g->n;
-		return;
-	}
-	if (store_begin(p->st, err) != 0) {
-		log_err("%s", err);
-		return;
-	}
+	char err[ERR_LEN];
 	for (size_t i = 0; i < g->n; i++) {
-		int claimed = 0;
-		if (store_claim(p->st, &g->recs[i], &claimed, err) != 0) {
+		if (!g->mine[i])
+			continue;
+		if (g->failed ? store_delete_dispatch(p->st, g->recs[i].id, err) != 0
+		              : store_update_dispatch(p->st, &g->recs[i], err) != 0) {
 			log_err("%s", err);
-			store_rollback(p->st);
-			return;
+			return -1;
 		}
 	}
 	/* A longer cover sheet moves the old cards back: their records follow. */
 	for (size_t i = 0; g->saved && i < g->nold; i++)
 		if (g->old[i].page != g->old_page[i] && store_update_dispatch(p->st, &g->old[i], err) != 0) {
 			log_err("%s", err);
-			store_rollback(p->st);
-			return;
+			return -1;
 		}
-	if (store_commit(p->st, err) != 0) {
-		log_err("%s", err);
+	return 0;
+}
+
+/* group_after: once committed: counts, log lines, print_command and the signer's reminder. */
+static void group_after(struct pass *p, struct group *g)
+{
+	char fire_date[11];
+	struct bcard *bc = NULL;
+	size_t nc = 0;
+	int nold_cards = 0;
+	day_t sign_by = 0;
+
+	if (g->failed) {
+		p->stats->failed += g->ok_new ? g->ok_new : (int)g->nmine;
 		return;
 	}
 	if (g->saved)
 		p->stats->batches++;
 	for (size_t i = 0; i < g->n; i++) {
+		if (!g->mine[i])
+			continue;
 		dispatch_log_rec(&g->recs[i]);
 		if (g->recs[i].status == DS_RENDERED)
 			p->stats->cards++;
@@ -684,19 +708,36 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 	pid_t pids[4] = {0};
 	FILE *fps[4] = {0};
 	char err[ERR_LEN];
+	int broken = 0;
 
 	if (ncards > 1)
 		qsort(cards, ncards, sizeof *cards, group_cmp);
+	/*
+	 * One write transaction from reading the batches' records to recording the new cards:
+	 * two passes at once (a `run --once` beside `serve`) take turns per pass instead of
+	 * rebuilding the same batch from different pictures of it.
+	 */
+	if (store_begin(p->st, err) != 0) {
+		log_err("cards: %s", err);
+		p->stats->failed += (int)ncards;
+		return;
+	}
 	gs = xcalloc(ncards + 1, sizeof *gs);
 	for (size_t i = 0; i < ncards;) {
 		size_t j = i + 1;
 		while (j < ncards && cards[j]->fire_date == cards[i]->fire_date &&
 		       strcmp(cards[j]->signer, cards[i]->signer) == 0)
 			j++;
-		if (group_begin(p, &gs[ngroups], cards + i, j - i) == 0)
-			ngroups++;
-		else
+		if (group_begin(p, &gs[ngroups], cards + i, j - i) != 0) {
 			group_free(&gs[ngroups]);
+			for (size_t k = 0; k < ngroups; k++)
+				group_free(&gs[k]);
+			free(gs);
+			store_rollback(p->st);
+			p->stats->failed += (int)ncards;
+			return;
+		}
+		ngroups++;
 		i = j;
 	}
 	/*
@@ -755,8 +796,8 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 		} else {
 			group_render(p, g, cache, ncache);   /* one process, or its worker did not start */
 		}
-		group_commit(p, g);
-		group_free(g);
+		if (!broken && group_commit(p, g) != 0)
+			broken = 1;
 	}
 	for (size_t w = 0; w < nw; w++) {
 		int st = 0;
@@ -767,5 +808,18 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 		if (pids[w] > 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
 			log_err("a card worker ended abnormally (status %d)", st);
 	}
+	/* Saved batches whose records do not commit are rebuilt by a later pass. */
+	if (broken || store_commit(p->st, err) != 0) {
+		if (!broken)
+			log_err("cards: %s", err);
+		store_rollback(p->st);
+		for (size_t i = 0; i < ngroups; i++)
+			p->stats->failed += (int)gs[i].nmine;
+	} else {
+		for (size_t i = 0; i < ngroups; i++)
+			group_after(p, &gs[i]);
+	}
+	for (size_t i = 0; i < ngroups; i++)
+		group_free(&gs[i]);
 	free(gs);
 }

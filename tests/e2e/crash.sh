@@ -74,11 +74,12 @@ t(not bad, f'every batch passes qpdf --check {bad}')
 stray = [p for p in glob.glob(os.path.join(spool, 'batches', '*', '*')) if not p.endswith('.pdf')]
 t(not stray, f'no temporary batch file is left behind {stray[:3]}')
 for batch in sorted({r[6] for r in recs if r[4] == 'card' and r[5] == 'rendered'}):
-    txt = subprocess.run(['pdftotext', batch, '-'], capture_output=True, text=True).stdout
+    pages_txt = subprocess.run(['pdftotext', batch, '-'], capture_output=True, text=True).stdout.split('\f')
     mine = [r for r in recs if r[6] == batch and r[5] == 'rendered']
-    names = collections.Counter(w for w in txt.split() if w.startswith('Crash'))
-    dup = [n for n, k in names.items() if k > 1]
-    t(len(names) == len(mine) and not dup, f'{os.path.basename(batch)}: {len(mine)} cards, each name once' + ('' if len(names) == len(mine) and not dup else f' (names {len(names)}, dup {dup[:3]}, missing {sorted(set("Crash%04d" % int(r[2][1:]) for r in mine) - set(names))[:3]})'))
+    wrong = [r[0] for r in mine if not (0 < r[7] <= len(pages_txt)) or
+             [w for w in pages_txt[r[7] - 1].split() if w.startswith('Crash')] != ['Crash%04d' % int(r[2][1:])]]
+    card_pages = {r[7] for r in mine}
+    t(not wrong and len(card_pages) == len(mine), f'{os.path.basename(batch)}: {len(mine)} cards, each on its own page with its own name {wrong[:3]}')
 PYEOF
 cp "$T/var/occasiond.db" "$T/base.db"   # imported, nothing dispatched: each round starts here
 kills=0; round=1; i=0
@@ -112,4 +113,15 @@ OCC run --once --at $AT > "$T/final.out" 2>&1; rc=$?
 [ "$rc" -le 1 ] && ok "the pass after the last kill completes (exit $rc)" || not_ok "the final pass exits $rc"
 OCC run --once --at 2026-12-03T10:30 > "$T/final2.out" 2>&1
 verify $round
+
+# Two passes at once (a `run --once` beside another, or beside `serve`): they take turns, and
+# every card is in exactly one batch page with exactly one record.
+mv "$T/var" "$T/rounds/last"; mkdir -p "$T/var"; cp "$T/base.db" "$T/var/occasiond.db"
+"$OCCASIOND" -c "$CFG" run --once --at $AT > "$T/two.1.out" 2>&1 &
+p1=$!
+"$OCCASIOND" -c "$CFG" run --once --at $AT > "$T/two.2.out" 2>&1 &
+p2=$!
+wait $p1; r1=$?; wait $p2; r2=$?
+eq "two passes at once both end cleanly" "$r1 $r2" "0 0"
+"$PY" "$T/verify.py" "$T/var/occasiond.db" "$T/var/spool" "$T/plan.json" "two at once: "
 
