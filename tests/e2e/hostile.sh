@@ -103,6 +103,13 @@ row h12 'مريم' 'Zoë 🎉' miriam@x.example | csv
 OCC import stakeholders "$T/h.csv" > "$T/out" 2>&1; eq "RTL text and emoji import" "$?" 0
 OCC log --format json >/dev/null 2>&1
 "$PY" -c "import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute(\"SELECT first_name,last_name FROM stakeholders WHERE id='h12'\").fetchone(); print('ok' if r==('مريم','Zoë 🎉') else 'not ok', '- RTL text and emoji are stored byte for byte')" "$T/var/occasiond.db"
+printf 'id,first_name,last_name,type,birthday,street,city,country,email,consent_personal,tier\nh13,مريم,Haddad,customer,1990-06-01,1 Main St,Springfield,USA,m@x.example,yes,gold\nh14,Zoë,Party 🎉,customer,1990-06-01,1 Main St,Springfield,USA,z@x.example,yes,gold\n' > "$T/h2.csv"
+OCC import stakeholders "$T/h2.csv" >/dev/null 2>&1
+expect_fail "an Arabic name on a card is refused, not printed backwards" "right-to-left" \
+	OCC preview --rule birthday --stakeholder h13 -o "$T/rtl.pdf"
+expect_fail "an emoji no card font has is refused, naming it" "U+1F389" \
+	OCC preview --rule birthday --stakeholder h14 -o "$T/emoji.pdf"
+check "and no half card is written" test ! -e "$T/rtl.pdf" -a ! -e "$T/emoji.pdf"
 BASE=$(db_sum)
 
 # --- Templates ---
