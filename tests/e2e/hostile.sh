@@ -126,3 +126,17 @@ printf 'Subject: Hello {{first_name}}\nBcc: evil@x.example\n\nHi\n' > "$T/tpl/th
 OCC check > "$T/out" 2>&1; rc=$?
 eq "a Bcc: header in an email template is refused by check" "$rc" 1
 intact "after the template cases"
+
+# --- A symlink planted in the spool does not redirect a write ---
+mkdir -p "$T/var/spool" "$T/elsewhere"
+rm -rf "$T/var/spool/batches"
+ln -s "$T/elsewhere" "$T/var/spool/batches"
+OCC run --once --at 2026-12-03T10:00 > "$T/sym.out" 2>&1
+check_out "a symlinked batches directory is refused" "(a symlink)" "$T/sym.out"
+eq "nothing was written through the link" "$(find "$T/elsewhere" -type f | wc -l)" 0
+n=$("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM dispatches WHERE channel='card' AND status='rendered'\").fetchone()[0])" "$T/var/occasiond.db")
+eq "no card is recorded as rendered into it" "$n" 0
+rm "$T/var/spool/batches"
+OCC run --once --at 2026-12-03T10:30 > "$T/sym2.out" 2>&1
+n=$("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM dispatches WHERE channel='card' AND status='rendered'\").fetchone()[0])" "$T/var/occasiond.db")
+[ "$n" -gt 0 ] && ok "once the link is gone the cards go out ($n)" || not_ok "once the link is gone the cards go out"
