@@ -37,7 +37,8 @@ struct mail_smtp {
 	int started, done, aborted;
 	int (*on_data)(void *);
 	void *arg;
-	char last_line[256];
+	char lines[4][256];            /* the last reply lines, a ring */
+	unsigned nlines;
 };
 
 static int curl_ready;
@@ -81,21 +82,44 @@ static size_t read_cb(char *buf, size_t size, size_t nmemb, void *arg)
 		n = left;
 	memcpy(buf, s->msg + s->off, n);
 	s->off += n;
-	if (n == 0)
+	/* With the size known, libcurl stops asking once it has every byte: that is the end. */
+	if (s->off == s->len)
 		s->done = 1;
 	return n;
 }
 
-/* reply_cb: libcurl hands every server reply line to the header callback; keep the last. */
+/* reply_cb: libcurl hands every server reply line to the header callback; keep the last few. */
 static size_t reply_cb(char *buf, size_t size, size_t nmemb, void *arg)
 {
 	struct mail_smtp *s = arg;
 	size_t n = size * nmemb, k = 0;
-	for (size_t i = 0; i < n && buf[i] != '\r' && buf[i] != '\n' && k + 1 < sizeof s->last_line; i++)
-		s->last_line[k++] = (buf[i] >= 0x20 && buf[i] < 0x7f) ? buf[i] : '?';
+	char *line = s->lines[s->nlines % 4];
+	for (size_t i = 0; i < n && buf[i] != '\r' && buf[i] != '\n' && k + 1 < sizeof s->lines[0]; i++)
+		line[k++] = (buf[i] >= 0x20 && buf[i] < 0x7f) ? buf[i] : '?';
+	line[k] = '\0';
 	if (k > 0)
-		s->last_line[k] = '\0';
+		s->nlines++;
 	return n;
+}
+
+/*
+ * last_reply: the latest reply line with the reply code libcurl reports (the reply to QUIT,
+ * which libcurl sends when it closes a failed connection, comes after it), else the latest.
+ */
+static void last_reply(const struct mail_smtp *s, long code, char *out, size_t size)
+{
+	char want[8];
+	out[0] = '\0';
+	snprintf(want, sizeof want, "%03ld", code);
+	for (unsigned i = 0; i < 4 && i < s->nlines; i++) {
+		const char *l = s->lines[(s->nlines - 1 - i) % 4];
+		if (code > 0 && strncmp(l, want, 3) == 0) {
+			util_strlcpy(out, l, size);
+			return;
+		}
+	}
+	if (s->nlines)
+		util_strlcpy(out, s->lines[(s->nlines - 1) % 4], size);
 }
 
 static size_t discard_cb(char *buf, size_t size, size_t nmemb, void *arg)
@@ -274,7 +298,7 @@ enum mail_outcome mail_smtp_send(struct mail_smtp *s, const char *from, const ch
 	s->started = s->done = s->aborted = 0;
 	s->on_data = on_data;
 	s->arg = arg;
-	s->last_line[0] = '\0';
+	s->nlines = 0;
 	s->errbuf[0] = '\0';
 	curl_easy_setopt(s->curl, CURLOPT_MAIL_FROM, from);
 	curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, list);
@@ -286,7 +310,7 @@ enum mail_outcome mail_smtp_send(struct mail_smtp *s, const char *from, const ch
 
 	res->code = code;
 	res->data_started = s->started;
-	util_strlcpy(res->reply, s->last_line, sizeof res->reply);
+	last_reply(s, code, res->reply, sizeof res->reply);
 	if (rc == CURLE_OK && code >= 200 && code < 300) {
 		res->outcome = MAIL_SENT;
 		return res->outcome;
