@@ -1,0 +1,104 @@
+#!/bin/sh
+# make bench, SMTP: N personalised emails, each dispatch recorded durably (SQLite WAL,
+# synchronous=FULL), sent to postfix's smtp-sink on loopback, against smtp-source sending
+# the same count of same-size messages over one reused connection to the same sink.
+# Prints a markdown section on stdout (bench/run.sh appends it to bench/RESULTS.md).
+set -e
+cd "$(dirname "$0")/.."
+BIN=$(pwd)/build/occasiond
+N=${BENCH_SMTP_N:-2000}
+PY=/usr/bin/python3
+T=$(mktemp -d /tmp/occasiond-bench-smtp.XXXXXX)
+chmod 755 "$T"
+SINK_PID=
+cleanup() { [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+[ -n "$BENCH_KEEP" ] && trap "" EXIT
+now() { date +%s.%N; }
+secs() { echo "$2 - $1" | bc -l | awk '{printf "%.3f", $1}'; }
+rate() { echo "$1 / $2" | bc -l | awk '{printf "%.0f", $1}'; }
+
+if [ ! -x /usr/sbin/smtp-sink ] || [ ! -x /usr/sbin/smtp-source ]; then
+	echo "## SMTP"; echo; echo "skipped: postfix's smtp-sink/smtp-source missing (scripts/deps.sh bench)"; exit 0
+fi
+PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+if [ "$(id -u)" = 0 ]; then U="-u nobody"; else U=; fi
+/usr/sbin/smtp-sink $U 127.0.0.1:"$PORT" 256 >/dev/null 2>&1 &
+SINK_PID=$!
+sleep 0.3
+
+"$PY" - "$N" "$T/people.csv" <<'PYEOF'
+import csv, sys
+n, path = int(sys.argv[1]), sys.argv[2]
+first = ["Zoë", "José", "Ελένη", "Дмитрий", "Hannah", "Liam", "Sophie", "Emily", "Yuki", "Olivia"]
+last = ["Łukasiewicz", "Núñez", "Παπαδοπούλου", "Иванов", "Becker", "O'Connor", "Martin", "Carter", "Tanaka", "Smith"]
+with open(path, "w", newline="", encoding="utf-8") as f:
+    w = csv.writer(f)
+    w.writerow(["id", "first_name", "last_name", "email", "owner", "owner_email"])
+    for i in range(n):
+        w.writerow(["m%06d" % i, first[i % 10], last[(i // 10) % 10], "person%d@example.com" % i,
+                    "Dana Ruiz", "dana@acme.example"])
+PYEOF
+mkdir -p "$T/etc"
+cat > "$T/etc/rules.yaml" <<'EOF'
+occasions:
+  - id: note
+    when: {date: "12-13"}
+    channel: email
+    template: birthday
+EOF
+# mkconf NAME: a config with its own database, sending to the sink.
+mkconf() {
+	cat > "$T/etc/$1.yaml" <<EOF
+database: $T/$1/occasiond.db
+spool: $T/$1/spool
+templates: $(pwd)/templates
+fonts: $(pwd)/fonts
+rules: rules.yaml
+timezone: Europe/Berlin
+organization: {name: Acme Corp}
+mail:
+  from: "Acme Team <team@acme.example>"
+  transport: smtp
+  smtp: {url: "smtp://127.0.0.1:$PORT", tls: none, timeout: 10s, rate_per_minute: 0}
+EOF
+	$BIN -c "$T/etc/$1.yaml" import stakeholders "$T/people.csv" >/dev/null
+}
+mkconf timed
+mkconf traced
+$BIN -c "$T/etc/timed.yaml" preview --rule note --stakeholder m000000 -o "$T/one.eml" >/dev/null
+size=$(wc -c < "$T/one.eml")
+
+t0=$(now); $BIN -c "$T/etc/timed.yaml" run --once --at 2026-12-13T10:00 > "$T/run.out" 2>/dev/null; t1=$(now)
+occ_s=$(secs "$t0" "$t1")
+sent=$(sed -n 's/.*batch[es]*, \([0-9]*\) emails\{0,1\},.*/\1/p' "$T/run.out")
+recorded=$(sqlite3 "$T/timed/occasiond.db" "SELECT count(*) FROM dispatches WHERE status = 'sent'")
+
+t0=$(now); /usr/sbin/smtp-source -d -s 1 -m "$N" -l "$size" -f team@acme.example -t person@example.com \
+	127.0.0.1:"$PORT" >/dev/null 2>&1; t1=$(now)
+src_s=$(secs "$t0" "$t1")
+
+# The durability cost: fsync/fdatasync calls of a second, identical run (strace slows it, so untimed).
+if command -v strace >/dev/null 2>&1; then
+	strace -f -c -e trace=fsync,fdatasync -o "$T/strace.out" \
+		$BIN -c "$T/etc/traced.yaml" run --once --at 2026-12-13T10:00 >/dev/null 2>&1 || true
+	syncs=$(awk '$NF == "fsync" || $NF == "fdatasync" {s += $4} END {print s + 0}' "$T/strace.out")
+	per=$(echo "$syncs / $N" | bc -l | awk '{printf "%.2f", $1}')
+else
+	syncs="?"; per="?"
+fi
+
+occ_r=$(rate "$N" "$occ_s")
+src_r=$(rate "$N" "$src_s")
+pct=$(echo "100 * $src_s / $occ_s" | bc -l | awk '{printf "%.0f", $1}')
+echo "## SMTP"
+echo
+echo "$N personalised emails (UTF-8 names, quoted-printable body, $size bytes each) to postfix's \`smtp-sink\` on loopback, plain SMTP (\`tls: none\`, loopback only), \`rate_per_minute: 0\` (unpaced)."
+echo
+echo "| figure | occasiond | baseline (same run, same sink) |"
+echo "| --- | --- | --- |"
+echo "| $N emails, every dispatch record committed (WAL, synchronous=FULL) | ${occ_s} s (${occ_r} messages/s, $sent sent, $recorded recorded sent) | \`smtp-source -d\` (one connection), $N messages of $size bytes: ${src_s} s (${src_r} messages/s) |"
+echo "| occasiond's rate as a share of smtp-source's | ${pct}% | goal ≥ 50% |"
+echo "| fsync + fdatasync calls (strace -f -c, an identical run) | $syncs in all, $per per message | — |"
+echo
+echo "Per message: one commit (the data_sent mark of this message together with the outcome of the previous one) made when the server has said 354, before the data goes out; the queued claims are committed 64 to a transaction before any of them is sent."
