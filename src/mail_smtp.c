@@ -43,6 +43,16 @@ struct mail_smtp {
 
 static int curl_ready;
 
+/* printable: a copy of s for a message, controls and non-ASCII shown as '?', at most 80 bytes. */
+static const char *printable(const char *s, char buf[96])
+{
+	size_t k = 0;
+	for (; s && *s && k < 80; s++)
+		buf[k++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	buf[k] = '\0';
+	return buf;
+}
+
 static int64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -261,13 +271,14 @@ enum mail_outcome mail_smtp_send(struct mail_smtp *s, const char *from, const ch
                                  struct mail_result *res)
 {
 	struct curl_slist *list = NULL;
+	char pbuf[96];
 	CURLcode rc;
 	long code = 0;
 
 	memset(res, 0, sizeof *res);
 	if (!mail_addr_envelope_ok(from)) {
 		res->outcome = MAIL_FAILED;
-		err_set(res->err, "envelope sender '%.80s' is not a plain address", from ? from : "");
+		err_set(res->err, "envelope sender '%s' is not a plain address", printable(from, pbuf));
 		return res->outcome;
 	}
 	if (nrcpt == 0) {
@@ -279,7 +290,7 @@ enum mail_outcome mail_smtp_send(struct mail_smtp *s, const char *from, const ch
 		if (!mail_addr_envelope_ok(rcpt[i])) {
 			curl_slist_free_all(list);
 			res->outcome = MAIL_FAILED;
-			err_set(res->err, "recipient '%.80s' is not a plain address", rcpt[i] ? rcpt[i] : "");
+			err_set(res->err, "recipient '%s' is not a plain address", printable(rcpt[i], pbuf));
 			return res->outcome;
 		}
 		struct curl_slist *next = curl_slist_append(list, rcpt[i]);
