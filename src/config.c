@@ -18,7 +18,7 @@ static const char *const top_keys[] = {
 static const char *const org_keys[] = {"name", "return_address", NULL};
 static const char *const mail_keys[] = {"from", "transport", "smtp", "retry", NULL};
 static const char *const smtp_keys[] = {
-	"url", "tls", "username", "password_file", "ca_file", "rate_per_minute", "timeout", NULL
+	"url", "tls", "username", "password_file", "ca_file", "rate_per_minute", "timeout", "connections", NULL
 };
 static const char *const retry_keys[] = {"attempts", "first_delay", "max_delay", NULL};
 static const char *const cards_keys[] = {"signing", "transit", "remind_signers", "print_command", NULL};
@@ -317,6 +317,7 @@ static void parse_mail(struct config *c, const struct ynode *root, struct diags 
 	free(t);
 	c->smtp.rate_per_minute = get_long(smtp, "rate_per_minute", 120, 0, 1000000, d);
 	c->smtp.timeout_secs = (long)get_secs(smtp, "timeout", "30s", d);
+	c->smtp.connections = get_long(smtp, "connections", 1, 1, 32, d);
 	if (ytree_get(smtp, "timeout") && c->smtp.timeout_secs < 1)
 		ytree_diag(d, 0, ytree_get(smtp, "timeout"), "timeout: must be at least 1 second");
 	if (c->transport == TRANSPORT_SMTP)

@@ -33,7 +33,6 @@ struct mail_run {
 	struct mail_result down_res;
 	struct dispatch_rec **pending;   /* outcomes decided, not yet committed */
 	size_t npending;
-	struct dispatch_rec *cur;        /* the record whose message is being sent */
 	struct tmpl_cache *cache;        /* card templates for attach_card */
 	size_t ncache;
 };
@@ -236,31 +235,38 @@ static void add_pending(struct mail_run *m, struct dispatch_rec *rec)
 }
 
 /*
- * on_data: the server said 354: commit data_sent (with the outcomes still pending) before
- * the first byte of the message goes out. A failed commit aborts the transfer.
+ * before_data: the servers said 354 to these jobs: commit data_sent for them (with the
+ * outcomes still pending) before the first byte of their data goes out. A failed commit
+ * aborts them.
  */
-static int on_data(void *arg)
+static int before_data(void *arg, struct mail_job *const *ready, size_t k)
 {
 	struct mail_run *m = arg;
-	struct dispatch_rec *rec = m->cur;
 	char err[ERR_LEN];
-	size_t i;
-	rec->data_sent = 1;
-	rec->status = DS_QUEUED;
+	size_t i, j;
+	for (i = 0; i < k; i++) {
+		struct dispatch_rec *rec = ready[i]->tag;
+		rec->data_sent = 1;
+		rec->status = DS_QUEUED;
+	}
 	if (store_begin(m->p->st, err) != 0)
 		goto fail;
 	for (i = 0; i < m->npending; i++)
 		if (store_update_dispatch(m->p->st, m->pending[i], err) != 0)
 			break;
-	if (i < m->npending || store_update_dispatch(m->p->st, rec, err) != 0 || store_commit(m->p->st, err) != 0) {
+	for (j = 0; i == m->npending && j < k; j++)
+		if (store_update_dispatch(m->p->st, ready[j]->tag, err) != 0)
+			break;
+	if (i < m->npending || j < k || store_commit(m->p->st, err) != 0) {
 		store_rollback(m->p->st);
 		goto fail;
 	}
 	m->npending = 0;
 	return 0;
 fail:
-	log_err("dispatch id=%lld: %s", (long long)rec->id, err);
-	rec->data_sent = 0;
+	log_err("cannot record that %zu message%s start%s to go out: %s", k, k == 1 ? "" : "s", k == 1 ? "s" : "", err);
+	for (i = 0; i < k; i++)
+		((struct dispatch_rec *)ready[i]->tag)->data_sent = 0;
 	return -1;
 }
 
@@ -319,52 +325,82 @@ static void settle(struct pass *p, struct dispatch_rec *rec, const struct mail_r
 	dispatch_log_rec(rec);
 }
 
-/* deliver_smtp: one attempt of a claimed (queued) or retried email over SMTP. */
-static void deliver_smtp(struct pass *p, struct dispatch_rec *rec, const struct rule *r,
-                         const struct stakeholder *sh, const struct event *ev, day_t occasion, long years)
+/* One email to deliver: its record and what its message is built from. */
+struct mail_item {
+	struct dispatch_rec *rec;
+	const struct rule *r;
+	const struct stakeholder *sh;
+	const struct event *ev;
+	day_t occ;
+	long years;
+};
+
+/*
+ * deliver_smtp: one attempt for each of items[0..n) (claimed and queued, or due for a
+ * retry) over the run's SMTP session; the outcomes are committed at the end.
+ */
+static void deliver_smtp(struct pass *p, const struct mail_item *items, size_t n)
 {
 	struct mail_run *m = run_of(p);
-	struct strbuf msg = {0};
-	struct mail_result res;
-	char **rcpt = NULL;
-	size_t nrcpt = 0;
+	struct mail_job *jobs = xcalloc(n, sizeof *jobs);
+	struct strbuf *msgs = xcalloc(n, sizeof *msgs);
+	char ***rcpts = xcalloc(n, sizeof *rcpts);
+	size_t *nrcpts = xcalloc(n, sizeof *nrcpts), nj = 0;
 
-	memset(&res, 0, sizeof res);
-	rec->attempts++;
-	free(rec->message_id);
-	rec->message_id = message_id(p, rec->id);
-	if (build(p, &m->cache, &m->ncache, r, sh, ev, occasion, years, rec->template_name, rec->signer, rec->id, &msg,
-	          &rcpt, &nrcpt, res.err) != 0) {
-		/* Bad data (a control character in a name, an invalid address): nothing is sent. */
-		res.outcome = MAIL_FAILED;
-	} else {
-		if (!m->open_tried) {
-			m->open_tried = 1;
-			if (mail_smtp_open(p->cfg, &m->smtp, m->open_err) != 0)
-				log_err("%s", m->open_err);
+	for (size_t i = 0; i < n; i++) {
+		struct dispatch_rec *rec = items[i].rec;
+		struct mail_result res;
+		rec->attempts++;
+		free(rec->message_id);
+		rec->message_id = message_id(p, rec->id);
+		memset(&res, 0, sizeof res);
+		if (build(p, &m->cache, &m->ncache, items[i].r, items[i].sh, items[i].ev, items[i].occ, items[i].years,
+		          rec->template_name, rec->signer, rec->id, &msgs[i], &rcpts[i], &nrcpts[i], res.err) != 0) {
+			/* Bad data (a control character in a name, an invalid address): nothing is sent. */
+			res.outcome = MAIL_FAILED;
+			settle(p, rec, &res);
+			add_pending(m, rec);
+			continue;
 		}
+		jobs[nj].from = p->cfg->mail_from_addr;
+		jobs[nj].rcpt = (const char *const *)rcpts[i];
+		jobs[nj].nrcpt = nrcpts[i];
+		jobs[nj].msg = msgs[i].s;
+		jobs[nj].len = msgs[i].len;
+		jobs[nj++].tag = rec;
+	}
+	if (nj && !m->open_tried) {
+		m->open_tried = 1;
+		if (mail_smtp_open(p->cfg, &m->smtp, m->open_err) != 0)
+			log_err("%s", m->open_err);
+	}
+	if (nj && m->smtp && !m->down)
+		mail_smtp_send_many(m->smtp, jobs, nj, before_data, m);
+	for (size_t i = 0; i < nj; i++) {
 		if (!m->smtp) {
-			res.outcome = MAIL_RETRY;
-			util_strlcpy(res.err, m->open_err, sizeof res.err);
+			memset(&jobs[i].res, 0, sizeof jobs[i].res);
+			jobs[i].res.outcome = MAIL_RETRY;
+			util_strlcpy(jobs[i].res.err, m->open_err, sizeof jobs[i].res.err);
 		} else if (m->down) {
 			/* The server could not be reached a moment ago: this message waits for the next try too. */
-			res = m->down_res;
-			res.data_started = 0;
-		} else {
-			m->cur = rec;
-			mail_smtp_send(m->smtp, p->cfg->mail_from_addr, (const char *const *)rcpt, nrcpt, msg.s, msg.len,
-			               on_data, m, &res);
-			m->cur = NULL;
-			if (res.conn_failed) {
-				m->down = 1;
-				m->down_res = res;
-			}
+			jobs[i].res = m->down_res;
+			jobs[i].res.data_started = 0;
+		} else if (jobs[i].res.conn_failed) {
+			m->down = 1;
+			m->down_res = jobs[i].res;
 		}
+		settle(p, jobs[i].tag, &jobs[i].res);
+		add_pending(m, jobs[i].tag);
 	}
-	settle(p, rec, &res);
-	add_pending(m, rec);
-	rcpt_free(rcpt, nrcpt);
-	sb_free(&msg);
+	flush(m);
+	for (size_t i = 0; i < n; i++) {
+		sb_free(&msgs[i]);
+		rcpt_free(rcpts[i], nrcpts[i]);
+	}
+	free(jobs);
+	free(msgs);
+	free(rcpts);
+	free(nrcpts);
 }
 
 /* deliver_maildir: builds and writes one claimed email into SPOOL/outbox; committed at once. */
@@ -411,13 +447,14 @@ static void deliver_maildir(struct pass *p, struct dispatch_rec *rec, const stru
 	free(path);
 }
 
-static void deliver(struct pass *p, struct dispatch_rec *rec, const struct rule *r, const struct stakeholder *sh,
-                    const struct event *ev, day_t occasion, long years)
+static void deliver(struct pass *p, const struct mail_item *items, size_t n)
 {
-	if (p->cfg->transport == TRANSPORT_SMTP)
-		deliver_smtp(p, rec, r, sh, ev, occasion, years);
-	else
-		deliver_maildir(p, rec, r, sh, ev, occasion, years);
+	if (p->cfg->transport == TRANSPORT_SMTP) {
+		deliver_smtp(p, items, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		deliver_maildir(p, items[i].rec, items[i].r, items[i].sh, items[i].ev, items[i].occ, items[i].years);
 }
 
 /*
@@ -456,20 +493,18 @@ void dispatch_mail_recover(struct pass *p)
 	free(outbox);
 }
 
-/* retry_due: emails in retry whose time has come. */
+/* retry_due: emails in retry whose time has come, delivered in groups. */
 void dispatch_mail_retry_due(struct pass *p)
 {
+	struct mail_item *due = NULL;
+	size_t ndue = 0;
 	for (size_t i = 0; i < p->nhist; i++) {
 		struct dispatch_rec *rec = &p->hist[i];
-		const struct rule *r;
-		const struct stakeholder *sh;
-		const struct event *ev;
-		day_t occ;
-		long years;
+		struct mail_item it = {rec, NULL, NULL, NULL, 0, -1};
 		char err[ERR_LEN];
 		if (rec->channel != CH_EMAIL || rec->status != DS_RETRY || rec->next_attempt_at > p->now)
 			continue;
-		if (dispatch_item_of_record(p, rec, &r, &sh, &ev, &occ, &years) != 0) {
+		if (dispatch_item_of_record(p, rec, &it.r, &it.sh, &it.ev, &it.occ, &it.years) != 0) {
 			rec->status = DS_FAILED;
 			set_str(&rec->error, "its rule or stakeholder no longer exists");
 			if (store_update_dispatch(p->st, rec, err) != 0)
@@ -484,10 +519,12 @@ void dispatch_mail_retry_due(struct pass *p)
 			p->stats->failed++;
 			continue;
 		}
-		deliver(p, rec, r, sh, ev, occ, years);
+		due = xreallocarray(due, ndue + 1, sizeof *due);
+		due[ndue++] = it;
 	}
-	if (p->mail)
-		flush(p->mail);
+	for (size_t g = 0; g < ndue; g += CLAIM_GROUP)
+		deliver(p, due + g, ndue - g < CLAIM_GROUP ? ndue - g : CLAIM_GROUP);
+	free(due);
 }
 
 /*
@@ -497,7 +534,9 @@ void dispatch_mail_retry_due(struct pass *p)
 int dispatch_mail_items(struct pass *p, const struct plan_item *const *items, size_t n, char err[ERR_LEN])
 {
 	struct dispatch_rec *recs = xcalloc(CLAIM_GROUP, sizeof *recs);
+	struct mail_item group[CLAIM_GROUP];
 	int claimed[CLAIM_GROUP];
+	size_t nitems;
 	int rc = 0;
 	for (size_t g = 0; g < n && rc == 0; g += CLAIM_GROUP) {
 		size_t k = n - g < CLAIM_GROUP ? n - g : CLAIM_GROUP, i;
@@ -519,12 +558,12 @@ int dispatch_mail_items(struct pass *p, const struct plan_item *const *items, si
 			rc = -1;
 			break;
 		}
+		nitems = 0;
 		for (i = 0; i < k; i++)
 			if (claimed[i])
-				deliver(p, &recs[i], items[g + i]->rule, items[g + i]->sh, items[g + i]->ev,
-				        items[g + i]->occasion, items[g + i]->years);
-		if (p->mail)
-			flush(p->mail);
+				group[nitems++] = (struct mail_item){&recs[i], items[g + i]->rule, items[g + i]->sh,
+				                                     items[g + i]->ev, items[g + i]->occasion, items[g + i]->years};
+		deliver(p, group, nitems);
 		for (i = 0; i < k; i++)
 			dispatch_rec_clear(&recs[i]);
 	}

@@ -1,14 +1,19 @@
 /*
- * mail, the SMTP part: the only libcurl user. One easy handle per session, so that a run of
- * messages shares one connection. TLS is required (CURLUSESSL_ALL, never TRY) unless the
- * config says none, which config.c allows only to a loopback host; certificates are always
- * verified. The message is sent as built (CRLF already, so no CURLOPT_CRLF, which would
- * double the CRs); libcurl does the dot-stuffing of an SMTP upload.
+ * mail, the SMTP part: the only libcurl user. A session keeps its connections open, so a
+ * run of messages shares them: one by default, up to mail.smtp.connections in parallel.
+ * TLS is required (CURLUSESSL_ALL, never TRY) unless the config says none, which config.c
+ * allows only to a loopback host; certificates are always verified. The message is sent as
+ * built (CRLF already, so no CURLOPT_CRLF, which would double the CRs); libcurl does the
+ * dot-stuffing of an SMTP upload.
+ *
+ * The read callback's first call comes after the server's 354 to DATA. There the transfer
+ * pauses (CURL_READFUNC_PAUSE) until the caller's before_data has recorded, durably, that
+ * the data is about to go out: with several connections, every transfer waiting at that
+ * point is recorded in one go, so one commit (one fsync) covers several messages.
  *
  * Outcomes come from the server's reply code (CURLINFO_RESPONSE_CODE), not only from the
- * CURLcode, which is the same for 4xx and 5xx. The read callback's first call marks the
- * start of the data (after the server's 354), its last call the end: a transfer that
- * breaks after the end and before a final reply may have been accepted (MAIL_UNKNOWN).
+ * CURLcode, which is the same for 4xx and 5xx. A transfer that breaks after libcurl had the
+ * whole message and before a final reply may have been accepted (MAIL_UNKNOWN).
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -23,25 +28,44 @@
 #include "occasiond/mail.h"
 
 #define PASSWORD_MAX 1024
+#define MAX_CONNS 32
+#define GATHER_NS 2000000     /* how long a transfer at 354 waits for others to join its commit */
 
 const char *const mail_outcome_names[] = {"sent", "retry", "failed", "unknown"};
 
-struct mail_smtp {
-	CURL *curl;
-	long rate_per_minute;          /* 0: unpaced */
-	int64_t next_start_ns;         /* monotonic: the earliest start of the next message */
-	char errbuf[CURL_ERROR_SIZE];
-	/* per message */
-	const char *msg;
-	size_t len, off;
-	int started, done, aborted;
-	int (*on_data)(void *);
-	void *arg;
-	char lines[4][256];            /* the last reply lines, a ring */
+enum phase { PH_IDLE, PH_EARLY, PH_WAIT, PH_GO, PH_ABORT };
+
+/* One parallel transfer: an easy handle and the job it carries. */
+struct slot {
+	CURL *h;
+	struct mail_smtp *s;
+	struct mail_job *job;
+	struct curl_slist *rcpt;
+	size_t off;
+	enum phase phase;
+	int done;                  /* libcurl had every byte of the message */
+	int64_t wait_since;
+	char lines[4][256];        /* the last reply lines, a ring */
 	unsigned nlines;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct mail_smtp {
+	CURLM *multi;
+	struct slot slots[MAX_CONNS];
+	int nslots;
+	long rate_per_minute;      /* 0: unpaced */
+	int64_t next_start_ns;     /* monotonic: the earliest start of the next message */
 };
 
 static int curl_ready;
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 /* printable: a copy of s for a message, controls and non-ASCII shown as '?', at most 80 bytes. */
 static const char *printable(const char *s, char buf[96])
@@ -53,62 +77,41 @@ static const char *printable(const char *s, char buf[96])
 	return buf;
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* pace: waits until the next message may start; sleeps in slices so the watchdog is fed. */
-static void pace(struct mail_smtp *s)
-{
-	int64_t now = mono_ns();
-	if (s->rate_per_minute <= 0)
-		return;
-	while (now < s->next_start_ns) {
-		int64_t left = s->next_start_ns - now, slice = left < 1000000000 ? left : 1000000000;
-		struct timespec ts = {(time_t)(slice / 1000000000), (long)(slice % 1000000000)};
-		util_keepalive();
-		nanosleep(&ts, NULL);
-		now = mono_ns();
-	}
-	s->next_start_ns = now + (int64_t)60 * 1000000000 / s->rate_per_minute;
-}
-
 static size_t read_cb(char *buf, size_t size, size_t nmemb, void *arg)
 {
-	struct mail_smtp *s = arg;
-	size_t n = size * nmemb, left = s->len - s->off;
-	if (!s->started) {
-		/* libcurl asks for the data only once the server said 354 to DATA. */
-		s->started = 1;
-		if (s->on_data && s->on_data(s->arg) != 0) {
-			s->aborted = 1;
-			return CURL_READFUNC_ABORT;
-		}
+	struct slot *sl = arg;
+	size_t n = size * nmemb, left = sl->job->len - sl->off;
+	if (sl->phase == PH_EARLY) {
+		/* libcurl asks for the data only once the server said 354: wait for the record. */
+		sl->phase = PH_WAIT;
+		sl->wait_since = mono_ns();
+		return CURL_READFUNC_PAUSE;
 	}
+	if (sl->phase == PH_WAIT)
+		return CURL_READFUNC_PAUSE;
+	if (sl->phase == PH_ABORT)
+		return CURL_READFUNC_ABORT;
 	if (n > left)
 		n = left;
-	memcpy(buf, s->msg + s->off, n);
-	s->off += n;
+	memcpy(buf, sl->job->msg + sl->off, n);
+	sl->off += n;
 	/* With the size known, libcurl stops asking once it has every byte: that is the end. */
-	if (s->off == s->len)
-		s->done = 1;
+	if (sl->off == sl->job->len)
+		sl->done = 1;
 	return n;
 }
 
 /* reply_cb: libcurl hands every server reply line to the header callback; keep the last few. */
 static size_t reply_cb(char *buf, size_t size, size_t nmemb, void *arg)
 {
-	struct mail_smtp *s = arg;
+	struct slot *sl = arg;
 	size_t n = size * nmemb, k = 0;
-	char *line = s->lines[s->nlines % 4];
-	for (size_t i = 0; i < n && buf[i] != '\r' && buf[i] != '\n' && k + 1 < sizeof s->lines[0]; i++)
+	char *line = sl->lines[sl->nlines % 4];
+	for (size_t i = 0; i < n && buf[i] != '\r' && buf[i] != '\n' && k + 1 < sizeof sl->lines[0]; i++)
 		line[k++] = (buf[i] >= 0x20 && buf[i] < 0x7f) ? buf[i] : '?';
 	line[k] = '\0';
 	if (k > 0)
-		s->nlines++;
+		sl->nlines++;
 	return n;
 }
 
@@ -116,20 +119,20 @@ static size_t reply_cb(char *buf, size_t size, size_t nmemb, void *arg)
  * last_reply: the latest reply line with the reply code libcurl reports (the reply to QUIT,
  * which libcurl sends when it closes a failed connection, comes after it), else the latest.
  */
-static void last_reply(const struct mail_smtp *s, long code, char *out, size_t size)
+static void last_reply(const struct slot *sl, long code, char *out, size_t size)
 {
 	char want[8];
 	out[0] = '\0';
 	snprintf(want, sizeof want, "%03ld", code);
-	for (unsigned i = 0; i < 4 && i < s->nlines; i++) {
-		const char *l = s->lines[(s->nlines - 1 - i) % 4];
+	for (unsigned i = 0; i < 4 && i < sl->nlines; i++) {
+		const char *l = sl->lines[(sl->nlines - 1 - i) % 4];
 		if (code > 0 && strncmp(l, want, 3) == 0) {
 			util_strlcpy(out, l, size);
 			return;
 		}
 	}
-	if (s->nlines)
-		util_strlcpy(out, s->lines[(s->nlines - 1) % 4], size);
+	if (sl->nlines)
+		util_strlcpy(out, sl->lines[(sl->nlines - 1) % 4], size);
 }
 
 static size_t discard_cb(char *buf, size_t size, size_t nmemb, void *arg)
@@ -175,11 +178,14 @@ static int read_password(const char *path, char *out, size_t size, char err[ERR_
 int mail_smtp_open(const struct config *cfg, struct mail_smtp **out, char err[ERR_LEN])
 {
 	struct mail_smtp *s;
+	CURL *h = NULL;
 	char pw[PASSWORD_MAX];
 	long t = cfg->smtp.timeout_secs > 0 ? cfg->smtp.timeout_secs : 30;
-	int rc = -1;
+	int rc = -1, n = cfg->smtp.connections < 1 ? 1 : cfg->smtp.connections > MAX_CONNS ? MAX_CONNS
+	                                                                                   : (int)cfg->smtp.connections;
 
 	*out = NULL;
+	pw[0] = '\0';
 	if (!cfg->smtp.url || (strncmp(cfg->smtp.url, "smtp://", 7) != 0 && strncmp(cfg->smtp.url, "smtps://", 8) != 0))
 		return err_set(err, "smtp: mail.smtp.url must be smtp:// or smtps://");
 	if ((strncmp(cfg->smtp.url, "smtps://", 8) == 0) != (cfg->smtp.tls == TLS_IMPLICIT))
@@ -191,18 +197,21 @@ int mail_smtp_open(const struct config *cfg, struct mail_smtp **out, char err[ER
 	}
 	s = xcalloc(1, sizeof *s);
 	s->rate_per_minute = cfg->smtp.rate_per_minute;
-	s->curl = curl_easy_init();
-	if (!s->curl) {
+	s->multi = curl_multi_init();
+	h = curl_easy_init();
+	if (!s->multi || !h) {
 		err_set(err, "smtp: libcurl initialisation failed");
 		goto out;
 	}
-	curl_easy_setopt(s->curl, CURLOPT_URL, cfg->smtp.url);
-	curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-	curl_easy_setopt(s->curl, CURLOPT_USE_SSL, (long)(cfg->smtp.tls == TLS_NONE ? CURLUSESSL_NONE : CURLUSESSL_ALL));
-	curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)n);
+	curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, (long)n);
+	curl_easy_setopt(h, CURLOPT_URL, cfg->smtp.url);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	curl_easy_setopt(h, CURLOPT_USE_SSL, (long)(cfg->smtp.tls == TLS_NONE ? CURLUSESSL_NONE : CURLUSESSL_ALL));
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (cfg->smtp.ca_file)
-		curl_easy_setopt(s->curl, CURLOPT_CAINFO, cfg->smtp.ca_file);
+		curl_easy_setopt(h, CURLOPT_CAINFO, cfg->smtp.ca_file);
 	if (cfg->smtp.username) {
 		if (!cfg->smtp.password_file) {
 			err_set(err, "smtp: username without password_file");
@@ -210,30 +219,43 @@ int mail_smtp_open(const struct config *cfg, struct mail_smtp **out, char err[ER
 		}
 		if (read_password(cfg->smtp.password_file, pw, sizeof pw, err) != 0)
 			goto out;
-		curl_easy_setopt(s->curl, CURLOPT_USERNAME, cfg->smtp.username);
-		curl_easy_setopt(s->curl, CURLOPT_PASSWORD, pw);   /* libcurl keeps its own copy */
+		curl_easy_setopt(h, CURLOPT_USERNAME, cfg->smtp.username);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, pw);   /* libcurl keeps its own copy */
 		explicit_bzero(pw, sizeof pw);
 	}
-	curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, t);
-	curl_easy_setopt(s->curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, t);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, t);
+	curl_easy_setopt(h, CURLOPT_SERVER_RESPONSE_TIMEOUT, t);
 	/* A server that stops moving bytes for the whole timeout is given up on. */
-	curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_TIME, t);
-	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(s->curl, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(s->curl, CURLOPT_READFUNCTION, read_cb);
-	curl_easy_setopt(s->curl, CURLOPT_READDATA, s);
-	curl_easy_setopt(s->curl, CURLOPT_HEADERFUNCTION, reply_cb);
-	curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, s);
-	curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, discard_cb);
-	curl_easy_setopt(s->curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(s->curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
-	curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, s->errbuf);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, t);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, reply_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_cb);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
+	for (int i = 0; i < n; i++) {
+		struct slot *sl = &s->slots[i];
+		sl->s = s;
+		sl->h = curl_easy_duphandle(h);
+		if (!sl->h) {
+			err_set(err, "smtp: libcurl initialisation failed");
+			goto out;
+		}
+		s->nslots++;
+		curl_easy_setopt(sl->h, CURLOPT_READDATA, sl);
+		curl_easy_setopt(sl->h, CURLOPT_HEADERDATA, sl);
+		curl_easy_setopt(sl->h, CURLOPT_PRIVATE, sl);
+		curl_easy_setopt(sl->h, CURLOPT_ERRORBUFFER, sl->errbuf);
+	}
 	*out = s;
 	s = NULL;
 	rc = 0;
 out:
 	explicit_bzero(pw, sizeof pw);
+	if (h)
+		curl_easy_cleanup(h);
 	mail_smtp_close(s);
 	return rc;
 }
@@ -242,8 +264,10 @@ void mail_smtp_close(struct mail_smtp *s)
 {
 	if (!s)
 		return;
-	if (s->curl)
-		curl_easy_cleanup(s->curl);   /* sends QUIT on an open connection */
+	for (int i = 0; i < s->nslots; i++)
+		curl_easy_cleanup(s->slots[i].h);
+	if (s->multi)
+		curl_multi_cleanup(s->multi);   /* closes the pooled connections, with QUIT */
 	free(s);
 }
 
@@ -266,94 +290,247 @@ static int conn_level(CURLcode rc)
 	}
 }
 
+/* classify: the outcome of a finished transfer from the CURLcode, the reply code and how far the data got. */
+static void classify(struct slot *sl, CURLcode rc)
+{
+	struct mail_result *res = &sl->job->res;
+	long code = 0;
+	int aborted = sl->phase == PH_ABORT;
+	curl_easy_getinfo(sl->h, CURLINFO_RESPONSE_CODE, &code);
+	res->code = code;
+	res->data_started = sl->phase == PH_GO || sl->phase == PH_ABORT || sl->phase == PH_WAIT;
+	last_reply(sl, code, res->reply, sizeof res->reply);
+	if (rc == CURLE_OK && code >= 200 && code < 300) {
+		res->outcome = MAIL_SENT;
+		res->err[0] = '\0';
+		return;
+	}
+	if (rc == CURLE_OK)
+		res->outcome = sl->done ? MAIL_UNKNOWN : MAIL_RETRY;
+	else if (aborted)
+		res->outcome = MAIL_RETRY;
+	else if (conn_level(rc))
+		res->outcome = MAIL_RETRY, res->conn_failed = 1;
+	else if (code >= 500 && code < 600)
+		res->outcome = MAIL_FAILED;
+	else if (code >= 400 && code < 500)
+		res->outcome = MAIL_RETRY, res->conn_failed = code == 421;
+	else if (sl->done)
+		res->outcome = MAIL_UNKNOWN;
+	else   /* nothing at all from the server (a timeout at the greeting, a dead peer) when code is 0 */
+		res->outcome = MAIL_RETRY, res->conn_failed = code == 0;
+	if (aborted)
+		err_set(res->err, "aborted before the data: the dispatch record could not be updated");
+	else if (res->outcome == MAIL_UNKNOWN)
+		err_set(res->err, "the whole message went out but the server gave no final reply (%s): it may have it",
+		        sl->errbuf[0] ? sl->errbuf : curl_easy_strerror(rc));
+	else if (res->reply[0] && code >= 400)
+		err_set(res->err, "server replied: %s", res->reply);
+	else
+		err_set(res->err, "%s", sl->errbuf[0] ? sl->errbuf : curl_easy_strerror(rc));
+}
+
+/* check_job: the envelope of a job before anything goes out; 0, or -1 with res set to failed. */
+static int check_job(struct mail_job *j)
+{
+	char pbuf[96];
+	memset(&j->res, 0, sizeof j->res);
+	if (!mail_addr_envelope_ok(j->from)) {
+		j->res.outcome = MAIL_FAILED;
+		return err_set(j->res.err, "envelope sender '%s' is not a plain address", printable(j->from, pbuf));
+	}
+	if (j->nrcpt == 0) {
+		j->res.outcome = MAIL_FAILED;
+		return err_set(j->res.err, "no recipient");
+	}
+	for (size_t i = 0; i < j->nrcpt; i++)
+		if (!mail_addr_envelope_ok(j->rcpt[i])) {
+			j->res.outcome = MAIL_FAILED;
+			return err_set(j->res.err, "recipient '%s' is not a plain address", printable(j->rcpt[i], pbuf));
+		}
+	return 0;
+}
+
+/* start: puts job on the idle slot sl and adds it to the multi handle. 0 or -1 (job failed). */
+static int start(struct mail_smtp *s, struct slot *sl, struct mail_job *j)
+{
+	sl->rcpt = NULL;
+	for (size_t i = 0; i < j->nrcpt; i++) {
+		struct curl_slist *next = curl_slist_append(sl->rcpt, j->rcpt[i]);
+		if (!next) {
+			curl_slist_free_all(sl->rcpt);
+			sl->rcpt = NULL;
+			j->res.outcome = MAIL_RETRY;
+			return err_set(j->res.err, "out of memory");
+		}
+		sl->rcpt = next;
+	}
+	sl->job = j;
+	sl->off = 0;
+	sl->done = 0;
+	sl->nlines = 0;
+	sl->errbuf[0] = '\0';
+	sl->phase = PH_EARLY;
+	curl_easy_setopt(sl->h, CURLOPT_MAIL_FROM, j->from);
+	curl_easy_setopt(sl->h, CURLOPT_MAIL_RCPT, sl->rcpt);
+	curl_easy_setopt(sl->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)j->len);
+	if (curl_multi_add_handle(s->multi, sl->h) != CURLM_OK) {
+		curl_slist_free_all(sl->rcpt);
+		sl->rcpt = NULL;
+		sl->phase = PH_IDLE;
+		j->res.outcome = MAIL_RETRY;
+		return err_set(j->res.err, "libcurl could not start the transfer");
+	}
+	return 0;
+}
+
+static void finish(struct mail_smtp *s, struct slot *sl, CURLcode rc)
+{
+	classify(sl, rc);
+	curl_multi_remove_handle(s->multi, sl->h);
+	curl_easy_setopt(sl->h, CURLOPT_MAIL_RCPT, NULL);
+	curl_slist_free_all(sl->rcpt);
+	sl->rcpt = NULL;
+	sl->job = NULL;
+	sl->phase = PH_IDLE;
+}
+
+/*
+ * release: the transfers waiting at 354 go on once before_data has recorded them all; when
+ * others are still on their way to 354 they are given GATHER_NS to join the same commit.
+ * Returns how many are still waiting.
+ */
+static int release(struct mail_smtp *s, int (*before_data)(void *, struct mail_job *const *, size_t), void *arg)
+{
+	struct mail_job *ready[MAX_CONNS];
+	struct slot *rs[MAX_CONNS];
+	size_t k = 0;
+	int early = 0, rc = 0;
+	int64_t oldest = INT64_MAX, now = mono_ns();
+	for (int i = 0; i < s->nslots; i++) {
+		struct slot *sl = &s->slots[i];
+		if (sl->phase == PH_WAIT) {
+			rs[k] = sl;
+			ready[k++] = sl->job;
+			if (sl->wait_since < oldest)
+				oldest = sl->wait_since;
+		} else if (sl->phase == PH_EARLY) {
+			early = 1;
+		}
+	}
+	if (k == 0 || (early && now - oldest < GATHER_NS))
+		return (int)k;
+	if (before_data)
+		rc = before_data(arg, ready, k);
+	for (size_t i = 0; i < k; i++) {
+		rs[i]->phase = rc == 0 ? PH_GO : PH_ABORT;
+		curl_easy_pause(rs[i]->h, CURLPAUSE_CONT);
+	}
+	return 0;
+}
+
+/* pace_wait_ns: how long until the next message may start (0: now). */
+static int64_t pace_wait_ns(const struct mail_smtp *s)
+{
+	int64_t now = mono_ns();
+	return s->rate_per_minute > 0 && now < s->next_start_ns ? s->next_start_ns - now : 0;
+}
+
+int mail_smtp_send_many(struct mail_smtp *s, struct mail_job *jobs, size_t n,
+                        int (*before_data)(void *, struct mail_job *const *, size_t), void *arg)
+{
+	size_t next = 0;
+	int running = 0, active = 0, waiting;
+	const struct mail_result *down = NULL;
+
+	for (;;) {
+		/* Start jobs on idle slots, paced, unless the server is known to be unreachable. */
+		while (next < n && active < s->nslots && pace_wait_ns(s) == 0) {
+			struct mail_job *j = &jobs[next++];
+			struct slot *sl = NULL;
+			if (check_job(j) != 0)
+				continue;
+			if (down) {
+				j->res = *down;
+				j->res.data_started = 0;
+				continue;
+			}
+			for (int i = 0; i < s->nslots && !sl; i++)
+				if (s->slots[i].phase == PH_IDLE)
+					sl = &s->slots[i];
+			if (start(s, sl, j) != 0)
+				continue;
+			active++;
+			if (s->rate_per_minute > 0) {
+				int64_t now = mono_ns(), base = s->next_start_ns > now ? s->next_start_ns : now;
+				s->next_start_ns = base + (int64_t)60 * 1000000000 / s->rate_per_minute;
+			}
+		}
+		if (active == 0 && (next >= n || down))
+			break;
+		if (active == 0) {
+			/* Only the pace holds us back: sleep, in slices so the watchdog is fed. */
+			int64_t w = pace_wait_ns(s), slice = w < 1000000000 ? w : 1000000000;
+			struct timespec ts = {(time_t)(slice / 1000000000), (long)(slice % 1000000000)};
+			util_keepalive();
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		curl_multi_perform(s->multi, &running);
+		for (;;) {
+			int left;
+			CURLMsg *msg = curl_multi_info_read(s->multi, &left);
+			struct slot *sl = NULL;
+			if (!msg)
+				break;
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&sl);
+			finish(s, sl, msg->data.result);
+			active--;
+		}
+		/* A connection-level failure: the jobs not started yet are not tried this time. */
+		for (size_t i = 0; i < next && !down; i++)
+			if (jobs[i].res.conn_failed)
+				down = &jobs[i].res;
+		waiting = release(s, before_data, arg);
+		if (active > 0) {
+			int64_t w = pace_wait_ns(s);
+			int ms = waiting ? 1 : 50;
+			if (next < n && active < s->nslots && w > 0 && w / 1000000 < ms)
+				ms = (int)(w / 1000000) + 1;
+			curl_multi_poll(s->multi, NULL, 0, ms, NULL);
+			util_keepalive();
+		}
+	}
+	return 0;
+}
+
+struct one_data {
+	int (*fn)(void *);
+	void *arg;
+};
+
+static int before_one(void *arg, struct mail_job *const *ready, size_t k)
+{
+	const struct one_data *o = arg;
+	(void)ready, (void)k;
+	return o->fn(o->arg);
+}
+
 enum mail_outcome mail_smtp_send(struct mail_smtp *s, const char *from, const char *const *rcpt, size_t nrcpt,
                                  const char *msg, size_t len, int (*on_data)(void *), void *arg,
                                  struct mail_result *res)
 {
-	struct curl_slist *list = NULL;
-	char pbuf[96];
-	CURLcode rc;
-	long code = 0;
-
-	memset(res, 0, sizeof *res);
-	if (!mail_addr_envelope_ok(from)) {
-		res->outcome = MAIL_FAILED;
-		err_set(res->err, "envelope sender '%s' is not a plain address", printable(from, pbuf));
-		return res->outcome;
-	}
-	if (nrcpt == 0) {
-		res->outcome = MAIL_FAILED;
-		err_set(res->err, "no recipient");
-		return res->outcome;
-	}
-	for (size_t i = 0; i < nrcpt; i++) {
-		if (!mail_addr_envelope_ok(rcpt[i])) {
-			curl_slist_free_all(list);
-			res->outcome = MAIL_FAILED;
-			err_set(res->err, "recipient '%s' is not a plain address", printable(rcpt[i], pbuf));
-			return res->outcome;
-		}
-		struct curl_slist *next = curl_slist_append(list, rcpt[i]);
-		if (!next) {
-			curl_slist_free_all(list);
-			res->outcome = MAIL_RETRY;
-			err_set(res->err, "out of memory");
-			return res->outcome;
-		}
-		list = next;
-	}
-	pace(s);
-	s->msg = msg;
-	s->len = len;
-	s->off = 0;
-	s->started = s->done = s->aborted = 0;
-	s->on_data = on_data;
-	s->arg = arg;
-	s->nlines = 0;
-	s->errbuf[0] = '\0';
-	curl_easy_setopt(s->curl, CURLOPT_MAIL_FROM, from);
-	curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, list);
-	curl_easy_setopt(s->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
-	rc = curl_easy_perform(s->curl);
-	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_setopt(s->curl, CURLOPT_MAIL_RCPT, NULL);
-	curl_slist_free_all(list);
-
-	res->code = code;
-	res->data_started = s->started;
-	last_reply(s, code, res->reply, sizeof res->reply);
-	if (rc == CURLE_OK && code >= 200 && code < 300) {
-		res->outcome = MAIL_SENT;
-		return res->outcome;
-	}
-	if (rc == CURLE_OK) {
-		/* Not expected from libcurl; a reply we cannot read as delivered is not delivered. */
-		res->outcome = s->done ? MAIL_UNKNOWN : MAIL_RETRY;
-	} else if (s->aborted) {
-		res->outcome = MAIL_RETRY;
-	} else if (conn_level(rc)) {
-		res->outcome = MAIL_RETRY;
-		res->conn_failed = 1;
-	} else if (code >= 500 && code < 600) {
-		res->outcome = MAIL_FAILED;
-	} else if (code >= 400 && code < 500) {
-		res->outcome = MAIL_RETRY;
-		res->conn_failed = code == 421;
-	} else if (s->done) {
-		res->outcome = MAIL_UNKNOWN;
-	} else {
-		res->outcome = MAIL_RETRY;
-		/* Nothing at all from the server (a timeout at the greeting, a dead peer). */
-		res->conn_failed = code == 0;
-	}
-	if (s->aborted)
-		err_set(res->err, "aborted before the data: the dispatch record could not be updated");
-	else if (res->outcome == MAIL_UNKNOWN)
-		err_set(res->err, "the whole message went out but the server gave no final reply (%s): it may have it",
-		        s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
-	else if (res->reply[0] && code >= 400)
-		err_set(res->err, "server replied: %s", res->reply);
-	else
-		err_set(res->err, "%s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+	struct mail_job j;
+	struct one_data o = {on_data, arg};
+	memset(&j, 0, sizeof j);
+	j.from = from;
+	j.rcpt = rcpt;
+	j.nrcpt = nrcpt;
+	j.msg = msg;
+	j.len = len;
+	mail_smtp_send_many(s, &j, 1, on_data ? before_one : NULL, &o);
+	*res = j.res;
 	return res->outcome;
 }

@@ -49,12 +49,23 @@ struct mail_result {
 	                             messages of this run would fail the same way */
 };
 
+/* One message for mail_smtp_send_many; the caller owns every pointer. */
+struct mail_job {
+	const char *from;
+	const char *const *rcpt;
+	size_t nrcpt;
+	const char *msg;
+	size_t len;
+	void *tag;                /* the caller's, untouched */
+	struct mail_result res;   /* the outcome, filled in */
+};
+
 struct mail_smtp;
 /*
  * mail_smtp_open: a session for cfg->smtp: checks the URL, the TLS mode against the host and
  * the password file (mode re-checked, read now, never logged). No connection is made yet:
- * the first mail_smtp_send connects; later ones reuse the connection. 0 or -1 with err.
- * Close with mail_smtp_close.
+ * the first send connects; later ones reuse the connection(s), at most
+ * cfg->smtp.connections at once. 0 or -1 with err. Close with mail_smtp_close.
  */
 int mail_smtp_open(const struct config *cfg, struct mail_smtp **out, char err[ERR_LEN]);
 void mail_smtp_close(struct mail_smtp *s);    /* NULL is fine */
@@ -70,5 +81,15 @@ void mail_smtp_close(struct mail_smtp *s);    /* NULL is fine */
 enum mail_outcome mail_smtp_send(struct mail_smtp *s, const char *from, const char *const *rcpt, size_t nrcpt,
                                  const char *msg, size_t len, int (*on_data)(void *), void *arg,
                                  struct mail_result *res);
+/*
+ * mail_smtp_send_many: jobs[0..n) over the session's connections (in parallel when it has
+ * several), each checked and paced as in mail_smtp_send. before_data (may be NULL) is called
+ * with the k jobs that have just reached the server's 354, before any of their data goes
+ * out; transfers reaching 354 at about the same time share one call. Non-zero aborts those
+ * k (MAIL_RETRY). A connection-level failure leaves the jobs not yet started with the same
+ * result, untried. Each job's res holds its outcome. Returns 0.
+ */
+int mail_smtp_send_many(struct mail_smtp *s, struct mail_job *jobs, size_t n,
+                        int (*before_data)(void *arg, struct mail_job *const *ready, size_t k), void *arg);
 
 #endif
