@@ -22,7 +22,7 @@
 #include "occasiond/mail.h"
 #include "occasiond/mime.h"
 
-#define CLAIM_GROUP 64      /* claims committed per transaction */
+#define CLAIM_GROUP 256     /* claims committed per transaction, and messages built ahead */
 
 struct mail_run {
 	struct pass *p;
@@ -35,6 +35,8 @@ struct mail_run {
 	size_t npending;
 	struct tmpl_cache *cache;        /* card templates for attach_card */
 	size_t ncache;
+	struct etpl { char *name; struct email_template *t; } *etpl;   /* email templates loaded */
+	size_t netpl;
 };
 
 static char *message_id(const struct pass *p, int64_t id)
@@ -96,12 +98,12 @@ out:
  * build: the message of one dispatch and its envelope recipients (To, then each Cc;
  * malloc'd, free with rcpt_free; rcpt NULL: not wanted). 0 or -1 with err.
  */
-static int build(const struct pass *p, struct tmpl_cache **cache, size_t *ncache, const struct rule *r,
-                 const struct stakeholder *sh, const struct event *ev, day_t occasion, long years,
-                 const char *tmpl_name, const char *signer, int64_t id, struct strbuf *out, char ***rcpt,
+static int build(const struct pass *p, struct mail_run *mr, struct tmpl_cache **cache, size_t *ncache,
+                 const struct rule *r, const struct stakeholder *sh, const struct event *ev, day_t occasion,
+                 long years, const char *tmpl_name, const char *signer, int64_t id, struct strbuf *out, char ***rcpt,
                  size_t *nrcpt, char err[ERR_LEN])
 {
-	struct email_template *t = NULL;
+	struct email_template *t = NULL, *own = NULL;
 	struct email_rendered er = {0};
 	struct tval *ctx = NULL;
 	struct mime_message m;
@@ -112,8 +114,21 @@ static int build(const struct pass *p, struct tmpl_cache **cache, size_t *ncache
 	char *full = NULL, *mid = NULL, *rt_name = NULL, *rt_addr = NULL, *pdf = NULL, *fname = NULL;
 	int rc = -1;
 
-	if (email_template_load(p->cfg->templates, tmpl_name, &t, err) != 0)
-		goto out;
+	/* Within a pass, each email template is read and parsed once. */
+	for (size_t i = 0; mr && i < mr->netpl && !t; i++)
+		if (strcmp(mr->etpl[i].name, tmpl_name) == 0)
+			t = mr->etpl[i].t;
+	if (!t) {
+		if (email_template_load(p->cfg->templates, tmpl_name, &t, err) != 0)
+			goto out;
+		if (mr) {
+			mr->etpl = xreallocarray(mr->etpl, mr->netpl + 1, sizeof *mr->etpl);
+			mr->etpl[mr->netpl].name = xstrdup(tmpl_name);
+			mr->etpl[mr->netpl++].t = t;
+		} else {
+			own = t;
+		}
+	}
 	ctx = dispatch_context(p->cfg, r, sh, ev, occasion, years, signer);
 	if (email_template_render(t, ctx, p->cfg->templates, &er, err) != 0)
 		goto out;
@@ -180,7 +195,7 @@ out:
 	free(rt_addr);
 	email_rendered_clear(&er);
 	tval_free(ctx);
-	email_template_free(t);
+	email_template_free(own);
 	return rc;
 }
 
@@ -190,7 +205,7 @@ int dispatch_mail_build(const struct pass *p, const struct rule *r, const struct
 {
 	struct tmpl_cache *cache = NULL;
 	size_t ncache = 0;
-	int rc = build(p, &cache, &ncache, r, sh, ev, occasion, years, tmpl_name, signer, id, out, NULL, NULL, err);
+	int rc = build(p, NULL, &cache, &ncache, r, sh, ev, occasion, years, tmpl_name, signer, id, out, NULL, NULL, err);
 	dispatch_card_cache_free(cache, ncache);
 	return rc;
 }
@@ -325,6 +340,18 @@ static void settle(struct pass *p, struct dispatch_rec *rec, const struct mail_r
 	dispatch_log_rec(rec);
 }
 
+/* on_done: a message's outcome is known: into its record, committed with the next data_sent marks. */
+static void on_done(void *arg, struct mail_job *j)
+{
+	struct mail_run *m = arg;
+	if (j->res.conn_failed && !m->down) {
+		m->down = 1;
+		m->down_res = j->res;
+	}
+	settle(m->p, j->tag, &j->res);
+	add_pending(m, j->tag);
+}
+
 /* One email to deliver: its record and what its message is built from. */
 struct mail_item {
 	struct dispatch_rec *rec;
@@ -354,7 +381,7 @@ static void deliver_smtp(struct pass *p, const struct mail_item *items, size_t n
 		free(rec->message_id);
 		rec->message_id = message_id(p, rec->id);
 		memset(&res, 0, sizeof res);
-		if (build(p, &m->cache, &m->ncache, items[i].r, items[i].sh, items[i].ev, items[i].occ, items[i].years,
+		if (build(p, m, &m->cache, &m->ncache, items[i].r, items[i].sh, items[i].ev, items[i].occ, items[i].years,
 		          rec->template_name, rec->signer, rec->id, &msgs[i], &rcpts[i], &nrcpts[i], res.err) != 0) {
 			/* Bad data (a control character in a name, an invalid address): nothing is sent. */
 			res.outcome = MAIL_FAILED;
@@ -374,23 +401,21 @@ static void deliver_smtp(struct pass *p, const struct mail_item *items, size_t n
 		if (mail_smtp_open(p->cfg, &m->smtp, m->open_err) != 0)
 			log_err("%s", m->open_err);
 	}
-	if (nj && m->smtp && !m->down)
-		mail_smtp_send_many(m->smtp, jobs, nj, before_data, m);
-	for (size_t i = 0; i < nj; i++) {
-		if (!m->smtp) {
-			memset(&jobs[i].res, 0, sizeof jobs[i].res);
-			jobs[i].res.outcome = MAIL_RETRY;
-			util_strlcpy(jobs[i].res.err, m->open_err, sizeof jobs[i].res.err);
-		} else if (m->down) {
-			/* The server could not be reached a moment ago: this message waits for the next try too. */
-			jobs[i].res = m->down_res;
-			jobs[i].res.data_started = 0;
-		} else if (jobs[i].res.conn_failed) {
-			m->down = 1;
-			m->down_res = jobs[i].res;
+	if (nj && m->smtp && !m->down) {
+		mail_smtp_send_many(m->smtp, jobs, nj, before_data, on_done, m);
+	} else {
+		for (size_t i = 0; i < nj; i++) {
+			if (!m->smtp) {
+				memset(&jobs[i].res, 0, sizeof jobs[i].res);
+				jobs[i].res.outcome = MAIL_RETRY;
+				util_strlcpy(jobs[i].res.err, m->open_err, sizeof jobs[i].res.err);
+			} else {
+				/* The server could not be reached a moment ago: this message waits for the next try too. */
+				jobs[i].res = m->down_res;
+				jobs[i].res.data_started = 0;
+			}
+			on_done(m, &jobs[i]);
 		}
-		settle(p, jobs[i].tag, &jobs[i].res);
-		add_pending(m, jobs[i].tag);
 	}
 	flush(m);
 	for (size_t i = 0; i < n; i++) {
@@ -415,7 +440,7 @@ static void deliver_maildir(struct pass *p, struct dispatch_rec *rec, const stru
 	rec->attempts++;
 	free(rec->message_id);
 	rec->message_id = message_id(p, rec->id);
-	if (build(p, &m->cache, &m->ncache, r, sh, ev, occasion, years, rec->template_name, rec->signer, rec->id, &msg,
+	if (build(p, m, &m->cache, &m->ncache, r, sh, ev, occasion, years, rec->template_name, rec->signer, rec->id, &msg,
 	          NULL, NULL, err) != 0) {
 		rec->status = DS_FAILED;
 		set_str(&rec->error, err);
@@ -579,6 +604,11 @@ void dispatch_mail_finish(struct pass *p)
 	flush(m);
 	mail_smtp_close(m->smtp);
 	dispatch_card_cache_free(m->cache, m->ncache);
+	for (size_t i = 0; i < m->netpl; i++) {
+		free(m->etpl[i].name);
+		email_template_free(m->etpl[i].t);
+	}
+	free(m->etpl);
 	free(m->pending);
 	free(m);
 	p->mail = NULL;

@@ -437,7 +437,8 @@ static int64_t pace_wait_ns(const struct mail_smtp *s)
 }
 
 int mail_smtp_send_many(struct mail_smtp *s, struct mail_job *jobs, size_t n,
-                        int (*before_data)(void *, struct mail_job *const *, size_t), void *arg)
+                        int (*before_data)(void *, struct mail_job *const *, size_t),
+                        void (*on_done)(void *, struct mail_job *), void *arg)
 {
 	size_t next = 0;
 	int running = 0, active = 0, waiting;
@@ -448,25 +449,33 @@ int mail_smtp_send_many(struct mail_smtp *s, struct mail_job *jobs, size_t n,
 		while (next < n && active < s->nslots && pace_wait_ns(s) == 0) {
 			struct mail_job *j = &jobs[next++];
 			struct slot *sl = NULL;
-			if (check_job(j) != 0)
+			if (check_job(j) != 0) {
+				if (on_done)
+					on_done(arg, j);
 				continue;
+			}
 			if (down) {
 				j->res = *down;
 				j->res.data_started = 0;
+				if (on_done)
+					on_done(arg, j);
 				continue;
 			}
 			for (int i = 0; i < s->nslots && !sl; i++)
 				if (s->slots[i].phase == PH_IDLE)
 					sl = &s->slots[i];
-			if (start(s, sl, j) != 0)
+			if (start(s, sl, j) != 0) {
+				if (on_done)
+					on_done(arg, j);
 				continue;
+			}
 			active++;
 			if (s->rate_per_minute > 0) {
 				int64_t now = mono_ns(), base = s->next_start_ns > now ? s->next_start_ns : now;
 				s->next_start_ns = base + (int64_t)60 * 1000000000 / s->rate_per_minute;
 			}
 		}
-		if (active == 0 && (next >= n || down))
+		if (active == 0 && next >= n)
 			break;
 		if (active == 0) {
 			/* Only the pace holds us back: sleep, in slices so the watchdog is fed. */
@@ -481,18 +490,21 @@ int mail_smtp_send_many(struct mail_smtp *s, struct mail_job *jobs, size_t n,
 			int left;
 			CURLMsg *msg = curl_multi_info_read(s->multi, &left);
 			struct slot *sl = NULL;
+			struct mail_job *j;
 			if (!msg)
 				break;
 			if (msg->msg != CURLMSG_DONE)
 				continue;
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&sl);
+			j = sl->job;
 			finish(s, sl, msg->data.result);
 			active--;
+			/* A connection-level failure: the jobs not started yet are not tried this time. */
+			if (j->res.conn_failed && !down)
+				down = &j->res;
+			if (on_done)
+				on_done(arg, j);
 		}
-		/* A connection-level failure: the jobs not started yet are not tried this time. */
-		for (size_t i = 0; i < next && !down; i++)
-			if (jobs[i].res.conn_failed)
-				down = &jobs[i].res;
 		waiting = release(s, before_data, arg);
 		if (active > 0) {
 			int64_t w = pace_wait_ns(s);
@@ -530,7 +542,7 @@ enum mail_outcome mail_smtp_send(struct mail_smtp *s, const char *from, const ch
 	j.nrcpt = nrcpt;
 	j.msg = msg;
 	j.len = len;
-	mail_smtp_send_many(s, &j, 1, on_data ? before_one : NULL, &o);
+	mail_smtp_send_many(s, &j, 1, on_data ? before_one : NULL, NULL, &o);
 	*res = j.res;
 	return res->outcome;
 }

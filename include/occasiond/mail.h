@@ -86,10 +86,12 @@ enum mail_outcome mail_smtp_send(struct mail_smtp *s, const char *from, const ch
  * several), each checked and paced as in mail_smtp_send. before_data (may be NULL) is called
  * with the k jobs that have just reached the server's 354, before any of their data goes
  * out; transfers reaching 354 at about the same time share one call. Non-zero aborts those
- * k (MAIL_RETRY). A connection-level failure leaves the jobs not yet started with the same
- * result, untried. Each job's res holds its outcome. Returns 0.
+ * k (MAIL_RETRY). on_done (may be NULL) is called once per job as soon as its outcome is
+ * in its res. A connection-level failure leaves the jobs not yet started with the same
+ * result, untried. Returns 0.
  */
 int mail_smtp_send_many(struct mail_smtp *s, struct mail_job *jobs, size_t n,
-                        int (*before_data)(void *arg, struct mail_job *const *ready, size_t k), void *arg);
+                        int (*before_data)(void *arg, struct mail_job *const *ready, size_t k),
+                        void (*on_done)(void *arg, struct mail_job *job), void *arg);
 
 #endif
