@@ -47,7 +47,7 @@ occasions:
     channel: email
     template: birthday
 EOF
-# mkconf NAME: a config with its own database, sending to the sink.
+# mkconf NAME CONNECTIONS: a config with its own database, sending to the sink.
 mkconf() {
 	cat > "$T/etc/$1.yaml" <<EOF
 database: $T/$1/occasiond.db
@@ -60,12 +60,15 @@ organization: {name: Acme Corp}
 mail:
   from: "Acme Team <team@acme.example>"
   transport: smtp
-  smtp: {url: "smtp://127.0.0.1:$PORT", tls: none, timeout: 10s, rate_per_minute: 0}
+  smtp: {url: "smtp://127.0.0.1:$PORT", tls: none, timeout: 10s, rate_per_minute: 0, connections: $2}
 EOF
 	$BIN -c "$T/etc/$1.yaml" import stakeholders "$T/people.csv" >/dev/null
 }
-mkconf timed
-mkconf traced
+K=${BENCH_SMTP_CONNECTIONS:-16}
+mkconf timed "$K"
+mkconf single 1
+mkconf traced "$K"
+mkconf traced1 1
 $BIN -c "$T/etc/timed.yaml" preview --rule note --stakeholder m000000 -o "$T/one.eml" >/dev/null
 size=$(wc -c < "$T/one.eml")
 
@@ -74,21 +77,29 @@ occ_s=$(secs "$t0" "$t1")
 sent=$(sed -n 's/.*batch[es]*, \([0-9]*\) emails\{0,1\},.*/\1/p' "$T/run.out")
 recorded=$(sqlite3 "$T/timed/occasiond.db" "SELECT count(*) FROM dispatches WHERE status = 'sent'")
 
+t0=$(now); $BIN -c "$T/etc/single.yaml" run --once --at 2026-12-13T10:00 > /dev/null 2>&1; t1=$(now)
+one_s=$(secs "$t0" "$t1")
+
 t0=$(now); /usr/sbin/smtp-source -d -s 1 -m "$N" -l "$size" -f team@acme.example -t person@example.com \
 	127.0.0.1:"$PORT" >/dev/null 2>&1; t1=$(now)
 src_s=$(secs "$t0" "$t1")
 
-# The durability cost: fsync/fdatasync calls of a second, identical run (strace slows it, so untimed).
-if command -v strace >/dev/null 2>&1; then
+# The durability cost: fsync/fdatasync calls of identical runs (strace slows them, so untimed).
+syncs_of() {
 	strace -f -c -e trace=fsync,fdatasync -o "$T/strace.out" \
-		$BIN -c "$T/etc/traced.yaml" run --once --at 2026-12-13T10:00 >/dev/null 2>&1 || true
-	syncs=$(awk '$NF == "fsync" || $NF == "fdatasync" {s += $4} END {print s + 0}' "$T/strace.out")
+		$BIN -c "$T/etc/$1.yaml" run --once --at 2026-12-13T10:00 >/dev/null 2>&1 || true
+	awk '$NF == "fsync" || $NF == "fdatasync" {s += $4} END {print s + 0}' "$T/strace.out"
+}
+if command -v strace >/dev/null 2>&1; then
+	syncs=$(syncs_of traced); syncs1=$(syncs_of traced1)
 	per=$(echo "$syncs / $N" | bc -l | awk '{printf "%.2f", $1}')
+	per1=$(echo "$syncs1 / $N" | bc -l | awk '{printf "%.2f", $1}')
 else
-	syncs="?"; per="?"
+	syncs="?"; per="?"; syncs1="?"; per1="?"
 fi
 
 occ_r=$(rate "$N" "$occ_s")
+one_r=$(rate "$N" "$one_s")
 src_r=$(rate "$N" "$src_s")
 pct=$(echo "100 * $src_s / $occ_s" | bc -l | awk '{printf "%.0f", $1}')
 echo "## SMTP"
@@ -97,8 +108,9 @@ echo "$N personalised emails (UTF-8 names, quoted-printable body, $size bytes ea
 echo
 echo "| figure | occasiond | baseline (same run, same sink) |"
 echo "| --- | --- | --- |"
-echo "| $N emails, every dispatch record committed (WAL, synchronous=FULL) | ${occ_s} s (${occ_r} messages/s, $sent sent, $recorded recorded sent) | \`smtp-source -d\` (one connection), $N messages of $size bytes: ${src_s} s (${src_r} messages/s) |"
+echo "| $N emails, every dispatch record committed (WAL, synchronous=FULL), \`connections: $K\` | ${occ_s} s (${occ_r} messages/s, $sent sent, $recorded recorded sent) | \`smtp-source -d\` (one connection), $N messages of $size bytes: ${src_s} s (${src_r} messages/s) |"
 echo "| occasiond's rate as a share of smtp-source's | ${pct}% | goal ≥ 50% |"
-echo "| fsync + fdatasync calls (strace -f -c, an identical run) | $syncs in all, $per per message | — |"
+echo "| the same $N emails over one connection (\`connections: 1\`, the default) | ${one_s} s (${one_r} messages/s) | — |"
+echo "| fsync + fdatasync calls (strace -f -c, identical runs) | $per per message with $K connections ($syncs in all); $per1 per message with one ($syncs1) | — |"
 echo
-echo "Per message: one commit (the data_sent mark of this message together with the outcome of the previous one) made when the server has said 354, before the data goes out; the queued claims are committed 64 to a transaction before any of them is sent."
+echo "Every message's record is committed with data_sent set when the server has said 354 and before its data goes out; the outcome of a message is committed with the next such mark. The queued claims are committed 256 to a transaction before any of them is sent. With one connection that is one commit, so one fdatasync of the WAL, per message, and the rate is bound by the disk's flush latency. With several connections the transfers that reach 354 together pause (CURL_READFUNC_PAUSE) until one commit records them all, so one flush covers several messages while the crash promises stay exact."

@@ -29,7 +29,7 @@
 
 #define PASSWORD_MAX 1024
 #define MAX_CONNS 32
-#define GATHER_NS 2000000     /* how long a transfer at 354 waits for others to join its commit */
+#define GATHER_NS 6000000     /* how long a transfer at 354 waits for others to join its commit */
 
 const char *const mail_outcome_names[] = {"sent", "retry", "failed", "unknown"};
 
