@@ -345,3 +345,19 @@ OCC check > "$D/check.out" 2>&1
 eq "password_file 0644: check fails" "$?" 1
 check_out "password_file 0644: the error names the line and the mode" "occasiond.yaml:18:20: error: password_file:" "$D/check.out"
 chmod 600 "$T/pw"
+
+# 14. Several connections: 30 stakeholders, each message sent exactly once, every record sent.
+{
+	echo "id,first_name,last_name,email,owner,owner_email"
+	i=1; while [ $i -le 30 ]; do echo "m$i,Name$i,Ünïcode,m$i@example.com,,"; i=$((i + 1)); done
+} > "$T/many.csv"
+newcase multi none smtp "    connections: 4" "$T/many.csv"
+server "$D" --tls none
+OCC run --once --at $AT > "$D/run.out" 2>"$D/run.err"
+eq "4 connections: run exits 0" "$?" 0
+eq "4 connections: 30 messages received" "$(ls "$D/srv/" | grep -c '\.eml$')" 30
+eq "4 connections: 30 distinct recipients" "$(cat "$D/srv/"*.rcpt | sort -u | wc -l)" 30
+eq "4 connections: 30 records sent, each with data_sent" \
+	"$(sqlite3 "$D/var/occasiond.db" "SELECT count(*) FROM dispatches WHERE status = 'sent' AND data_sent = 1 AND attempts = 1")" 30
+check "4 connections: more than one connection was used" test "$(grep -c '^EHLO' "$D/srv/events.log")" -gt 1
+stop
