@@ -105,6 +105,7 @@ server() {
 	shift
 	rm -rf "$sd"
 	mkdir -p "$sd"
+	: > "$sd/events.log"
 	"$PY" "$ROOT/tests/e2e/smtpd.py" "$sd" --cert "$C/srv.pem" --key "$C/srv.key" "$@" 2>"$sd/stderr" &
 	SRV_PID=$!
 	i=0
@@ -360,4 +361,41 @@ eq "4 connections: 30 distinct recipients" "$(cat "$D/srv/"*.rcpt | sort -u | wc
 eq "4 connections: 30 records sent, each with data_sent" \
 	"$(sqlite3 "$D/var/occasiond.db" "SELECT count(*) FROM dispatches WHERE status = 'sent' AND data_sent = 1 AND attempts = 1")" 30
 check "4 connections: more than one connection was used" test "$(grep -c '^EHLO' "$D/srv/events.log")" -gt 1
+stop
+
+# 15. A real crash (kill -9) while a message is in flight.
+# waitfor FILE TEXT: until FILE holds TEXT (at most 15 s).
+waitfor() { i=0; while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done; }
+# After the whole message went out, before the server's reply: unknown, never sent again.
+newcase kill1 none smtp ""
+sed -i 's/timeout: 2s/timeout: 20s/' "$CFG"
+server "$D" --tls none --mode slowdata --delay 30
+"$OCCASIOND" -c "$CFG" run --once --at $AT > "$D/run.out" 2>&1 &
+RUN_PID=$!
+waitfor "$D/srv/events.log" '^DATA'
+kill -9 "$RUN_PID"; wait "$RUN_PID" 2>/dev/null
+eq "killed after the data: the record was queued with data_sent" \
+	"$(sqlite3 "$D/var/occasiond.db" "SELECT status || ',' || data_sent FROM dispatches")" "queued,1"
+stop
+server "$D" --tls none
+OCC run --once --at 2026-12-13T10:30 >/dev/null 2>&1
+eq "killed after the data: unknown on the next start" "$(field p1 status)" unknown
+OCC run --once --at 2026-12-13T11:30 >/dev/null 2>&1
+check_not "killed after the data: never sent again" "MAIL" "$D/srv/events.log"
+stop
+# Before the data (waiting for the RCPT reply): retry, sent once on the next start.
+newcase kill2 none smtp ""
+sed -i 's/timeout: 2s/timeout: 20s/' "$CFG"
+server "$D" --tls none --mode slowrcpt --delay 30
+"$OCCASIOND" -c "$CFG" run --once --at $AT > "$D/run.out" 2>&1 &
+RUN_PID=$!
+waitfor "$D/srv/events.log" '^RCPT'
+kill -9 "$RUN_PID"; wait "$RUN_PID" 2>/dev/null
+eq "killed before the data: the record was queued without data_sent" \
+	"$(sqlite3 "$D/var/occasiond.db" "SELECT status || ',' || data_sent FROM dispatches")" "queued,0"
+stop
+server "$D" --tls none
+OCC run --once --at 2026-12-13T10:30 >/dev/null 2>&1
+eq "killed before the data: sent on the next start" "$(field p1 status)" sent
+eq "killed before the data: exactly one message received" "$(ls "$D/srv/" | grep -c '\.eml$')" 1
 stop

@@ -14,6 +14,7 @@ client did. Modes:
   rcpt550         550 to every RCPT
   dropafterdata   read the whole message, then close without a reply
   slowrcpt        wait --delay seconds before answering RCPT
+  slowdata        read the whole message, then wait --delay seconds before answering
 """
 import argparse
 import asyncio
@@ -74,6 +75,8 @@ class Handler:
         if args.mode == "dropafterdata":
             server.transport.abort()
             return "250 never seen"
+        if args.mode == "slowdata":
+            await asyncio.sleep(args.delay)
         state["n"] += 1
         n = state["n"]
         with open(os.path.join(out, "%d.eml" % n), "wb") as f:
