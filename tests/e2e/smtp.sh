@@ -208,6 +208,14 @@ server "$D" --tls none --mode greet421
 OCC run --once --at $AT > "$D/run.out" 2>"$D/run.err"
 eq "421 greeting: status retry" "$(field p1 status)" retry
 check_out "421 greeting: reply kept" "421 4.3.2" "$D/run.err"
+eq "back-off: first retry after first_delay (1m)" "$(field p1 next_attempt_at)" "2026-12-13T10:01:00+01:00"
+OCC run --once --at 2026-12-13T10:01 >/dev/null 2>&1
+eq "back-off: second attempt counted" "$(field p1 attempts)" 2
+eq "back-off: then doubled (2m)" "$(field p1 next_attempt_at)" "2026-12-13T10:03:00+01:00"
+OCC run --once --at 2026-12-13T10:03 > "$D/run3.out" 2>&1
+eq "back-off: attempts spent (3): failed" "$(field p1 status)" failed
+check_out "back-off: the error says the attempts are spent" "3 attempts spent" "$D/run3.out"
+eq "back-off: three connections in all" "$(grep -c '^CONNECT' "$D/srv/events.log")" 3
 stop
 
 # 6. 451 then success on the next attempt, after next_attempt_at.
