@@ -29,7 +29,7 @@
 
 #define PASSWORD_MAX 1024
 #define MAX_CONNS 32
-#define GATHER_NS 6000000     /* how long a transfer at 354 waits for others to join its commit */
+#define GATHER_MAX_NS 10000000   /* the longest a transfer at 354 waits for others to join its commit */
 
 const char *const mail_outcome_names[] = {"sent", "retry", "failed", "unknown"};
 
@@ -56,6 +56,7 @@ struct mail_smtp {
 	int nslots;
 	long rate_per_minute;      /* 0: unpaced */
 	int64_t next_start_ns;     /* monotonic: the earliest start of the next message */
+	int64_t commit_ns;         /* what a before_data call took lately (a moving average) */
 };
 
 static int curl_ready;
@@ -397,7 +398,8 @@ static void finish(struct mail_smtp *s, struct slot *sl, CURLcode rc)
 
 /*
  * release: the transfers waiting at 354 go on once before_data has recorded them all; when
- * others are still on their way to 354 they are given GATHER_NS to join the same commit.
+ * others are still on their way to 354 they are given about as long as a commit takes to
+ * join the same commit.
  * Returns how many are still waiting.
  */
 static int release(struct mail_smtp *s, int (*before_data)(void *, struct mail_job *const *, size_t), void *arg)
@@ -418,10 +420,17 @@ static int release(struct mail_smtp *s, int (*before_data)(void *, struct mail_j
 			early = 1;
 		}
 	}
-	if (k == 0 || (early && now - oldest < GATHER_NS))
+	/*
+	 * Waiting for the others as long as a commit lasts at most doubles the wait of the first,
+	 * and saves a commit per transfer that joins: fast storage gathers nothing, a slow
+	 * flush gathers much.
+	 */
+	if (k == 0 || (early && now - oldest < (s->commit_ns < GATHER_MAX_NS ? s->commit_ns : GATHER_MAX_NS)))
 		return (int)k;
-	if (before_data)
+	if (before_data) {
 		rc = before_data(arg, ready, k);
+		s->commit_ns = (3 * s->commit_ns + (mono_ns() - now)) / 4;
+	}
 	for (size_t i = 0; i < k; i++) {
 		rs[i]->phase = rc == 0 ? PH_GO : PH_ABORT;
 		curl_easy_pause(rs[i]->h, CURLPAUSE_CONT);

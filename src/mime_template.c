@@ -27,7 +27,44 @@ struct email_template {
 	int hdr_line[EH_N];
 	char *text, *html;       /* body sources (html NULL when there is no .email.html) */
 	int text_line;
+	struct partials *pc;     /* partials read so far: a template rendered for many people reads them once */
 };
+
+struct partials {
+	char *dir;
+	size_t n;
+	struct { char *name, *text; } *v;   /* text NULL: no such partial */
+};
+
+struct partial_ud {
+	const char *dir;
+	struct partials *pc;
+};
+
+/* cached_partial: template_dir_partial, remembering what it found for this template's directory. */
+static int cached_partial(void *ud, const char *name, char **text, char err[ERR_LEN])
+{
+	struct partial_ud *u = ud;
+	struct partials *pc = u->pc;
+	int rc;
+	if (pc->dir && strcmp(pc->dir, u->dir) == 0)
+		for (size_t i = 0; i < pc->n; i++)
+			if (strcmp(pc->v[i].name, name) == 0) {
+				*text = pc->v[i].text ? xstrdup(pc->v[i].text) : NULL;
+				return 0;
+			}
+	rc = template_dir_partial((void *)u->dir, name, text, err);
+	if (rc != 0)
+		return rc;
+	if (!pc->dir)
+		pc->dir = xstrdup(u->dir);
+	if (strcmp(pc->dir, u->dir) == 0 && pc->n < 64) {
+		pc->v = xreallocarray(pc->v, pc->n + 1, sizeof *pc->v);
+		pc->v[pc->n].name = xstrdup(name);
+		pc->v[pc->n++].text = *text ? xstrdup(*text) : NULL;
+	}
+	return 0;
+}
 
 static int line_of(const char *s, const char *p)
 {
@@ -172,6 +209,7 @@ int email_template_load(const char *dir, const char *name, struct email_template
 	if (!valid_template_name(name))
 		return err_set(err, "bad email template name '%.64s' (letters, digits, '_' and '-')", name ? name : "");
 	t = xcalloc(1, sizeof *t);
+	t->pc = xcalloc(1, sizeof *t->pc);
 	t->dir = xstrdup(dir && *dir ? dir : ".");
 	fn = xasprintf("%s.email", name);
 	t->path = util_path_join(dir, fn);
@@ -210,6 +248,15 @@ void email_template_free(struct email_template *t)
 	free(t->html_path);
 	free(t->text);
 	free(t->html);
+	for (size_t i = 0; t->pc && i < t->pc->n; i++) {
+		free(t->pc->v[i].name);
+		free(t->pc->v[i].text);
+	}
+	if (t->pc) {
+		free(t->pc->v);
+		free(t->pc->dir);
+		free(t->pc);
+	}
 	free(t);
 }
 
@@ -234,8 +281,8 @@ static const char *base_name(const char *path)
 static int render_part(const struct email_template *t, const char *path, const char *src,
                        const struct tval *ctx, const char *dir, int html, char **res, char err[ERR_LEN])
 {
-	struct template_opts o = {.escape_html = html, .empty_is_false = 1,
-	                          .partial = template_dir_partial, .ud = (void *)(dir ? dir : t->dir)};
+	struct partial_ud u = {dir ? dir : t->dir, t->pc};
+	struct template_opts o = {.escape_html = html, .empty_is_false = 1, .partial = cached_partial, .ud = &u};
 	struct strbuf sb = {0};
 	char terr[ERR_LEN];
 	if (template_render(src, ctx, &o, &sb, terr) != 0) {
