@@ -39,6 +39,24 @@ struct mail_run {
 	size_t netpl;
 };
 
+/* One email to deliver: its record and what its message is built from. */
+struct mail_item {
+	struct dispatch_rec *rec;
+	const struct rule *r;
+	const struct stakeholder *sh;
+	const struct event *ev;
+	day_t occ;
+	long years;
+};
+
+/* A job's tag: the item and the message built for it. */
+struct job_ctx {
+	const struct mail_item *it;
+	struct strbuf msg;
+	char **rcpt;
+	size_t nrcpt;
+};
+
 static char *message_id(const struct pass *p, int64_t id)
 {
 	const char *at = strrchr(p->cfg->mail_from_addr, '@');
@@ -260,7 +278,7 @@ static int before_data(void *arg, struct mail_job *const *ready, size_t k)
 	char err[ERR_LEN];
 	size_t i, j;
 	for (i = 0; i < k; i++) {
-		struct dispatch_rec *rec = ready[i]->tag;
+		struct dispatch_rec *rec = ((struct job_ctx *)ready[i]->tag)->it->rec;
 		rec->data_sent = 1;
 		rec->status = DS_QUEUED;
 	}
@@ -270,7 +288,7 @@ static int before_data(void *arg, struct mail_job *const *ready, size_t k)
 		if (store_update_dispatch(m->p->st, m->pending[i], err) != 0)
 			break;
 	for (j = 0; i == m->npending && j < k; j++)
-		if (store_update_dispatch(m->p->st, ready[j]->tag, err) != 0)
+		if (store_update_dispatch(m->p->st, ((struct job_ctx *)ready[j]->tag)->it->rec, err) != 0)
 			break;
 	if (i < m->npending || j < k || store_commit(m->p->st, err) != 0) {
 		store_rollback(m->p->st);
@@ -281,7 +299,7 @@ static int before_data(void *arg, struct mail_job *const *ready, size_t k)
 fail:
 	log_err("cannot record that %zu message%s start%s to go out: %s", k, k == 1 ? "" : "s", k == 1 ? "s" : "", err);
 	for (i = 0; i < k; i++)
-		((struct dispatch_rec *)ready[i]->tag)->data_sent = 0;
+		((struct job_ctx *)ready[i]->tag)->it->rec->data_sent = 0;
 	return -1;
 }
 
@@ -340,27 +358,47 @@ static void settle(struct pass *p, struct dispatch_rec *rec, const struct mail_r
 	dispatch_log_rec(rec);
 }
 
+/* prepare: builds a job's message just before it starts (while other transfers are under way). */
+static int prepare(void *arg, struct mail_job *j)
+{
+	struct mail_run *m = arg;
+	struct pass *p = m->p;
+	struct job_ctx *c = j->tag;
+	const struct mail_item *it = c->it;
+	struct dispatch_rec *rec = it->rec;
+	rec->attempts++;
+	free(rec->message_id);
+	rec->message_id = message_id(p, rec->id);
+	if (build(p, m, &m->cache, &m->ncache, it->r, it->sh, it->ev, it->occ, it->years, rec->template_name,
+	          rec->signer, rec->id, &c->msg, &c->rcpt, &c->nrcpt, j->res.err) != 0) {
+		/* Bad data (a control character in a name, an invalid address): nothing is sent. */
+		j->res.outcome = MAIL_FAILED;
+		return -1;
+	}
+	j->from = p->cfg->mail_from_addr;
+	j->rcpt = (const char *const *)c->rcpt;
+	j->nrcpt = c->nrcpt;
+	j->msg = c->msg.s;
+	j->len = c->msg.len;
+	return 0;
+}
+
 /* on_done: a message's outcome is known: into its record, committed with the next data_sent marks. */
 static void on_done(void *arg, struct mail_job *j)
 {
 	struct mail_run *m = arg;
+	struct job_ctx *c = j->tag;
 	if (j->res.conn_failed && !m->down) {
 		m->down = 1;
 		m->down_res = j->res;
 	}
-	settle(m->p, j->tag, &j->res);
-	add_pending(m, j->tag);
+	settle(m->p, c->it->rec, &j->res);
+	add_pending(m, c->it->rec);
+	sb_free(&c->msg);
+	rcpt_free(c->rcpt, c->nrcpt);
+	c->rcpt = NULL;
+	c->nrcpt = 0;
 }
-
-/* One email to deliver: its record and what its message is built from. */
-struct mail_item {
-	struct dispatch_rec *rec;
-	const struct rule *r;
-	const struct stakeholder *sh;
-	const struct event *ev;
-	day_t occ;
-	long years;
-};
 
 /*
  * deliver_smtp: one attempt for each of items[0..n) (claimed and queued, or due for a
@@ -370,43 +408,25 @@ static void deliver_smtp(struct pass *p, const struct mail_item *items, size_t n
 {
 	struct mail_run *m = run_of(p);
 	struct mail_job *jobs = xcalloc(n, sizeof *jobs);
-	struct strbuf *msgs = xcalloc(n, sizeof *msgs);
-	char ***rcpts = xcalloc(n, sizeof *rcpts);
-	size_t *nrcpts = xcalloc(n, sizeof *nrcpts), nj = 0;
+	struct job_ctx *ctx = xcalloc(n, sizeof *ctx);
 
 	for (size_t i = 0; i < n; i++) {
-		struct dispatch_rec *rec = items[i].rec;
-		struct mail_result res;
-		rec->attempts++;
-		free(rec->message_id);
-		rec->message_id = message_id(p, rec->id);
-		memset(&res, 0, sizeof res);
-		if (build(p, m, &m->cache, &m->ncache, items[i].r, items[i].sh, items[i].ev, items[i].occ, items[i].years,
-		          rec->template_name, rec->signer, rec->id, &msgs[i], &rcpts[i], &nrcpts[i], res.err) != 0) {
-			/* Bad data (a control character in a name, an invalid address): nothing is sent. */
-			res.outcome = MAIL_FAILED;
-			settle(p, rec, &res);
-			add_pending(m, rec);
-			continue;
-		}
-		jobs[nj].from = p->cfg->mail_from_addr;
-		jobs[nj].rcpt = (const char *const *)rcpts[i];
-		jobs[nj].nrcpt = nrcpts[i];
-		jobs[nj].msg = msgs[i].s;
-		jobs[nj].len = msgs[i].len;
-		jobs[nj++].tag = rec;
+		ctx[i].it = &items[i];
+		jobs[i].tag = &ctx[i];
 	}
-	if (nj && !m->open_tried) {
+	if (n && !m->open_tried) {
 		m->open_tried = 1;
 		if (mail_smtp_open(p->cfg, &m->smtp, m->open_err) != 0)
 			log_err("%s", m->open_err);
 	}
-	if (nj && m->smtp && !m->down) {
-		mail_smtp_send_many(m->smtp, jobs, nj, before_data, on_done, m);
+	if (m->smtp && !m->down) {
+		mail_smtp_send_many(m->smtp, jobs, n, prepare, before_data, on_done, m);
 	} else {
-		for (size_t i = 0; i < nj; i++) {
-			if (!m->smtp) {
-				memset(&jobs[i].res, 0, sizeof jobs[i].res);
+		for (size_t i = 0; i < n; i++) {
+			memset(&jobs[i].res, 0, sizeof jobs[i].res);
+			if (prepare(m, &jobs[i]) != 0) {
+				/* res says failed */
+			} else if (!m->smtp) {
 				jobs[i].res.outcome = MAIL_RETRY;
 				util_strlcpy(jobs[i].res.err, m->open_err, sizeof jobs[i].res.err);
 			} else {
@@ -418,14 +438,8 @@ static void deliver_smtp(struct pass *p, const struct mail_item *items, size_t n
 		}
 	}
 	flush(m);
-	for (size_t i = 0; i < n; i++) {
-		sb_free(&msgs[i]);
-		rcpt_free(rcpts[i], nrcpts[i]);
-	}
 	free(jobs);
-	free(msgs);
-	free(rcpts);
-	free(nrcpts);
+	free(ctx);
 }
 
 /* deliver_maildir: builds and writes one claimed email into SPOOL/outbox; committed at once. */

@@ -335,7 +335,6 @@ static void classify(struct slot *sl, CURLcode rc)
 static int check_job(struct mail_job *j)
 {
 	char pbuf[96];
-	memset(&j->res, 0, sizeof j->res);
 	if (!mail_addr_envelope_ok(j->from)) {
 		j->res.outcome = MAIL_FAILED;
 		return err_set(j->res.err, "envelope sender '%s' is not a plain address", printable(j->from, pbuf));
@@ -446,6 +445,7 @@ static int64_t pace_wait_ns(const struct mail_smtp *s)
 }
 
 int mail_smtp_send_many(struct mail_smtp *s, struct mail_job *jobs, size_t n,
+                        int (*prepare)(void *, struct mail_job *),
                         int (*before_data)(void *, struct mail_job *const *, size_t),
                         void (*on_done)(void *, struct mail_job *), void *arg)
 {
@@ -458,7 +458,8 @@ int mail_smtp_send_many(struct mail_smtp *s, struct mail_job *jobs, size_t n,
 		while (next < n && active < s->nslots && pace_wait_ns(s) == 0) {
 			struct mail_job *j = &jobs[next++];
 			struct slot *sl = NULL;
-			if (check_job(j) != 0) {
+			memset(&j->res, 0, sizeof j->res);
+			if ((prepare && prepare(arg, j) != 0) || check_job(j) != 0) {
 				if (on_done)
 					on_done(arg, j);
 				continue;
@@ -551,7 +552,7 @@ enum mail_outcome mail_smtp_send(struct mail_smtp *s, const char *from, const ch
 	j.nrcpt = nrcpt;
 	j.msg = msg;
 	j.len = len;
-	mail_smtp_send_many(s, &j, 1, on_data ? before_one : NULL, NULL, &o);
+	mail_smtp_send_many(s, &j, 1, NULL, on_data ? before_one : NULL, NULL, &o);
 	*res = j.res;
 	return res->outcome;
 }

@@ -83,7 +83,10 @@ enum mail_outcome mail_smtp_send(struct mail_smtp *s, const char *from, const ch
                                  struct mail_result *res);
 /*
  * mail_smtp_send_many: jobs[0..n) over the session's connections (in parallel when it has
- * several), each checked and paced as in mail_smtp_send. before_data (may be NULL) is called
+ * several), each checked and paced as in mail_smtp_send. prepare (may be NULL) is called
+ * for each job just before it starts, so that the caller can build the message while other
+ * transfers are under way; it fills the job's envelope and message, or returns non-zero
+ * with res.outcome and res.err set (the job is then done). before_data (may be NULL) is called
  * with the k jobs that have just reached the server's 354, before any of their data goes
  * out; transfers reaching 354 at about the same time share one call. Non-zero aborts those
  * k (MAIL_RETRY). on_done (may be NULL) is called once per job as soon as its outcome is
@@ -91,6 +94,7 @@ enum mail_outcome mail_smtp_send(struct mail_smtp *s, const char *from, const ch
  * result, untried. Returns 0.
  */
 int mail_smtp_send_many(struct mail_smtp *s, struct mail_job *jobs, size_t n,
+                        int (*prepare)(void *arg, struct mail_job *job),
                         int (*before_data)(void *arg, struct mail_job *const *ready, size_t k),
                         void (*on_done)(void *arg, struct mail_job *job), void *arg);
 
