@@ -154,6 +154,8 @@ print("dotline:", "\n.\n" in body.replace("\r\n", "\n"))
 print("twodots:", "\n..two dots\n" in body.replace("\r\n", "\n"))
 PYEOF
 check_out "starttls: CRLF line ends only" "crlf True" "$D/parsed"
+maxline=$(sed -n 's/^maxline //p' "$D/parsed")
+check "starttls: no line over 78 characters ($maxline)" test "${maxline:-999}" -le 78
 check_out "starttls: From" "From: Acme Team <team@acme.example>" "$D/parsed"
 check_out "starttls: To with the UTF-8 name" "To: Zoë Łukasiewicz <zoe@example.com>" "$D/parsed"
 check_out "starttls: Reply-To is the owner" "Reply-To: Dana Ruiz <dana@acme.example>" "$D/parsed"
@@ -226,12 +228,15 @@ eq "451: status retry" "$(field p1 status)" retry
 eq "451: attempts 1" "$(field p1 attempts)" 1
 eq "451: last reply kept" "$(field p1 last_reply)" "451 4.3.0 Try again later"
 eq "451: next attempt after first_delay" "$(field p1 next_attempt_at)" "2026-12-13T10:01:00+01:00"
+mid1=$(field p1 message_id)
 OCC run --once --at 2026-12-13T10:00:30 >/dev/null 2>&1
 eq "451: not retried before next_attempt_at" "$(field p1 attempts)" 1
 OCC run --once --at 2026-12-13T10:02 > "$D/run2.out" 2>"$D/run2.err"
 eq "451: sent on the second attempt" "$(field p1 status)" sent
 eq "451: attempts 2" "$(field p1 attempts)" 2
 eq "451: one message received" "$(ls "$D/srv/" | grep -c '\.eml$')" 1
+eq "451: the Message-ID is the same on the retry" "$(field p1 message_id)" "$mid1"
+check_out "451: the message carries that Message-ID" "Message-ID: <$mid1>" "$D/srv/1.eml"
 stop
 
 # 7. 550: failed after one attempt, never retried.
