@@ -87,4 +87,5 @@ echo "Batches embed each font once per file; a card of its own pays for the whol
 echo; sh bench/plan.sh
 } > bench/RESULTS.md
 { echo; bench/cards.sh; } >> bench/RESULTS.md
+{ echo; sh bench/smtp.sh; } >> bench/RESULTS.md
 cat bench/RESULTS.md

@@ -2,9 +2,13 @@
 #include "occasiond/config.h"
 #include "occasiond/card.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "occasiond/mail.h"
 #include "occasiond/mime.h"
 #include "occasiond/ytree.h"
 
@@ -15,7 +19,7 @@ static const char *const top_keys[] = {
 static const char *const org_keys[] = {"name", "return_address", NULL};
 static const char *const mail_keys[] = {"from", "transport", "smtp", "retry", NULL};
 static const char *const smtp_keys[] = {
-	"url", "tls", "username", "password_file", "ca_file", "rate_per_minute", "timeout", NULL
+	"url", "tls", "username", "password_file", "ca_file", "rate_per_minute", "timeout", "connections", NULL
 };
 static const char *const retry_keys[] = {"attempts", "first_delay", "max_delay", NULL};
 static const char *const cards_keys[] = {"signing", "transit", "remind_signers", "print_command", "envelope",
@@ -199,6 +203,80 @@ static void parse_window(struct config *c, const struct ynode *root, struct diag
 	}
 }
 
+/* url_host: the host of smtp[s]://[user@]HOST[:PORT][/...] into buf ("" when malformed). */
+static void url_host(const char *url, char *buf, size_t size)
+{
+	const char *p = strstr(url, "://"), *end, *at;
+	size_t n;
+	buf[0] = '\0';
+	if (!p)
+		return;
+	p += 3;
+	end = p + strcspn(p, "/?#");
+	at = memchr(p, '@', (size_t)(end - p));
+	if (at)
+		p = at + 1;
+	if (*p == '[') {
+		const char *rb = memchr(p, ']', (size_t)(end - p));
+		if (!rb)
+			return;
+		p++;
+		end = rb;
+	} else {
+		const char *colon = memchr(p, ':', (size_t)(end - p));
+		if (colon)
+			end = colon;
+	}
+	n = (size_t)(end - p);
+	if (n == 0 || n >= size)
+		return;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+}
+
+/* A loopback host: localhost, 127.0.0.0/8 or ::1. Only there may mail go out without TLS. */
+static int host_is_loopback(const char *h)
+{
+	int a, b, c, e, len = 0;
+	if (util_strcaseeq(h, "localhost") || strcmp(h, "::1") == 0 || strcmp(h, "0:0:0:0:0:0:0:1") == 0)
+		return 1;
+	return sscanf(h, "%3d.%3d.%3d.%3d%n", &a, &b, &c, &e, &len) == 4 && h[len] == '\0' && a == 127 &&
+	       b >= 0 && b <= 255 && c >= 0 && c <= 255 && e >= 0 && e <= 255;
+}
+
+/*
+ * check_smtp: the smtp section when the transport is smtp: url scheme against tls, tls none
+ * only to loopback, the password file present and private (checked again at send time).
+ */
+static void check_smtp(struct config *c, const struct ynode *mail, const struct ynode *smtp, struct diags *d)
+{
+	const struct ynode *un = ytree_get(smtp, "url"), *tn = ytree_get(smtp, "tls");
+	char host[256], err[ERR_LEN];
+	if (!c->smtp.url) {
+		ytree_diag(d, 0, ytree_key(mail, "transport"), "transport smtp needs mail.smtp.url");
+		return;
+	}
+	url_host(c->smtp.url, host, sizeof host);
+	if (!host[0] || util_has_ctl(c->smtp.url, "") || strchr(c->smtp.url, ' ') ||
+	    (strncmp(c->smtp.url, "smtp://", 7) != 0 && strncmp(c->smtp.url, "smtps://", 8) != 0))
+		ytree_diag(d, 0, un, "url: expected smtp://HOST[:PORT] or smtps://HOST[:PORT], got '%s'", c->smtp.url);
+	else if (strncmp(c->smtp.url, "smtps://", 8) == 0 && c->smtp.tls != TLS_IMPLICIT)
+		ytree_diag(d, 0, tn ? tn : un, "url: smtps:// is implicit TLS: set tls: implicit");
+	else if (strncmp(c->smtp.url, "smtp://", 7) == 0 && c->smtp.tls == TLS_IMPLICIT)
+		ytree_diag(d, 0, tn ? tn : un, "tls: implicit needs an smtps:// url");
+	else if (c->smtp.tls == TLS_NONE && !host_is_loopback(host))
+		ytree_diag(d, 0, tn, "tls: none is only allowed to a loopback host (localhost, 127.0.0.1, ::1), not '%s'",
+		           host);
+	if (c->smtp.password_file && !c->smtp.username)
+		ytree_diag(d, 0, ytree_get(smtp, "password_file"), "password_file needs a username");
+	if (c->smtp.username && !c->smtp.password_file)
+		ytree_diag(d, 0, ytree_get(smtp, "username"), "username needs a password_file");
+	if (c->smtp.password_file && mail_password_check(c->smtp.password_file, err) != 0)
+		ytree_diag(d, 0, ytree_get(smtp, "password_file"), "password_file: %s", err);
+	if (c->smtp.ca_file && access(c->smtp.ca_file, R_OK) != 0)
+		ytree_diag(d, 0, ytree_get(smtp, "ca_file"), "ca_file: cannot read %s: %s", c->smtp.ca_file, strerror(errno));
+}
+
 static void parse_mail(struct config *c, const struct ynode *root, struct diags *d)
 {
 	const struct ynode *mail = get_map(root, "mail", mail_keys, d);
@@ -239,15 +317,13 @@ static void parse_mail(struct config *c, const struct ynode *root, struct diags 
 	else if (t)
 		ytree_diag(d, 0, n, "tls: expected starttls, implicit or none, got '%s'", t);
 	free(t);
-	c->smtp.rate_per_minute = get_long(smtp, "rate_per_minute", 120, 1, 100000, d);
+	c->smtp.rate_per_minute = get_long(smtp, "rate_per_minute", 120, 0, 1000000, d);
 	c->smtp.timeout_secs = (long)get_secs(smtp, "timeout", "30s", d);
-	/* SMTP delivery is not built yet: refuse it rather than write to the maildir unasked. */
+	c->smtp.connections = get_long(smtp, "connections", 1, 1, 32, d);
+	if (ytree_get(smtp, "timeout") && c->smtp.timeout_secs < 1)
+		ytree_diag(d, 0, ytree_get(smtp, "timeout"), "timeout: must be at least 1 second");
 	if (c->transport == TRANSPORT_SMTP)
-		ytree_diag(d, 0, ytree_get(mail, "transport"), "transport: smtp is not available in this version; use maildir");
-	if (c->transport == TRANSPORT_SMTP && !c->smtp.url)
-		ytree_diag(d, 0, ytree_key(mail, "transport"), "transport smtp needs mail.smtp.url");
-	if (c->smtp.url && strncmp(c->smtp.url, "smtp://", 7) != 0 && strncmp(c->smtp.url, "smtps://", 8) != 0)
-		ytree_diag(d, 0, ytree_get(smtp, "url"), "url: expected smtp://HOST[:PORT] or smtps://HOST[:PORT]");
+		check_smtp(c, mail, smtp, d);
 
 	retry = get_map(mail, "retry", retry_keys, d);
 	c->retry.attempts = get_long(retry, "attempts", 8, 1, 1000, d);

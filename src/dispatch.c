@@ -214,9 +214,9 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 	struct pass p = {0};
 	struct plan_input in;
 	struct plan_list due = {0};
-	const struct plan_item **cards = NULL;
+	const struct plan_item **cards = NULL, **emails = NULL;
 	struct tmpl_cache *cache = NULL;
-	size_t ncards = 0, ncache = 0;
+	size_t ncards = 0, nemails = 0, ncache = 0;
 	int rc = -1;
 
 	memset(stats, 0, sizeof *stats);
@@ -244,17 +244,21 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 			if (dispatch_record_skip(&p, it, err) != 0)
 				goto out;
 		} else if (it->channel == CH_EMAIL) {
-			if (dispatch_mail_send_item(&p, it, err) != 0)
-				goto out;
+			emails = xreallocarray(emails, nemails + 1, sizeof *emails);
+			emails[nemails++] = it;
 		} else {
 			cards = xreallocarray(cards, ncards + 1, sizeof *cards);
 			cards[ncards++] = it;
 		}
 	}
+	if (dispatch_mail_items(&p, emails, nemails, err) != 0)
+		goto out;
 	dispatch_card_items(&p, cards, ncards, &cache, &ncache);
 	rc = 0;
 out:
+	dispatch_mail_finish(&p);
 	free(cards);
+	free(emails);
 	dispatch_card_cache_free(cache, ncache);
 	plan_list_free(&due);
 	dispatch_pass_free(&p);

@@ -24,6 +24,7 @@ struct pass {
 	char *install_id;
 	int64_t now;
 	struct dispatch_stats *stats;
+	struct mail_run *mail;   /* the email path's state for this pass (dispatch_mail.c), or NULL */
 };
 
 struct tmpl_cache {
@@ -46,7 +47,14 @@ void dispatch_mail_recover(struct pass *p);
 int dispatch_item_of_record(const struct pass *p, const struct dispatch_rec *rec, const struct rule **r,
                           const struct stakeholder **sh, const struct event **ev, day_t *occasion, long *years);
 void dispatch_mail_retry_due(struct pass *p);
-int dispatch_mail_send_item(struct pass *p, const struct plan_item *it, char err[ERR_LEN]);
+/*
+ * dispatch_mail_items: claims the due emails items[0..n) (committed in groups before anything
+ * of a group goes out) and delivers them over the configured transport. -1 (err) only when
+ * the store failed; a failed email is a record, not an error of the pass.
+ */
+int dispatch_mail_items(struct pass *p, const struct plan_item *const *items, size_t n, char err[ERR_LEN]);
+/* dispatch_mail_finish: commits what is pending, closes the SMTP connection. Safe to call twice. */
+void dispatch_mail_finish(struct pass *p);
 void dispatch_card_cache_free(struct tmpl_cache *c, size_t n);
 int dispatch_card_render(const struct pass *p, struct card_batch *b, struct tmpl_cache **cache, size_t *ncache,
                        const struct rule *r, const struct stakeholder *sh, const struct event *ev, day_t occ,

@@ -1,7 +1,16 @@
 /*
- * dispatch, the email path: builds the message of a claimed dispatch, delivers it, and
- * moves the record along (sent, retry with back-off, failed, unknown); recovers dispatches
- * a pass that died left queued.
+ * dispatch, the email path: builds the message of a claimed dispatch, delivers it (maildir
+ * or SMTP), and moves the record along (sent, retry with back-off, failed, unknown);
+ * recovers dispatches a pass that died left queued.
+ *
+ * Crash safety over SMTP: the claims of a group are committed (queued) before any byte goes
+ * to the server; the moment the server says 354 and the data is about to go out, the record
+ * is committed with data_sent set (and status queued again for a retry). A record found
+ * queued at the start of a pass is therefore unknown when data_sent is set (the server may
+ * have the message: never resent by itself), else retry. To keep one commit per message,
+ * the outcome of a message is committed together with the data_sent mark of the next one
+ * (or at the end of the group): a crash in between leaves that message queued with
+ * data_sent, which recovery turns into unknown, never into a second copy.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +22,40 @@
 #include "occasiond/mail.h"
 #include "occasiond/mime.h"
 
+#define CLAIM_GROUP 256     /* claims committed per transaction, and messages built ahead */
+
+struct mail_run {
+	struct pass *p;
+	struct mail_smtp *smtp;
+	int open_tried;
+	char open_err[ERR_LEN];     /* mail_smtp_open failed: every message of the pass is retried */
+	int down;                   /* a connection-level failure: the rest of the pass is not tried */
+	struct mail_result down_res;
+	struct dispatch_rec **pending;   /* outcomes decided, not yet committed */
+	size_t npending;
+	struct tmpl_cache *cache;        /* card templates for attach_card */
+	size_t ncache;
+	struct etpl { char *name; struct email_template *t; } *etpl;   /* email templates loaded */
+	size_t netpl;
+};
+
+/* One email to deliver: its record and what its message is built from. */
+struct mail_item {
+	struct dispatch_rec *rec;
+	const struct rule *r;
+	const struct stakeholder *sh;
+	const struct event *ev;
+	day_t occ;
+	long years;
+};
+
+/* A job's tag: the item and the message built for it. */
+struct job_ctx {
+	const struct mail_item *it;
+	struct strbuf msg;
+	char **rcpt;
+	size_t nrcpt;
+};
 
 static char *message_id(const struct pass *p, int64_t id)
 {
@@ -25,22 +68,85 @@ static char *maildir_name(const struct pass *p, int64_t id)
 	return xasprintf("occasiond-%s-%lld", p->install_id, (long long)id);
 }
 
-int dispatch_mail_build(const struct pass *p, const struct rule *r, const struct stakeholder *sh,
-                       const struct event *ev, day_t occasion, long years, const char *tmpl_name,
-                       const char *signer, int64_t id, struct strbuf *out, char err[ERR_LEN])
+static void rcpt_free(char **v, size_t n)
 {
-	struct email_template *t = NULL;
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * card_pdf: the dispatch's card as a one-card PDF of its own (attach_card), rendered into a
+ * new batch, saved under SPOOL/tmp, read back and deleted. *data malloc'd.
+ */
+static int card_pdf(const struct pass *p, struct tmpl_cache **cache, size_t *ncache, const struct rule *r,
+                    const struct stakeholder *sh, const struct event *ev, day_t occasion, long years,
+                    const char *tmpl_name, const char *signer, int64_t id, char **data, size_t *len,
+                    char err[ERR_LEN])
+{
+	struct card_batch *b = NULL;
+	char *dir = util_path_join(p->cfg->spool, "tmp"), *path = NULL;
+	int page, rc = -1;
+	*data = NULL;
+	if (util_mkdirs(dir, err) != 0)
+		goto out;
+	path = xasprintf("%s/card-%lld-%ld.pdf", dir, (long long)id, (long)getpid());
+	if (card_batch_new(&b, err) != 0 ||
+	    dispatch_card_render(p, b, cache, ncache, r, sh, ev, occasion, years, tmpl_name, signer, &page, err) != 0 ||
+	    card_batch_save(b, path, err) != 0)
+		goto out;
+	if (util_read_file(path, 64u << 20, data, len, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (path)
+		unlink(path);
+	if (rc != 0 && err[0] && strncmp(err, "attach_card", 11) != 0) {
+		char tmp[ERR_LEN];
+		util_strlcpy(tmp, err, sizeof tmp);
+		err_set(err, "attach_card: %s", tmp);
+	}
+	card_batch_free(b);
+	free(path);
+	free(dir);
+	return rc;
+}
+
+/*
+ * build: the message of one dispatch and its envelope recipients (To, then each Cc;
+ * malloc'd, free with rcpt_free; rcpt NULL: not wanted). 0 or -1 with err.
+ */
+static int build(const struct pass *p, struct mail_run *mr, struct tmpl_cache **cache, size_t *ncache,
+                 const struct rule *r, const struct stakeholder *sh, const struct event *ev, day_t occasion,
+                 long years, const char *tmpl_name, const char *signer, int64_t id, struct strbuf *out, char ***rcpt,
+                 size_t *nrcpt, char err[ERR_LEN])
+{
+	struct email_template *t = NULL, *own = NULL;
 	struct email_rendered er = {0};
 	struct tval *ctx = NULL;
 	struct mime_message m;
 	struct mime_addr *cc = NULL;
-	size_t ncc = 0;
+	struct mime_attachment att;
+	size_t ncc = 0, pdf_len = 0;
 	char date[64], did[32];
-	char *full = NULL, *mid = NULL, *rt_name = NULL, *rt_addr = NULL;
+	char *full = NULL, *mid = NULL, *rt_name = NULL, *rt_addr = NULL, *pdf = NULL, *fname = NULL;
 	int rc = -1;
 
-	if (email_template_load(p->cfg->templates, tmpl_name, &t, err) != 0)
-		goto out;
+	/* Within a pass, each email template is read and parsed once. */
+	for (size_t i = 0; mr && i < mr->netpl && !t; i++)
+		if (strcmp(mr->etpl[i].name, tmpl_name) == 0)
+			t = mr->etpl[i].t;
+	if (!t) {
+		if (email_template_load(p->cfg->templates, tmpl_name, &t, err) != 0)
+			goto out;
+		if (mr) {
+			mr->etpl = xreallocarray(mr->etpl, mr->netpl + 1, sizeof *mr->etpl);
+			mr->etpl[mr->netpl].name = xstrdup(tmpl_name);
+			mr->etpl[mr->netpl++].t = t;
+		} else {
+			own = t;
+		}
+	}
 	ctx = dispatch_context(p->cfg, r, sh, ev, occasion, years, signer);
 	if (email_template_render(t, ctx, p->cfg->templates, &er, err) != 0)
 		goto out;
@@ -75,23 +181,272 @@ int dispatch_mail_build(const struct pass *p, const struct rule *r, const struct
 	m.html = er.html;
 	snprintf(did, sizeof did, "%lld", (long long)id);
 	m.dispatch_id = did;
-	rc = mime_build(&m, out, err);
+	if (r->attach_card) {
+		if (card_pdf(p, cache, ncache, r, sh, ev, occasion, years, tmpl_name, signer, id, &pdf, &pdf_len, err) != 0)
+			goto out;
+		fname = xasprintf("%s.pdf", r->id);
+		att.filename = fname;
+		att.content_type = "application/pdf";
+		att.data = pdf;
+		att.len = pdf_len;
+		m.attachments = &att;
+		m.nattachments = 1;
+	}
+	if (mime_build(&m, out, err) != 0)
+		goto out;
+	if (rcpt) {
+		/* mime_build validated every address; the envelope is the same list. */
+		*rcpt = xcalloc(1 + ncc, sizeof **rcpt);
+		(*rcpt)[0] = xstrdup(m.to.addr);
+		for (size_t i = 0; i < ncc; i++)
+			(*rcpt)[1 + i] = xstrdup(cc[i].addr);
+		*nrcpt = 1 + ncc;
+	}
+	rc = 0;
 out:
 	free(full);
 	free(mid);
+	free(pdf);
+	free(fname);
 	mime_addr_list_free(cc, ncc);
 	free(rt_name);
 	free(rt_addr);
 	email_rendered_clear(&er);
 	tval_free(ctx);
-	email_template_free(t);
+	email_template_free(own);
 	return rc;
 }
 
-/* deliver_email: builds and writes one claimed email; rec is updated and stored. */
-static void deliver_email(struct pass *p, struct dispatch_rec *rec, const struct rule *r,
-                          const struct stakeholder *sh, const struct event *ev, day_t occasion, long years)
+int dispatch_mail_build(const struct pass *p, const struct rule *r, const struct stakeholder *sh,
+                       const struct event *ev, day_t occasion, long years, const char *tmpl_name,
+                       const char *signer, int64_t id, struct strbuf *out, char err[ERR_LEN])
 {
+	struct tmpl_cache *cache = NULL;
+	size_t ncache = 0;
+	int rc = build(p, NULL, &cache, &ncache, r, sh, ev, occasion, years, tmpl_name, signer, id, out, NULL, NULL, err);
+	dispatch_card_cache_free(cache, ncache);
+	return rc;
+}
+
+static struct mail_run *run_of(struct pass *p)
+{
+	if (!p->mail) {
+		p->mail = xcalloc(1, sizeof *p->mail);
+		p->mail->p = p;
+	}
+	return p->mail;
+}
+
+/* flush: commits the outcomes not yet committed, in one transaction. */
+static void flush(struct mail_run *m)
+{
+	char err[ERR_LEN];
+	size_t i;
+	if (m->npending == 0)
+		return;
+	if (store_begin(m->p->st, err) != 0) {
+		log_err("%s", err);
+		return;
+	}
+	for (i = 0; i < m->npending; i++)
+		if (store_update_dispatch(m->p->st, m->pending[i], err) != 0)
+			break;
+	if (i < m->npending || store_commit(m->p->st, err) != 0) {
+		store_rollback(m->p->st);
+		log_err("%s", err);
+		/* Left queued in the store: recovery settles them (unknown or retry), never resends blindly. */
+	}
+	m->npending = 0;
+}
+
+static void add_pending(struct mail_run *m, struct dispatch_rec *rec)
+{
+	m->pending = xreallocarray(m->pending, m->npending + 1, sizeof *m->pending);
+	m->pending[m->npending++] = rec;
+	if (m->npending >= CLAIM_GROUP)
+		flush(m);
+}
+
+/*
+ * before_data: the servers said 354 to these jobs: commit data_sent for them (with the
+ * outcomes still pending) before the first byte of their data goes out. A failed commit
+ * aborts them.
+ */
+static int before_data(void *arg, struct mail_job *const *ready, size_t k)
+{
+	struct mail_run *m = arg;
+	char err[ERR_LEN];
+	size_t i, j;
+	for (i = 0; i < k; i++) {
+		struct dispatch_rec *rec = ((struct job_ctx *)ready[i]->tag)->it->rec;
+		rec->data_sent = 1;
+		rec->status = DS_QUEUED;
+	}
+	if (store_begin(m->p->st, err) != 0)
+		goto fail;
+	for (i = 0; i < m->npending; i++)
+		if (store_update_dispatch(m->p->st, m->pending[i], err) != 0)
+			break;
+	for (j = 0; i == m->npending && j < k; j++)
+		if (store_update_dispatch(m->p->st, ((struct job_ctx *)ready[j]->tag)->it->rec, err) != 0)
+			break;
+	if (i < m->npending || j < k || store_commit(m->p->st, err) != 0) {
+		store_rollback(m->p->st);
+		goto fail;
+	}
+	m->npending = 0;
+	return 0;
+fail:
+	log_err("cannot record that %zu message%s start%s to go out: %s", k, k == 1 ? "" : "s", k == 1 ? "s" : "", err);
+	for (i = 0; i < k; i++)
+		((struct job_ctx *)ready[i]->tag)->it->rec->data_sent = 0;
+	return -1;
+}
+
+/* backoff: first_delay doubled per attempt already made, capped at max_delay. */
+static int64_t backoff(const struct config *cfg, int attempts)
+{
+	int64_t d = cfg->retry.first_delay;
+	for (int i = 1; i < attempts && d < cfg->retry.max_delay; i++)
+		d *= 2;
+	return d > cfg->retry.max_delay ? cfg->retry.max_delay : d;
+}
+
+static void set_str(char **field, const char *v)
+{
+	free(*field);
+	*field = v && *v ? xstrdup(v) : NULL;
+}
+
+/* settle: the outcome of one attempt into rec (not stored yet), counted and logged. */
+static void settle(struct pass *p, struct dispatch_rec *rec, const struct mail_result *res)
+{
+	set_str(&rec->last_reply, res->reply);
+	rec->next_attempt_at = 0;
+	switch (res->outcome) {
+	case MAIL_SENT:
+		rec->status = DS_SENT;
+		set_str(&rec->error, NULL);
+		p->stats->emails++;
+		break;
+	case MAIL_RETRY:
+		rec->data_sent = 0;   /* the server cannot have it: no final "." went out */
+		if (rec->attempts >= p->cfg->retry.attempts) {
+			char *e = xasprintf("%d attempts spent; last: %s", rec->attempts, res->err);
+			rec->status = DS_FAILED;
+			set_str(&rec->error, e);
+			free(e);
+			p->stats->failed++;
+		} else {
+			rec->status = DS_RETRY;
+			set_str(&rec->error, res->err);
+			rec->next_attempt_at = p->now + backoff(p->cfg, rec->attempts);
+			p->stats->retry++;
+		}
+		break;
+	case MAIL_FAILED:
+		rec->status = DS_FAILED;
+		set_str(&rec->error, res->err);
+		p->stats->failed++;
+		break;
+	case MAIL_UNKNOWN:
+		rec->status = DS_UNKNOWN;
+		set_str(&rec->error, res->err);
+		p->stats->unknown++;
+		break;
+	}
+	dispatch_log_rec(rec);
+}
+
+/* prepare: builds a job's message just before it starts (while other transfers are under way). */
+static int prepare(void *arg, struct mail_job *j)
+{
+	struct mail_run *m = arg;
+	struct pass *p = m->p;
+	struct job_ctx *c = j->tag;
+	const struct mail_item *it = c->it;
+	struct dispatch_rec *rec = it->rec;
+	rec->attempts++;
+	free(rec->message_id);
+	rec->message_id = message_id(p, rec->id);
+	if (build(p, m, &m->cache, &m->ncache, it->r, it->sh, it->ev, it->occ, it->years, rec->template_name,
+	          rec->signer, rec->id, &c->msg, &c->rcpt, &c->nrcpt, j->res.err) != 0) {
+		/* Bad data (a control character in a name, an invalid address): nothing is sent. */
+		j->res.outcome = MAIL_FAILED;
+		return -1;
+	}
+	j->from = p->cfg->mail_from_addr;
+	j->rcpt = (const char *const *)c->rcpt;
+	j->nrcpt = c->nrcpt;
+	j->msg = c->msg.s;
+	j->len = c->msg.len;
+	return 0;
+}
+
+/* on_done: a message's outcome is known: into its record, committed with the next data_sent marks. */
+static void on_done(void *arg, struct mail_job *j)
+{
+	struct mail_run *m = arg;
+	struct job_ctx *c = j->tag;
+	if (j->res.conn_failed && !m->down) {
+		m->down = 1;
+		m->down_res = j->res;
+	}
+	settle(m->p, c->it->rec, &j->res);
+	add_pending(m, c->it->rec);
+	sb_free(&c->msg);
+	rcpt_free(c->rcpt, c->nrcpt);
+	c->rcpt = NULL;
+	c->nrcpt = 0;
+}
+
+/*
+ * deliver_smtp: one attempt for each of items[0..n) (claimed and queued, or due for a
+ * retry) over the run's SMTP session; the outcomes are committed at the end.
+ */
+static void deliver_smtp(struct pass *p, const struct mail_item *items, size_t n)
+{
+	struct mail_run *m = run_of(p);
+	struct mail_job *jobs = xcalloc(n, sizeof *jobs);
+	struct job_ctx *ctx = xcalloc(n, sizeof *ctx);
+
+	for (size_t i = 0; i < n; i++) {
+		ctx[i].it = &items[i];
+		jobs[i].tag = &ctx[i];
+	}
+	if (n && !m->open_tried) {
+		m->open_tried = 1;
+		if (mail_smtp_open(p->cfg, &m->smtp, m->open_err) != 0)
+			log_err("%s", m->open_err);
+	}
+	if (m->smtp && !m->down) {
+		mail_smtp_send_many(m->smtp, jobs, n, prepare, before_data, on_done, m);
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			memset(&jobs[i].res, 0, sizeof jobs[i].res);
+			if (prepare(m, &jobs[i]) != 0) {
+				/* res says failed */
+			} else if (!m->smtp) {
+				jobs[i].res.outcome = MAIL_RETRY;
+				util_strlcpy(jobs[i].res.err, m->open_err, sizeof jobs[i].res.err);
+			} else {
+				/* The server could not be reached a moment ago: this message waits for the next try too. */
+				jobs[i].res = m->down_res;
+				jobs[i].res.data_started = 0;
+			}
+			on_done(m, &jobs[i]);
+		}
+	}
+	flush(m);
+	free(jobs);
+	free(ctx);
+}
+
+/* deliver_maildir: builds and writes one claimed email into SPOOL/outbox; committed at once. */
+static void deliver_maildir(struct pass *p, struct dispatch_rec *rec, const struct rule *r,
+                            const struct stakeholder *sh, const struct event *ev, day_t occasion, long years)
+{
+	struct mail_run *m = run_of(p);
 	struct strbuf msg = {0};
 	char err[ERR_LEN], uerr[ERR_LEN];
 	char *name = maildir_name(p, rec->id), *outbox = util_path_join(p->cfg->spool, "outbox"), *path = NULL;
@@ -99,26 +454,27 @@ static void deliver_email(struct pass *p, struct dispatch_rec *rec, const struct
 	rec->attempts++;
 	free(rec->message_id);
 	rec->message_id = message_id(p, rec->id);
-	if (dispatch_mail_build(p, r, sh, ev, occasion, years, rec->template_name, rec->signer, rec->id, &msg, err) != 0) {
+	if (build(p, m, &m->cache, &m->ncache, r, sh, ev, occasion, years, rec->template_name, rec->signer, rec->id, &msg,
+	          NULL, NULL, err) != 0) {
 		rec->status = DS_FAILED;
-		free(rec->error);
-		rec->error = xstrdup(err);
+		set_str(&rec->error, err);
 		p->stats->failed++;
 	} else if (util_mkdirs(outbox, err) != 0 ||
 	           mail_maildir_deliver(outbox, name, msg.s, msg.len, &path, err) != 0) {
 		/* A local write that failed (disk full, permissions) is transient: try again later. */
-		rec->status = DS_RETRY;
-		free(rec->error);
-		rec->error = xstrdup(err);
-		rec->next_attempt_at = p->now + p->cfg->retry.first_delay;
-		p->stats->retry++;
+		rec->status = rec->attempts >= p->cfg->retry.attempts ? DS_FAILED : DS_RETRY;
+		set_str(&rec->error, err);
+		rec->next_attempt_at = rec->status == DS_RETRY ? p->now + backoff(p->cfg, rec->attempts) : 0;
+		if (rec->status == DS_RETRY)
+			p->stats->retry++;
+		else
+			p->stats->failed++;
 	} else {
 		rec->status = DS_SENT;
 		free(rec->artifact);
 		rec->artifact = path;
 		path = NULL;
-		free(rec->error);
-		rec->error = NULL;
+		set_str(&rec->error, NULL);
 		p->stats->emails++;
 	}
 	if (store_update_dispatch(p->st, rec, uerr) != 0)
@@ -130,7 +486,20 @@ static void deliver_email(struct pass *p, struct dispatch_rec *rec, const struct
 	free(path);
 }
 
-/* recover: emails left queued by a pass that died: delivered (the file is there) or not. */
+static void deliver(struct pass *p, const struct mail_item *items, size_t n)
+{
+	if (p->cfg->transport == TRANSPORT_SMTP) {
+		deliver_smtp(p, items, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		deliver_maildir(p, items[i].rec, items[i].r, items[i].sh, items[i].ev, items[i].occ, items[i].years);
+}
+
+/*
+ * recover: emails left queued by a pass that died. Data had started to go out: unknown
+ * (never resent by itself). A maildir file with its name: sent. Otherwise: retry now.
+ */
 void dispatch_mail_recover(struct pass *p)
 {
 	char *outbox = util_path_join(p->cfg->spool, "outbox");
@@ -141,7 +510,12 @@ void dispatch_mail_recover(struct pass *p)
 		if (rec->channel != CH_EMAIL || rec->status != DS_QUEUED)
 			continue;
 		name = maildir_name(p, rec->id);
-		if (mail_maildir_has(outbox, name)) {
+		if (rec->data_sent) {
+			rec->status = DS_UNKNOWN;
+			set_str(&rec->error, "the process stopped while the message was going out; the server may have it, "
+			        "so it is not sent again");
+			p->stats->unknown++;
+		} else if (mail_maildir_has(outbox, name)) {
 			rec->status = DS_SENT;
 			free(rec->artifact);
 			rec->artifact = xasprintf("%s/new/%s", outbox, name);
@@ -158,52 +532,98 @@ void dispatch_mail_recover(struct pass *p)
 	free(outbox);
 }
 
-/* retry_due: emails in retry whose time has come. */
+/* retry_due: emails in retry whose time has come, delivered in groups. */
 void dispatch_mail_retry_due(struct pass *p)
 {
+	struct mail_item *due = NULL;
+	size_t ndue = 0;
 	for (size_t i = 0; i < p->nhist; i++) {
 		struct dispatch_rec *rec = &p->hist[i];
-		const struct rule *r;
-		const struct stakeholder *sh;
-		const struct event *ev;
-		day_t occ;
-		long years;
+		struct mail_item it = {rec, NULL, NULL, NULL, 0, -1};
+		char err[ERR_LEN];
 		if (rec->channel != CH_EMAIL || rec->status != DS_RETRY || rec->next_attempt_at > p->now)
 			continue;
-		if (dispatch_item_of_record(p, rec, &r, &sh, &ev, &occ, &years) != 0) {
-			char err[ERR_LEN];
+		if (dispatch_item_of_record(p, rec, &it.r, &it.sh, &it.ev, &it.occ, &it.years) != 0) {
 			rec->status = DS_FAILED;
-			free(rec->error);
-			rec->error = xstrdup("its rule or stakeholder no longer exists");
+			set_str(&rec->error, "its rule or stakeholder no longer exists");
 			if (store_update_dispatch(p->st, rec, err) != 0)
 				log_err("%s", err);
 			p->stats->failed++;
 			continue;
 		}
 		if (rec->attempts >= p->cfg->retry.attempts) {
-			char err[ERR_LEN];
 			rec->status = DS_FAILED;
 			if (store_update_dispatch(p->st, rec, err) != 0)
 				log_err("%s", err);
 			p->stats->failed++;
 			continue;
 		}
-		deliver_email(p, rec, r, sh, ev, occ, years);
+		due = xreallocarray(due, ndue + 1, sizeof *due);
+		due[ndue++] = it;
 	}
+	for (size_t g = 0; g < ndue; g += CLAIM_GROUP)
+		deliver(p, due + g, ndue - g < CLAIM_GROUP ? ndue - g : CLAIM_GROUP);
+	free(due);
 }
 
-int dispatch_mail_send_item(struct pass *p, const struct plan_item *it, char err[ERR_LEN])
+/*
+ * dispatch_mail_items: claims the due emails in groups (one transaction per group, committed
+ * before anything of the group is sent), then delivers each claimed one.
+ */
+int dispatch_mail_items(struct pass *p, const struct plan_item *const *items, size_t n, char err[ERR_LEN])
 {
-	struct dispatch_rec rec;
-	int claimed = 0;
-	dispatch_rec_from_item(&rec, it);
-	rec.status = DS_QUEUED;
-	if (store_claim(p->st, &rec, &claimed, err) != 0) {
-		dispatch_rec_clear(&rec);
-		return -1;
+	struct dispatch_rec *recs = xcalloc(CLAIM_GROUP, sizeof *recs);
+	struct mail_item group[CLAIM_GROUP];
+	int claimed[CLAIM_GROUP];
+	size_t nitems;
+	int rc = 0;
+	for (size_t g = 0; g < n && rc == 0; g += CLAIM_GROUP) {
+		size_t k = n - g < CLAIM_GROUP ? n - g : CLAIM_GROUP, i;
+		if (store_begin(p->st, err) != 0) {
+			rc = -1;
+			break;
+		}
+		for (i = 0; i < k; i++) {
+			dispatch_rec_from_item(&recs[i], items[g + i]);
+			recs[i].status = DS_QUEUED;
+			claimed[i] = 0;
+			if (store_claim(p->st, &recs[i], &claimed[i], err) != 0)
+				break;
+		}
+		if (i < k || store_commit(p->st, err) != 0) {
+			store_rollback(p->st);
+			for (size_t j = 0; j < k && j <= i; j++)
+				dispatch_rec_clear(&recs[j]);
+			rc = -1;
+			break;
+		}
+		nitems = 0;
+		for (i = 0; i < k; i++)
+			if (claimed[i])
+				group[nitems++] = (struct mail_item){&recs[i], items[g + i]->rule, items[g + i]->sh,
+				                                     items[g + i]->ev, items[g + i]->occasion, items[g + i]->years};
+		deliver(p, group, nitems);
+		for (i = 0; i < k; i++)
+			dispatch_rec_clear(&recs[i]);
 	}
-	if (claimed)
-		deliver_email(p, &rec, it->rule, it->sh, it->ev, it->occasion, it->years);
-	dispatch_rec_clear(&rec);
-	return 0;
+	free(recs);
+	return rc;
+}
+
+void dispatch_mail_finish(struct pass *p)
+{
+	struct mail_run *m = p->mail;
+	if (!m)
+		return;
+	flush(m);
+	mail_smtp_close(m->smtp);
+	dispatch_card_cache_free(m->cache, m->ncache);
+	for (size_t i = 0; i < m->netpl; i++) {
+		free(m->etpl[i].name);
+		email_template_free(m->etpl[i].t);
+	}
+	free(m->etpl);
+	free(m->pending);
+	free(m);
+	p->mail = NULL;
 }

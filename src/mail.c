@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "occasiond/mail.h"
+#include "occasiond/mime.h"
 
 #define MAILDIR_NAME_MAX 200
 
@@ -177,4 +178,26 @@ int mail_maildir_has(const char *maildir, const char *name)
 		found = strncmp(e->d_name, name, n) == 0 && (e->d_name[n] == '\0' || e->d_name[n] == ':');
 	closedir(d);
 	return found;
+}
+
+/* ---- common to both transports ---- */
+
+int mail_password_check(const char *path, char err[ERR_LEN])
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return err_set(err, "cannot use %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return err_set(err, "%s is not a regular file", path);
+	if (st.st_mode & (S_IRGRP | S_IROTH | S_IWGRP | S_IWOTH))
+		return err_set(err, "%s is readable or writable by group or others (mode %04o); chmod 600 it",
+		               path, (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+int mail_addr_envelope_ok(const char *addr)
+{
+	/* mime_addr_valid allows only atext, dots, LDH labels and one '@': no CR, LF, NUL,
+	 * space, '<', '>' or ',' can reach a MAIL FROM or RCPT TO line. */
+	return addr && !util_has_ctl(addr, "") && mime_addr_valid(addr);
 }

@@ -438,18 +438,21 @@ static int cmd_run(const char *config_path, int argc, char **argv)
 	}
 	if (!dry) {
 		char *outbox = util_path_join(w.cfg->spool, "outbox/new"), *batches = util_path_join(w.cfg->spool, "batches");
-		printf("%d card%s in %d batch%s, %d email%s, %d skipped, %d missed, %d to retry, %d failed\n",
+		printf("%d card%s in %d batch%s, %d email%s, %d skipped, %d missed, %d to retry, %d failed",
 		       stats.cards, stats.cards == 1 ? "" : "s", stats.batches, stats.batches == 1 ? "" : "es",
 		       stats.emails, stats.emails == 1 ? "" : "s", stats.skipped, stats.missed, stats.retry, stats.failed);
+		if (stats.unknown)
+			printf(", %d unknown", stats.unknown);
+		putchar('\n');
 		if (stats.cards)
 			printf("cards:  %s/\n", display_path(batches));
-		if (stats.emails)
+		if (stats.emails && w.cfg->transport == TRANSPORT_MAILDIR)
 			printf("emails: %s/\n", display_path(outbox));
 		free(outbox);
 		free(batches);
 	}
 	world_close(&w);
-	return stats.failed ? EXIT_FAIL : EXIT_OK;
+	return stats.failed || stats.unknown ? EXIT_FAIL : EXIT_OK;
 }
 
 static int cmd_preview(const char *config_path, int argc, char **argv)

@@ -41,6 +41,7 @@ struct config {
 		char *ca_file;
 		long rate_per_minute;
 		long timeout_secs;
+		long connections;      /* parallel connections, 1 by default */
 	} smtp;
 	struct {
 		long attempts;

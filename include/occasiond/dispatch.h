@@ -22,6 +22,7 @@ struct dispatch_stats {
 	int missed;
 	int failed;
 	int retry;
+	int unknown;      /* emails that may or may not have reached the server (never resent by themselves) */
 };
 
 /*

@@ -32,10 +32,10 @@ eq "check fails on a bad config" "$rc" 1
 check_out "unknown time zone reported at its line" "$T/etc/bad.yaml:2:11: error: timezone: unknown time zone 'Mars/Olympus'" "$T/out"
 check_out "bad send_window reported at its line" "$T/etc/bad.yaml:3:14: error: send_window" "$T/out"
 
-printf 'mail:\n  transport: smtp\n  smtp: {url: "smtp://x.example"}\n' > "$T/etc/smtp.yaml"
+printf 'mail:\n  transport: smtp\n  smtp: {url: "smtp://x.example", tls: none}\n' > "$T/etc/smtp.yaml"
 OCC -c "$T/etc/smtp.yaml" check > "$T/out" 2>&1; rc=$?
-eq "smtp transport is refused until it exists (no silent maildir)" "$rc" 1
-check_out "the refusal names the line" "$T/etc/smtp.yaml:2:14: error: transport: smtp is not available" "$T/out"
+eq "smtp without TLS to a remote host is refused" "$rc" 1
+check_out "the refusal names the line" "$T/etc/smtp.yaml:3:40: error: tls: none is only allowed to a loopback host" "$T/out"
 
 mkdir -p "$T/etc/rules.d"
 cp "$T/etc/occasions.yaml" "$T/etc/rules.d/a.yaml"

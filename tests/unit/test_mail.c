@@ -1,5 +1,10 @@
-/* Tests for mail: the maildir writer. */
+/* Tests for mail: the maildir writer; SMTP envelope checks, password file, outcomes and dot-stuffing. */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +212,206 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 	return remove(path);
 }
 
+static void test_password_file(void)
+{
+	char err[ERR_LEN], *pw = path2(root, "pw"), *dir = path2(root, "pwdir");
+	CHECK(spit(pw, "secret\n") == 0 && chmod(pw, 0600) == 0, "password file written");
+	CHECK(mail_password_check(pw, err) == 0, "0600 password file accepted");
+	chmod(pw, 0640);
+	CHECK(mail_password_check(pw, err) == -1 && strstr(err, "0640"), "0640 refused: %s", err);
+	chmod(pw, 0604);
+	CHECK(mail_password_check(pw, err) == -1, "0604 refused");
+	chmod(pw, 0620);
+	CHECK(mail_password_check(pw, err) == -1, "0620 (group-writable) refused");
+	chmod(pw, 0600);
+	mkdir(dir, 0700);
+	CHECK(mail_password_check(dir, err) == -1, "a directory refused");
+	CHECK(mail_password_check("/nonexistent/pw", err) == -1, "a missing file refused");
+	free(pw);
+	free(dir);
+}
+
+static void test_envelope(void)
+{
+	static const char *const bad[] = {
+		"", "a@b.example\r\nRCPT TO:<evil@x.example>", "a@b.example\n", "a b@c.example", "<a@b.example>",
+		"a@b.example>", "a@b.example, c@d.example", "a@@b.example", "a@b@c.example", "a@b.example\x7f",
+		"\"quoted\"@b.example", "a@[127.0.0.1]", "a@-b.example", "a@b..example", "a@b.123", NULL
+	};
+	CHECK(mail_addr_envelope_ok("zoe.o'neil+tag@mail.example.co.uk"), "a plain address passes");
+	CHECK(mail_addr_envelope_ok("root@localhost"), "root@localhost passes");
+	CHECK(!mail_addr_envelope_ok(NULL), "NULL refused");
+	for (int i = 0; bad[i]; i++)
+		CHECK(!mail_addr_envelope_ok(bad[i]), "envelope address %d refused", i);
+}
+
+/*
+ * A minimal SMTP server in a child process: one connection, logs each command line to
+ * LOG, writes the raw DATA bytes (up to and with the final ".") to RAW.
+ */
+static void tiny_server(int ls, const char *log, const char *raw, int reply_after_data)
+{
+	int c = accept(ls, NULL, NULL);
+	FILE *in, *lf = fopen(log, "w");
+	char line[1024];
+	if (c < 0 || !lf)
+		_exit(1);
+	setvbuf(lf, NULL, _IONBF, 0);
+	in = fdopen(dup(c), "r");
+	dprintf(c, "220 tiny ESMTP\r\n");
+	while (fgets(line, sizeof line, in)) {
+		fputs(line, lf);
+		if (strncmp(line, "EHLO", 4) == 0) {
+			dprintf(c, "250 tiny\r\n");
+		} else if (strncmp(line, "DATA", 4) == 0) {
+			FILE *rf = fopen(raw, "wb");
+			char prev[8] = "";
+			int ch;
+			dprintf(c, "354 go ahead\r\n");
+			/* Read up to CRLF "." CRLF. */
+			while ((ch = fgetc(in)) != EOF) {
+				fputc(ch, rf);
+				memmove(prev, prev + 1, 4);
+				prev[4] = (char)ch;
+				if (memcmp(prev, "\r\n.\r\n", 5) == 0)
+					break;
+			}
+			fclose(rf);
+			if (!reply_after_data)
+				_exit(0);
+			dprintf(c, "250 2.0.0 queued\r\n");
+		} else if (strncmp(line, "QUIT", 4) == 0) {
+			dprintf(c, "221 bye\r\n");
+			break;
+		} else {
+			dprintf(c, "250 ok\r\n");
+		}
+	}
+	_exit(0);
+}
+
+struct data_probe {
+	const char *log;
+	int calls;
+	int saw_data;
+};
+
+static int probe_on_data(void *arg)
+{
+	struct data_probe *d = arg;
+	char *s = slurp(d->log);
+	d->calls++;
+	d->saw_data = s && strstr(s, "DATA\r\n") != NULL;
+	free(s);
+	return 0;
+}
+
+static int start_tiny(const char *log, const char *raw, int reply_after_data, int *port, pid_t *pid)
+{
+	struct sockaddr_in a = {0};
+	socklen_t alen = sizeof a;
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof a) != 0 || listen(ls, 4) != 0 ||
+	    getsockname(ls, (struct sockaddr *)&a, &alen) != 0)
+		return -1;
+	*port = ntohs(a.sin_port);
+	fflush(stdout);
+	*pid = fork();
+	if (*pid == 0)
+		tiny_server(ls, log, raw, reply_after_data);
+	close(ls);
+	return *pid > 0 ? 0 : -1;
+}
+
+static void test_smtp(void)
+{
+	struct config cfg;
+	struct mail_smtp *s = NULL;
+	struct mail_result res;
+	struct data_probe probe = {0};
+	char err[ERR_LEN], url[64], *log = path2(root, "smtp.log"), *raw = path2(root, "smtp.raw"), *got;
+	const char *rcpt[] = {"zoe@example.com"}, *bad_rcpt[] = {"zoe@example.com\r\nRCPT TO:<evil@x.example>"};
+	const char *msg = "Subject: dots\r\n\r\n.\r\n..\r\n.x\r\nend\r\n";
+	int port, st;
+	pid_t pid;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.smtp.tls = TLS_NONE;
+	cfg.smtp.timeout_secs = 5;
+	cfg.smtp.rate_per_minute = 0;
+	if (start_tiny(log, raw, 1, &port, &pid) != 0) {
+		CHECK(0, "tiny SMTP server started");
+		return;
+	}
+	snprintf(url, sizeof url, "smtp://127.0.0.1:%d", port);
+	cfg.smtp.url = url;
+	CHECK(mail_smtp_open(&cfg, &s, err) == 0, "session opened%s%s", s ? "" : ": ", s ? "" : err);
+	if (!s)
+		return;
+	CHECK(mail_smtp_send(s, "team@acme.example", bad_rcpt, 1, msg, strlen(msg), NULL, NULL, &res) == MAIL_FAILED,
+	      "a recipient with CR/LF is refused before anything goes out: %s", res.err);
+	probe.log = log;
+	CHECK(mail_smtp_send(s, "team@acme.example", rcpt, 1, msg, strlen(msg), probe_on_data, &probe, &res) == MAIL_SENT,
+	      "message sent: %s", res.err);
+	CHECK(probe.calls == 1 && probe.saw_data, "on_data called once, after the server got DATA");
+	CHECK_STR(res.reply, "250 2.0.0 queued", "the final reply line kept");
+	CHECK(res.code == 250, "reply code 250");
+	mail_smtp_close(s);
+	waitpid(pid, &st, 0);
+	got = slurp(raw);
+	CHECK_STR(got, "Subject: dots\r\n\r\n..\r\n...\r\n..x\r\nend\r\n.\r\n",
+	          "libcurl dot-stuffs lines starting with '.', CRLF untouched (no CR doubled)");
+	free(got);
+	got = slurp(log);
+	CHECK(got && strstr(got, "RCPT TO:<zoe@example.com>\r\n") && !strstr(got, "evil"),
+	      "only the valid recipient reached the server");
+	free(got);
+
+	/* The server reads the whole message and closes without a reply: unknown. */
+	if (start_tiny(log, raw, 0, &port, &pid) == 0) {
+		snprintf(url, sizeof url, "smtp://127.0.0.1:%d", port);
+		if (mail_smtp_open(&cfg, &s, err) == 0) {
+			CHECK(mail_smtp_send(s, "team@acme.example", rcpt, 1, msg, strlen(msg), NULL, NULL, &res) == MAIL_UNKNOWN,
+			      "no reply after the data: unknown (%s)", res.err);
+			CHECK(res.data_started, "data_started set");
+			mail_smtp_close(s);
+		}
+		waitpid(pid, &st, 0);
+	}
+
+	/* Nobody listening: retry, and the connection is known to be down. */
+	if (start_tiny(log, raw, 1, &port, &pid) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		snprintf(url, sizeof url, "smtp://127.0.0.1:%d", port);
+		if (mail_smtp_open(&cfg, &s, err) == 0) {
+			CHECK(mail_smtp_send(s, "team@acme.example", rcpt, 1, msg, strlen(msg), NULL, NULL, &res) == MAIL_RETRY &&
+			      res.conn_failed && !res.data_started, "connection refused: retry, connection down (%s)", res.err);
+			mail_smtp_close(s);
+		}
+	}
+
+	/* A username with a password file others may read: refused when the session opens. */
+	{
+		char *pw = path2(root, "pw644");
+		spit(pw, "x\n");
+		chmod(pw, 0644);
+		cfg.smtp.username = "u";
+		cfg.smtp.password_file = pw;
+		CHECK(mail_smtp_open(&cfg, &s, err) == -1 && !s, "0644 password file refused at send time: %s", err);
+		chmod(pw, 0600);
+		CHECK(mail_smtp_open(&cfg, &s, err) == 0, "0600 password file accepted");
+		mail_smtp_close(s);
+		free(pw);
+	}
+	cfg.smtp.url = "smtps://127.0.0.1:1";
+	CHECK(mail_smtp_open(&cfg, &s, err) == -1, "smtps:// with tls none refused");
+	free(log);
+	free(raw);
+}
+
 int main(void)
 {
 	if (!mkdtemp(root)) {
@@ -216,6 +421,9 @@ int main(void)
 	test_deliver();
 	test_symlinks();
 	test_names();
+	test_password_file();
+	test_envelope();
+	test_smtp();
 	CHECK(nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0, "temp tree removed");
 	return check_done();
 }

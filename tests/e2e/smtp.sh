@@ -1,0 +1,414 @@
+#!/bin/sh
+# Email over SMTP against a real server (aiosmtpd, tests/e2e/smtpd.py) on loopback: TLS modes,
+# certificates, AUTH, reply codes and their outcomes, retries, crash marks, header injection.
+. tests/e2e/lib.inc
+
+if ! "$PY" -c 'import aiosmtpd' 2>/dev/null || ! have openssl; then
+	echo "skip - aiosmtpd or openssl missing (scripts/deps.sh test)"
+	exit 0
+fi
+
+# Certificates: a test CA and a server certificate for localhost/127.0.0.1 it signed, and a
+# self-signed certificate for the same names that no configured CA vouches for.
+C=$T/certs
+mkdir -p "$C"
+EC="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$C/san.ext"
+{
+	openssl req -x509 $EC -keyout "$C/ca.key" -out "$C/ca.pem" -days 2 -subj /CN=occasiond-test-ca &&
+	openssl req $EC -keyout "$C/srv.key" -out "$C/srv.csr" -subj /CN=localhost &&
+	openssl x509 -req -in "$C/srv.csr" -CA "$C/ca.pem" -CAkey "$C/ca.key" -CAcreateserial -days 2 \
+		-extfile "$C/san.ext" -out "$C/srv.pem" &&
+	openssl req -x509 $EC -keyout "$C/self.key" -out "$C/self.pem" -days 2 -subj /CN=localhost \
+		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1"
+} >/dev/null 2>&1 || { not_ok "openssl made the test certificates"; exit 0; }
+
+printf 's3cret-pass\n' > "$T/pw"
+chmod 600 "$T/pw"
+
+# Stakeholders: all with a 13 December occasion; some carry hostile names and addresses.
+cat > "$T/people.csv" <<'EOF'
+id,first_name,last_name,email,owner,owner_email
+p1,Zoë,Łukasiewicz,zoe@example.com,Dana Ruiz,dana@acme.example
+EOF
+# The CSV importer refuses control characters and bad addresses itself; the same values
+# are then written straight into the database (as another tool could) to test the sender.
+cat > "$T/hostile.csv" <<'EOF'
+id,first_name,last_name,email,owner,owner_email
+h1,Eve,Smith,h1@example.com,,
+h2,Mal,Jones,h2@example.com,,
+h3,"Bcc: evil3@attacker.example, <evil3b@attacker.example>","Doe, ""Jr"" <x@attacker.example>",h3@example.com,,
+h4,Ann,Lee,h4@example.com,,
+h5,Bob,Ray,h5@example.com,,
+h6,Cy,Fox,h6@example.com,,
+h7,Di,Kim,h7@example.com,,
+h8,"Eve
+Bcc: evil8@attacker.example",Smith,h8@example.com,,
+h9,Bob,Ray,"h9@example.com, evil9@attacker.example",,
+EOF
+# A template whose body has a line that is a single dot (SMTP's end-of-data, if unescaped).
+mkdir -p "$T/tpl"
+cp -R "$ROOT"/templates/. "$T/tpl/"
+cat > "$T/tpl/note.email" <<'EOF'
+Subject: A note for {{first_name}} {{last_name}}
+
+Dear {{first_name}},
+.
+..two dots
+The end.
+EOF
+
+# newcase NAME TLS URL-SCHEME EXTRA-SMTP-YAML [CSV] [RULE-EXTRA]: a fresh database and config in $T/NAME.
+newcase() {
+	D=$T/$1
+	mkdir -p "$D"
+	cat > "$D/rules.yaml" <<EOR
+occasions:
+  - id: note
+    when: {date: "12-13"}
+    channel: email
+    template: note
+$6
+EOR
+	cat > "$D/occasiond.yaml" <<EOC
+database: $D/var/occasiond.db
+spool: $D/var/spool
+templates: $T/tpl
+fonts: $ROOT/fonts
+rules: rules.yaml
+timezone: Europe/Berlin
+send_window: "09:00-18:00"
+organization: {name: Acme Corp}
+mail:
+  from: "Acme Team <team@acme.example>"
+  transport: smtp
+  smtp:
+    url: $3://127.0.0.1:PORT
+    tls: $2
+    timeout: 2s
+    rate_per_minute: 0
+$4
+  retry: {attempts: 3, first_delay: 1m, max_delay: 10m}
+EOC
+	CFG=$D/occasiond.yaml
+	OCC import stakeholders "${5:-$T/people.csv}" >/dev/null 2>"$D/import.err"
+}
+AUTHCFG="    username: occasiond
+    password_file: $T/pw
+    ca_file: $C/ca.pem"
+
+OCC() { "$OCCASIOND" -c "$CFG" "$@"; }
+SRV_PID=
+# server DIR ARGS...: starts smtpd.py writing into DIR/srv, puts its port into the config.
+server() {
+	sd=$1/srv
+	shift
+	rm -rf "$sd"
+	mkdir -p "$sd"
+	: > "$sd/events.log"
+	"$PY" "$ROOT/tests/e2e/smtpd.py" "$sd" --cert "$C/srv.pem" --key "$C/srv.key" "$@" 2>"$sd/stderr" &
+	SRV_PID=$!
+	i=0
+	while [ ! -s "$sd/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	PORT=$(cat "$sd/port" 2>/dev/null)
+	sed -i "s/:PORT\$/:$PORT/; s/127\.0\.0\.1:[0-9]*\$/127.0.0.1:$PORT/" "$CFG"
+}
+stop() { [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; SRV_PID=; }
+trap 'stop; rm -rf "$T"' EXIT
+
+# field RULE-STAKEHOLDER FIELD: one field of the dispatch record (log --format json).
+field() {
+	OCC log --format json 2>/dev/null | "$PY" -c '
+import json, sys
+for r in json.load(sys.stdin):
+    if r["stakeholder"] == sys.argv[1]:
+        v = r.get(sys.argv[2])
+        print("" if v is None else v)' "$1" "$2"
+}
+AT=2026-12-13T10:00
+
+# 1. STARTTLS + AUTH PLAIN: delivered, parsed back header by header.
+newcase starttls starttls smtp "$AUTHCFG"
+server "$D" --tls starttls --auth occasiond:s3cret-pass
+OCC check > "$D/check.out" 2>&1
+eq "check accepts the smtp config" "$?" 0
+OCC run --once --at $AT > "$D/run.out" 2>"$D/run.err"
+eq "starttls: run exits 0" "$?" 0
+eq "starttls: status sent" "$(field p1 status)" sent
+check_out "starttls: EHLO again inside TLS" "tls=yes" "$D/srv/events.log"
+check_out "starttls: AUTH PLAIN accepted, inside TLS" "AUTH PLAIN ok tls=yes" "$D/srv/events.log"
+eq "starttls: envelope recipient" "$(cat "$D/srv/1.rcpt" 2>/dev/null)" "zoe@example.com"
+check_out "starttls: MAIL FROM is the from address" "MAIL team@acme.example" "$D/srv/events.log"
+"$PY" - "$D/srv/1.eml" > "$D/parsed" 2>&1 <<'PYEOF'
+import email, email.policy, sys
+raw = open(sys.argv[1], "rb").read()
+m = email.message_from_bytes(raw, policy=email.policy.default)
+print("crlf", b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b""))
+print("maxline", max(len(l) for l in raw.split(b"\r\n")))
+for h in ["From", "To", "Reply-To", "Subject", "MIME-Version", "Message-ID"]:
+    print(h + ":", m[h])
+print("Date-ok:", m["Date"] is not None and m["Date"].datetime is not None)
+print("headers:", ",".join(sorted(set(k.lower() for k in m.keys()))))
+body = m.get_body(("plain",)).get_content()
+print("dotline:", "\n.\n" in body.replace("\r\n", "\n"))
+print("twodots:", "\n..two dots\n" in body.replace("\r\n", "\n"))
+PYEOF
+check_out "starttls: CRLF line ends only" "crlf True" "$D/parsed"
+maxline=$(sed -n 's/^maxline //p' "$D/parsed")
+check "starttls: no line over 78 characters ($maxline)" test "${maxline:-999}" -le 78
+check_out "starttls: From" "From: Acme Team <team@acme.example>" "$D/parsed"
+check_out "starttls: To with the UTF-8 name" "To: Zoë Łukasiewicz <zoe@example.com>" "$D/parsed"
+check_out "starttls: Reply-To is the owner" "Reply-To: Dana Ruiz <dana@acme.example>" "$D/parsed"
+check_out "starttls: Subject decoded" "Subject: A note for Zoë Łukasiewicz" "$D/parsed"
+check_out "starttls: MIME-Version" "MIME-Version: 1.0" "$D/parsed"
+check_out "starttls: Date parses" "Date-ok: True" "$D/parsed"
+mid=$(field p1 message_id)
+check_out "starttls: Message-ID from the dispatch id" "Message-ID: <$mid>" "$D/parsed"
+check_out "starttls: a body line of a single dot survives" "dotline: True" "$D/parsed"
+check_out "starttls: a body line starting with two dots survives" "twodots: True" "$D/parsed"
+check_out "starttls: no header beyond the structured ones" \
+	"headers: content-transfer-encoding,content-type,date,from,message-id,mime-version,reply-to,subject,to,x-occasiond-dispatch" "$D/parsed"
+eq "starttls: last reply recorded" "$(field p1 last_reply)" "250 2.0.0 Ok: queued as Q1"
+OCC run --once --at 2026-12-13T11:00 >/dev/null 2>&1
+eq "starttls: a second run sends nothing again" "$(ls "$D/srv/" | grep -c '\.eml$')" 1
+grep -q 's3cret-pass' "$D/run.out" "$D/run.err" && not_ok "the password never appears in the output" || ok "the password never appears in the output"
+stop
+
+# 2. Implicit TLS (smtps://).
+newcase implicit implicit smtps "$AUTHCFG"
+server "$D" --tls implicit --auth occasiond:s3cret-pass
+OCC run --once --at $AT > "$D/run.out" 2>"$D/run.err"
+eq "implicit TLS: status sent" "$(field p1 status)" sent
+check "implicit TLS: message received" test -s "$D/srv/1.eml"
+stop
+
+# 3. A server without STARTTLS: refused, no AUTH in plain text, nothing sent.
+newcase notls starttls smtp "$AUTHCFG"
+server "$D" --tls none --auth occasiond:s3cret-pass
+OCC run --once --at $AT > "$D/run.out" 2>"$D/run.err"
+eq "no STARTTLS offered: status retry" "$(field p1 status)" retry
+check_not "no STARTTLS offered: no AUTH sent in clear" "AUTH" "$D/srv/events.log"
+check_not "no STARTTLS offered: no MAIL sent" "MAIL" "$D/srv/events.log"
+stop
+
+# 4. A certificate no configured CA signed: refused before anything is sent.
+newcase badcert starttls smtp "$AUTHCFG"
+"$PY" "$ROOT/tests/e2e/smtpd.py" "$D/srv" --cert "$C/self.pem" --key "$C/self.key" --tls starttls \
+	--auth occasiond:s3cret-pass 2>/dev/null &
+SRV_PID=$!
+i=0; while [ ! -s "$D/srv/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+sed -i "s/:PORT\$/:$(cat "$D/srv/port")/" "$CFG"
+OCC run --once --at $AT > "$D/run.out" 2>"$D/run.err"
+eq "wrong certificate: status retry" "$(field p1 status)" retry
+check_out "wrong certificate: the error says so" "certificate" "$D/run.err"
+check_not "wrong certificate: no AUTH" "AUTH" "$D/srv/events.log"
+stop
+
+# 5. 421 at the greeting: retry.
+newcase greet421 none smtp ""
+server "$D" --tls none --mode greet421
+OCC run --once --at $AT > "$D/run.out" 2>"$D/run.err"
+eq "421 greeting: status retry" "$(field p1 status)" retry
+check_out "421 greeting: reply kept" "421 4.3.2" "$D/run.err"
+eq "back-off: first retry after first_delay (1m)" "$(field p1 next_attempt_at)" "2026-12-13T10:01:00+01:00"
+OCC run --once --at 2026-12-13T10:01 >/dev/null 2>&1
+eq "back-off: second attempt counted" "$(field p1 attempts)" 2
+eq "back-off: then doubled (2m)" "$(field p1 next_attempt_at)" "2026-12-13T10:03:00+01:00"
+OCC run --once --at 2026-12-13T10:03 > "$D/run3.out" 2>&1
+eq "back-off: attempts spent (3): failed" "$(field p1 status)" failed
+check_out "back-off: the error says the attempts are spent" "3 attempts spent" "$D/run3.out"
+eq "back-off: three connections in all" "$(grep -c '^CONNECT' "$D/srv/events.log")" 3
+stop
+
+# 6. 451 then success on the next attempt, after next_attempt_at.
+newcase r451 none smtp ""
+server "$D" --tls none --mode rcpt451once
+OCC run --once --at $AT > "$D/run.out" 2>"$D/run.err"
+eq "451: status retry" "$(field p1 status)" retry
+eq "451: attempts 1" "$(field p1 attempts)" 1
+eq "451: last reply kept" "$(field p1 last_reply)" "451 4.3.0 Try again later"
+eq "451: next attempt after first_delay" "$(field p1 next_attempt_at)" "2026-12-13T10:01:00+01:00"
+mid1=$(field p1 message_id)
+OCC run --once --at 2026-12-13T10:00:30 >/dev/null 2>&1
+eq "451: not retried before next_attempt_at" "$(field p1 attempts)" 1
+OCC run --once --at 2026-12-13T10:02 > "$D/run2.out" 2>"$D/run2.err"
+eq "451: sent on the second attempt" "$(field p1 status)" sent
+eq "451: attempts 2" "$(field p1 attempts)" 2
+eq "451: one message received" "$(ls "$D/srv/" | grep -c '\.eml$')" 1
+eq "451: the Message-ID is the same on the retry" "$(field p1 message_id)" "$mid1"
+check_out "451: the message carries that Message-ID" "Message-ID: <$mid1>" "$D/srv/1.eml"
+stop
+
+# 7. 550: failed after one attempt, never retried.
+newcase r550 none smtp ""
+server "$D" --tls none --mode rcpt550
+OCC run --once --at $AT > "$D/run.out" 2>"$D/run.err"
+eq "550: run exits 1" "$?" 1
+eq "550: status failed" "$(field p1 status)" failed
+eq "550: one attempt" "$(field p1 attempts)" 1
+check_out "550: error has the reply" "550 5.1.1" "$D/run.err"
+OCC run --once --at 2026-12-13T12:00 >/dev/null 2>&1
+eq "550: not tried again" "$(grep -c '^RCPT' "$D/srv/events.log")" 1
+stop
+
+# 8. Connection dropped after the data: unknown, and not sent again by the next run.
+newcase drop none smtp ""
+server "$D" --tls none --mode dropafterdata
+OCC run --once --at $AT > "$D/run.out" 2>"$D/run.err"
+eq "dropped after DATA: status unknown" "$(field p1 status)" unknown
+check_out "dropped after DATA: the summary says unknown" "1 unknown" "$D/run.out"
+OCC run --once --at 2026-12-13T12:00 >/dev/null 2>&1
+OCC run --once --at 2026-12-13T16:00 >/dev/null 2>&1
+eq "dropped after DATA: never resent" "$(grep -c '^DATA' "$D/srv/events.log")" 1
+eq "dropped after DATA: still unknown" "$(field p1 status)" unknown
+stop
+
+# 9. A slow server (no answer within the timeout): retry.
+newcase slow none smtp ""
+server "$D" --tls none --mode slowrcpt --delay 20
+t0=$(date +%s)
+OCC run --once --at $AT > "$D/run.out" 2>"$D/run.err"
+t1=$(date +%s)
+eq "slow server: status retry" "$(field p1 status)" retry
+check "slow server: gave up long before the server answered (timeout 2s)" test $((t1 - t0)) -lt 12
+check_out "slow server: timeout in the error" "imeout" "$D/run.err"
+stop
+
+# 10. A pass that died while a message was in flight: data_sent -> unknown, else retry.
+newcase crash none smtp ""
+server "$D" --tls none
+OCC run --once --at $AT >/dev/null 2>&1
+sqlite3 "$D/var/occasiond.db" "UPDATE dispatches SET status='queued', data_sent=1"
+OCC run --once --at 2026-12-13T10:05 >/dev/null 2>&1
+eq "crash with data out: unknown on recovery" "$(field p1 status)" unknown
+eq "crash with data out: not resent" "$(ls "$D/srv/" | grep -c '\.eml$')" 1
+sqlite3 "$D/var/occasiond.db" "UPDATE dispatches SET status='queued', data_sent=0"
+OCC run --once --at 2026-12-13T10:06 >/dev/null 2>&1
+eq "crash before data: retried and sent" "$(field p1 status)" sent
+eq "crash before data: sent once more" "$(ls "$D/srv/" | grep -c '\.eml$')" 2
+stop
+
+# 11. Injection: hostile names and addresses never add a header or a recipient.
+newcase inject none smtp ""
+OCC import stakeholders --skip-invalid "$T/hostile.csv" > "$D/import.out" 2>&1
+check_out "injection: the importer refuses a CR/LF in a name" "hostile.csv:9: error: column first_name: holds a control character" "$D/import.out"
+check_out "injection: the importer refuses an address list" "hostile.csv:11: error: column email" "$D/import.out"
+sqlite3 "$D/var/occasiond.db" <<'EOSQL'
+UPDATE stakeholders SET first_name = 'Eve' || char(13,10) || 'Bcc: evil1@attacker.example' WHERE id = 'h1';
+UPDATE stakeholders SET first_name = 'Mal' || char(13,10) || '.' || char(13,10) || 'RCPT TO:<evil2@attacker.example>' WHERE id = 'h2';
+UPDATE stakeholders SET email = 'h4@example.com' || char(13,10) || 'RCPT TO:<evil4@attacker.example>' WHERE id = 'h4';
+UPDATE stakeholders SET email = 'h5@example.com, evil5@attacker.example' WHERE id = 'h5';
+UPDATE stakeholders SET email = '<evil6@attacker.example>' WHERE id = 'h6';
+UPDATE stakeholders SET email = 'h7@example.com>' || char(10) || 'Bcc: evil7@attacker.example' WHERE id = 'h7';
+EOSQL
+server "$D" --tls none
+OCC run --once --at $AT > "$D/run.out" 2>"$D/run.err"
+cat "$D/srv/"*.rcpt > "$D/all.rcpt" 2>/dev/null
+check_not "injection: no attacker address in any RCPT TO" "attacker" "$D/srv/events.log"
+check_not "injection: no attacker recipient received" "attacker" "$D/all.rcpt"
+for f in "$D/srv/"*.eml; do
+	[ -f "$f" ] || continue
+	"$PY" - "$f" >> "$D/hdrs" <<'PYEOF'
+import email, email.policy, sys
+m = email.message_from_bytes(open(sys.argv[1], "rb").read(), policy=email.policy.default)
+print("keys:", ",".join(sorted(set(k.lower() for k in m.keys()))))
+print("to-count:", len(m["To"].addresses))
+PYEOF
+done
+check_not "injection: no Bcc header in any message" "bcc" "$D/hdrs"
+check_not "injection: To never holds two addresses" "to-count: 2" "$D/hdrs"
+eq "injection: h3 (specials, no controls) is delivered to its own address only" "$(grep -l h3@example.com "$D/srv/"*.rcpt 2>/dev/null | xargs cat 2>/dev/null)" "h3@example.com"
+for s in h1 h2 h4 h5 h6 h7; do
+	st=$(field $s status)
+	case "$st" in failed|skipped) ok "injection: $s refused ($st)" ;; *) not_ok "injection: $s refused (got '$st')" ;; esac
+done
+stop
+
+# 12. attach_card: the card as its own PDF attachment in multipart/mixed.
+newcase attach none smtp "" "" "    attach_card: true"
+sed -i 's/template: note/template: birthday/' "$D/rules.yaml"
+server "$D" --tls none
+OCC run --once --at $AT > "$D/run.out" 2>"$D/run.err"
+eq "attach_card: status sent" "$(field p1 status)" sent
+"$PY" - "$D/srv/1.eml" "$D/card.pdf" > "$D/att" 2>&1 <<'PYEOF'
+import email, email.policy, sys
+m = email.message_from_bytes(open(sys.argv[1], "rb").read(), policy=email.policy.default)
+print("type:", m.get_content_type())
+atts = list(m.iter_attachments())
+print("attachments:", len(atts))
+for a in atts:
+    print("att-type:", a.get_content_type(), a.get_filename())
+    open(sys.argv[2], "wb").write(a.get_content())
+print("alternative:", any(p.get_content_type() == "multipart/alternative" for p in m.walk()))
+PYEOF
+check_out "attach_card: multipart/mixed" "type: multipart/mixed" "$D/att"
+check_out "attach_card: one application/pdf attachment" "att-type: application/pdf note.pdf" "$D/att"
+check_out "attach_card: the text and HTML alternative kept" "alternative: True" "$D/att"
+check "attach_card: the attachment passes qpdf --check" qpdf --check "$D/card.pdf"
+if have pdftotext; then
+	pdftotext "$D/card.pdf" "$D/card.txt" 2>/dev/null
+	check_out "attach_card: the card names the stakeholder" "Zoë" "$D/card.txt"
+fi
+check "attach_card: no temporary card file left" test -z "$(ls -A "$D/var/spool/tmp" 2>/dev/null)"
+stop
+
+# 13. password_file readable by others: check refuses it, run sends nothing.
+newcase pwmode starttls smtp "$AUTHCFG"
+chmod 644 "$T/pw"
+OCC check > "$D/check.out" 2>&1
+eq "password_file 0644: check fails" "$?" 1
+check_out "password_file 0644: the error names the line and the mode" "occasiond.yaml:18:20: error: password_file:" "$D/check.out"
+chmod 600 "$T/pw"
+
+# 14. Several connections: 30 stakeholders, each message sent exactly once, every record sent.
+{
+	echo "id,first_name,last_name,email,owner,owner_email"
+	i=1; while [ $i -le 30 ]; do echo "m$i,Name$i,Ünïcode,m$i@example.com,,"; i=$((i + 1)); done
+} > "$T/many.csv"
+newcase multi none smtp "    connections: 4" "$T/many.csv"
+server "$D" --tls none
+OCC run --once --at $AT > "$D/run.out" 2>"$D/run.err"
+eq "4 connections: run exits 0" "$?" 0
+eq "4 connections: 30 messages received" "$(ls "$D/srv/" | grep -c '\.eml$')" 30
+eq "4 connections: 30 distinct recipients" "$(cat "$D/srv/"*.rcpt | sort -u | wc -l)" 30
+eq "4 connections: 30 records sent, each with data_sent" \
+	"$(sqlite3 "$D/var/occasiond.db" "SELECT count(*) FROM dispatches WHERE status = 'sent' AND data_sent = 1 AND attempts = 1")" 30
+check "4 connections: more than one connection was used" test "$(grep -c '^EHLO' "$D/srv/events.log")" -gt 1
+stop
+
+# 15. A real crash (kill -9) while a message is in flight.
+# waitfor FILE TEXT: until FILE holds TEXT (at most 15 s).
+waitfor() { i=0; while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done; }
+# After the whole message went out, before the server's reply: unknown, never sent again.
+newcase kill1 none smtp ""
+sed -i 's/timeout: 2s/timeout: 20s/' "$CFG"
+server "$D" --tls none --mode slowdata --delay 30
+"$OCCASIOND" -c "$CFG" run --once --at $AT > "$D/run.out" 2>&1 &
+RUN_PID=$!
+waitfor "$D/srv/events.log" '^DATA'
+kill -9 "$RUN_PID"; wait "$RUN_PID" 2>/dev/null
+eq "killed after the data: the record was queued with data_sent" \
+	"$(sqlite3 "$D/var/occasiond.db" "SELECT status || ',' || data_sent FROM dispatches")" "queued,1"
+stop
+server "$D" --tls none
+OCC run --once --at 2026-12-13T10:30 >/dev/null 2>&1
+eq "killed after the data: unknown on the next start" "$(field p1 status)" unknown
+OCC run --once --at 2026-12-13T11:30 >/dev/null 2>&1
+check_not "killed after the data: never sent again" "MAIL" "$D/srv/events.log"
+stop
+# Before the data (waiting for the RCPT reply): retry, sent once on the next start.
+newcase kill2 none smtp ""
+sed -i 's/timeout: 2s/timeout: 20s/' "$CFG"
+server "$D" --tls none --mode slowrcpt --delay 30
+"$OCCASIOND" -c "$CFG" run --once --at $AT > "$D/run.out" 2>&1 &
+RUN_PID=$!
+waitfor "$D/srv/events.log" '^RCPT'
+kill -9 "$RUN_PID"; wait "$RUN_PID" 2>/dev/null
+eq "killed before the data: the record was queued without data_sent" \
+	"$(sqlite3 "$D/var/occasiond.db" "SELECT status || ',' || data_sent FROM dispatches")" "queued,0"
+stop
+server "$D" --tls none
+OCC run --once --at 2026-12-13T10:30 >/dev/null 2>&1
+eq "killed before the data: sent on the next start" "$(field p1 status)" sent
+eq "killed before the data: exactly one message received" "$(ls "$D/srv/" | grep -c '\.eml$')" 1
+stop
