@@ -200,15 +200,43 @@ static void run_print_command(const char *cmd, const char *path)
 }
 
 /*
- * remind_deliver: hands a signer's reminder to delivery. For now it goes to the maildir
- * SPOOL/outbox under its deterministic name (delivery refuses an existing name, so a
- * reminder is never written twice).
+ * remind_deliver: hands a signer's reminder to the configured transport. Maildir: under its
+ * deterministic name (delivery refuses an existing name, so it is never written twice).
+ * SMTP: sent on a session of its own, and its name noted in the store's meta table once the
+ * server has accepted it, so a later pass does not send it again; a reminder that cannot be
+ * sent now is logged (the batch itself is safe on disk) and not retried.
  */
-static int remind_deliver(const struct pass *p, const char *name, const struct strbuf *msg, char err[ERR_LEN])
+static int remind_deliver(const struct pass *p, const char *name, const char *to, const struct strbuf *msg,
+                          char err[ERR_LEN])
 {
-	char *outbox = util_path_join(p->cfg->spool, "outbox");
-	int rc = mail_maildir_deliver(outbox, name, msg->s, msg->len, NULL, err);
-	free(outbox);
+	struct mail_smtp *smtp = NULL;
+	struct mail_result res;
+	char *key, *seen;
+	const char *rcpt[1];
+	int rc = -1;
+
+	if (p->cfg->transport != TRANSPORT_SMTP) {
+		char *outbox = util_path_join(p->cfg->spool, "outbox");
+		rc = mail_maildir_deliver(outbox, name, msg->s, msg->len, NULL, err);
+		free(outbox);
+		return rc;
+	}
+	key = xasprintf("reminder:%s", name);
+	if ((seen = store_meta_get(p->st, key))) {
+		free(seen);
+		free(key);
+		return 0;
+	}
+	rcpt[0] = to;
+	memset(&res, 0, sizeof res);
+	if (mail_smtp_open(p->cfg, &smtp, err) == 0) {
+		if (mail_smtp_send(smtp, p->cfg->mail_from_addr, rcpt, 1, msg->s, msg->len, NULL, NULL, &res) == MAIL_SENT)
+			rc = store_meta_set(p->st, key, "sent", err);
+		else
+			err_set(err, "%s", res.err[0] ? res.err : res.reply);
+	}
+	mail_smtp_close(smtp);
+	free(key);
 	return rc;
 }
 
@@ -284,7 +312,7 @@ static void remind_signer(const struct pass *p, const char *signer, const char *
 	m.date = date;
 	m.message_id = mid;
 	m.text = body.s;
-	if (mime_build(&m, &msg, err) != 0 || remind_deliver(p, name, &msg, err) != 0)
+	if (mime_build(&m, &msg, err) != 0 || remind_deliver(p, name, to, &msg, err) != 0)
 		log_err("batch %s: reminder to %s not sent: %s", path, to, err);
 	else
 		log_info("batch %s: reminder sent to %s", path, to);

@@ -1088,3 +1088,11 @@ int store_quick_check(struct store *st, char err[ERR_LEN])
 	sqlite3_finalize(s);
 	return 0;
 }
+
+int store_meta_set(struct store *st, const char *key, const char *value, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	if (meta_put(st, key, value, why) < 0)
+		return err_set(err, "store: %s", why);
+	return 0;
+}

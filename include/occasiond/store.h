@@ -71,6 +71,8 @@ int store_list_dispatches(struct store *st, const struct dispatch_filter *f,
 
 /* store_meta_get: a value of the meta table (e.g. "install_id", made at creation); caller frees; NULL when absent. */
 char *store_meta_get(struct store *st, const char *key);
+/* store_meta_set: sets (or replaces) a value of the meta table. 0 or -1. */
+int store_meta_set(struct store *st, const char *key, const char *value, char err[ERR_LEN]);
 
 /*
  * store_quick_check: PRAGMA quick_check, run once when a pass or the daemon starts: a damaged
