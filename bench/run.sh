@@ -85,4 +85,5 @@ echo "| run --once: cards into batches (template merge included) | $cards cards 
 echo
 echo "Batches embed each font once per file; a card of its own pays for the whole embedded font."
 } > bench/RESULTS.md
+sh bench/idle.sh >> bench/RESULTS.md
 cat bench/RESULTS.md
