@@ -335,12 +335,12 @@ static int arm_timer(struct daemon *dm, int64_t wake)
 /* poll_timeout: ms until the next watchdog kick or database recheck; -1 for none (sleep until an event). */
 static int poll_timeout(const struct daemon *dm)
 {
-	int64_t now = mono_ms(), t = -1;
+	int64_t now = mono_ms(), t = INT64_MAX;
 	if (wd_interval_ms)
 		t = wd_last_ms + wd_interval_ms - now;
-	if (dm->recheck_ms && (t < 0 || dm->recheck_ms - now < t))
+	if (dm->recheck_ms && dm->recheck_ms - now < t)
 		t = dm->recheck_ms - now;
-	if (t == -1 && !wd_interval_ms && !dm->recheck_ms)
+	if (t == INT64_MAX)
 		return -1;
 	return t < 0 ? 0 : t > INT_MAX ? INT_MAX : (int)t;
 }

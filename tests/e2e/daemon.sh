@@ -149,7 +149,9 @@ eq "the next start sends the rest, nothing twice" \
 
 # 4. Under the unit's sandbox rules: strace the plain build through a pass of the shipped
 #    examples (cards and emails), a reload, an import and a stop.
-if [ -z "$SAN" ]; then
+if [ -z "$SAN" ] && ! strace -f -o /dev/null true 2>/dev/null; then
+	echo "skip - strace cannot trace here (ptrace not permitted)"
+elif [ -z "$SAN" ]; then
 	rm -rf "$T/var"
 	cp "$ROOT/config/occasions.yaml" "$T/etc/occasions.yaml"
 	OCC import stakeholders examples/stakeholders.csv > /dev/null 2>&1
