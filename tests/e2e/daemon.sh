@@ -114,10 +114,20 @@ eq "a stakeholder imported while serve runs is dispatched without a signal or re
 stop
 eq "exit 0 after reloads" "$rc" 0
 
+# 2b. Nothing due: it sleeps until local midnight, plans the new day, and the next midnight is
+#     23 hours on, across the switch to summer time (Europe/Berlin, 29 March 2026).
+serve_at "2026-03-28 22:59:58" "$T/serve2b.err"
+wait_for 10 has_line "STATUS=nothing due before 2026-03-29T00:00:00+01:00" "$T/notify.log"
+check_out "with nothing due it sleeps until local midnight" "STATUS=nothing due before 2026-03-29T00:00:00+01:00" "$T/notify.log"
+wait_for 8 has_line "STATUS=nothing due before 2026-03-30T00:00:00+02:00" "$T/notify.log"
+check_out "at midnight it plans the new day; the next midnight is after the DST switch" \
+	"STATUS=nothing due before 2026-03-30T00:00:00+02:00" "$T/notify.log"
+stop
+
 # 3. SIGTERM in the middle of a big pass: the dispatch in hand finishes, nothing is half written.
 # On tmpfs when there is one: the figure here is the stop, not the disk's fsync rate.
-N=2000
-B=$(mktemp -d /dev/shm/occasiond-e2e.XXXXXX 2>/dev/null) || B=$T/big
+N=6000
+B=$(mktemp -d /dev/shm/occasiond-e2e.XXXXXX 2>/dev/null) || { B=$T/big; N=1500; }
 trap 'kill $SP $NP 2>/dev/null; rm -rf "$T" "$B"' EXIT
 "$PY" - "$N" > "$T/big.csv" <<'EOF'
 import sys
