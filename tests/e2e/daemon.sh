@@ -144,6 +144,13 @@ BCFG=$T/etc/big.yaml
 "$OCCASIOND" -c "$BCFG" import stakeholders "$T/big.csv" > /dev/null 2>&1
 CFG=$BCFG serve_at "2026-12-03 10:00:00" "$T/serve3.err"
 wait_for 20 count_ge "$B/occasiond.db" "select count(*) from dispatches where status='sent'" 20
+# The pass is still going (no STATUS= yet), yet the watchdog is fed: util_keepalive between dispatches.
+wait_for 5 has_line WATCHDOG=1 "$T/notify.log"
+if grep -q WATCHDOG=1 "$T/notify.log" && ! grep -q STATUS= "$T/notify.log"; then
+	ok "WATCHDOG=1 is sent during a long pass, not only between passes"
+else
+	not_ok "WATCHDOG=1 during a long pass"; sed 's/^/#   /' "$T/notify.log" | head -5
+fi
 stop
 eq "SIGTERM during the pass: exit status 0" "$rc" 0
 check "... within 5 s (${ms} ms)" test "$ms" -lt 5000
