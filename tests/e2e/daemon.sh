@@ -79,6 +79,7 @@ wait_for 5 has_line "STATUS=next dispatch 2026-12-03T10:00:00+01:00" "$T/notify.
 check_out "then it sleeps until Bob's fire time" "STATUS=next dispatch 2026-12-03T10:00:00+01:00" "$T/notify.log"
 wait_for 3 sh -c "[ \$(grep -c WATCHDOG=1 '$T/notify.log') -ge 2 ]"
 check "WATCHDOG=1 at least every WATCHDOG_USEC/2" sh -c "[ \$(grep -c WATCHDOG=1 '$T/notify.log') -ge 2 ]"
+check_out "-v: debug lines at <7>" "<7>next dispatch 2026-12-03T10:00:00+01:00" "$T/serve1.err"
 check_out "a dispatch is one log line with key=value fields" "<6>dispatch id=1 rule=note stakeholder=a1 occasion=2026-12-10 channel=email status=sent" "$T/serve1.err"
 stop
 eq "SIGTERM: exit status 0" "$rc" 0
@@ -256,6 +257,7 @@ if cc -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -
 		eq "without libsystemd: READY, STATUS and STOPPING reach \$NOTIFY_SOCKET, exit 0" \
 			"$(grep -c -e READY=1 -e STOPPING=1 "$T/notify.log"):$(grep -q STATUS= "$T/notify.log" && echo status):$rc" \
 			"2:status:0"
+		check_not "without -v, no debug line" "<7>" "$T/serve5.err"
 		check "... and WATCHDOG=1 (WATCHDOG_USEC and WATCHDOG_PID read by hand)" grep -q WATCHDOG=1 "$T/notify.log"
 		check "the build without libsystemd does not link it" sh -c "! ldd '$T/occ-nosd' | grep -q libsystemd"
 	else
