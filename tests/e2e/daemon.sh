@@ -183,10 +183,11 @@ elif [ -z "$SAN" ]; then
 		chmod 755 "$T" && chmod 666 "$T/notify.sock" && chown -R 65534:65534 "$T/var"
 	fi
 	NOTIFY_SOCKET="$T/notify.sock" TZ=UTC FAKETIME="@2026-12-03 10:00:00" \
-		strace -f -qq -s 256 -o "$T/strace.out" $AS env LD_PRELOAD="$FT" "$OCCASIOND" -c "$CFG" serve 2> "$T/serve4.err" &
+		strace -f -qq -s 256 -o "$T/strace.out" sh -c 'echo $$ > "$0"; exec "$@"' "$T/daemon.pid" \
+		$AS env LD_PRELOAD="$FT" "$OCCASIOND" -c "$CFG" serve 2> "$T/serve4.err" &
 	STP=$!
-	wait_for 5 pgrep -P "$STP"
-	SP=$(pgrep -P "$STP")
+	wait_for 5 test -s "$T/daemon.pid"
+	SP=$(cat "$T/daemon.pid")
 	wait_for 20 has_line "cards," "$T/notify.log"
 	kill -HUP "$SP"
 	wait_for 10 has_line "reloaded" "$T/serve4.err"
