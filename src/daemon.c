@@ -302,6 +302,9 @@ static int64_t pass(struct daemon *dm)
 	store_trim(dm->st, CACHE_KIB);
 	malloc_trim(0);
 
+	/* A retry already due was offered to this pass; one it could not take must not spin the loop. */
+	if (retry_wake <= now)
+		retry_wake = INT64_MAX;
 	now = (int64_t)time(NULL);
 	midnight = next_midnight(dm->cfg->timezone, now);
 	wake = midnight;
@@ -310,7 +313,7 @@ static int64_t pass(struct daemon *dm)
 	if (retry_wake < wake)
 		wake = retry_wake;
 	if (wake <= now)
-		wake = now + 1;   /* never spin: a retry due now is tried at the next second */
+		wake = now + 1;   /* became due while the pass ran */
 	dates_format_instant(wake, dm->cfg->timezone, when, sizeof when);
 	snprintf(status, sizeof status, "STATUS=%s %s; last pass: %d emails, %d cards, %d skipped, %d missed, "
 	         "%d retry, %d failed", wake == plan_wake ? "next dispatch" : wake == retry_wake ? "next retry" :
