@@ -125,6 +125,17 @@ check_out "at midnight it plans the new day; the next midnight is after the DST 
 	"STATUS=nothing due before 2026-03-30T00:00:00+02:00" "$T/notify.log"
 stop
 
+# 2c. A delivery that fails for now (the outbox cannot be made) is a retry, and the daemon's next
+#     wake-up is its retry time (first_delay 5m after 10:00 UTC), not a poll.
+mkdir -p "$T/r/spool" && : > "$T/r/spool/outbox"
+sed -e "s|^database: .*|database: $T/r/occasiond.db|" -e "s|^spool: .*|spool: $T/r/spool|" "$CFG" > "$T/etc/retry.yaml"
+"$OCCASIOND" -c "$T/etc/retry.yaml" import stakeholders "$T/people.csv" > /dev/null 2>&1
+CFG=$T/etc/retry.yaml serve_at "2026-12-03 10:00:00" "$T/serve2c.err"
+wait_for 10 has_line "STATUS=" "$T/notify.log"
+check_out "a failed local delivery is recorded retry" "status=retry" "$T/serve2c.err"
+check_out "the next wake-up is the retry time" "STATUS=next retry 2026-12-03T11:05:00+01:00" "$T/notify.log"
+stop
+
 # 3. SIGTERM in the middle of a big pass: the dispatch in hand finishes, nothing is half written.
 # On tmpfs when there is one: the figure here is the stop, not the disk's fsync rate.
 # (The sanitizer build plans about a hundred times slower: fewer there.)
