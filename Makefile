@@ -11,8 +11,12 @@ BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 DATADIR ?= $(PREFIX)/share/occasiond
 MANDIR ?= $(PREFIX)/share/man
-SYSCONFDIR ?= /etc
+# /etc for the system prefixes (the default config path is /etc/occasiond/occasiond.yaml),
+# PREFIX/etc for any other (e.g. /opt/occasiond/etc; the unit then passes -c).
+SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
 UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+STATEDIR ?= /var/lib/occasiond
 DESTDIR ?=
 
 VERSION = 0.1.0
@@ -92,24 +96,48 @@ bench: deps-bench
 	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh
 
+# The sample config as installed: its paths point at the installed data and the state directory.
+SAMPLE_CONFIG = mkdir -p build && sed -e 's|^database:[^\#]*|database: $(STATEDIR)/occasiond.db      |' \
+	-e 's|^spool:[^\#]*|spool: $(STATEDIR)/spool                |' \
+	-e 's|^templates:.*|templates: $(DATADIR)/templates|' -e 's|^fonts:.*|fonts: $(DATADIR)/fonts|' \
+	config/occasiond.yaml > build/occasiond.yaml.installed
+
+# install: the sample config goes to SYSCONFDIR/occasiond with its paths pointed at the
+# installed data and the service's state directory, and never over a file already there.
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 	  $(DESTDIR)$(DATADIR)/templates $(DESTDIR)$(DATADIR)/fonts $(DESTDIR)$(UNITDIR) \
-	  $(DESTDIR)$(SYSCONFDIR)/occasiond
+	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/occasiond
 	install -m 0755 build/occasiond $(DESTDIR)$(SBINDIR)/occasiond
 	install -m 0644 man/occasiond.8 $(DESTDIR)$(MANDIR)/man8/occasiond.8
 	install -m 0644 man/occasiond.yaml.5 $(DESTDIR)$(MANDIR)/man5/occasiond.yaml.5
 	cp -R templates/. $(DESTDIR)$(DATADIR)/templates/
 	cp -R fonts/. $(DESTDIR)$(DATADIR)/fonts/
-	install -m 0644 systemd/occasiond.service $(DESTDIR)$(UNITDIR)/occasiond.service
+	chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)
+	sed -e 's|/usr/local/sbin/occasiond|$(SBINDIR)/occasiond|' -e 's|/etc/occasiond/|$(SYSCONFDIR)/occasiond/|g' \
+	  systemd/occasiond.service > $(DESTDIR)$(UNITDIR)/occasiond.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/occasiond.service
+	install -m 0644 systemd/occasiond.sysusers $(DESTDIR)$(SYSUSERSDIR)/occasiond.conf
+	@$(SAMPLE_CONFIG)
 	for f in occasiond.yaml occasions.yaml; do \
-	  [ -e $(DESTDIR)$(SYSCONFDIR)/occasiond/$$f ] || \
-	    install -m 0640 config/$$f $(DESTDIR)$(SYSCONFDIR)/occasiond/$$f; done
+	  src=config/$$f; [ $$f = occasiond.yaml ] && src=build/occasiond.yaml.installed; \
+	  if [ -e $(DESTDIR)$(SYSCONFDIR)/occasiond/$$f ]; then \
+	    echo "kept $(DESTDIR)$(SYSCONFDIR)/occasiond/$$f (the new sample is $$src)"; \
+	  else install -m 0644 $$src $(DESTDIR)$(SYSCONFDIR)/occasiond/$$f; fi; done
+	@[ -n "$(DESTDIR)" ] || echo "next: systemd-sysusers; systemctl daemon-reload; systemctl enable --now occasiond"
 
+# uninstall: removes what install wrote; a config file that was edited is kept.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/occasiond $(DESTDIR)$(MANDIR)/man8/occasiond.8 \
-	  $(DESTDIR)$(MANDIR)/man5/occasiond.yaml.5 $(DESTDIR)$(UNITDIR)/occasiond.service
+	  $(DESTDIR)$(MANDIR)/man5/occasiond.yaml.5 $(DESTDIR)$(UNITDIR)/occasiond.service \
+	  $(DESTDIR)$(SYSUSERSDIR)/occasiond.conf
 	rm -rf $(DESTDIR)$(DATADIR)
+	@$(SAMPLE_CONFIG)
+	@for f in occasiond.yaml occasions.yaml; do \
+	  src=config/$$f; [ $$f = occasiond.yaml ] && src=build/occasiond.yaml.installed; \
+	  if cmp -s $$src $(DESTDIR)$(SYSCONFDIR)/occasiond/$$f; then rm -f $(DESTDIR)$(SYSCONFDIR)/occasiond/$$f; \
+	  elif [ -e $(DESTDIR)$(SYSCONFDIR)/occasiond/$$f ]; then echo "kept $(DESTDIR)$(SYSCONFDIR)/occasiond/$$f (edited)"; fi; done
+	@rmdir $(DESTDIR)$(SYSCONFDIR)/occasiond 2>/dev/null || true
 
 # Fuzzing (clang's libFuzzer): FUZZ_TIME seconds per harness, seeds in tests/fuzz/corpus/.
 FUZZ_TIME ?= 60

@@ -1,140 +1,473 @@
-/* daemon: the serve loop, signals, sd_notify. */
+/*
+ * daemon: `serve`. One thread, one ppoll over three descriptors:
+ *   - a signalfd for SIGTERM, SIGINT and SIGHUP (blocked, so no handler runs at all and a
+ *     signal that arrives during a pass waits in the descriptor);
+ *   - a timerfd on CLOCK_REALTIME armed at the absolute next due instant, with
+ *     TFD_TIMER_CANCEL_ON_SET so that a wall-clock step wakes it (read fails ECANCELED);
+ *   - an inotify watch on the database's directory: another process's commit writes the
+ *     database or its -wal file; PRAGMA data_version then tells a foreign commit from our own.
+ * The ppoll timeout is infinite unless systemd's watchdog is on (then half of WatchdogSec).
+ */
 #include "occasiond/daemon.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "occasiond/card.h"
 #include "occasiond/config.h"
 #include "occasiond/dispatch.h"
 #include "occasiond/log.h"
+#include "occasiond/mime.h"
 #include "occasiond/rules.h"
 #include "occasiond/store.h"
 
-#define MAX_SLEEP 3600   /* wake at least hourly: a new day, a changed database */
+#define CACHE_KIB 512          /* SQLite page cache between and during passes */
+#define RECHECK_MS 1000        /* a database event without a visible commit: look again once */
 
-static volatile sig_atomic_t got_term, got_hup;
+/* ---- sd_notify ---- */
 
-static void on_signal(int sig)
+#ifndef HAVE_SYSTEMD
+/* notify_socket: the sd_notify protocol by hand: one datagram to $NOTIFY_SOCKET. */
+static void notify_socket(const char *msg)
 {
-	if (sig == SIGHUP)
-		got_hup = 1;
-	else
-		got_term = 1;
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	size_t len;
+	int fd;
+	if (!path || (path[0] != '/' && path[0] != '@') || (len = strlen(path)) >= sizeof sa.sun_path)
+		return;
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, len);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';   /* abstract namespace */
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+	           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		log_debug("sd_notify: %s", strerror(errno));
+	close(fd);
 }
+#endif
 
 static void notify(const char *state)
 {
 #ifdef HAVE_SYSTEMD
 	sd_notify(0, state);
 #else
-	(void)state;
+	notify_socket(state);
 #endif
 }
 
-/* load: config and rules, whole; NULL out-params on failure with every problem logged. */
+/* watchdog_usec: WatchdogSec as systemd passes it (WATCHDOG_USEC for our pid), 0 when off. */
+static uint64_t watchdog_usec(void)
+{
+#ifdef HAVE_SYSTEMD
+	uint64_t usec = 0;
+	return sd_watchdog_enabled(0, &usec) > 0 ? usec : 0;
+#else
+	const char *u = getenv("WATCHDOG_USEC"), *p = getenv("WATCHDOG_PID");
+	char *end;
+	unsigned long long usec;
+	if (!u)
+		return 0;
+	if (p && strtol(p, &end, 10) != (long)getpid())
+		return 0;
+	errno = 0;
+	usec = strtoull(u, &end, 10);
+	return errno || *end || end == u ? 0 : (uint64_t)usec;
+#endif
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wd_interval_ms;   /* half of WatchdogSec; 0: no watchdog */
+static int64_t wd_last_ms;
+
+/* watchdog_kick: WATCHDOG=1 when half the interval has passed; cheap enough for util_keepalive. */
+static void watchdog_kick(void)
+{
+	int64_t now;
+	if (!wd_interval_ms)
+		return;
+	now = mono_ms();
+	if (now - wd_last_ms >= wd_interval_ms) {
+		notify("WATCHDOG=1");
+		wd_last_ms = now;
+	}
+}
+
+/* stop_pending: SIGTERM or SIGINT waiting in the signalfd (asked between dispatches). */
+static int stop_pending(void)
+{
+	sigset_t p;
+	if (sigpending(&p) != 0)
+		return 0;
+	return sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1;
+}
+
+/* ---- config, rules and templates, whole ---- */
+
+static void check_one(const struct config *cfg, const struct rule *r, const char *name, int channel, struct diags *d)
+{
+	char err[ERR_LEN];
+	if (channel == CH_CARD || channel == CH_PREFERRED) {
+		char *file = xasprintf("%s.card.yaml", name), *path = util_path_join(cfg->templates, file);
+		struct card_template *t = NULL;
+		if (card_template_load(path, cfg->fonts, &t, err) != 0)
+			diags_add(d, 0, "%s:%ld:%ld: error: occasion '%s': card template '%s': %s", r->file, r->line, r->col,
+			          r->id, name, err);
+		card_template_free(t);
+		free(file);
+		free(path);
+	}
+	if (channel == CH_EMAIL || channel == CH_PREFERRED) {
+		struct email_template *t = NULL;
+		if (email_template_load(cfg->templates, name, &t, err) != 0)
+			diags_add(d, 0, "%s:%ld:%ld: error: occasion '%s': email template '%s': %s", r->file, r->line, r->col,
+			          r->id, name, err);
+		email_template_free(t);
+	}
+}
+
+/* check_templates: every template a rule or variant names loads and parses. */
+static void check_templates(const struct config *cfg, const struct ruleset *rs, struct diags *d)
+{
+	for (size_t i = 0; i < rs->nrules; i++) {
+		const struct rule *r = &rs->rules[i];
+		check_one(cfg, r, r->template_name, r->channel, d);
+		if (r->fallback == CH_EMAIL && r->channel != CH_PREFERRED)
+			check_one(cfg, r, r->template_name, CH_EMAIL, d);
+		for (size_t k = 0; k < r->nvariants; k++) {
+			const struct variant *v = &r->variants[k];
+			int ch = v->set_channel >= 0 ? v->set_channel : v->channel >= 0 ? v->channel : r->channel;
+			if (v->template_name)
+				check_one(cfg, r, v->template_name, ch, d);
+		}
+	}
+}
+
+/* load: config, rules and templates, whole; NULL out-params on failure with every problem logged. */
 static int load(const char *path, struct config **cfg, struct ruleset **rs)
 {
 	struct diags d = {0};
 	*cfg = config_load(path, &d);
 	*rs = *cfg ? rules_load((*cfg)->rules, &d) : NULL;
+	if (*rs)
+		check_templates(*cfg, *rs, &d);
 	for (size_t i = 0; i < d.n; i++)
 		log_msg(d.warning[i] ? LOG_LVL_WARN : LOG_LVL_ERR, "%s", d.msgs[i]);
-	diags_free(&d);
-	if (!*cfg || !*rs) {
+	if (!*cfg || !*rs || d.nerrors) {
 		rules_free(*rs);
 		config_free(*cfg);
 		*cfg = NULL;
 		*rs = NULL;
+	}
+	diags_free(&d);
+	return *cfg ? 0 : -1;
+}
+
+/* ---- the loop ---- */
+
+struct daemon {
+	const char *config_path;
+	struct config *cfg;
+	struct ruleset *rs;
+	struct store *st;
+	int sigfd, tfd, ino, wd;
+	char *db_dir, *db_base;
+	int64_t data_version;    /* as of the start of the last pass */
+	int64_t recheck_ms;      /* monotonic ms of a pending data_version look, 0: none */
+};
+
+/* watch_db: inotify on the database's directory (the -wal file is created and removed there). */
+static void watch_db(struct daemon *dm)
+{
+	const char *slash;
+	if (dm->wd >= 0)
+		inotify_rm_watch(dm->ino, dm->wd);
+	free(dm->db_dir);
+	free(dm->db_base);
+	slash = strrchr(dm->cfg->database, '/');
+	dm->db_dir = slash ? xstrndup(dm->cfg->database, slash == dm->cfg->database ? 1 : (size_t)(slash - dm->cfg->database))
+	                   : xstrdup(".");
+	dm->db_base = xstrdup(slash ? slash + 1 : dm->cfg->database);
+	dm->wd = inotify_add_watch(dm->ino, dm->db_dir, IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE);
+	if (dm->wd < 0)
+		log_warn("cannot watch %s for imports (%s): new stakeholders are seen at the next due time or SIGHUP",
+		         dm->db_dir, strerror(errno));
+}
+
+/* drain_db_events: reads every queued event; 1 when one concerned the database or its -wal/-journal. */
+static int drain_db_events(struct daemon *dm)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	size_t blen = strlen(dm->db_base);
+	int hit = 0;
+	ssize_t n;
+	while ((n = read(dm->ino, buf, sizeof buf)) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			if ((ev->mask & IN_Q_OVERFLOW) ||
+			    (ev->len && strncmp(ev->name, dm->db_base, blen) == 0 &&
+			     (ev->name[blen] == '\0' || ev->name[blen] == '-')))
+				hit = 1;
+			p += sizeof *ev + ev->len;
+		}
+	}
+	return hit;
+}
+
+static int reload(struct daemon *dm)
+{
+	struct config *ncfg;
+	struct ruleset *nrs;
+	struct store *nst = NULL;
+	char err[ERR_LEN];
+	if (load(dm->config_path, &ncfg, &nrs) != 0) {
+		log_err("reload failed: the previous config, rules and templates stay in force");
+		return -1;
+	}
+	if (strcmp(ncfg->database, dm->cfg->database) != 0) {
+		if (store_open(ncfg->database, &nst, err) != 0) {
+			log_err("%s", err);
+			log_err("reload failed: the previous config, rules and templates stay in force");
+			rules_free(nrs);
+			config_free(ncfg);
+			return -1;
+		}
+		store_close(dm->st);
+		dm->st = nst;
+		store_trim(dm->st, CACHE_KIB);
+	}
+	rules_free(dm->rs);
+	config_free(dm->cfg);
+	dm->cfg = ncfg;
+	dm->rs = nrs;
+	if (nst)
+		watch_db(dm);
+	log_info("reloaded: config=%s rules=%zu database=%s", dm->cfg->path, dm->rs->nrules, dm->cfg->database);
+	return 0;
+}
+
+/* next_midnight: the start of the day after now's, in zone: a new day's plan begins there. */
+static int64_t next_midnight(const char *zone, int64_t now)
+{
+	day_t d;
+	int secs;
+	int64_t at;
+	if (dates_utc_to_local(zone, now, &d, &secs) != 0 || dates_local_to_utc(zone, d + 1, 0, &at) != 0 || at <= now)
+		return now + 86400 - now % 86400;
+	return at;
+}
+
+/* pass: one dispatch_run at the present instant; returns the instant to wake at. */
+static int64_t pass(struct daemon *dm)
+{
+	struct dispatch_stats s;
+	int64_t now = (int64_t)time(NULL), plan_wake = INT64_MAX, retry_wake = INT64_MAX, midnight, wake;
+	char err[ERR_LEN], when[48], status[256];
+
+	dm->data_version = store_data_version(dm->st);
+	dm->recheck_ms = 0;
+	memset(&s, 0, sizeof s);
+	if (dispatch_run(dm->cfg, dm->rs, dm->st, now, 0, &s, &plan_wake, err) != 0)
+		log_err("%s", err);
+	if (store_next_retry(dm->st, &retry_wake, err) != 0)
+		log_err("%s", err);
+	/* What a pass allocated is freed; give the pages back so that idle costs nothing. */
+	store_trim(dm->st, CACHE_KIB);
+	malloc_trim(0);
+
+	/* A retry already due was offered to this pass; one it could not take must not spin the loop. */
+	if (retry_wake <= now)
+		retry_wake = INT64_MAX;
+	now = (int64_t)time(NULL);
+	midnight = next_midnight(dm->cfg->timezone, now);
+	wake = midnight;
+	if (plan_wake < wake)
+		wake = plan_wake;
+	if (retry_wake < wake)
+		wake = retry_wake;
+	if (wake <= now)
+		wake = now + 1;   /* became due while the pass ran */
+	dates_format_instant(wake, dm->cfg->timezone, when, sizeof when);
+	snprintf(status, sizeof status, "STATUS=%s %s; last pass: %d emails, %d cards, %d skipped, %d missed, "
+	         "%d retry, %d failed", wake == plan_wake ? "next dispatch" : wake == retry_wake ? "next retry" :
+	         "nothing due before", when, s.emails, s.cards, s.skipped, s.missed, s.retry, s.failed);
+	notify(status);
+	log_debug("%s", status + 7);
+	return wake;
+}
+
+static int arm_timer(struct daemon *dm, int64_t wake)
+{
+	struct itimerspec its;
+	memset(&its, 0, sizeof its);
+	its.it_value.tv_sec = (time_t)wake;
+	if (timerfd_settime(dm->tfd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) != 0) {
+		log_err("timerfd_settime: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
+/* poll_timeout: ms until the next watchdog kick or database recheck; -1 for none (sleep until an event). */
+static int poll_timeout(const struct daemon *dm)
+{
+	int64_t now = mono_ms(), t = INT64_MAX;
+	if (wd_interval_ms)
+		t = wd_last_ms + wd_interval_ms - now;
+	if (dm->recheck_ms && dm->recheck_ms - now < t)
+		t = dm->recheck_ms - now;
+	if (t == INT64_MAX)
+		return -1;
+	return t < 0 ? 0 : t > INT_MAX ? INT_MAX : (int)t;
+}
+
+static void db_changed_check(struct daemon *dm, int *need_pass)
+{
+	int64_t v = store_data_version(dm->st);
+	if (v != dm->data_version) {
+		log_debug("database changed by another process: a pass");
+		*need_pass = 1;
+	} else {
+		dm->recheck_ms = 0;
+	}
+}
+
 int daemon_serve(const char *config_path)
 {
-	struct config *cfg = NULL;
-	struct ruleset *rs = NULL;
-	struct store *st = NULL;
-	struct sigaction sa;
-	sigset_t block, orig;
+	struct daemon dm = {config_path, NULL, NULL, NULL, -1, -1, -1, -1, NULL, NULL, -1, 0};
+	sigset_t mask;
 	char err[ERR_LEN];
-	int rc = -1;
+	int rc = -1, stop = 0, need_pass = 1;
+	uint64_t wd;
 
 	log_set_prefix(1);
-	if (load(config_path, &cfg, &rs) != 0)
-		return -1;
-	if (store_open(cfg->database, &st, err) != 0) {
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0 || (dm.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+	    (dm.tfd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
+	    (dm.ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
+		log_err("cannot set up signals, timer and watch: %s", strerror(errno));
+		goto out;
+	}
+	if (load(config_path, &dm.cfg, &dm.rs) != 0)
+		goto out;
+	if (store_open(dm.cfg->database, &dm.st, err) != 0) {
 		log_err("%s", err);
 		goto out;
 	}
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	/* Signals are blocked except inside ppoll, so none is lost between a check and the sleep. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	sigprocmask(SIG_BLOCK, &block, &orig);
+	store_trim(dm.st, CACHE_KIB);
+	watch_db(&dm);
+	/* Half of WatchdogSec between kicks; util_keepalive lets a long SMTP transfer kick too. */
+	if ((wd = watchdog_usec()) > 0) {
+		wd_interval_ms = (int64_t)(wd / 2000);
+		if (wd_interval_ms < 1)
+			wd_interval_ms = 1;
+		wd_last_ms = mono_ms();
+		util_set_keepalive(watchdog_kick);
+		log_debug("watchdog: a kick every %lld ms", (long long)wd_interval_ms);
+	}
+	dispatch_set_stop_check(stop_pending);
 	notify("READY=1");
-	log_info("serving: config=%s rules=%zu database=%s", cfg->path, rs->nrules, cfg->database);
+	log_info("serving: config=%s rules=%zu database=%s", dm.cfg->path, dm.rs->nrules, dm.cfg->database);
 
-	while (!got_term) {
-		struct dispatch_stats stats;
-		int64_t now = (int64_t)time(NULL), wake = INT64_MAX, sleep_s;
-		struct timespec ts;
-		char status[160], when[48];
-
-		if (got_hup) {
-			struct config *ncfg;
-			struct ruleset *nrs;
-			got_hup = 0;
-			notify("RELOADING=1");
-			if (load(config_path, &ncfg, &nrs) == 0) {
-				rules_free(rs);
-				config_free(cfg);
-				cfg = ncfg;
-				rs = nrs;
-				log_info("reloaded: rules=%zu", rs->nrules);
-			} else {
-				log_err("reload failed: the previous config and rules stay in force");
-			}
-			notify("READY=1");
+	while (!stop) {
+		struct pollfd pfd[3];
+		if (need_pass && !stop_pending()) {
+			int64_t wake = pass(&dm);
+			need_pass = 0;
+			if (arm_timer(&dm, wake) != 0)
+				goto out;
+			/* Our own commits wrote the -wal too: drop those events, but a foreign commit
+			 * during the pass changed data_version, so it gets a pass of its own. */
+			drain_db_events(&dm);
+			if (store_data_version(dm.st) != dm.data_version)
+				need_pass = 1;
+			continue;
 		}
-		if (dispatch_run(cfg, rs, st, now, 0, &stats, &wake, err) != 0)
-			log_err("%s", err);
-		sleep_s = wake == INT64_MAX ? MAX_SLEEP : wake - (int64_t)time(NULL);
-		if (sleep_s > MAX_SLEEP)
-			sleep_s = MAX_SLEEP;
-		if (sleep_s < 1)
-			sleep_s = 1;
-		dates_format_instant((int64_t)time(NULL) + sleep_s, cfg->timezone, when, sizeof when);
-		snprintf(status, sizeof status, "STATUS=idle until %s", when);
-		notify(status);
-		log_debug("sleeping %llds", (long long)sleep_s);
-		ts.tv_sec = (time_t)sleep_s;
-		ts.tv_nsec = 0;
-		if (!got_term && !got_hup && ppoll(NULL, 0, &ts, &orig) < 0 && errno != EINTR)
-			log_err("ppoll: %s", strerror(errno));
+		pfd[0] = (struct pollfd){.fd = dm.sigfd, .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = dm.tfd, .events = POLLIN};
+		pfd[2] = (struct pollfd){.fd = dm.ino, .events = POLLIN};
+		if (poll(pfd, 3, poll_timeout(&dm)) < 0 && errno != EINTR) {
+			log_err("poll: %s", strerror(errno));
+			goto out;
+		}
+		watchdog_kick();
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(dm.sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+				if (si.ssi_signo == SIGHUP) {
+					notify("RELOADING=1");
+					log_info("SIGHUP: reloading %s", config_path);
+					reload(&dm);
+					notify("READY=1");
+					need_pass = 1;
+				} else {
+					log_info("%s: stopping", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+					stop = 1;
+				}
+			}
+		}
+		if (pfd[1].revents & POLLIN) {
+			uint64_t ticks;
+			if (read(dm.tfd, &ticks, sizeof ticks) < 0 && errno == ECANCELED)
+				log_info("the wall clock changed: planning again");
+			need_pass = 1;
+		}
+		if ((pfd[2].revents & POLLIN) && drain_db_events(&dm)) {
+			db_changed_check(&dm, &need_pass);
+			/* The -wal write can precede the visible commit by a moment: look once more. */
+			if (!need_pass)
+				dm.recheck_ms = mono_ms() + RECHECK_MS;
+		} else if (dm.recheck_ms && mono_ms() >= dm.recheck_ms) {
+			db_changed_check(&dm, &need_pass);
+		}
 	}
 	notify("STOPPING=1");
-	log_info("stopping");
+	log_info("stopped");
 	rc = 0;
 out:
-	store_close(st);
-	rules_free(rs);
-	config_free(cfg);
+	dispatch_set_stop_check(NULL);
+	util_set_keepalive(NULL);
+	if (dm.sigfd >= 0)
+		close(dm.sigfd);
+	if (dm.tfd >= 0)
+		close(dm.tfd);
+	if (dm.ino >= 0)
+		close(dm.ino);
+	free(dm.db_dir);
+	free(dm.db_base);
+	store_close(dm.st);
+	rules_free(dm.rs);
+	config_free(dm.cfg);
 	return rc;
 }

@@ -208,6 +208,13 @@ static void print_dry(const struct plan_item *it)
 	       it->reason ? " reason=" : "", it->reason ? it->reason : "");
 }
 
+static int (*stop_check)(void);
+
+void dispatch_set_stop_check(int (*fn)(void))
+{
+	stop_check = fn;
+}
+
 int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct store *st, int64_t now,
                  int dry_run, struct dispatch_stats *stats, int64_t *next_wake, char err[ERR_LEN])
 {
@@ -236,6 +243,13 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 		goto out;
 	for (size_t i = 0; i < due.n; i++) {
 		const struct plan_item *it = &due.v[i];
+		util_keepalive();
+		if (stop_check && stop_check()) {
+			/* Stop between dispatches: what is done is committed, the rest waits for the next start. */
+			log_info("stop requested: %zu dispatches left for the next start", due.n - i);
+			ncards = 0;
+			break;
+		}
 		if (dry_run) {
 			print_dry(it);
 			continue;

@@ -1096,3 +1096,34 @@ int store_meta_set(struct store *st, const char *key, const char *value, char er
 		return err_set(err, "store: %s", why);
 	return 0;
 }
+
+/* ---- for the daemon: cheap change detection, retry times, memory between passes ---- */
+
+int64_t store_data_version(struct store *st)
+{
+	char why[ERR_LEN];
+	int v = 0;
+	return pragma_int(st, "PRAGMA data_version", &v, why) == 0 ? v : -1;
+}
+
+int store_next_retry(struct store *st, int64_t *at, char err[ERR_LEN])
+{
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_prepare_v2(st->db, "SELECT min(next_attempt_at) FROM dispatches WHERE status = 'retry'", -1, &s,
+	                            NULL);
+	*at = INT64_MAX;
+	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+		*at = sqlite3_column_int64(s, 0);
+	if (rc != SQLITE_ROW)
+		err_set(err, "store: cannot read retry times: %s", db_msg(st));
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+void store_trim(struct store *st, int cache_kib)
+{
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", cache_kib > 0 ? cache_kib : 1);
+	sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	sqlite3_db_release_memory(st->db);
+}

@@ -47,6 +47,13 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
                  int dry_run, struct dispatch_stats *stats, int64_t *next_wake, char err[ERR_LEN]);
 
 /*
+ * dispatch_set_stop_check: fn (NULL: none) is asked between dispatches of a pass; when it
+ * returns non-zero the pass stops there (cards not yet rendered are left for the next pass).
+ * The daemon's SIGTERM uses it.
+ */
+void dispatch_set_stop_check(int (*fn)(void));
+
+/*
  * dispatch_preview: renders rule's card (.pdf) or email (.eml) for one stakeholder into
  * out_path, for the rule's next occasion after now, recording nothing. 0 or -1.
  */

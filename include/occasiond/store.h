@@ -83,4 +83,14 @@ int store_quick_check(struct store *st, char err[ERR_LEN]);
 /* store_set_clock: overrides the clock used for created_at/updated_at (tests, run --at); 0 restores time(). */
 void store_set_clock(struct store *st, int64_t now);
 
+/*
+ * For the daemon. store_data_version: PRAGMA data_version, a number that changes when
+ * another connection (an import, a mark) has committed since this one last looked; -1 on error.
+ */
+int64_t store_data_version(struct store *st);
+/* store_next_retry: *at is the earliest next_attempt_at of the records in retry (INT64_MAX: none). 0 or -1. */
+int store_next_retry(struct store *st, int64_t *at, char err[ERR_LEN]);
+/* store_trim: caps SQLite's page cache at cache_kib KiB and gives back what it holds unused (between passes). */
+void store_trim(struct store *st, int cache_kib);
+
 #endif
