@@ -381,7 +381,8 @@ int daemon_serve(const char *config_path)
 	}
 	if (load(config_path, &dm.cfg, &dm.rs) != 0)
 		goto out;
-	if (store_open(dm.cfg->database, &dm.st, err) != 0) {
+	/* A damaged database is refused at start, before anything is written to it. */
+	if (store_open(dm.cfg->database, &dm.st, err) != 0 || store_quick_check(dm.st, err) != 0) {
 		log_err("%s", err);
 		goto out;
 	}

@@ -215,6 +215,11 @@ void dispatch_set_stop_check(int (*fn)(void))
 	stop_check = fn;
 }
 
+int dispatch_stopping(void)
+{
+	return stop_check && stop_check();
+}
+
 int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct store *st, int64_t now,
                  int dry_run, struct dispatch_stats *stats, int64_t *next_wake, char err[ERR_LEN])
 {

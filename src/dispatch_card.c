@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -183,6 +184,11 @@ static void run_print_command(const char *cmd, const char *path)
 		return;
 	}
 	if (pid == 0) {
+		sigset_t none;
+		/* The daemon blocks its signals (signalfd) and ignores SIGXFSZ: the command gets defaults. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGXFSZ, SIG_DFL);
 		dup2(2, 1);
 		execv("/bin/sh", argv);
 		_exit(127);
@@ -338,6 +344,7 @@ struct group {
 	size_t nmine;
 	char *path;
 	int ok_new, saved, failed;
+	int stopped;            /* a stop request ended it before the batch was saved */
 };
 
 static void group_free(struct group *g)
@@ -511,6 +518,10 @@ static void group_render(struct pass *p, struct group *g, struct tmpl_cache **ca
 			continue;
 		if (!in_worker && i % 256 == 255)
 			util_keepalive();   /* a big batch takes a while */
+		if (!in_worker && i % 16 == 15 && dispatch_stopping()) {
+			g->stopped = 1;     /* its claims are withdrawn; the next start renders it whole */
+			goto out;
+		}
 		if (dispatch_card_render(p, b, cache, ncache, it->rule, it->sh, it->ev, it->occasion, it->years,
 		                         it->template_name, it->signer, &page, err) != 0) {
 			g->recs[i].status = DS_FAILED;
@@ -578,7 +589,7 @@ static int group_commit(struct pass *p, struct group *g)
 	for (size_t i = 0; i < g->n; i++) {
 		if (!g->mine[i])
 			continue;
-		if (g->failed ? store_delete_dispatch(p->st, g->recs[i].id, err) != 0
+		if (g->failed || g->stopped ? store_delete_dispatch(p->st, g->recs[i].id, err) != 0
 		              : store_update_dispatch(p->st, &g->recs[i], err) != 0) {
 			log_err("%s", err);
 			return -1;
@@ -602,6 +613,10 @@ static void group_after(struct pass *p, struct group *g)
 	int nold_cards = 0;
 	day_t sign_by = 0;
 
+	if (g->stopped) {
+		log_info("stop requested: the batch %s waits for the next start", g->path);
+		return;
+	}
 	if (g->failed) {
 		p->stats->failed += g->ok_new ? g->ok_new : (int)g->nmine;
 		return;
@@ -815,6 +830,18 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 	for (size_t i = 0; i < ngroups; i++) {
 		struct group *g = &gs[i];
 		util_keepalive();
+		if (dispatch_stopping()) {
+			/* The rest waits for the next start: workers are ended, their claims withdrawn. */
+			for (size_t w = 0; w < nw; w++)
+				if (pids[w] > 0)
+					kill(pids[w], SIGKILL);
+			for (size_t k = i; k < ngroups; k++)
+				gs[k].stopped = 1;
+			for (size_t k = i; k < ngroups && !broken; k++)
+				if (group_commit(p, &gs[k]) != 0)
+					broken = 1;
+			break;
+		}
 		if (nw > 1 && pids[i % nw] > 0) {
 			if (report_read(fps[i % nw], g) != 0) {
 				log_err("batch of %s: the worker rendering it failed", g->items[0]->signer);
@@ -833,7 +860,7 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 			fclose(fps[w]);
 		while (pids[w] > 0 && waitpid(pids[w], &st, 0) < 0 && errno == EINTR)
 			;
-		if (pids[w] > 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
+		if (pids[w] > 0 && !dispatch_stopping() && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
 			log_err("a card worker ended abnormally (status %d)", st);
 	}
 	/* Saved batches whose records do not commit are rebuilt by a later pass. */

@@ -64,4 +64,7 @@ int dispatch_card_render(const struct pass *p, struct card_batch *b, struct tmpl
 void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t ncards,
                          struct tmpl_cache **cache, size_t *ncache);
 
+/* dispatch_stopping: a stop was requested (serve's SIGTERM): long loops end at the next item. */
+int dispatch_stopping(void);
+
 #endif

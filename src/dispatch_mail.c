@@ -55,6 +55,7 @@ struct job_ctx {
 	struct strbuf msg;
 	char **rcpt;
 	size_t nrcpt;
+	int withdrawn;          /* a stop kept it from starting: its claim is withdrawn */
 };
 
 static char *message_id(const struct pass *p, int64_t id)
@@ -88,7 +89,7 @@ static int card_pdf(const struct pass *p, struct tmpl_cache **cache, size_t *nca
 	char *dir = util_path_join(p->cfg->spool, "tmp"), *path = NULL;
 	int page, rc = -1;
 	*data = NULL;
-	if (util_mkdirs(dir, err) != 0)
+	if (util_mkdirs_under(p->cfg->spool, dir, err) != 0)
 		goto out;
 	path = xasprintf("%s/card-%lld-%ld.pdf", dir, (long long)id, (long)getpid());
 	if (card_batch_new(&b, err) != 0 ||
@@ -366,6 +367,13 @@ static int prepare(void *arg, struct mail_job *j)
 	struct job_ctx *c = j->tag;
 	const struct mail_item *it = c->it;
 	struct dispatch_rec *rec = it->rec;
+	if (dispatch_stopping()) {
+		/* Not started: its claim is withdrawn after the run, and the next start plans it again. */
+		c->withdrawn = 1;
+		j->res.outcome = MAIL_RETRY;
+		util_strlcpy(j->res.err, "stopped before it was sent", sizeof j->res.err);
+		return -1;
+	}
 	rec->attempts++;
 	free(rec->message_id);
 	rec->message_id = message_id(p, rec->id);
@@ -388,6 +396,8 @@ static void on_done(void *arg, struct mail_job *j)
 {
 	struct mail_run *m = arg;
 	struct job_ctx *c = j->tag;
+	if (c->withdrawn)
+		return;
 	if (j->res.conn_failed && !m->down) {
 		m->down = 1;
 		m->down_res = j->res;
@@ -404,6 +414,21 @@ static void on_done(void *arg, struct mail_job *j)
  * deliver_smtp: one attempt for each of items[0..n) (claimed and queued, or due for a
  * retry) over the run's SMTP session; the outcomes are committed at the end.
  */
+/* withdraw: the claims of messages a stop kept from starting go away, so nothing waits as queued. */
+static void withdraw(struct pass *p, const struct job_ctx *ctx, size_t n)
+{
+	char err[ERR_LEN];
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (ctx[i].withdrawn) {
+			if (store_delete_dispatch(p->st, ctx[i].it->rec->id, err) != 0)
+				log_err("%s", err);
+			k++;
+		}
+	if (k)
+		log_info("stop requested: %zu emails left for the next start", k);
+}
+
 static void deliver_smtp(struct pass *p, const struct mail_item *items, size_t n)
 {
 	struct mail_run *m = run_of(p);
@@ -438,6 +463,7 @@ static void deliver_smtp(struct pass *p, const struct mail_item *items, size_t n
 		}
 	}
 	flush(m);
+	withdraw(p, ctx, n);
 	free(jobs);
 	free(ctx);
 }
@@ -454,12 +480,20 @@ static void deliver_maildir(struct pass *p, struct dispatch_rec *rec, const stru
 	rec->attempts++;
 	free(rec->message_id);
 	rec->message_id = message_id(p, rec->id);
-	if (build(p, m, &m->cache, &m->ncache, r, sh, ev, occasion, years, rec->template_name, rec->signer, rec->id, &msg,
-	          NULL, NULL, err) != 0) {
+	if (mail_maildir_has(outbox, name)) {
+		/* An earlier attempt wrote it and died before recording that: it is sent, not again. */
+		rec->attempts--;
+		rec->status = DS_SENT;
+		free(rec->artifact);
+		rec->artifact = xasprintf("%s/new/%s", outbox, name);
+		set_str(&rec->error, NULL);
+		p->stats->emails++;
+	} else if (build(p, m, &m->cache, &m->ncache, r, sh, ev, occasion, years, rec->template_name, rec->signer, rec->id,
+	                 &msg, NULL, NULL, err) != 0) {
 		rec->status = DS_FAILED;
 		set_str(&rec->error, err);
 		p->stats->failed++;
-	} else if (util_mkdirs(outbox, err) != 0 ||
+	} else if (util_mkdirs_under(p->cfg->spool, outbox, err) != 0 ||
 	           mail_maildir_deliver(outbox, name, msg.s, msg.len, &path, err) != 0) {
 		/* A local write that failed (disk full, permissions) is transient: try again later. */
 		rec->status = rec->attempts >= p->cfg->retry.attempts ? DS_FAILED : DS_RETRY;
@@ -492,8 +526,21 @@ static void deliver(struct pass *p, const struct mail_item *items, size_t n)
 		deliver_smtp(p, items, n);
 		return;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if (dispatch_stopping()) {
+			struct job_ctx *ctx = xcalloc(n - i, sizeof *ctx);
+			for (size_t k = i; k < n; k++) {
+				ctx[k - i].it = &items[k];
+				ctx[k - i].withdrawn = 1;
+			}
+			withdraw(p, ctx, n - i);
+			free(ctx);
+			return;
+		}
+		if (i % 64 == 63)
+			util_keepalive();
 		deliver_maildir(p, items[i].rec, items[i].r, items[i].sh, items[i].ev, items[i].occ, items[i].years);
+	}
 }
 
 /*
@@ -579,6 +626,10 @@ int dispatch_mail_items(struct pass *p, const struct plan_item *const *items, si
 	int rc = 0;
 	for (size_t g = 0; g < n && rc == 0; g += CLAIM_GROUP) {
 		size_t k = n - g < CLAIM_GROUP ? n - g : CLAIM_GROUP, i;
+		if (dispatch_stopping()) {
+			log_info("stop requested: %zu emails left for the next start", n - g);
+			break;
+		}
 		if (store_begin(p->st, err) != 0) {
 			rc = -1;
 			break;

@@ -13,14 +13,6 @@
 
 #ifndef OCCASIOND_VERSION
 #define OCCASIOND_VERSION "0.1.0"
-/*
- * util_keepalive: long operations (an SMTP transfer, a big batch) call this now and then so
- * that the daemon can tell systemd's watchdog it is alive without waiting for them to end.
- * util_set_keepalive installs the function (NULL: none); it must be cheap and rate-limit itself.
- */
-void util_set_keepalive(void (*fn)(void));
-void util_keepalive(void);
-
 #endif
 
 #if defined(__GNUC__)
@@ -29,14 +21,6 @@ void util_keepalive(void);
 #else
 #define PRINTF_LIKE(f, a)
 #define NORETURN
-/*
- * util_keepalive: long operations (an SMTP transfer, a big batch) call this now and then so
- * that the daemon can tell systemd's watchdog it is alive without waiting for them to end.
- * util_set_keepalive installs the function (NULL: none); it must be cheap and rate-limit itself.
- */
-void util_set_keepalive(void (*fn)(void));
-void util_keepalive(void);
-
 #endif
 
 /* Allocation: on failure these print to stderr and exit(70); they never return NULL. */
