@@ -412,3 +412,33 @@ OCC run --once --at 2026-12-13T10:30 >/dev/null 2>&1
 eq "killed before the data: sent on the next start" "$(field p1 status)" sent
 eq "killed before the data: exactly one message received" "$(ls "$D/srv/" | grep -c '\.eml$')" 1
 stop
+
+# Signer reminders over SMTP: one per batch, to the signer's address, never twice.
+newcase remind none smtp "" "$T/people.csv" "  - id: card-note
+    when: {date: \"12-23\"}
+    channel: card
+    template: birthday"
+cat >> "$CFG" <<'EOC'
+cards:
+  signing: 2 business days
+  transit: 3 business days
+  remind_signers: true
+EOC
+printf 'id,first_name,last_name,email,owner,owner_email,street,city,country\np1,Zoë,Łukasiewicz,zoe@example.com,Dana Ruiz,dana@acme.example,1 Main St,Springfield,USA\n' > "$D/card.csv"
+OCC import stakeholders "$D/card.csv" >/dev/null 2>&1
+server "$D" --tls none
+OCC run --once --at 2026-12-16T10:00 > "$D/run.out" 2>&1
+n=$(grep -l "dana@acme.example" "$D"/srv/*.rcpt 2>/dev/null | wc -l)
+eq "the signer's reminder goes over SMTP to the signer" "$n" 1
+f=$(grep -l "dana@acme.example" "$D"/srv/*.rcpt 2>/dev/null | head -1)
+"$PY" -c "
+import email, sys
+m = email.message_from_binary_file(open(sys.argv[1], 'rb'))
+print(m.get_payload(decode=True).decode())" "${f%.rcpt}.eml" > "$D/remind.txt" 2>&1
+check_out "the reminder names the batch file" "Dana_Ruiz.pdf" "$D/remind.txt"
+check_out "and the card's recipient" "Zoë Łukasiewicz" "$D/remind.txt"
+OCC run --once --at 2026-12-16T11:00 > "$D/run2.out" 2>&1
+n=$(grep -l "dana@acme.example" "$D"/srv/*.rcpt 2>/dev/null | wc -l)
+eq "a later pass with nothing new sends no second reminder" "$n" 1
+eq "nothing goes to the maildir" "$(ls "$D/var/spool/outbox/new" 2>/dev/null | wc -l)" 0
+stop
