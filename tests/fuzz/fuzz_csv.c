@@ -1,4 +1,5 @@
 /* Fuzzes the CSV reader and the stakeholder/event row validation behind `import`. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "occasiond/csv.h"

@@ -4,6 +4,7 @@
  * over 998, exactly the header fields occasiond writes (no forged To:, Bcc: or other), and an
  * address that is accepted must be one libcurl can put in RCPT TO safely.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "occasiond/mime.h"

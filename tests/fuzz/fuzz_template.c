@@ -2,6 +2,7 @@
  * Fuzzes the Mustache engine: the input is the template and also every partial (so a
  * template that includes itself is exercised), rendered against a small context.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "occasiond/template.h"
