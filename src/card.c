@@ -69,7 +69,12 @@ int card_batch_new(struct card_batch **out, char err[ERR_LEN])
 	    HPDF_SetCompressionMode(b->doc, HPDF_COMP_ALL) != HPDF_OK ||
 	    HPDF_SetInfoAttr(b->doc, HPDF_INFO_CREATOR, "occasiond") != HPDF_OK ||
 	    HPDF_SetInfoAttr(b->doc, HPDF_INFO_TITLE, "Greeting cards") != HPDF_OK ||
-	    HPDF_SetPageMode(b->doc, HPDF_PAGE_MODE_USE_NONE) != HPDF_OK) {
+	    HPDF_SetPageMode(b->doc, HPDF_PAGE_MODE_USE_NONE) != HPDF_OK ||
+	    /*
+	     * A flat page tree holds at most 8191 pages (libharu's array limit): a two-level tree
+	     * of 512-page nodes takes a batch of thousands of cards with their envelopes.
+	     */
+	    HPDF_SetPagesConfiguration(b->doc, 512) != HPDF_OK) {
 		card_hpdf_fail(err, &b->herr, "cannot set up the document");
 		card_batch_free(b);
 		return -1;

@@ -178,6 +178,48 @@ check_out "the stop is logged with what is left" "<6>stop requested:" "$T/serve3
 eq "the next start sends the rest, nothing twice" \
 	"$(sql "$B/occasiond.db" "select count(*) from dispatches where status='sent'"):$(ls "$B/spool/outbox/new" | wc -l)" "$N:$N"
 
+# 3b. SIGTERM while one signer's big card batch is being rendered: the batch is abandoned
+# whole (its claims withdrawn), nothing half written, exit 0 within 5 s; the next start renders
+# every card once.
+NC=20000
+[ -z "$SAN" ] || NC=600
+"$PY" - "$NC" > "$T/cards.csv" <<'EOF'
+import sys
+print("id,first_name,last_name,type,owner,street,city,country,birthday,consent_personal")
+for i in range(int(sys.argv[1])):
+    print("k%05d,Kim,Card%d,customer,Dana Ruiz,%d Main St,Springfield,USA,1980-12-13,yes" % (i, i, i))
+EOF
+C=$B/cards; mkdir -p "$C"
+cat > "$T/etc/cards-rules.yaml" <<'EOR'
+occasions:
+  - {id: bday, when: {anniversary_of: birthday}, lead: 10 days, channel: card, template: birthday}
+EOR
+sed -e "s|^database: .*|database: $C/occasiond.db|" -e "s|^spool: .*|spool: $C/spool|" \
+    -e "s|^rules: .*|rules: cards-rules.yaml|" "$CFG" > "$T/etc/cards.yaml"
+"$OCCASIOND" -c "$T/etc/cards.yaml" import stakeholders "$T/cards.csv" > /dev/null 2>&1
+: > "$T/notify.log"
+NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=400000 OCCASIOND_CARD_WORKERS=1 TZ=UTC FAKETIME="@2026-12-03 10:00:00" \
+	sh -c 'WATCHDOG_PID=$$ LD_PRELOAD="$0" exec "$@"' "$FT" "$OCCASIOND" -v -c "$T/etc/cards.yaml" serve 2> "$T/serve3b.err" &
+SP=$!
+wait_for 30 has_line WATCHDOG=1 "$T/notify.log"
+sleep 0.2
+stop
+eq "SIGTERM during a card batch: exit status 0" "$rc" 0
+check "... within 5 s (${ms} ms)" test "$ms" -lt 5000
+nr=$(sql "$C/occasiond.db" "select count(*) from dispatches where status='rendered'")
+nq=$(sql "$C/occasiond.db" "select count(*) from dispatches where status<>'rendered'")
+eq "no half record: nothing queued or failed" "$nq" 0
+if [ "$nr" -eq 0 ]; then
+	ok "the batch was stopped in the middle and abandoned whole (no records)"
+	eq "no batch file for it" "$(find "$C/spool" -name '*.pdf' 2>/dev/null | wc -l)" 0
+	check_out "the stop is logged" "stop requested" "$T/serve3b.err"
+else
+	ok "the batch was complete before the signal ($nr cards): recorded whole"
+fi
+"$OCCASIOND" -c "$T/etc/cards.yaml" run --once --at 2026-12-03T11:00 > /dev/null 2>&1
+eq "the next start renders every card once" "$(sql "$C/occasiond.db" "select count(*), count(distinct page) from dispatches where status='rendered'")" "$NC|$NC"
+check "the batch passes qpdf --check" qpdf --check "$C/spool/batches/2026-12-03/Dana_Ruiz.pdf"
+
 # 4. Under the unit's sandbox rules: strace the plain build through a pass of the shipped
 #    examples (cards and emails), a reload, an import and a stop.
 if [ -z "$SAN" ] && ! strace -f -o /dev/null true 2>/dev/null; then
