@@ -442,3 +442,53 @@ n=$(grep -l "dana@acme.example" "$D"/srv/*.rcpt 2>/dev/null | wc -l)
 eq "a later pass with nothing new sends no second reminder" "$n" 1
 eq "nothing goes to the maildir" "$(ls "$D/var/spool/outbox/new" 2>/dev/null | wc -l)" 0
 stop
+
+# A slow SMTP server does not starve systemd's watchdog: serve keeps sending WATCHDOG=1 while
+# one message takes 4 s to be answered (util_keepalive from libcurl's progress callback).
+FT=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -1)
+if [ -n "$FT" ]; then
+	case "$OCCASIOND" in *san*) ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"; export ASAN_OPTIONS ;; esac
+	newcase watchdog none smtp ""
+	sed -i 's/timeout: 2s/timeout: 20s/' "$CFG"
+	server "$D" --tls none --mode slowdata --delay 4
+	"$PY" - "$D/notify.sock" "$D/notify.log" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a") as f:
+    while True:
+        f.write(s.recv(4096).decode().replace("\n", " ") + "\n")
+        f.flush()
+EOF
+	NP=$!
+	n=0; while [ ! -S "$D/notify.sock" ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+	NOTIFY_SOCKET="$D/notify.sock" WATCHDOG_USEC=2000000 TZ=UTC FAKETIME="@2026-12-13 09:00:00" \
+		sh -c 'WATCHDOG_PID=$$ LD_PRELOAD="$0" exec "$@"' "$FT" "$OCCASIOND" -c "$CFG" serve 2> "$D/serve.err" &
+	WP=$!
+	n=0; while ! grep -q "STATUS=" "$D/notify.log" 2>/dev/null && [ $n -lt 150 ]; do sleep 0.1; n=$((n + 1)); done
+	kill -TERM "$WP"; wait "$WP" 2>/dev/null
+	kill "$NP" 2>/dev/null; wait "$NP" 2>/dev/null
+	kicks=$(sed '/STATUS=/q' "$D/notify.log" | grep -c "WATCHDOG=1")
+	[ "$kicks" -ge 3 ] && ok "WATCHDOG=1 keeps coming (WatchdogSec 2 s) during a 4 s SMTP reply ($kicks kicks before the pass ended)" \
+		|| { not_ok "WATCHDOG=1 during a slow SMTP reply ($kicks kicks)"; sed 's/^/#   /' "$D/notify.log" | head; }
+	eq "the slow message is sent" "$(field p1 status)" sent
+	stop
+else
+	echo "skip - libfaketime missing: the watchdog under a slow server is not checked"
+fi
+
+# No password in any log line, debug included, nor in the records, also when AUTH fails.
+newcase secret starttls smtp "$AUTHCFG"
+server "$D" --tls starttls --auth occasiond:s3cret-pass
+"$OCCASIOND" -v -c "$CFG" run --once --at $AT > "$D/v.out" 2>&1
+stop
+printf 'wrong-pass\n' > "$T/pw"
+server "$D" --tls starttls --auth occasiond:s3cret-pass
+newcase secret2 starttls smtp "$AUTHCFG"
+sed -i "s/:PORT\$/:$PORT/" "$CFG"
+"$OCCASIOND" -v -c "$CFG" run --once --at $AT >> "$D/v.out" 2>&1
+OCC log --format json >> "$D/v.out" 2>&1
+stop
+printf 's3cret-pass\n' > "$T/pw"
+check_not "the password never appears in the log (with -v), nor in a record" "s3cret-pass" "$D/v.out"
+check_not "nor the wrong one after a failed AUTH" "wrong-pass" "$D/v.out"
