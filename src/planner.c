@@ -334,6 +334,7 @@ static int resolve(const struct ctx *c, struct plan_item *it)
 	it->priority = r->priority;
 	it->signer = r->signer ? r->signer : planner_default_signer(c->cfg, sh);
 	it->state = PS_WAITING;
+	it->variant = -1;
 	it->reason = NULL;
 	it->note[0] = '\0';
 
@@ -360,6 +361,7 @@ static int resolve(const struct ctx *c, struct plan_item *it)
 		const struct variant *v = &r->variants[i];
 		if (!variant_match(v, sh, it->years, ch))
 			continue;
+		it->variant = (int)i;
 		if (v->template_name)
 			it->template_name = v->template_name;
 		if (v->set_channel >= 0)
