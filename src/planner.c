@@ -75,6 +75,7 @@ void planner_ctx_rules(struct ctx *c, const struct config *cfg, const struct rul
 {
 	c->cfg = cfg;
 	c->rs = rs;
+	c->ylo_day = c->yhi_day = DAY_NONE;
 	c->field = xcalloc(rs->nrules ? rs->nrules : 1, sizeof *c->field);
 	for (size_t i = 0; i < rs->nrules; i++)
 		c->field[i] = sh_field_lookup(rs->rules[i].field);
@@ -228,18 +229,38 @@ long planner_lead_bound(const struct config *cfg, const struct rule *r)
 	return planner_duration_bound(&cfg->cards.signing) + planner_duration_bound(&cfg->cards.transit) + 7;
 }
 
+/* ymd_digits: n decimal digits, or -1. */
+static int ymd_digits(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/*
+ * parse_field_date: a date column as year (0 for "--MM-DD"), month and day. The strict
+ * YYYY-MM-DD of dates_parse_iso, read straight into its parts (it runs for every
+ * stakeholder and rule).
+ */
 static int parse_field_date(const char *v, int *y, int *m, int *d)
 {
-	day_t day;
 	if (!v || !*v)
 		return -1;
 	if (v[0] == '-' && v[1] == '-') {
 		*y = 0;
 		return dates_parse_md(v, m, d);
 	}
-	if (dates_parse_iso(v, &day) != 0)
+	if (strnlen(v, 11) != 10 || v[4] != '-' || v[7] != '-')
 		return -1;
-	dates_to_ymd(day, y, m, d);
+	*y = ymd_digits(v, 4);
+	*m = ymd_digits(v + 5, 2);
+	*d = ymd_digits(v + 8, 2);
+	if (*y < 0 || *m < 0 || *d < 0 || !dates_valid_ymd(*y, *m, *d))
+		return -1;
 	return 0;
 }
 
@@ -427,15 +448,31 @@ static void sink_list(struct ctx *c, struct plan_item *it, const struct sh_in *s
 	c->out->v[c->out->n++] = *it;
 }
 
+#define EVERY_MAX 100000   /* k of `every` stops here */
+
+/* every_day: the k-th date of an `every` rule from day from. */
+static day_t every_day(const struct calendar *cal, const struct rule *r, day_t from, long k)
+{
+	struct duration step = r->period;
+	step.n *= k;
+	return dates_add_duration(cal, from, &step);
+}
+
 /* occasions: every occasion date of rule r for stakeholder sh within [lo, hi]. */
 void planner_occasions(struct ctx *c, const struct rule *r, const struct sh_in *s)
 {
 	const struct calendar *cal = &c->rs->cal;
 	const struct stakeholder *sh = s->sh;
 	int f = c->field[r - c->rs->rules];
-	int ylo, yhi, mm, dd, y, by, bm, bd;
-	dates_to_ymd(c->lo, &ylo, &mm, &dd);
-	dates_to_ymd(c->hi, &yhi, &mm, &dd);
+	int ylo, yhi, y, by, bm, bd;
+	if (c->lo != c->ylo_day || c->hi != c->yhi_day) {   /* the same for every stakeholder */
+		dates_to_ymd(c->lo, &c->ylo, NULL, NULL);
+		dates_to_ymd(c->hi, &c->yhi, NULL, NULL);
+		c->ylo_day = c->lo;
+		c->yhi_day = c->hi;
+	}
+	ylo = c->ylo;
+	yhi = c->yhi;
 
 	switch (r->when) {
 	case WHEN_DATE:
@@ -484,13 +521,40 @@ void planner_occasions(struct ctx *c, const struct rule *r, const struct sh_in *
 	case WHEN_EVERY: {
 		day_t from;
 		const char *v = f >= 0 ? sh->f[f] : stakeholder_get(sh, r->field);
+		long k = 1, below = 1, above = 2;
 		if (!v || dates_parse_iso(v, &from) != 0)
 			break;
-		for (long k = 1; k < 100000; k++) {
-			struct duration step = r->period;
-			day_t d;
-			step.n *= k;
-			d = dates_add_duration(cal, from, &step);
+		/*
+		 * The dates grow with k: find the first one at or after lo by doubling and halving,
+		 * rather than stepping through the decades since from.
+		 */
+		if ((r->period.unit == DUR_MONTHS || r->period.unit == DUR_YEARS) && r->period.n > 0) {
+			/* Whole months: every k below (months to lo) / step - 1 lands in an earlier month. */
+			int fy, fm, ly, lm;
+			long step = r->period.n * (r->period.unit == DUR_YEARS ? 12 : 1);
+			dates_to_ymd(from, &fy, &fm, NULL);
+			dates_to_ymd(c->lo, &ly, &lm, NULL);
+			k = ((long)(ly - fy) * 12 + (lm - fm)) / step - 1;
+			if (k < 1)
+				k = 1;
+		} else if (every_day(cal, r, from, 1) < c->lo) {
+			while (above < EVERY_MAX && every_day(cal, r, from, above) < c->lo) {
+				below = above;
+				above *= 2;
+			}
+			if (above > EVERY_MAX)
+				above = EVERY_MAX;
+			while (above - below > 1) {
+				long mid = below + (above - below) / 2;
+				if (every_day(cal, r, from, mid) < c->lo)
+					below = mid;
+				else
+					above = mid;
+			}
+			k = above;
+		}
+		for (; k < EVERY_MAX; k++) {
+			day_t d = every_day(cal, r, from, k);
 			if (d > c->hi)
 				break;
 			if (d >= c->lo)

@@ -235,20 +235,22 @@ static const char *rec_id(const struct plan_stream *ps, uint32_t rec)
 	return (const char *)ps->arena + rec + REC_DAYS + 4 * (size_t)rd32(ps->arena + rec + REC_NDAYS);
 }
 
+static uint64_t group_hash(uint32_t rule, uint32_t zone, int variant, int channel, day_t occasion)
+{
+	uint64_t h = ((uint64_t)rule << 40) ^ ((uint64_t)zone << 20) ^ ((uint64_t)(variant + 1) << 12) ^
+	             ((uint64_t)channel << 8) ^ (uint64_t)(uint32_t)occasion * 0x9E3779B97F4A7C15ULL;
+	return (h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ULL >> 20;
+}
+
 /* group_of: the group of an item (made with planner_set_times on first use). */
 static uint32_t group_of(struct plan_stream *ps, const struct plan_item *it, uint32_t zone)
 {
 	uint32_t rule = (uint32_t)(it->rule - ps->c.rs->rules);
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = group_hash(rule, zone, it->variant, it->channel, it->occasion);
 	size_t j;
 	struct pgroup *g;
 	struct plan_item t;
 
-	h = fnv(&rule, sizeof rule, h);
-	h = fnv(&zone, sizeof zone, h);
-	h = fnv(&it->variant, sizeof it->variant, h);
-	h = fnv(&it->channel, sizeof it->channel, h);
-	h = fnv(&it->occasion, sizeof it->occasion, h);
 	if (ps->ngroups * 2 >= ps->gcap) {
 		size_t cap = ps->gcap ? ps->gcap * 2 : 1024;
 		free(ps->gslot);
@@ -258,12 +260,7 @@ static uint32_t group_of(struct plan_stream *ps, const struct plan_item *it, uin
 			ps->groups[i].next = 0;
 		for (size_t i = 0; i < ps->ngroups; i++) {
 			const struct pgroup *q = &ps->groups[i];
-			uint64_t k = 1469598103934665603ULL;
-			k = fnv(&q->rule, sizeof q->rule, k);
-			k = fnv(&q->zone, sizeof q->zone, k);
-			k = fnv(&q->variant, sizeof q->variant, k);
-			k = fnv(&q->channel, sizeof q->channel, k);
-			k = fnv(&q->occasion, sizeof q->occasion, k);
+			uint64_t k = group_hash(q->rule, q->zone, q->variant, q->channel, q->occasion);
 			ps->groups[i].next = ps->gslot[k & (cap - 1)];
 			ps->gslot[k & (cap - 1)] = (uint32_t)i + 1;
 		}
