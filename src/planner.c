@@ -466,7 +466,7 @@ void planner_occasions(struct ctx *c, const struct rule *r, const struct sh_in *
 	int f = c->field[r - c->rs->rules];
 	int ylo, yhi, y, by, bm, bd;
 	if (c->lo != c->ylo_day || c->hi != c->yhi_day) {   /* the same for every stakeholder */
-		dates_to_ymd(c->lo, &c->ylo, NULL, NULL);
+		dates_to_ymd(c->lo, &c->ylo, &c->mlo, NULL);
 		dates_to_ymd(c->hi, &c->yhi, NULL, NULL);
 		c->ylo_day = c->lo;
 		c->yhi_day = c->hi;
@@ -522,19 +522,18 @@ void planner_occasions(struct ctx *c, const struct rule *r, const struct sh_in *
 		day_t from;
 		const char *v = f >= 0 ? sh->f[f] : stakeholder_get(sh, r->field);
 		long k = 1, below = 1, above = 2;
-		if (!v || dates_parse_iso(v, &from) != 0)
+		int fy, fm, fd;
+		if (parse_field_date(v, &fy, &fm, &fd) != 0 || fy == 0)   /* a full date only */
 			break;
+		from = dates_from_ymd(fy, fm, fd);
 		/*
 		 * The dates grow with k: find the first one at or after lo by doubling and halving,
 		 * rather than stepping through the decades since from.
 		 */
 		if ((r->period.unit == DUR_MONTHS || r->period.unit == DUR_YEARS) && r->period.n > 0) {
 			/* Whole months: every k below (months to lo) / step - 1 lands in an earlier month. */
-			int fy, fm, ly, lm;
 			long step = r->period.n * (r->period.unit == DUR_YEARS ? 12 : 1);
-			dates_to_ymd(from, &fy, &fm, NULL);
-			dates_to_ymd(c->lo, &ly, &lm, NULL);
-			k = ((long)(ly - fy) * 12 + (lm - fm)) / step - 1;
+			k = ((long)(c->ylo - fy) * 12 + (c->mlo - fm)) / step - 1;
 			if (k < 1)
 				k = 1;
 		} else if (every_day(cal, r, from, 1) < c->lo) {

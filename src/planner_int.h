@@ -47,7 +47,7 @@ struct ctx {
 	day_t anchor;                 /* the first day looked forward from (plan: --from; run: today) */
 	int *field;                   /* per rule: the standard field of anniversary_of/every, or -1 */
 	day_t ylo_day, yhi_day;       /* the years of lo and hi, remembered */
-	int ylo, yhi;
+	int ylo, mlo, yhi;
 	/* the loaded plan's indexes */
 	struct keyset done;
 	size_t *sh_slot;              /* id hash -> index + 1 (0 empty) */

@@ -707,7 +707,8 @@ static void sort_items(const struct plan_stream *ps, struct pitem *v, size_t n, 
 static void apply_limits(struct plan_stream *ps)
 {
 	const struct ruleset *rs = ps->c.rs;
-	day_t memo_on = DAY_NONE, memo_start = DAY_NONE;
+	day_t memo_on = DAY_NONE, memo_start = DAY_NONE, key_on = DAY_NONE;
+	long key = 0;
 	if (!rs->has_per_stakeholder && !rs->has_budget)
 		return;
 	for (size_t i = 0; i < ps->n; i++) {
@@ -747,7 +748,12 @@ static void apply_limits(struct plan_stream *ps)
 			const struct rule *r = &rs->rules[g->rule];
 			int64_t cost = g->variant >= 0 && r->variants[g->variant].cost_cents >= 0 ?
 			               r->variants[g->variant].cost_cents : r->cost_cents;
-			long k = planner_budget_key(rs->budget_per, on, NULL, 0) - ps->key_lo;
+			long k;
+			if (on != key_on) {
+				key_on = on;
+				key = planner_budget_key(rs->budget_per, on, NULL, 0) - ps->key_lo;
+			}
+			k = key;
 			if (cost > 0 && k >= 0 && k < ps->nkeys) {
 				if (ps->spent[k] + cost > rs->budget_cents) {
 					ps->budget_spent = xreallocarray(ps->budget_spent, ps->nbudget + 1, sizeof *ps->budget_spent);

@@ -145,8 +145,10 @@ static void ics_utc(int64_t t, char *buf, size_t size)
 /* plan_note: the NOTE column: the note, and why a dispatch is skipped. */
 static void plan_note(const struct plan_row *r, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s%s%s", r->skipped ? "skipped: " : "", r->note,
-	         r->skipped && !r->note[0] && r->reason ? r->reason : "");
+	if (!r->skipped)   /* most rows: no formatting */
+		util_strlcpy(buf, r->note, size);
+	else
+		snprintf(buf, size, "skipped: %s%s", r->note, !r->note[0] && r->reason ? r->reason : "");
 }
 
 static void plan_ics_row(FILE *fp, const struct plan_row *r, const char *stamp, struct strbuf *sb)
@@ -262,7 +264,14 @@ int report_plan_rows(FILE *fp, enum report_format fmt, int64_t now, size_t n, pl
 			get(arg, i, &r);
 			plan_note(&r, note, sizeof note);
 			plan_cells(&r, note, cell);
-			csv_row(fp, cell, 10);
+			sb_reset(&sb);
+			for (size_t c = 0; c < 10; c++) {
+				if (c)
+					sb_addc(&sb, ',');
+				sb_add_csv_field(&sb, cell[c]);
+			}
+			sb_adds(&sb, "\r\n");
+			fwrite(sb.s, 1, sb.len, fp);
 		}
 	} else if (fmt == FMT_JSON) {
 		fputs("[", fp);

@@ -1247,7 +1247,9 @@ static int read_sides(struct store_scan *sc, char *id, char why[ERR_LEN])
 		if (side_step(sc, &sc->custom, why) < 0)
 			return -1;
 	}
-	while (rc == 0 && (rc = side_seek(sc, &sc->ev, id, why)) == 1) {
+	if (rc < 0)
+		return -1;
+	while ((rc = side_seek(sc, &sc->ev, id, why)) == 1) {
 		struct event *e;
 		r->ev = grow(r->ev, r->nev, &sc->cap_ev, sizeof *r->ev);
 		e = &r->ev[r->nev++];
@@ -1258,7 +1260,9 @@ static int read_sides(struct store_scan *sc, char *id, char why[ERR_LEN])
 		if (side_step(sc, &sc->ev, why) < 0)
 			return -1;
 	}
-	while (rc == 0 && (rc = side_seek(sc, &sc->hist, id, why)) == 1) {
+	if (rc < 0)
+		return -1;
+	while ((rc = side_seek(sc, &sc->hist, id, why)) == 1) {
 		struct dispatch_rec *h;
 		const char *status = (const char *)sqlite3_column_text(sc->hist.s, 4);
 		int k = dispatch_status_parse(status ? status : "");
