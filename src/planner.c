@@ -264,11 +264,18 @@ static int parse_field_date(const char *v, int *y, int *m, int *d)
 	return 0;
 }
 
+/* flag: stakeholder_flag, inline: it runs for every stakeholder and rule. */
+static int flag(const struct stakeholder *sh, enum sh_field f)
+{
+	const char *v = sh->f[f];
+	return v && v[0] == '1' && v[1] == '\0';
+}
+
 int planner_audience(const struct ctx *c, const struct rule *r, const struct stakeholder *sh, day_t d)
 {
-	if (stakeholder_flag(sh, SH_OPTED_OUT))
+	if (flag(sh, SH_OPTED_OUT))
 		return 0;
-	if (r->personal && !stakeholder_flag(sh, SH_CONSENT_PERSONAL))
+	if (r->personal && !flag(sh, SH_CONSENT_PERSONAL))
 		return 0;
 	if (!strlist_has(&r->types, sh->f[SH_TYPE]) || !strlist_has(&r->tiers, sh->f[SH_TIER]))
 		return 0;
@@ -458,6 +465,14 @@ static day_t every_day(const struct calendar *cal, const struct rule *r, day_t f
 	return dates_add_duration(cal, from, &step);
 }
 
+/* month_step: dates_add_months of y-m-d by k months, from its parts (no day number round trip). */
+static day_t month_step(int y, int m, int d, long k)
+{
+	long t = (long)y * 12 + (m - 1) + k, ny = t / 12;   /* t >= 0: y >= 1, k >= 1 */
+	int nm = (int)(t - ny * 12) + 1, dim = dates_days_in_month((int)ny, nm);
+	return dates_from_ymd((int)ny, nm, d > dim ? dim : d);
+}
+
 /* occasions: every occasion date of rule r for stakeholder sh within [lo, hi]. */
 void planner_occasions(struct ctx *c, const struct rule *r, const struct sh_in *s)
 {
@@ -521,7 +536,7 @@ void planner_occasions(struct ctx *c, const struct rule *r, const struct sh_in *
 	case WHEN_EVERY: {
 		day_t from;
 		const char *v = f >= 0 ? sh->f[f] : stakeholder_get(sh, r->field);
-		long k = 1, below = 1, above = 2;
+		long k = 1, below = 1, above = 2, months = 0;
 		int fy, fm, fd;
 		if (parse_field_date(v, &fy, &fm, &fd) != 0 || fy == 0)   /* a full date only */
 			break;
@@ -534,6 +549,8 @@ void planner_occasions(struct ctx *c, const struct rule *r, const struct sh_in *
 			/* Whole months: every k below (months to lo) / step - 1 lands in an earlier month. */
 			long step = r->period.n * (r->period.unit == DUR_YEARS ? 12 : 1);
 			k = ((long)(c->ylo - fy) * 12 + (c->mlo - fm)) / step - 1;
+			if (step <= 1200000 / EVERY_MAX)   /* dates_add_duration's range: month_step is the same */
+				months = step;
 			if (k < 1)
 				k = 1;
 		} else if (every_day(cal, r, from, 1) < c->lo) {
@@ -553,7 +570,7 @@ void planner_occasions(struct ctx *c, const struct rule *r, const struct sh_in *
 			k = above;
 		}
 		for (; k < EVERY_MAX; k++) {
-			day_t d = every_day(cal, r, from, k);
+			day_t d = months ? month_step(fy, fm, fd, k * months) : every_day(cal, r, from, k);
 			if (d > c->hi)
 				break;
 			if (d >= c->lo)

@@ -346,8 +346,7 @@ uint32_t plan_stream_fields(const struct ruleset *rs, int *custom, int *events)
 {
 	static const int base[] = {
 		SH_ID, SH_FIRST_NAME, SH_LAST_NAME, SH_NICKNAME, SH_TYPE, SH_TIER, SH_EMAIL, SH_PREFERRED_CHANNEL,
-		SH_OWNER, SH_TIMEZONE, SH_STREET, SH_CITY, SH_HIRE_DATE, SH_CUSTOMER_SINCE, SH_CONSENT_PERSONAL,
-		SH_OPTED_OUT,
+		SH_OWNER, SH_TIMEZONE, SH_STREET, SH_CITY, SH_HIRE_DATE, SH_CUSTOMER_SINCE, SH_OPTED_OUT,
 	};
 	uint32_t m = 0;
 	*custom = *events = 0;
@@ -357,6 +356,8 @@ uint32_t plan_stream_fields(const struct ruleset *rs, int *custom, int *events)
 		const struct rule *r = &rs->rules[i];
 		if (r->when == WHEN_EVENT)
 			*events = 1;
+		if (r->personal)   /* the only reader of consent_personal: unread otherwise */
+			m |= 1u << SH_CONSENT_PERSONAL;
 		if ((r->when == WHEN_ANNIVERSARY || r->when == WHEN_EVERY) && r->field) {
 			int f = sh_field_lookup(r->field);
 			if (f >= 0)
@@ -461,6 +462,7 @@ static void surprise_add(struct plan_stream *ps, struct srule *q, const struct s
 {
 	const struct rule *r = q->r;
 	size_t ri = (size_t)(r - ps->c.rs->rules);
+	int reach = -1;
 	for (size_t j = 0; j < q->nper; j++) {
 		struct speriod *sp = &q->per[j];
 		struct cand cd;
@@ -481,10 +483,15 @@ static void surprise_add(struct plan_stream *ps, struct srule *q, const struct s
 			sp->ntaken++;
 			continue;
 		}
-		if (!sp->nbiz || !sp->cap || !planner_reachable(r, s->sh) || !planner_audience(&ps->c, r, s->sh, sp->p))
+		if (!sp->nbiz || !sp->cap)
 			continue;
+		/* Most stakeholders are less silent than the heap's worst: the cheap test first. */
 		cd.sh = ps->cur_rec != NONE32 ? ps->cur_rec : (uint32_t)ps->alen;   /* ids ascend: so do records */
 		if (sp->n == sp->cap && !worse(&sp->heap[0], &cd))
+			continue;
+		if (reach < 0)
+			reach = planner_reachable(r, s->sh);
+		if (!reach || !planner_audience(&ps->c, r, s->sh, sp->p))
 			continue;
 		cd.sh = record(ps, s);
 		cd.day = sp->biz[planner_surprise_hash(r->id, sp->p, s->sh->f[SH_ID]) % sp->nbiz];

@@ -379,18 +379,23 @@ static void stream_row(void *arg, size_t i, struct plan_row *r)
 int report_plan_streamed(FILE *fp, const struct config *cfg, const struct ruleset *rs, struct store *st, day_t from,
                          day_t to, enum report_format fmt, int64_t now, char err[ERR_LEN])
 {
-	struct plan_stream *ps = plan_stream_new(cfg, rs, from, to);
-	struct store_scan *sc = NULL;
+	struct plan_stream *ps = NULL;
 	const struct store_sh_row *row;
-	int custom, events, rc;
+	int custom, events, rc = 2;
 	uint32_t fields = plan_stream_fields(rs, &custom, &events);
 
-	rc = store_scan_open(st, fields, custom, events, &sc, err);
-	while (rc == 0 && (rc = store_scan_next(sc, &row, err)) == 1) {
-		plan_stream_add(ps, &row->sh, row->ev, row->nev, row->hist, row->nhist);
-		rc = 0;
+	/* Table order first; ids out of order (rc 2): again in id order. */
+	for (int table_order = 1; rc == 2 && table_order >= 0; table_order--) {
+		struct store_scan *sc = NULL;
+		plan_stream_free(ps);
+		ps = plan_stream_new(cfg, rs, from, to);
+		rc = store_scan_open(st, fields, custom, events, table_order, &sc, err);
+		while (rc == 0 && (rc = store_scan_next(sc, &row, err)) == 1) {
+			plan_stream_add(ps, &row->sh, row->ev, row->nev, row->hist, row->nhist);
+			rc = 0;
+		}
+		store_scan_close(sc);
 	}
-	store_scan_close(sc);
 	if (rc == 0) {
 		plan_stream_finish(ps);
 		rc = report_plan_rows(fp, fmt, now, plan_stream_count(ps), stream_row, ps);

@@ -1107,6 +1107,8 @@ struct store_scan {
 	struct side custom, ev, hist;
 	struct store_sh_row row;
 	struct strbuf text;     /* the side rows' strings of the current stakeholder */
+	int table_order;        /* read in table order: each id must still come after the last */
+	struct strbuf last_id;
 	size_t cap_custom, cap_ev, cap_hist;
 	int in_tx;
 };
@@ -1183,11 +1185,12 @@ void store_scan_close(struct store_scan *sc)
 	free(sc->row.ev);
 	free(sc->row.hist);
 	sb_free(&sc->text);
+	sb_free(&sc->last_id);
 	free(sc);
 }
 
-int store_scan_open(struct store *st, uint32_t fields, int custom, int events, struct store_scan **out,
-                    char err[ERR_LEN])
+int store_scan_open(struct store *st, uint32_t fields, int custom, int events, int table_order,
+                    struct store_scan **out, char err[ERR_LEN])
 {
 	struct store_scan *sc = xcalloc(1, sizeof *sc);
 	struct strbuf sql = {0};
@@ -1209,7 +1212,12 @@ int store_scan_open(struct store *st, uint32_t fields, int custom, int events, s
 			sc->col[i] = ncol++;
 		}
 	}
-	sb_adds(&sql, " FROM stakeholders ORDER BY id");
+	/*
+	 * Table order skips a lookup through the id index per row (about 15% of the scan); a
+	 * table filled by one sorted import is in id order already.
+	 */
+	sb_adds(&sql, table_order ? " FROM stakeholders" : " FROM stakeholders ORDER BY id");
+	sc->table_order = table_order;
 	if (sqlite3_prepare_v2(st->db, sql.s, -1, &sc->sh, NULL) != SQLITE_OK) {
 		err_set(why, "%s", db_msg(st));
 		goto fail;
@@ -1311,6 +1319,12 @@ int store_scan_next(struct store_scan *sc, const struct store_sh_row **row, char
 			const unsigned char *t = sqlite3_column_text(sc->sh, sc->col[i]);
 			sc->row.sh.f[i] = t ? (char *)t : "";
 		}
+	if (sc->table_order) {
+		if (sc->last_id.len && strcmp(sc->row.sh.f[SH_ID], sc->last_id.s) <= 0)
+			return 2;
+		sb_reset(&sc->last_id);
+		sb_adds(&sc->last_id, sc->row.sh.f[SH_ID]);
+	}
 	if (read_sides(sc, sc->row.sh.f[SH_ID], why) < 0)
 		return err_set(err, "store: cannot read the stakeholders: %s", why);
 	*row = &sc->row;

@@ -100,12 +100,16 @@ struct store_sh_row {
 };
 /*
  * store_scan_open: fields is a mask of (1u << enum sh_field) to read (id is always read);
- * custom and events: also read those (else none). Holds a read transaction until
- * store_scan_close. 0 or -1 with err.
+ * custom and events: also read those (else none). table_order: read the table in storage
+ * order, faster, as long as that is id order (see store_scan_next). Holds a read
+ * transaction until store_scan_close. 0 or -1 with err.
  */
-int store_scan_open(struct store *st, uint32_t fields, int custom, int events, struct store_scan **out,
-                    char err[ERR_LEN]);
-/* store_scan_next: 1 with *row (owned by the scan), 0 at the end, -1 with err. */
+int store_scan_open(struct store *st, uint32_t fields, int custom, int events, int table_order,
+                    struct store_scan **out, char err[ERR_LEN]);
+/*
+ * store_scan_next: 1 with *row (owned by the scan), 0 at the end, -1 with err; 2 when a scan
+ * in table order meets an id out of order: close it and start again without table_order.
+ */
 int store_scan_next(struct store_scan *sc, const struct store_sh_row **row, char err[ERR_LEN]);
 void store_scan_close(struct store_scan *sc);   /* NULL is fine */
 
