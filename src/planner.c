@@ -75,16 +75,20 @@ void planner_ctx_rules(struct ctx *c, const struct config *cfg, const struct rul
 {
 	c->cfg = cfg;
 	c->rs = rs;
-	c->ylo_day = c->yhi_day = DAY_NONE;
 	c->field = xcalloc(rs->nrules ? rs->nrules : 1, sizeof *c->field);
-	for (size_t i = 0; i < rs->nrules; i++)
+	c->years = xcalloc(rs->nrules ? rs->nrules : 1, sizeof *c->years);
+	for (size_t i = 0; i < rs->nrules; i++) {
 		c->field[i] = sh_field_lookup(rs->rules[i].field);
+		c->years[i].lo = c->years[i].hi = DAY_NONE;
+	}
 }
 
 void planner_ctx_rules_free(struct ctx *c)
 {
 	free(c->field);
+	free(c->years);
 	c->field = NULL;
+	c->years = NULL;
 }
 
 static void sink_list(struct ctx *c, struct plan_item *it, const struct sh_in *s);
@@ -479,15 +483,16 @@ void planner_occasions(struct ctx *c, const struct rule *r, const struct sh_in *
 	const struct calendar *cal = &c->rs->cal;
 	const struct stakeholder *sh = s->sh;
 	int f = c->field[r - c->rs->rules];
+	struct years *yr = &c->years[r - c->rs->rules];
 	int ylo, yhi, y, by, bm, bd;
-	if (c->lo != c->ylo_day || c->hi != c->yhi_day) {   /* the same for every stakeholder */
-		dates_to_ymd(c->lo, &c->ylo, &c->mlo, NULL);
-		dates_to_ymd(c->hi, &c->yhi, NULL, NULL);
-		c->ylo_day = c->lo;
-		c->yhi_day = c->hi;
+	if (c->lo != yr->lo || c->hi != yr->hi) {   /* the same for every stakeholder */
+		dates_to_ymd(c->lo, &yr->ylo, &yr->mlo, NULL);
+		dates_to_ymd(c->hi, &yr->yhi, NULL, NULL);
+		yr->lo = c->lo;
+		yr->hi = c->hi;
 	}
-	ylo = c->ylo;
-	yhi = c->yhi;
+	ylo = yr->ylo;
+	yhi = yr->yhi;
 
 	switch (r->when) {
 	case WHEN_DATE:
@@ -548,7 +553,7 @@ void planner_occasions(struct ctx *c, const struct rule *r, const struct sh_in *
 		if ((r->period.unit == DUR_MONTHS || r->period.unit == DUR_YEARS) && r->period.n > 0) {
 			/* Whole months: every k below (months to lo) / step - 1 lands in an earlier month. */
 			long step = r->period.n * (r->period.unit == DUR_YEARS ? 12 : 1);
-			k = ((long)(c->ylo - fy) * 12 + (c->mlo - fm)) / step - 1;
+			k = ((long)(ylo - fy) * 12 + (yr->mlo - fm)) / step - 1;
 			if (step <= 1200000 / EVERY_MAX)   /* dates_add_duration's range: month_step is the same */
 				months = step;
 			if (k < 1)

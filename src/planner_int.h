@@ -46,8 +46,10 @@ struct ctx {
 	day_t lo, hi;                 /* occasion dates looked at */
 	day_t anchor;                 /* the first day looked forward from (plan: --from; run: today) */
 	int *field;                   /* per rule: the standard field of anniversary_of/every, or -1 */
-	day_t ylo_day, yhi_day;       /* the years of lo and hi, remembered */
-	int ylo, mlo, yhi;
+	struct years {                /* per rule: the years of lo and hi, remembered */
+		day_t lo, hi;
+		int ylo, mlo, yhi;
+	} *years;
 	/* the loaded plan's indexes */
 	struct keyset done;
 	size_t *sh_slot;              /* id hash -> index + 1 (0 empty) */
