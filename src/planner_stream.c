@@ -22,7 +22,6 @@ struct pgroup {
 	day_t fire_date, mail_by;
 	int64_t fire_at;
 	int lead_note;                /* fires after its mail-by date */
-	uint32_t rank;                /* its place in fire order (same rank: same fire time, priority, rule) */
 	uint32_t next;                /* hash chain, index + 1 */
 	int formatted;
 	char at[40], occ[11], cost[32], mail_by_s[11];
@@ -79,6 +78,7 @@ struct plan_stream {
 	day_t *hi;                    /* per rule: the last occasion date looked at */
 	struct pgroup *groups;
 	size_t ngroups, capgroups;
+	uint32_t *rank;               /* per group: its place in fire order (same fire time, priority, rule: same rank) */
 	uint32_t *gslot;              /* group hash, index + 1 */
 	size_t gcap;
 	struct pitem *items;
@@ -624,12 +624,12 @@ static int group_order(const void *a, const void *b)
 /* before: item a goes out before b (planner_range's order: fire time, priority, rule, id, occasion). */
 static int before(const struct plan_stream *ps, const struct pitem *a, const struct pitem *b)
 {
-	const struct pgroup *x = &ps->groups[a->group], *y = &ps->groups[b->group];
-	if (x->rank != y->rank)
-		return x->rank < y->rank;
+	uint32_t x = ps->rank[a->group], y = ps->rank[b->group];
+	if (x != y)
+		return x < y;
 	if (a->sh != b->sh)
 		return a->sh < b->sh;
-	return x->occasion < y->occasion;
+	return ps->groups[a->group].occasion < ps->groups[b->group].occasion;
 }
 
 static void swap_items(struct pitem *a, struct pitem *b)
@@ -794,9 +794,9 @@ void plan_stream_finish(struct plan_stream *ps)
 	sort_ps = ps;
 	if (ps->ngroups > 1)
 		qsort(order, ps->ngroups, sizeof *order, group_order);
+	ps->rank = xcalloc(ps->ngroups ? ps->ngroups : 1, sizeof *ps->rank);   /* dense: the sort reads it most */
 	for (size_t i = 0; i < ps->ngroups; i++)
-		ps->groups[order[i]].rank = i && group_order(&order[i - 1], &order[i]) == 0 ?
-		                            ps->groups[order[i - 1]].rank : (uint32_t)i;
+		ps->rank[order[i]] = i && group_order(&order[i - 1], &order[i]) == 0 ? ps->rank[order[i - 1]] : (uint32_t)i;
 	sort_ps = NULL;
 	free(order);
 	for (size_t n = ps->n; n > 1; n /= 2)
@@ -884,6 +884,7 @@ void plan_stream_free(struct plan_stream *ps)
 	planner_ctx_rules_free(&ps->c);
 	free(ps->hi);
 	free(ps->groups);
+	free(ps->rank);
 	free(ps->gslot);
 	free(ps->items);
 	free(ps->arena);

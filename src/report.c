@@ -227,6 +227,21 @@ static void plan_json_row(struct strbuf *js, const struct plan_row *r, const cha
 	sb_adds(js, "}");
 }
 
+/* csv_cell: sb_add_csv_field in one pass over the common cell that needs no quotes. */
+static void csv_cell(struct strbuf *sb, const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (s[n] == ',' || s[n] == '"' || s[n] == '\r' || s[n] == '\n') {
+			sb_add_csv_field(sb, s);
+			return;
+		}
+	if (n && (s[0] == ' ' || s[n - 1] == ' '))
+		sb_add_csv_field(sb, s);
+	else
+		sb_addn(sb, s, n);
+}
+
 /* plan_cells: the ten columns of table and csv. */
 static void plan_cells(const struct plan_row *r, const char *note, char *cell[10])
 {
@@ -268,7 +283,7 @@ int report_plan_rows(FILE *fp, enum report_format fmt, int64_t now, size_t n, pl
 			for (size_t c = 0; c < 10; c++) {
 				if (c)
 					sb_addc(&sb, ',');
-				sb_add_csv_field(&sb, cell[c]);
+				csv_cell(&sb, cell[c]);
 			}
 			sb_adds(&sb, "\r\n");
 			fwrite(sb.s, 1, sb.len, fp);
