@@ -490,9 +490,26 @@ void planner_occasions(struct ctx *c, const struct rule *r, const struct sh_in *
 		dates_to_ymd(c->hi, &yr->yhi, NULL, NULL);
 		yr->lo = c->lo;
 		yr->hi = c->hi;
+		yr->nfixed = -1;
+		if (yr->yhi - yr->ylo < (int)(sizeof yr->fixed / sizeof *yr->fixed) &&
+		    ((r->when == WHEN_DATE && r->once == DAY_NONE) || r->when == WHEN_NTH_WEEKDAY)) {
+			/* A yearly date or weekday: the same days for everybody. */
+			yr->nfixed = 0;
+			for (y = yr->ylo; y <= yr->yhi; y++) {
+				day_t d = r->when == WHEN_DATE ? dates_anniversary(y, r->month, r->day) :
+				          dates_nth_weekday(y, r->month, r->nth, r->weekday);
+				if (r->when == WHEN_DATE || d != DAY_NONE)
+					yr->fixed[yr->nfixed++] = d;
+			}
+		}
 	}
 	ylo = yr->ylo;
 	yhi = yr->yhi;
+	if (yr->nfixed >= 0) {
+		for (int i = 0; i < yr->nfixed; i++)
+			planner_emit(c, r, s, NULL, yr->fixed[i], -1);
+		return;
+	}
 
 	switch (r->when) {
 	case WHEN_DATE:

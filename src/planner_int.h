@@ -49,6 +49,8 @@ struct ctx {
 	struct years {                /* per rule: the years of lo and hi, remembered */
 		day_t lo, hi;
 		int ylo, mlo, yhi;
+		day_t fixed[4];       /* a yearly date's days in the range, when few (nfixed >= 0) */
+		int nfixed;
 	} *years;
 	/* the loaded plan's indexes */
 	struct keyset done;

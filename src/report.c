@@ -279,15 +279,18 @@ int report_plan_rows(FILE *fp, enum report_format fmt, int64_t now, size_t n, pl
 			get(arg, i, &r);
 			plan_note(&r, note, sizeof note);
 			plan_cells(&r, note, cell);
-			sb_reset(&sb);
+			if (sb.len > 60000) {   /* written in blocks of rows */
+				fwrite(sb.s, 1, sb.len, fp);
+				sb_reset(&sb);
+			}
 			for (size_t c = 0; c < 10; c++) {
 				if (c)
 					sb_addc(&sb, ',');
 				csv_cell(&sb, cell[c]);
 			}
 			sb_adds(&sb, "\r\n");
-			fwrite(sb.s, 1, sb.len, fp);
 		}
+		fwrite(sb.s ? sb.s : "", 1, sb.len, fp);
 	} else if (fmt == FMT_JSON) {
 		fputs("[", fp);
 		for (size_t i = 0; i < n; i++) {
