@@ -1245,10 +1245,11 @@ int store_scan_open(struct store *st, uint32_t fields, int custom, int events, i
 		err_set(why, "%s", sqlite3_errmsg(sc->db));
 		goto fail;
 	}
+	/* The orders of their keys (no sorting): the planner needs no order within a stakeholder. */
 	if ((custom && side_open(sc, &sc->custom, "SELECT stakeholder_id, name, value FROM stakeholder_fields "
-	                         "ORDER BY stakeholder_id, ord, name", why) < 0) ||
+	                         "ORDER BY stakeholder_id, name", why) < 0) ||
 	    (events && side_open(sc, &sc->ev, "SELECT stakeholder_id, kind, date FROM events "
-	                         "ORDER BY stakeholder_id, date, kind, id", why) < 0) ||
+	                         "ORDER BY stakeholder_id, kind, date", why) < 0) ||
 	    side_open(sc, &sc->hist, "SELECT stakeholder, rule, occasion_date, fire_date, status, cost_cents "
 	              "FROM dispatches ORDER BY stakeholder", why) < 0)
 		goto fail;

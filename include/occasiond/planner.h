@@ -122,7 +122,7 @@ struct plan_stream *plan_stream_new(const struct config *cfg, const struct rules
  */
 uint32_t plan_stream_fields(const struct ruleset *rs, int *custom, int *events);
 /*
- * plan_stream_add: one stakeholder with its events (in date order) and its dispatch records
+ * plan_stream_add: one stakeholder with its events (any order) and its dispatch records
  * (rule, occasion_date, fire_date, status and cost_cents are read). Ids must ascend (strcmp)
  * from call to call. Nothing passed in is kept.
  */

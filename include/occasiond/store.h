@@ -92,8 +92,8 @@ struct store_sh_row {
 	 * The stakeholder: the fields asked for, the others "". Every string points into the
 	 * scan and is valid until the next store_scan_next; never free or keep one.
 	 */
-	struct stakeholder sh;
-	struct event *ev;             /* stakeholder_id, kind, date (title and details are "") */
+	struct stakeholder sh;        /* custom fields by name */
+	struct event *ev;             /* stakeholder_id, kind, date (title and details are ""), by kind and date */
 	size_t nev;
 	struct dispatch_rec *hist;    /* stakeholder, rule, occasion_date, fire_date, status, cost_cents */
 	size_t nhist;
