@@ -381,6 +381,7 @@ static int cmd_plan(const char *config_path, int argc, char **argv)
 	if (!from_s)
 		from = today_in(w.cfg, now_utc());
 	/* Streamed: memory grows with what is planned, not with the stakeholders (README, Decisions). */
+	fflush(stdout);   /* setvbuf only before the stream's next output */
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);   /* a long plan: fewer, larger writes */
 	rc = EXIT_OK;
 	if (report_plan_streamed(stdout, w.cfg, w.rs, w.st, from, from + (day_t)days, (enum report_format)fmt, now_utc(),
