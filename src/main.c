@@ -362,12 +362,6 @@ static int cmd_plan(const char *config_path, int argc, char **argv)
 	long days = 30;
 	day_t from = 0;
 	struct world w;
-	struct plan_input in;
-	struct plan_list pl = {0};
-	struct stakeholder *sh = NULL;
-	struct event *ev = NULL;
-	struct dispatch_rec *hist = NULL;
-	size_t nsh = 0, nev = 0, nhist = 0;
 	char err[ERR_LEN];
 
 	rc = parse_opts(argc, argv, opts, &rest, &nrest);
@@ -386,20 +380,15 @@ static int cmd_plan(const char *config_path, int argc, char **argv)
 		return EXIT_FAIL;
 	if (!from_s)
 		from = today_in(w.cfg, now_utc());
-	rc = EXIT_FAIL;
-	if (load_plan_input(&w, &in, &sh, &nsh, &ev, &nev, &hist, &nhist) != 0)
-		goto out;
-	if (planner_range(&in, from, from + (day_t)days, &pl, err) != 0) {
-		log_err("%s", err);
-		goto out;
-	}
-	report_plan(stdout, w.cfg, &pl, (enum report_format)fmt, now_utc());
+	/* Streamed: memory grows with what is planned, not with the stakeholders (README, Decisions). */
+	fflush(stdout);   /* setvbuf only before the stream's next output */
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);   /* a long plan: fewer, larger writes */
 	rc = EXIT_OK;
-out:
-	plan_list_free(&pl);
-	stakeholders_free(sh, nsh);
-	events_free(ev, nev);
-	dispatch_recs_free(hist, nhist);
+	if (report_plan_streamed(stdout, w.cfg, w.rs, w.st, from, from + (day_t)days, (enum report_format)fmt, now_utc(),
+	                         err) != 0) {
+		log_err("%s", err);
+		rc = EXIT_FAIL;
+	}
 	world_close(&w);
 	return rc;
 }

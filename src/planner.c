@@ -2,7 +2,7 @@
  * planner: rules x stakeholders x history x now -> timed dispatches. Pure: "now" and
  * every input come in as arguments, so the same inputs give the same plan.
  */
-#include "occasiond/planner.h"
+#include "planner_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +17,6 @@ void plan_list_free(struct plan_list *l)
 	l->n = 0;
 }
 
-/* A set of "rule\x1fstakeholder\x1fdate" keys: the dispatches that already have a record. */
-struct keyset {
-	char **slot;
-	size_t cap;
-};
-
 static uint64_t hash_str(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
@@ -35,70 +29,6 @@ static char *make_key(const char *rule, const char *sh, const char *date)
 {
 	return xasprintf("%s\x1f%s\x1f%s", rule, sh, date);
 }
-
-static void keyset_build(struct keyset *ks, const struct dispatch_rec *h, size_t n)
-{
-	ks->cap = 16;
-	while (ks->cap < n * 2 + 16)
-		ks->cap *= 2;
-	ks->slot = xcalloc(ks->cap, sizeof *ks->slot);
-	for (size_t i = 0; i < n; i++) {
-		char *k = make_key(h[i].rule, h[i].stakeholder, h[i].occasion_date);
-		size_t j = hash_str(k) & (ks->cap - 1);
-		while (ks->slot[j] && strcmp(ks->slot[j], k) != 0)
-			j = (j + 1) & (ks->cap - 1);
-		if (ks->slot[j])
-			free(k);
-		else
-			ks->slot[j] = k;
-	}
-}
-
-static int keyset_has(const struct keyset *ks, const char *rule, const char *sh, day_t d)
-{
-	char date[11];
-	char *k;
-	size_t j;
-	int found = 0;
-	dates_format_iso(d, date);
-	k = make_key(rule, sh, date);
-	for (j = hash_str(k) & (ks->cap - 1); ks->slot[j]; j = (j + 1) & (ks->cap - 1))
-		if (strcmp(ks->slot[j], k) == 0) {
-			found = 1;
-			break;
-		}
-	free(k);
-	return found;
-}
-
-static void keyset_free(struct keyset *ks)
-{
-	for (size_t i = 0; i < ks->cap; i++)
-		free(ks->slot[i]);
-	free(ks->slot);
-}
-
-/* A dispatch that went out (history), by stakeholder: what limits and silence are measured on. */
-struct contact {
-	size_t sh;                    /* index into plan_input.sh */
-	day_t day;                    /* its fire date */
-	int64_t cost_cents;
-};
-
-struct ctx {
-	const struct plan_input *in;
-	struct keyset done;
-	struct plan_list *out;
-	size_t cap;                   /* of out->v */
-	day_t lo, hi;                 /* occasion dates looked at */
-	day_t anchor;                 /* the first day looked forward from (plan: --from; run: today) */
-	size_t *sh_slot;              /* id hash -> index + 1 (0 empty) */
-	size_t sh_cap;
-	day_t *last_all;              /* per stakeholder: last day a dispatch went out, or DAY_NONE */
-	struct contact *contacts;     /* sorted by stakeholder, then day */
-	size_t ncontacts;
-	const struct event **ev_by_sh;   /* events sorted by stakeholder id */
-};
 
 int planner_went_out(int status)
 {
@@ -129,18 +59,50 @@ static int contact_cmp(const void *a, const void *b)
 static int ev_ptr_cmp(const void *a, const void *b)
 {
 	const struct event *x = *(const struct event *const *)a, *y = *(const struct event *const *)b;
-	return strcmp(x->stakeholder_id, y->stakeholder_id);
+	int k = strcmp(x->stakeholder_id, y->stakeholder_id);
+	return k ? k : x < y ? -1 : x > y;   /* the input's order within a stakeholder */
 }
 
-/* ctx_init: the at-most-once keys and the per-stakeholder indexes every pass needs. */
+static int hist_ptr_cmp(const void *a, const void *b)
+{
+	const struct dispatch_rec *x = *(const struct dispatch_rec *const *)a;
+	const struct dispatch_rec *y = *(const struct dispatch_rec *const *)b;
+	int k = strcmp(x->stakeholder, y->stakeholder);
+	return k ? k : x < y ? -1 : x > y;
+}
+
+void planner_ctx_rules(struct ctx *c, const struct config *cfg, const struct ruleset *rs)
+{
+	c->cfg = cfg;
+	c->rs = rs;
+	c->field = xcalloc(rs->nrules ? rs->nrules : 1, sizeof *c->field);
+	c->years = xcalloc(rs->nrules ? rs->nrules : 1, sizeof *c->years);
+	for (size_t i = 0; i < rs->nrules; i++) {
+		c->field[i] = sh_field_lookup(rs->rules[i].field);
+		c->years[i].lo = c->years[i].hi = DAY_NONE;
+	}
+}
+
+void planner_ctx_rules_free(struct ctx *c)
+{
+	free(c->field);
+	free(c->years);
+	c->field = NULL;
+	c->years = NULL;
+}
+
+static void sink_list(struct ctx *c, struct plan_item *it, const struct sh_in *s);
+
+/* ctx_init: the per-stakeholder indexes every pass over loaded stakeholders needs. */
 static void ctx_init(struct ctx *c, const struct plan_input *in, struct plan_list *out, day_t anchor)
 {
 	memset(c, 0, sizeof *c);
 	c->in = in;
+	planner_ctx_rules(c, in->cfg, in->rs);
+	c->sink = sink_list;
 	c->out = out;
 	c->cap = out->n;
 	c->anchor = anchor;
-	keyset_build(&c->done, in->hist, in->nhist);
 	c->sh_cap = 16;
 	while (c->sh_cap < in->nsh * 2 + 16)
 		c->sh_cap *= 2;
@@ -173,15 +135,54 @@ static void ctx_init(struct ctx *c, const struct plan_input *in, struct plan_lis
 		c->ev_by_sh[i] = &in->ev[i];
 	if (in->nev > 1)
 		qsort(c->ev_by_sh, in->nev, sizeof *c->ev_by_sh, ev_ptr_cmp);
+	c->hist_by_sh = xcalloc(in->nhist ? in->nhist : 1, sizeof *c->hist_by_sh);
+	for (size_t i = 0; i < in->nhist; i++)
+		c->hist_by_sh[i] = &in->hist[i];
+	if (in->nhist > 1)
+		qsort(c->hist_by_sh, in->nhist, sizeof *c->hist_by_sh, hist_ptr_cmp);
 }
 
 static void ctx_free(struct ctx *c)
 {
-	keyset_free(&c->done);
+	planner_ctx_rules_free(c);
 	free(c->sh_slot);
 	free(c->last_all);
 	free(c->contacts);
 	free(c->ev_by_sh);
+	free(c->hist_by_sh);
+}
+
+/* sh_in_of: the loaded stakeholder i with its events and records. */
+static void sh_in_of(const struct ctx *c, size_t i, struct sh_in *s)
+{
+	const struct plan_input *in = c->in;
+	const char *id = in->sh[i].f[SH_ID];
+	size_t lo = 0, hi = in->nev;
+	memset(s, 0, sizeof *s);
+	s->sh = &in->sh[i];
+	s->last = c->last_all[i];
+	s->arg = (void *)&in->sh[i];
+	while (lo < hi) {   /* the first event of this stakeholder */
+		size_t mid = (lo + hi) / 2;
+		if (strcmp(c->ev_by_sh[mid]->stakeholder_id, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	s->ev = c->ev_by_sh + lo;
+	while (lo + s->nev < in->nev && strcmp(c->ev_by_sh[lo + s->nev]->stakeholder_id, id) == 0)
+		s->nev++;
+	lo = 0, hi = in->nhist;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (strcmp(c->hist_by_sh[mid]->stakeholder, id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	s->hist = c->hist_by_sh + lo;
+	while (lo + s->nhist < in->nhist && strcmp(c->hist_by_sh[lo + s->nhist]->stakeholder, id) == 0)
+		s->nhist++;
 }
 
 static const char *sh_zone(const struct config *cfg, const struct stakeholder *sh)
@@ -210,7 +211,7 @@ const char *planner_default_signer(const struct config *cfg, const struct stakeh
 }
 
 /* duration_days_bound: an upper bound in days of a duration (for the ranges looked at). */
-static long duration_days_bound(const struct duration *d)
+long planner_duration_bound(const struct duration *d)
 {
 	switch (d->unit) {
 	case DUR_SECONDS: return d->n / 86400 + 1;
@@ -225,33 +226,60 @@ static long duration_days_bound(const struct duration *d)
 	return d->n;
 }
 
-static long lead_bound(const struct config *cfg, const struct rule *r)
+long planner_lead_bound(const struct config *cfg, const struct rule *r)
 {
 	if (r->has_lead)
-		return duration_days_bound(&r->lead) + 7;
-	return duration_days_bound(&cfg->cards.signing) + duration_days_bound(&cfg->cards.transit) + 7;
+		return planner_duration_bound(&r->lead) + 7;
+	return planner_duration_bound(&cfg->cards.signing) + planner_duration_bound(&cfg->cards.transit) + 7;
 }
 
+/* ymd_digits: n decimal digits, or -1. */
+static int ymd_digits(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/*
+ * parse_field_date: a date column as year (0 for "--MM-DD"), month and day. The strict
+ * YYYY-MM-DD of dates_parse_iso, read straight into its parts (it runs for every
+ * stakeholder and rule).
+ */
 static int parse_field_date(const char *v, int *y, int *m, int *d)
 {
-	day_t day;
 	if (!v || !*v)
 		return -1;
 	if (v[0] == '-' && v[1] == '-') {
 		*y = 0;
 		return dates_parse_md(v, m, d);
 	}
-	if (dates_parse_iso(v, &day) != 0)
+	if (strnlen(v, 11) != 10 || v[4] != '-' || v[7] != '-')
 		return -1;
-	dates_to_ymd(day, y, m, d);
+	*y = ymd_digits(v, 4);
+	*m = ymd_digits(v + 5, 2);
+	*d = ymd_digits(v + 8, 2);
+	if (*y < 0 || *m < 0 || *d < 0 || !dates_valid_ymd(*y, *m, *d))
+		return -1;
 	return 0;
 }
 
-static int audience_match(const struct ctx *c, const struct rule *r, const struct stakeholder *sh, day_t d)
+/* flag: stakeholder_flag, inline: it runs for every stakeholder and rule. */
+static int flag(const struct stakeholder *sh, enum sh_field f)
 {
-	if (stakeholder_flag(sh, SH_OPTED_OUT))
+	const char *v = sh->f[f];
+	return v && v[0] == '1' && v[1] == '\0';
+}
+
+int planner_audience(const struct ctx *c, const struct rule *r, const struct stakeholder *sh, day_t d)
+{
+	if (flag(sh, SH_OPTED_OUT))
 		return 0;
-	if (r->personal && !stakeholder_flag(sh, SH_CONSENT_PERSONAL))
+	if (r->personal && !flag(sh, SH_CONSENT_PERSONAL))
 		return 0;
 	if (!strlist_has(&r->types, sh->f[SH_TYPE]) || !strlist_has(&r->tiers, sh->f[SH_TIER]))
 		return 0;
@@ -260,7 +288,7 @@ static int audience_match(const struct ctx *c, const struct rule *r, const struc
 		day_t s;
 		if (dates_parse_iso(since, &s) != 0)
 			return 0;
-		if (dates_add_duration(&c->in->rs->cal, s, &r->min_tenure) > d)
+		if (dates_add_duration(&c->rs->cal, s, &r->min_tenure) > d)
 			return 0;
 	}
 	return 1;
@@ -282,10 +310,10 @@ static int variant_match(const struct variant *v, const struct stakeholder *sh, 
 }
 
 /* set_times: fire date, fire instant, mail-by date and deadline for the item's channel. */
-static void set_times(const struct ctx *c, struct plan_item *it)
+void planner_set_times(const struct ctx *c, struct plan_item *it)
 {
-	const struct config *cfg = c->in->cfg;
-	const struct calendar *cal = &c->in->rs->cal;
+	const struct config *cfg = c->cfg;
+	const struct calendar *cal = &c->rs->cal;
 	const struct rule *r = it->rule;
 	day_t fire, last;
 
@@ -308,7 +336,7 @@ static void set_times(const struct ctx *c, struct plan_item *it)
 	}
 	it->fire_date = fire;
 	if (it->channel == CH_CARD && fire > it->mail_by && !it->note[0])
-		snprintf(it->note, sizeof it->note, "lead shorter than transit: fires after its mail-by date");
+		util_strlcpy(it->note, planner_notes[NOTE_LEAD_SHORT], sizeof it->note);
 	last = dates_add_duration(cal, last, &r->late);
 	if (dates_local_to_utc(it->zone, fire, cfg->window_start, &it->fire_at) != 0 ||
 	    dates_local_to_utc(it->zone, last + 1, 0, &it->deadline) != 0) {
@@ -317,9 +345,15 @@ static void set_times(const struct ctx *c, struct plan_item *it)
 	}
 }
 
+const char *const planner_notes[NOTE__FIXED] = {
+	"", "no postal address: email instead", "no email address: card instead", "no email and no postal address",
+	"no email address", "no postal address: hand it over", "lead shorter than transit: fires after its mail-by date",
+};
+
 /*
- * resolve: channel (preference, address fallback), variant overrides and times.
- * Returns 0 when the item stands, -1 when it is not for this stakeholder.
+ * resolve: channel (preference, address fallback) and variant overrides; the times are
+ * the sink's (planner_set_times). Returns 0 when the item stands, -1 when it is not for
+ * this stakeholder.
  */
 static int resolve(const struct ctx *c, struct plan_item *it)
 {
@@ -330,8 +364,9 @@ static int resolve(const struct ctx *c, struct plan_item *it)
 	it->template_name = r->template_name;
 	it->cost_cents = r->cost_cents;
 	it->priority = r->priority;
-	it->signer = r->signer ? r->signer : planner_default_signer(c->in->cfg, sh);
+	it->signer = r->signer ? r->signer : planner_default_signer(c->cfg, sh);
 	it->state = PS_WAITING;
+	it->variant = -1;
 	it->reason = NULL;
 	it->note[0] = '\0';
 
@@ -343,13 +378,13 @@ static int resolve(const struct ctx *c, struct plan_item *it)
 		if (!ok) {
 			int other = want == CH_CARD ? CH_EMAIL : CH_CARD;
 			if (other == CH_CARD ? has_postal(sh) : has_email(sh)) {
-				snprintf(it->note, sizeof it->note, "no %s: %s instead",
-				         want == CH_CARD ? "postal address" : "email address", channel_names[other]);
+				util_strlcpy(it->note, planner_notes[want == CH_CARD ? NOTE_NO_POSTAL_EMAIL : NOTE_NO_EMAIL_CARD],
+				             sizeof it->note);
 				want = other;
 			} else {
 				it->state = PS_SKIPPED;
 				it->reason = "no-address";
-				snprintf(it->note, sizeof it->note, "no email and no postal address");
+				util_strlcpy(it->note, planner_notes[NOTE_NO_ADDRESS], sizeof it->note);
 			}
 		}
 		ch = want;
@@ -358,6 +393,7 @@ static int resolve(const struct ctx *c, struct plan_item *it)
 		const struct variant *v = &r->variants[i];
 		if (!variant_match(v, sh, it->years, ch))
 			continue;
+		it->variant = (int)i;
 		if (v->template_name)
 			it->template_name = v->template_name;
 		if (v->set_channel >= 0)
@@ -372,65 +408,127 @@ static int resolve(const struct ctx *c, struct plan_item *it)
 	if (it->state != PS_SKIPPED && ch == CH_EMAIL && !has_email(sh)) {
 		it->state = PS_SKIPPED;
 		it->reason = "no-address";
-		snprintf(it->note, sizeof it->note, "no email address");
+		util_strlcpy(it->note, planner_notes[NOTE_NO_EMAIL], sizeof it->note);
 	}
 	if (it->state != PS_SKIPPED && ch == CH_CARD && !has_postal(sh) && !it->note[0])
-		snprintf(it->note, sizeof it->note, "no postal address: hand it over");
-	set_times(c, it);
+		util_strlcpy(it->note, planner_notes[NOTE_HAND_OVER], sizeof it->note);
 	return 0;
 }
 
-static void emit(struct ctx *c, const struct rule *r, const struct stakeholder *sh, const struct event *ev,
-                 day_t d, long years)
+/* done: the at-most-once check: s has a record of (rule, occasion d). */
+static int done(const struct sh_in *s, const char *rule, day_t d)
+{
+	char date[11];
+	dates_format_iso(d, date);
+	for (size_t i = 0; i < s->nhist; i++)
+		if (strcmp(s->hist[i]->rule, rule) == 0 && strcmp(s->hist[i]->occasion_date, date) == 0)
+			return 1;
+	return 0;
+}
+
+void planner_emit(struct ctx *c, const struct rule *r, const struct sh_in *s, const struct event *ev, day_t d,
+                  long years)
 {
 	struct plan_item it;
 	if (d < c->lo || d > c->hi)
 		return;
-	if (!audience_match(c, r, sh, d))
+	if (!planner_audience(c, r, s->sh, d))
 		return;
-	if (keyset_has(&c->done, r->id, sh->f[SH_ID], d))
+	if (s->nhist && done(s, r->id, d))
 		return;
 	memset(&it, 0, sizeof it);
 	it.rule = r;
-	it.sh = sh;
+	it.sh = s->sh;
 	it.ev = ev;
 	it.occasion = d;
 	it.years = years;
 	if (resolve(c, &it) != 0)
 		return;
+	c->sink(c, &it, s);
+}
+
+/* sink_list: the loaded plan keeps every item whole. */
+static void sink_list(struct ctx *c, struct plan_item *it, const struct sh_in *s)
+{
+	(void)s;
+	planner_set_times(c, it);
 	if (c->out->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 64;
 		c->out->v = xreallocarray(c->out->v, c->cap, sizeof *c->out->v);
 	}
-	c->out->v[c->out->n++] = it;
+	c->out->v[c->out->n++] = *it;
+}
+
+#define EVERY_MAX 100000   /* k of `every` stops here */
+
+/* every_day: the k-th date of an `every` rule from day from. */
+static day_t every_day(const struct calendar *cal, const struct rule *r, day_t from, long k)
+{
+	struct duration step = r->period;
+	step.n *= k;
+	return dates_add_duration(cal, from, &step);
+}
+
+/* month_step: dates_add_months of y-m-d by k months, from its parts (no day number round trip). */
+static day_t month_step(int y, int m, int d, long k)
+{
+	long t = (long)y * 12 + (m - 1) + k, ny = t / 12;   /* t >= 0: y >= 1, k >= 1 */
+	int nm = (int)(t - ny * 12) + 1, dim = dates_days_in_month((int)ny, nm);
+	return dates_from_ymd((int)ny, nm, d > dim ? dim : d);
 }
 
 /* occasions: every occasion date of rule r for stakeholder sh within [lo, hi]. */
-static void occasions(struct ctx *c, const struct rule *r, const struct stakeholder *sh)
+void planner_occasions(struct ctx *c, const struct rule *r, const struct sh_in *s)
 {
-	const struct calendar *cal = &c->in->rs->cal;
-	int ylo, yhi, mm, dd, y, by, bm, bd;
-	dates_to_ymd(c->lo, &ylo, &mm, &dd);
-	dates_to_ymd(c->hi, &yhi, &mm, &dd);
+	const struct calendar *cal = &c->rs->cal;
+	const struct stakeholder *sh = s->sh;
+	int f = c->field[r - c->rs->rules];
+	struct years *yr = &c->years[r - c->rs->rules];
+	int ylo, yhi, y, by, bm, bd;
+	if (c->lo != yr->lo || c->hi != yr->hi) {   /* the same for every stakeholder */
+		dates_to_ymd(c->lo, &yr->ylo, &yr->mlo, NULL);
+		dates_to_ymd(c->hi, &yr->yhi, NULL, NULL);
+		yr->lo = c->lo;
+		yr->hi = c->hi;
+		yr->nfixed = -1;
+		if (yr->yhi - yr->ylo < (int)(sizeof yr->fixed / sizeof *yr->fixed) &&
+		    ((r->when == WHEN_DATE && r->once == DAY_NONE) || r->when == WHEN_NTH_WEEKDAY)) {
+			/* A yearly date or weekday: the same days for everybody. */
+			yr->nfixed = 0;
+			for (y = yr->ylo; y <= yr->yhi; y++) {
+				day_t d = r->when == WHEN_DATE ? dates_anniversary(y, r->month, r->day) :
+				          dates_nth_weekday(y, r->month, r->nth, r->weekday);
+				if (r->when == WHEN_DATE || d != DAY_NONE)
+					yr->fixed[yr->nfixed++] = d;
+			}
+		}
+	}
+	ylo = yr->ylo;
+	yhi = yr->yhi;
+	if (yr->nfixed >= 0) {
+		for (int i = 0; i < yr->nfixed; i++)
+			planner_emit(c, r, s, NULL, yr->fixed[i], -1);
+		return;
+	}
 
 	switch (r->when) {
 	case WHEN_DATE:
 		if (r->once != DAY_NONE) {
-			emit(c, r, sh, NULL, r->once, -1);
+			planner_emit(c, r, s, NULL, r->once, -1);
 			break;
 		}
 		for (y = ylo; y <= yhi; y++)
-			emit(c, r, sh, NULL, dates_anniversary(y, r->month, r->day), -1);
+			planner_emit(c, r, s, NULL, dates_anniversary(y, r->month, r->day), -1);
 		break;
 	case WHEN_NTH_WEEKDAY:
 		for (y = ylo; y <= yhi; y++) {
 			day_t d = dates_nth_weekday(y, r->month, r->nth, r->weekday);
 			if (d != DAY_NONE)
-				emit(c, r, sh, NULL, d, -1);
+				planner_emit(c, r, s, NULL, d, -1);
 		}
 		break;
 	case WHEN_ANNIVERSARY:
-		if (parse_field_date(stakeholder_get(sh, r->field), &by, &bm, &bd) != 0)
+		if (parse_field_date(f >= 0 ? sh->f[f] : stakeholder_get(sh, r->field), &by, &bm, &bd) != 0)
 			break;
 		for (y = ylo; y <= yhi; y++) {
 			long years = by ? y - by : -1;
@@ -446,48 +544,67 @@ static void occasions(struct ctx *c, const struct rule *r, const struct stakehol
 			}
 			if (r->every_years && (years < 0 || years % r->every_years != 0))
 				continue;
-			emit(c, r, sh, NULL, dates_anniversary(y, bm, bd), years);
+			planner_emit(c, r, s, NULL, dates_anniversary(y, bm, bd), years);
 		}
 		break;
-	case WHEN_EVENT: {
-		size_t lo = 0, hi = c->in->nev;
-		while (lo < hi) {   /* the first event of this stakeholder */
-			size_t mid = (lo + hi) / 2;
-			if (strcmp(c->ev_by_sh[mid]->stakeholder_id, sh->f[SH_ID]) < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		for (; lo < c->in->nev && strcmp(c->ev_by_sh[lo]->stakeholder_id, sh->f[SH_ID]) == 0; lo++) {
-			const struct event *ev = c->ev_by_sh[lo];
+	case WHEN_EVENT:
+		for (size_t i = 0; i < s->nev; i++) {
+			const struct event *ev = s->ev[i];
 			day_t d;
 			if (strcmp(ev->kind, r->event_kind) == 0 && dates_parse_iso(ev->date, &d) == 0)
-				emit(c, r, sh, ev, d, -1);
+				planner_emit(c, r, s, ev, d, -1);
 		}
 		break;
-	}
 	case WHEN_EVERY: {
 		day_t from;
-		const char *v = stakeholder_get(sh, r->field);
-		if (!v || dates_parse_iso(v, &from) != 0)
+		const char *v = f >= 0 ? sh->f[f] : stakeholder_get(sh, r->field);
+		long k = 1, below = 1, above = 2, months = 0;
+		int fy, fm, fd;
+		if (parse_field_date(v, &fy, &fm, &fd) != 0 || fy == 0)   /* a full date only */
 			break;
-		for (long k = 1; k < 100000; k++) {
-			struct duration step = r->period;
-			day_t d;
-			step.n *= k;
-			d = dates_add_duration(cal, from, &step);
+		from = dates_from_ymd(fy, fm, fd);
+		/*
+		 * The dates grow with k: find the first one at or after lo by doubling and halving,
+		 * rather than stepping through the decades since from.
+		 */
+		if ((r->period.unit == DUR_MONTHS || r->period.unit == DUR_YEARS) && r->period.n > 0) {
+			/* Whole months: every k below (months to lo) / step - 1 lands in an earlier month. */
+			long step = r->period.n * (r->period.unit == DUR_YEARS ? 12 : 1);
+			k = ((long)(ylo - fy) * 12 + (yr->mlo - fm)) / step - 1;
+			if (step <= 1200000 / EVERY_MAX)   /* dates_add_duration's range: month_step is the same */
+				months = step;
+			if (k < 1)
+				k = 1;
+		} else if (every_day(cal, r, from, 1) < c->lo) {
+			while (above < EVERY_MAX && every_day(cal, r, from, above) < c->lo) {
+				below = above;
+				above *= 2;
+			}
+			if (above > EVERY_MAX)
+				above = EVERY_MAX;
+			while (above - below > 1) {
+				long mid = below + (above - below) / 2;
+				if (every_day(cal, r, from, mid) < c->lo)
+					below = mid;
+				else
+					above = mid;
+			}
+			k = above;
+		}
+		for (; k < EVERY_MAX; k++) {
+			day_t d = months ? month_step(fy, fm, fd, k * months) : every_day(cal, r, from, k);
 			if (d > c->hi)
 				break;
 			if (d >= c->lo)
-				emit(c, r, sh, NULL, d, -1);
+				planner_emit(c, r, s, NULL, d, -1);
 		}
 		break;
 	}
 	case WHEN_NO_CONTACT: {
-		day_t last = c->last_all[sh - c->in->sh];
+		day_t last = s->last;
 		if (last == DAY_NONE && dates_parse_iso(sh->f[SH_CUSTOMER_SINCE], &last) != 0)
 			break;
-		emit(c, r, sh, NULL, dates_add_duration(cal, last, &r->period), -1);
+		planner_emit(c, r, s, NULL, dates_add_duration(cal, last, &r->period), -1);
 		break;
 	}
 	default:
@@ -545,8 +662,7 @@ uint64_t planner_surprise_hash(const char *rule, day_t period, const char *sh_id
 	return h;
 }
 
-/* reachable: a surprise only goes to someone the rule's channel can reach. */
-static int reachable(const struct rule *r, const struct stakeholder *sh)
+int planner_reachable(const struct rule *r, const struct stakeholder *sh)
 {
 	if (r->channel == CH_EMAIL)
 		return has_email(sh);
@@ -573,7 +689,7 @@ static int more_silent(const struct ctx *c, const day_t *last, size_t a, size_t 
 static void surprise(struct ctx *c, const struct rule *r)
 {
 	const struct plan_input *in = c->in;
-	const struct calendar *cal = &in->rs->cal;
+	const struct calendar *cal = &c->rs->cal;
 	size_t nsh = in->nsh, k = (size_t)r->surprise_count;
 	day_t *last = xcalloc(nsh ? nsh : 1, sizeof *last);
 	unsigned char *taken = xcalloc(nsh ? nsh : 1, 1);
@@ -611,7 +727,7 @@ static void surprise(struct ctx *c, const struct rule *r)
 		for (size_t i = 0; i < nsh && nbiz && ntaken < k; i++) {
 			const struct stakeholder *sh = &in->sh[i];
 			size_t at;
-			if (taken[i] || !reachable(r, sh) || !audience_match(c, r, sh, p))
+			if (taken[i] || !planner_reachable(r, sh) || !planner_audience(c, r, sh, p))
 				continue;
 			if (nbest == k - ntaken && !more_silent(c, last, i, best[nbest - 1]))
 				continue;
@@ -623,9 +739,10 @@ static void surprise(struct ctx *c, const struct rule *r)
 			best[at] = i;
 		}
 		for (size_t j = 0; j < nbest; j++) {
-			const struct stakeholder *sh = &in->sh[best[j]];
-			day_t d = biz[planner_surprise_hash(r->id, p, sh->f[SH_ID]) % nbiz];
-			emit(c, r, sh, NULL, d, -1);
+			struct sh_in s;
+			day_t d = biz[planner_surprise_hash(r->id, p, in->sh[best[j]].f[SH_ID]) % nbiz];
+			sh_in_of(c, best[j], &s);
+			planner_emit(c, r, &s, NULL, d, -1);
 			if (end >= c->anchor) {
 				sims = xreallocarray(sims, nsims + 1, sizeof *sims);
 				sims[nsims++] = (struct contact){best[j], d, 0};
@@ -640,8 +757,7 @@ static void surprise(struct ctx *c, const struct rule *r)
 
 /* ---- limits ---- */
 
-/* money_grouped: "4,996.50". */
-static void money_grouped(int64_t cents, char *buf, size_t size)
+void planner_money_grouped(int64_t cents, char *buf, size_t size)
 {
 	char plain[40], out[64];
 	size_t n, j = 0, intlen;
@@ -660,8 +776,7 @@ static void money_grouped(int64_t cents, char *buf, size_t size)
 	util_strlcpy(buf, out, size);
 }
 
-/* budget_key: the budget period of a day, and its name for people. */
-static long budget_key(int per, day_t day, char *name, size_t size)
+long planner_budget_key(int per, day_t day, char *name, size_t size)
 {
 	int y, m, d;
 	dates_to_ymd(day, &y, &m, &d);
@@ -737,7 +852,7 @@ static void apply_limits(const struct ctx *c, struct plan_item **v, size_t n, da
 		}
 		if (rs->has_budget && it->cost_cents > 0) {
 			char pname[24], a[28], b[28], cost[28];
-			long key = budget_key(rs->budget_per, on, pname, sizeof pname);
+			long key = planner_budget_key(rs->budget_per, on, pname, sizeof pname);
 			size_t k;
 			for (k = 0; k < nsp && sp[k].key != key; k++)
 				;
@@ -745,14 +860,14 @@ static void apply_limits(const struct ctx *c, struct plan_item **v, size_t n, da
 				sp = xreallocarray(sp, nsp + 1, sizeof *sp);
 				sp[nsp] = (struct spent){key, 0};
 				for (size_t j = 0; j < c->ncontacts; j++)
-					if (budget_key(rs->budget_per, c->contacts[j].day, NULL, 0) == key)
+					if (planner_budget_key(rs->budget_per, c->contacts[j].day, NULL, 0) == key)
 						sp[nsp].cents += c->contacts[j].cost_cents;
 				nsp++;
 			}
 			if (sp[k].cents + it->cost_cents > rs->budget_cents) {
-				money_grouped(sp[k].cents, a, sizeof a);
-				money_grouped(rs->budget_cents, b, sizeof b);
-				money_grouped(it->cost_cents, cost, sizeof cost);
+				planner_money_grouped(sp[k].cents, a, sizeof a);
+				planner_money_grouped(rs->budget_cents, b, sizeof b);
+				planner_money_grouped(it->cost_cents, cost, sizeof cost);
 				it->state = PS_SKIPPED;
 				it->reason = "budget";
 				snprintf(it->note, sizeof it->note, "budget: %s of %s spent %s; this costs %s", a, b, pname, cost);
@@ -773,13 +888,16 @@ static void collect(struct ctx *c, const struct plan_input *in, day_t from, day_
 	for (size_t i = 0; i < in->rs->nrules; i++) {
 		const struct rule *r = &in->rs->rules[i];
 		c->lo = from;
-		c->hi = to + (day_t)lead_bound(in->cfg, r);
+		c->hi = to + (day_t)planner_lead_bound(in->cfg, r);
 		if (r->when == WHEN_SURPRISE) {
 			surprise(c, r);
 			continue;
 		}
-		for (size_t j = 0; j < in->nsh; j++)
-			occasions(c, r, &in->sh[j]);
+		for (size_t j = 0; j < in->nsh; j++) {
+			struct sh_in s;
+			sh_in_of(c, j, &s);
+			planner_occasions(c, r, &s);
+		}
 	}
 }
 
@@ -848,7 +966,7 @@ int planner_due(const struct plan_input *in, int64_t now, struct plan_list *out,
 	if (dates_utc_to_local(cfg->timezone, now, &today, &secs) != 0)
 		today = (day_t)(now / 86400);
 	for (size_t i = 0; i < in->rs->nrules; i++) {
-		long l = duration_days_bound(&in->rs->rules[i].late);
+		long l = planner_duration_bound(&in->rs->rules[i].late);
 		if (l > late_max)
 			late_max = l;
 	}

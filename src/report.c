@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "occasiond/store.h"
+
 int report_format_parse(const char *s)
 {
 	static const char *const names[] = {"table", "csv", "json", "ics", "html"};
@@ -140,150 +142,284 @@ static void ics_utc(int64_t t, char *buf, size_t size)
 	snprintf(buf, size, "%04d%02d%02dT%02d%02d%02dZ", y, m, dd, (int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60));
 }
 
-static void plan_ics(FILE *fp, const struct config *cfg, const struct plan_list *pl, int64_t now)
+/* plan_note: the NOTE column: the note, and why a dispatch is skipped. */
+static void plan_note(const struct plan_row *r, char *buf, size_t size)
 {
-	char stamp[32];
-	(void)cfg;
-	ics_utc(now, stamp, sizeof stamp);
-	ics_line(fp, "BEGIN:VCALENDAR");
-	ics_line(fp, "VERSION:2.0");
-	ics_line(fp, "PRODID:-//occasiond//occasiond " OCCASIOND_VERSION "//EN");
-	ics_line(fp, "CALSCALE:GREGORIAN");
-	for (size_t i = 0; i < pl->n; i++) {
-		const struct plan_item *it = &pl->v[i];
-		struct strbuf sb = {0};
-		char occ[11], at[32], end[32], cost[32], mail_by[11];
-		char *name = stakeholder_display_name(it->sh);
-		dates_format_iso(it->occasion, occ);
-		ics_line(fp, "BEGIN:VEVENT");
-		sb_addf(&sb, "UID:%s-", it->rule->id);
-		ics_text(&sb, it->sh->f[SH_ID]);
-		sb_addf(&sb, "-%s@occasiond", occ);
-		ics_line(fp, sb.s);
-		sb_reset(&sb);
-		sb_addf(&sb, "DTSTAMP:%s", stamp);
-		ics_line(fp, sb.s);
-		ics_utc(it->fire_at, at, sizeof at);
-		ics_utc(it->fire_at + 1800, end, sizeof end);
-		sb_reset(&sb);
-		sb_addf(&sb, "DTSTART:%s", at);
-		ics_line(fp, sb.s);
-		sb_reset(&sb);
-		sb_addf(&sb, "DTEND:%s", end);
-		ics_line(fp, sb.s);
-		sb_reset(&sb);
-		sb_adds(&sb, "SUMMARY:");
-		ics_text(&sb, it->rule->name);
-		sb_adds(&sb, " (");
-		sb_adds(&sb, channel_names[it->channel]);
-		sb_adds(&sb, "): ");
-		ics_text(&sb, name);
-		if (it->state == PS_SKIPPED) {
-			sb_adds(&sb, " [skipped: ");
-			ics_text(&sb, it->reason ? it->reason : "");
-			sb_adds(&sb, "]");
-		}
-		ics_line(fp, sb.s);
-		sb_reset(&sb);
-		util_format_money(it->cost_cents, cost, sizeof cost);
-		sb_addf(&sb, "DESCRIPTION:occasion %s\\, rule %s\\, template ", occ, it->rule->id);
-		ics_text(&sb, it->template_name);
-		sb_adds(&sb, "\\, signer ");
-		ics_text(&sb, it->signer);
-		sb_addf(&sb, "\\, cost %s", cost);
-		if (it->mail_by != DAY_NONE) {
-			dates_format_iso(it->mail_by, mail_by);
-			sb_addf(&sb, "\\, mail by %s", mail_by);
-		}
-		if (it->note[0]) {
-			sb_adds(&sb, "\\n");
-			ics_text(&sb, it->note);
-		}
-		ics_line(fp, sb.s);
-		sb_reset(&sb);
-		sb_addf(&sb, "CATEGORIES:%s", channel_names[it->channel]);
-		ics_line(fp, sb.s);
-		ics_line(fp, it->state == PS_SKIPPED ? "STATUS:CANCELLED" : "STATUS:CONFIRMED");
-		ics_line(fp, "TRANSP:TRANSPARENT");
-		ics_line(fp, "END:VEVENT");
-		sb_free(&sb);
-		free(name);
-	}
-	ics_line(fp, "END:VCALENDAR");
+	if (!r->skipped)   /* most rows: no formatting */
+		util_strlcpy(buf, r->note, size);
+	else
+		snprintf(buf, size, "skipped: %s%s", r->note, !r->note[0] && r->reason ? r->reason : "");
 }
 
-int report_plan(FILE *fp, const struct config *cfg, const struct plan_list *pl, enum report_format fmt, int64_t now)
+static void plan_ics_row(FILE *fp, const struct plan_row *r, const char *stamp, struct strbuf *sb)
+{
+	char at[32], end[32];
+	ics_line(fp, "BEGIN:VEVENT");
+	sb_reset(sb);
+	sb_addf(sb, "UID:%s-", r->rule);
+	ics_text(sb, r->stakeholder);
+	sb_addf(sb, "-%s@occasiond", r->occasion);
+	ics_line(fp, sb->s);
+	sb_reset(sb);
+	sb_addf(sb, "DTSTAMP:%s", stamp);
+	ics_line(fp, sb->s);
+	ics_utc(r->fire_at, at, sizeof at);
+	ics_utc(r->fire_at + 1800, end, sizeof end);
+	sb_reset(sb);
+	sb_addf(sb, "DTSTART:%s", at);
+	ics_line(fp, sb->s);
+	sb_reset(sb);
+	sb_addf(sb, "DTEND:%s", end);
+	ics_line(fp, sb->s);
+	sb_reset(sb);
+	sb_adds(sb, "SUMMARY:");
+	ics_text(sb, r->rule_name);
+	sb_adds(sb, " (");
+	sb_adds(sb, r->channel);
+	sb_adds(sb, "): ");
+	ics_text(sb, r->name);
+	if (r->skipped) {
+		sb_adds(sb, " [skipped: ");
+		ics_text(sb, r->reason ? r->reason : "");
+		sb_adds(sb, "]");
+	}
+	ics_line(fp, sb->s);
+	sb_reset(sb);
+	sb_addf(sb, "DESCRIPTION:occasion %s\\, rule %s\\, template ", r->occasion, r->rule);
+	ics_text(sb, r->template_name);
+	sb_adds(sb, "\\, signer ");
+	ics_text(sb, r->signer);
+	sb_addf(sb, "\\, cost %s", r->cost);
+	if (r->mail_by)
+		sb_addf(sb, "\\, mail by %s", r->mail_by);
+	if (r->note[0]) {
+		sb_adds(sb, "\\n");
+		ics_text(sb, r->note);
+	}
+	ics_line(fp, sb->s);
+	sb_reset(sb);
+	sb_addf(sb, "CATEGORIES:%s", r->channel);
+	ics_line(fp, sb->s);
+	ics_line(fp, r->skipped ? "STATUS:CANCELLED" : "STATUS:CONFIRMED");
+	ics_line(fp, "TRANSP:TRANSPARENT");
+	ics_line(fp, "END:VEVENT");
+}
+
+static void plan_json_row(struct strbuf *js, const struct plan_row *r, const char *note, int first)
+{
+	sb_adds(js, first ? "\n  {" : ",\n  {");
+	json_kv_str(js, "fire_at", r->at, 0);
+	json_kv_str(js, "occasion_date", r->occasion, 1);
+	json_kv_str(js, "rule", r->rule, 1);
+	json_kv_str(js, "stakeholder", r->stakeholder, 1);
+	json_kv_str(js, "name", r->name, 1);
+	json_kv_str(js, "channel", r->channel, 1);
+	json_kv_str(js, "template", r->template_name, 1);
+	json_kv_str(js, "signer", r->signer, 1);
+	sb_addf(js, ", \"cost\": %s", r->cost);
+	json_kv_str(js, "note", note, 1);
+	if (r->mail_by)
+		json_kv_str(js, "mail_by", r->mail_by, 1);
+	json_kv_str(js, "state", r->skipped ? "skipped" : "planned", 1);
+	json_kv_str(js, "reason", r->reason, 1);
+	if (r->years >= 0)
+		sb_addf(js, ", \"years\": %ld", r->years);
+	sb_adds(js, "}");
+}
+
+/* csv_cell: sb_add_csv_field in one pass over the common cell that needs no quotes. */
+static void csv_cell(struct strbuf *sb, const char *s)
+{
+	size_t n = 0;
+	for (; s[n]; n++)
+		if (s[n] == ',' || s[n] == '"' || s[n] == '\r' || s[n] == '\n') {
+			sb_add_csv_field(sb, s);
+			return;
+		}
+	if (n && (s[0] == ' ' || s[n - 1] == ' '))
+		sb_add_csv_field(sb, s);
+	else
+		sb_addn(sb, s, n);
+}
+
+/* plan_cells: the ten columns of table and csv. */
+static void plan_cells(const struct plan_row *r, const char *note, char *cell[10])
+{
+	cell[0] = (char *)r->at, cell[1] = (char *)r->occasion, cell[2] = (char *)r->rule;
+	cell[3] = (char *)r->stakeholder, cell[4] = (char *)r->name, cell[5] = (char *)r->channel;
+	cell[6] = (char *)r->template_name, cell[7] = (char *)r->signer, cell[8] = (char *)r->cost;
+	cell[9] = (char *)note;
+}
+
+int report_plan_rows(FILE *fp, enum report_format fmt, int64_t now, size_t n, plan_row_fn get, void *arg)
 {
 	static const char *const head[] = {
 		"FIRE_AT", "OCCASION", "RULE", "STAKEHOLDER", "NAME", "CHANNEL", "TEMPLATE", "SIGNER", "COST", "NOTE"
 	};
-	struct table t = {10, NULL, 0};
-	struct strbuf js = {0};
+	struct strbuf sb = {0};
+	struct plan_row r;
+	char note[256], *cell[10];
+	size_t w[10];
 
 	if (fmt == FMT_ICS) {
-		plan_ics(fp, cfg, pl, now);
-		return 0;
-	}
-	if (fmt == FMT_TABLE)
-		table_add(&t, (char **)head);
-	else if (fmt == FMT_CSV)
-		csv_row(fp, (char **)head, 10);
-	else
-		sb_adds(&js, "[");
-	for (size_t i = 0; i < pl->n; i++) {
-		const struct plan_item *it = &pl->v[i];
-		char at[40], occ[11], cost[32], note[200];
-		char *name = stakeholder_display_name(it->sh);
-		char *row[10];
-		dates_format_instant(it->fire_at, it->zone, at, sizeof at);
-		dates_format_iso(it->occasion, occ);
-		util_format_money(it->cost_cents, cost, sizeof cost);
-		snprintf(note, sizeof note, "%s%s%s", it->state == PS_SKIPPED ? "skipped: " : "", it->note,
-		         it->state == PS_SKIPPED && !it->note[0] ? it->reason : "");
-		row[0] = at, row[1] = occ, row[2] = it->rule->id, row[3] = it->sh->f[SH_ID], row[4] = name;
-		row[5] = (char *)channel_names[it->channel], row[6] = (char *)it->template_name;
-		row[7] = (char *)it->signer, row[8] = cost, row[9] = note;
-		if (fmt == FMT_TABLE) {
-			table_add(&t, row);
-		} else if (fmt == FMT_CSV) {
-			csv_row(fp, row, 10);
-		} else {
-			char mail_by[11];
-			sb_adds(&js, i ? ",\n  {" : "\n  {");
-			json_kv_str(&js, "fire_at", at, 0);
-			json_kv_str(&js, "occasion_date", occ, 1);
-			json_kv_str(&js, "rule", it->rule->id, 1);
-			json_kv_str(&js, "stakeholder", it->sh->f[SH_ID], 1);
-			json_kv_str(&js, "name", name, 1);
-			json_kv_str(&js, "channel", channel_names[it->channel], 1);
-			json_kv_str(&js, "template", it->template_name, 1);
-			json_kv_str(&js, "signer", it->signer, 1);
-			sb_addf(&js, ", \"cost\": %s", cost);
-			json_kv_str(&js, "note", note, 1);
-			if (it->mail_by != DAY_NONE) {
-				dates_format_iso(it->mail_by, mail_by);
-				json_kv_str(&js, "mail_by", mail_by, 1);
-			}
-			json_kv_str(&js, "state", it->state == PS_SKIPPED ? "skipped" : "planned", 1);
-			json_kv_str(&js, "reason", it->reason, 1);
-			if (it->years >= 0)
-				sb_addf(&js, ", \"years\": %ld", it->years);
-			sb_adds(&js, "}");
+		char stamp[32];
+		ics_utc(now, stamp, sizeof stamp);
+		ics_line(fp, "BEGIN:VCALENDAR");
+		ics_line(fp, "VERSION:2.0");
+		ics_line(fp, "PRODID:-//occasiond//occasiond " OCCASIOND_VERSION "//EN");
+		ics_line(fp, "CALSCALE:GREGORIAN");
+		for (size_t i = 0; i < n; i++) {
+			get(arg, i, &r);
+			plan_ics_row(fp, &r, stamp, &sb);
 		}
-		free(name);
-	}
-	if (fmt == FMT_TABLE) {
-		if (pl->n == 0)
-			fprintf(fp, "nothing to dispatch in this period\n");
-		else
-			table_print(fp, &t);
-		table_free(&t);
+		ics_line(fp, "END:VCALENDAR");
+	} else if (fmt == FMT_CSV) {
+		csv_row(fp, (char **)head, 10);
+		for (size_t i = 0; i < n; i++) {
+			get(arg, i, &r);
+			plan_note(&r, note, sizeof note);
+			plan_cells(&r, note, cell);
+			if (sb.len > 60000) {   /* written in blocks of rows */
+				fwrite(sb.s, 1, sb.len, fp);
+				sb_reset(&sb);
+			}
+			for (size_t c = 0; c < 10; c++) {
+				if (c)
+					sb_addc(&sb, ',');
+				csv_cell(&sb, cell[c]);
+			}
+			sb_adds(&sb, "\r\n");
+		}
+		fwrite(sb.s ? sb.s : "", 1, sb.len, fp);
 	} else if (fmt == FMT_JSON) {
-		sb_adds(&js, pl->n ? "\n]\n" : "]\n");
-		fputs(js.s, fp);
-		sb_free(&js);
+		fputs("[", fp);
+		for (size_t i = 0; i < n; i++) {
+			get(arg, i, &r);
+			plan_note(&r, note, sizeof note);
+			sb_reset(&sb);
+			plan_json_row(&sb, &r, note, i == 0);
+			fputs(sb.s, fp);
+		}
+		fputs(n ? "\n]\n" : "]\n", fp);
+	} else if (n == 0) {
+		fprintf(fp, "nothing to dispatch in this period\n");
+	} else {
+		/* Two passes over the rows, so a long plan is never held as text: widths, then lines. */
+		for (size_t c = 0; c < 10; c++)
+			w[c] = width(head[c]);
+		for (size_t i = 0; i < n; i++) {
+			get(arg, i, &r);
+			plan_note(&r, note, sizeof note);
+			plan_cells(&r, note, cell);
+			for (size_t c = 0; c < 10; c++)
+				if (width(cell[c]) > w[c])
+					w[c] = width(cell[c]);
+		}
+		for (size_t i = 0; i <= n; i++) {
+			if (i == 0) {
+				for (size_t c = 0; c < 10; c++)
+					cell[c] = (char *)head[c];
+			} else {
+				get(arg, i - 1, &r);
+				plan_note(&r, note, sizeof note);
+				plan_cells(&r, note, cell);
+			}
+			sb_reset(&sb);
+			for (size_t c = 0; c < 10; c++) {
+				sb_adds(&sb, cell[c]);
+				if (c + 1 < 10)
+					for (size_t k = width(cell[c]); k < w[c] + 2; k++)
+						sb_addc(&sb, ' ');
+			}
+			while (sb.len && sb.s[sb.len - 1] == ' ')
+				sb.s[--sb.len] = '\0';
+			fprintf(fp, "%s\n", sb.s);
+		}
 	}
+	sb_free(&sb);
 	return 0;
+}
+
+/* The loaded plan as rows: each item formatted on demand. */
+struct list_rows {
+	const struct plan_list *pl;
+	char at[40], occ[11], cost[32], mail_by[11];
+	char *name;
+};
+
+static void list_row(void *arg, size_t i, struct plan_row *r)
+{
+	struct list_rows *lr = arg;
+	const struct plan_item *it = &lr->pl->v[i];
+	free(lr->name);
+	lr->name = stakeholder_display_name(it->sh);
+	dates_format_instant(it->fire_at, it->zone, lr->at, sizeof lr->at);
+	dates_format_iso(it->occasion, lr->occ);
+	util_format_money(it->cost_cents, lr->cost, sizeof lr->cost);
+	if (it->mail_by != DAY_NONE)
+		dates_format_iso(it->mail_by, lr->mail_by);
+	memset(r, 0, sizeof *r);
+	r->fire_at = it->fire_at;
+	r->at = lr->at;
+	r->occasion = lr->occ;
+	r->rule = it->rule->id;
+	r->rule_name = it->rule->name;
+	r->stakeholder = it->sh->f[SH_ID];
+	r->name = lr->name;
+	r->channel = channel_names[it->channel];
+	r->template_name = it->template_name;
+	r->signer = it->signer;
+	r->cost = lr->cost;
+	r->note = it->note;
+	r->skipped = it->state == PS_SKIPPED;
+	r->reason = it->reason;
+	r->mail_by = it->mail_by != DAY_NONE ? lr->mail_by : NULL;
+	r->years = it->years;
+}
+
+int report_plan(FILE *fp, const struct config *cfg, const struct plan_list *pl, enum report_format fmt, int64_t now)
+{
+	struct list_rows lr;
+	int rc;
+	(void)cfg;
+	memset(&lr, 0, sizeof lr);
+	lr.pl = pl;
+	rc = report_plan_rows(fp, fmt, now, pl->n, list_row, &lr);
+	free(lr.name);
+	return rc;
+}
+
+static void stream_row(void *arg, size_t i, struct plan_row *r)
+{
+	plan_stream_row(arg, i, r);
+}
+
+int report_plan_streamed(FILE *fp, const struct config *cfg, const struct ruleset *rs, struct store *st, day_t from,
+                         day_t to, enum report_format fmt, int64_t now, char err[ERR_LEN])
+{
+	struct plan_stream *ps = NULL;
+	const struct store_sh_row *row;
+	int custom, events, rc = 2;
+	uint32_t fields = plan_stream_fields(rs, &custom, &events);
+
+	/* Table order first; ids out of order (rc 2): again in id order. */
+	for (int table_order = 1; rc == 2 && table_order >= 0; table_order--) {
+		struct store_scan *sc = NULL;
+		plan_stream_free(ps);
+		ps = plan_stream_new(cfg, rs, from, to);
+		rc = store_scan_open(st, fields, custom, events, table_order, &sc, err);
+		while (rc == 0 && (rc = store_scan_next(sc, &row, err)) == 1) {
+			plan_stream_add(ps, &row->sh, row->ev, row->nev, row->hist, row->nhist);
+			rc = 0;
+		}
+		store_scan_close(sc);
+	}
+	if (rc == 0) {
+		plan_stream_finish(ps);
+		rc = report_plan_rows(fp, fmt, now, plan_stream_count(ps), stream_row, ps);
+	}
+	plan_stream_free(ps);
+	return rc;
 }
 
 int report_log(FILE *fp, const struct config *cfg, const struct dispatch_rec *v, size_t n, enum report_format fmt)

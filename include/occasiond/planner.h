@@ -38,6 +38,7 @@ struct plan_item {
 	int64_t cost_cents;
 	long years;                   /* years since the anniversary's date, -1 when unknown */
 	long priority;
+	int variant;                  /* the rule's variant applied, -1 none */
 	enum plan_state state;
 	const char *reason;           /* PS_SKIPPED / PS_MISSED: the record's reason */
 	char note[160];               /* for people: why a channel, what limits would do */
@@ -90,5 +91,48 @@ uint64_t planner_surprise_hash(const char *rule, day_t period, const char *sh_id
 
 /* planner_signer: the signer of a card or note: variant, rule, owner, else the organization. */
 const char *planner_default_signer(const struct config *cfg, const struct stakeholder *sh);
+
+/* A dispatch of the plan as text, as `plan` prints it. */
+struct plan_row {
+	int64_t fire_at;              /* UTC seconds */
+	const char *at;               /* the fire time in its zone, "2026-12-01T09:00:00+01:00" */
+	const char *occasion;         /* YYYY-MM-DD */
+	const char *rule, *rule_name, *stakeholder, *name, *channel, *template_name, *signer;
+	const char *cost;             /* "3.50" */
+	const char *note;             /* for people, "" when none */
+	const char *reason;           /* skipped: the record's reason, else NULL */
+	const char *mail_by;          /* cards: YYYY-MM-DD, else NULL */
+	int skipped;
+	long years;                   /* -1 unknown */
+};
+
+/*
+ * The streamed plan: planner_range's result for `plan`, built one stakeholder at a time in
+ * memory that grows with what is planned (about 16 bytes a dispatch, and the id and name of
+ * each stakeholder planned for), not with everything loaded. Usage: plan_stream_new, then
+ * plan_stream_add for every stakeholder in id order, plan_stream_finish, then
+ * plan_stream_row for 0 .. plan_stream_count - 1, and plan_stream_free (frees everything).
+ */
+struct plan_stream;
+/* plan_stream_new: the plan of fire dates [from, to); cfg and rs must outlive it. */
+struct plan_stream *plan_stream_new(const struct config *cfg, const struct ruleset *rs, day_t from, day_t to);
+/*
+ * plan_stream_fields: the stakeholder fields (mask of 1u << enum sh_field) the plan reads;
+ * *custom: a rule reads a custom column; *events: a rule reads events.
+ */
+uint32_t plan_stream_fields(const struct ruleset *rs, int *custom, int *events);
+/*
+ * plan_stream_add: one stakeholder with its events (any order) and its dispatch records
+ * (rule, occasion_date, fire_date, status and cost_cents are read). Ids must ascend (strcmp)
+ * from call to call. Nothing passed in is kept.
+ */
+void plan_stream_add(struct plan_stream *ps, const struct stakeholder *sh, const struct event *ev, size_t nev,
+                     const struct dispatch_rec *hist, size_t nhist);
+/* plan_stream_finish: surprise picks, fire order and limits. Call once, after the last add. */
+void plan_stream_finish(struct plan_stream *ps);
+size_t plan_stream_count(const struct plan_stream *ps);
+/* plan_stream_row: dispatch i in fire order; row's strings are valid until the next call or the free. */
+void plan_stream_row(struct plan_stream *ps, size_t i, struct plan_row *row);
+void plan_stream_free(struct plan_stream *ps);   /* NULL is fine */
 
 #endif

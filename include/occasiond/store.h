@@ -93,4 +93,36 @@ int store_next_retry(struct store *st, int64_t *at, char err[ERR_LEN]);
 /* store_trim: caps SQLite's page cache at cache_kib KiB and gives back what it holds unused (between passes). */
 void store_trim(struct store *st, int cache_kib);
 
+/*
+ * The stakeholders one at a time, in id order (strcmp), each with its own custom fields,
+ * events and dispatch records, all from one read snapshot: what the streamed plan reads,
+ * in memory that does not grow with the table.
+ */
+struct store_scan;
+struct store_sh_row {
+	/*
+	 * The stakeholder: the fields asked for, the others "". Every string points into the
+	 * scan and is valid until the next store_scan_next; never free or keep one.
+	 */
+	struct stakeholder sh;        /* custom fields by name */
+	struct event *ev;             /* stakeholder_id, kind, date (title and details are ""), by kind and date */
+	size_t nev;
+	struct dispatch_rec *hist;    /* stakeholder, rule, occasion_date, fire_date, status, cost_cents */
+	size_t nhist;
+};
+/*
+ * store_scan_open: fields is a mask of (1u << enum sh_field) to read (id is always read);
+ * custom and events: also read those (else none). table_order: read the table in storage
+ * order, faster, as long as that is id order (see store_scan_next). Holds a read
+ * transaction until store_scan_close. 0 or -1 with err.
+ */
+int store_scan_open(struct store *st, uint32_t fields, int custom, int events, int table_order,
+                    struct store_scan **out, char err[ERR_LEN]);
+/*
+ * store_scan_next: 1 with *row (owned by the scan), 0 at the end, -1 with err; 2 when a scan
+ * in table order meets an id out of order: close it and start again without table_order.
+ */
+int store_scan_next(struct store_scan *sc, const struct store_sh_row **row, char err[ERR_LEN]);
+void store_scan_close(struct store_scan *sc);   /* NULL is fine */
+
 #endif

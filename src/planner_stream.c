@@ -1,0 +1,909 @@
+/*
+ * planner_stream: the plan of `plan` built one stakeholder at a time. The rules are the
+ * loaded planner's (planner_occasions, planner_emit); what differs is what is kept: an item
+ * is 16 bytes (stakeholder, group, state, note), the times, channel, template and cost it
+ * shares with others are one group, and a stakeholder's id and name are copied once into
+ * an arena. Surprise keeps, per period, the few silent longest in a bounded heap; limits are
+ * applied in fire order after the scan, as planner_range does.
+ */
+#include "planner_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE32 UINT32_MAX
+
+/* Everything items share but the stakeholder: the key, and what planner_set_times gives. */
+struct pgroup {
+	uint32_t rule, zone;
+	int variant, channel;
+	day_t occasion;
+	day_t fire_date, mail_by;
+	int64_t fire_at;
+	int lead_note;                /* fires after its mail-by date */
+	uint32_t next;                /* hash chain, index + 1 */
+	int formatted;
+	char at[40], occ[11], cost[32], mail_by_s[11];
+};
+
+struct pitem {
+	uint32_t sh;                  /* the stakeholder's record: offset in the arena (ascends with the id) */
+	uint32_t group;
+	/* standing: the previous standing item of the stakeholder (position + 1, 0 none);
+	 * skipped by limit: the count; by budget: index into budget_spent */
+	uint32_t aux;
+	int16_t years;
+	uint8_t state;                /* PS_WAITING or PS_SKIPPED */
+	uint8_t note;                 /* NOTE_* */
+};
+
+/*
+ * A stakeholder's record in the arena (unaligned, read with memcpy): u32 the latest standing
+ * item (position + 1), u32 owner (index + 1 into owners, 0 none), u32 n and n days of
+ * dispatches that went out near the plan (per_stakeholder), then id and name, NUL-ended.
+ */
+#define REC_HEAD 0
+#define REC_OWNER 4
+#define REC_NDAYS 8
+#define REC_DAYS 12
+
+/* A surprise candidate: silent since last (before the period), and its item if picked. */
+struct cand {
+	day_t last;
+	day_t day;                    /* the surprise's day (a pick counts as contact from then) */
+	uint32_t sh;
+	int has;                      /* it makes an item (in the range, not yet recorded) */
+	struct pitem it;
+};
+
+struct speriod {
+	day_t p, end;
+	day_t biz[31];
+	size_t nbiz, ntaken;
+	struct cand *heap;            /* max-heap: the least silent on top */
+	size_t n, cap;
+};
+
+struct srule {
+	const struct rule *r;
+	size_t k;
+	struct speriod *per;
+	size_t nper;
+};
+
+struct plan_stream {
+	struct ctx c;
+	day_t from, to;
+	day_t *hi;                    /* per rule: the last occasion date looked at */
+	struct pgroup *groups;
+	size_t ngroups, capgroups;
+	uint32_t *rank;               /* per group: its place in fire order (same fire time, priority, rule: same rank) */
+	uint32_t *gslot;              /* group hash, index + 1 */
+	size_t gcap;
+	struct pitem *items;
+	size_t n, cap;
+	unsigned char *arena;
+	size_t alen, acap;
+	char **zones;                 /* interned zone names */
+	size_t nzones;
+	char **owners;                /* interned owners */
+	size_t nowners;
+	uint32_t *oslot;
+	size_t ocap;
+	uint32_t cfg_zone;
+	/* the stakeholder being added */
+	uint32_t cur_rec, cur_zone;
+	const struct event **evp;
+	size_t capevp;
+	const struct dispatch_rec **hp;
+	size_t caphp;
+	struct cand *capture;         /* a surprise candidate's item goes here, not to items */
+	/* limits */
+	day_t contact_lo;             /* contacts before this day cannot count */
+	long key_lo, nkeys;
+	int64_t *spent;               /* per budget period from key_lo */
+	int64_t *budget_spent;        /* the spent figure each budget skip shows */
+	size_t nbudget;
+	struct srule *sr;
+	size_t nsr;
+	char note[200];
+	int finished;
+};
+
+static uint64_t fnv(const void *p, size_t n, uint64_t h)
+{
+	const unsigned char *s = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ s[i]) * 1099511628211ULL;
+	return h;
+}
+
+static uint32_t rd32(const unsigned char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+static void wr32(unsigned char *p, uint32_t v)
+{
+	memcpy(p, &v, sizeof v);
+}
+
+/* intern_zone: zones are few: a list. */
+static uint32_t intern_zone(struct plan_stream *ps, const char *z)
+{
+	for (size_t i = 0; i < ps->nzones; i++)
+		if (strcmp(ps->zones[i], z) == 0)
+			return (uint32_t)i;
+	ps->zones = xreallocarray(ps->zones, ps->nzones + 1, sizeof *ps->zones);
+	ps->zones[ps->nzones] = xstrdup(z);
+	return (uint32_t)ps->nzones++;
+}
+
+/* intern_owner: index + 1 of an owner (hash set; an owner has many stakeholders). */
+static uint32_t intern_owner(struct plan_stream *ps, const char *o)
+{
+	size_t j;
+	if (!*o)
+		return 0;
+	if (ps->nowners * 2 >= ps->ocap) {
+		size_t cap = ps->ocap ? ps->ocap * 2 : 64;
+		uint32_t *slot = xcalloc(cap, sizeof *slot);
+		for (size_t i = 0; i < ps->nowners; i++) {
+			j = fnv(ps->owners[i], strlen(ps->owners[i]), 1469598103934665603ULL) & (cap - 1);
+			while (slot[j])
+				j = (j + 1) & (cap - 1);
+			slot[j] = (uint32_t)i + 1;
+		}
+		free(ps->oslot);
+		ps->oslot = slot;
+		ps->ocap = cap;
+	}
+	for (j = fnv(o, strlen(o), 1469598103934665603ULL) & (ps->ocap - 1); ps->oslot[j]; j = (j + 1) & (ps->ocap - 1))
+		if (strcmp(ps->owners[ps->oslot[j] - 1], o) == 0)
+			return ps->oslot[j];
+	ps->owners = xreallocarray(ps->owners, ps->nowners + 1, sizeof *ps->owners);
+	ps->owners[ps->nowners++] = xstrdup(o);
+	ps->oslot[j] = (uint32_t)ps->nowners;
+	return ps->oslot[j];
+}
+
+static void arena_add(struct plan_stream *ps, const void *p, size_t n)
+{
+	if (ps->alen + n > ps->acap) {
+		while (ps->alen + n > ps->acap)
+			ps->acap = ps->acap ? ps->acap * 2 : 1 << 16;
+		if (ps->acap > UINT32_MAX) {   /* records are addressed by 32 bits */
+			fputs("occasiond: plan: more than 4 GiB of stakeholders planned for\n", stderr);
+			exit(1);
+		}
+		ps->arena = xrealloc(ps->arena, ps->acap);
+	}
+	memcpy(ps->arena + ps->alen, p, n);
+	ps->alen += n;
+}
+
+/* record: the current stakeholder's record, made on first use. */
+static uint32_t record(struct plan_stream *ps, const struct sh_in *s)
+{
+	const struct stakeholder *sh = s->sh;
+	const char *first = sh->f[SH_FIRST_NAME], *last = sh->f[SH_LAST_NAME], *nick = sh->f[SH_NICKNAME];
+	unsigned char head[REC_DAYS];
+	uint32_t off = (uint32_t)ps->alen, ndays = 0;
+
+	if (ps->cur_rec != NONE32)
+		return ps->cur_rec;
+	for (size_t i = 0; ps->c.rs->has_per_stakeholder && i < s->nhist; i++) {
+		day_t d;
+		if (planner_went_out(s->hist[i]->status) && dates_parse_iso(s->hist[i]->fire_date, &d) == 0 &&
+		    d >= ps->contact_lo && d < ps->to)
+			ndays++;
+	}
+	wr32(head + REC_HEAD, 0);
+	wr32(head + REC_OWNER, intern_owner(ps, sh->f[SH_OWNER] ? sh->f[SH_OWNER] : ""));
+	wr32(head + REC_NDAYS, ndays);
+	arena_add(ps, head, sizeof head);
+	for (size_t i = 0; ndays && i < s->nhist; i++) {
+		day_t d;
+		if (planner_went_out(s->hist[i]->status) && dates_parse_iso(s->hist[i]->fire_date, &d) == 0 &&
+		    d >= ps->contact_lo && d < ps->to)
+			arena_add(ps, &d, sizeof d);
+	}
+	arena_add(ps, sh->f[SH_ID], strlen(sh->f[SH_ID]) + 1);
+	/* The name as stakeholder_display_name makes it. */
+	if (first && *first && last && *last) {
+		arena_add(ps, first, strlen(first));
+		arena_add(ps, " ", 1);
+		arena_add(ps, last, strlen(last) + 1);
+	} else if (first && *first) {
+		arena_add(ps, first, strlen(first) + 1);
+	} else if (last && *last) {
+		arena_add(ps, last, strlen(last) + 1);
+	} else if (nick && *nick) {
+		arena_add(ps, nick, strlen(nick) + 1);
+	} else {
+		arena_add(ps, sh->f[SH_ID], strlen(sh->f[SH_ID]) + 1);
+	}
+	ps->cur_rec = off;
+	return off;
+}
+
+static const char *rec_id(const struct plan_stream *ps, uint32_t rec)
+{
+	return (const char *)ps->arena + rec + REC_DAYS + 4 * (size_t)rd32(ps->arena + rec + REC_NDAYS);
+}
+
+static uint64_t group_hash(uint32_t rule, uint32_t zone, int variant, int channel, day_t occasion)
+{
+	uint64_t h = ((uint64_t)rule << 40) ^ ((uint64_t)zone << 20) ^ ((uint64_t)(variant + 1) << 12) ^
+	             ((uint64_t)channel << 8) ^ (uint64_t)(uint32_t)occasion * 0x9E3779B97F4A7C15ULL;
+	return (h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ULL >> 20;
+}
+
+/* group_of: the group of an item (made with planner_set_times on first use). */
+static uint32_t group_of(struct plan_stream *ps, const struct plan_item *it, uint32_t zone)
+{
+	uint32_t rule = (uint32_t)(it->rule - ps->c.rs->rules);
+	uint64_t h = group_hash(rule, zone, it->variant, it->channel, it->occasion);
+	size_t j;
+	struct pgroup *g;
+	struct plan_item t;
+
+	if (ps->ngroups * 2 >= ps->gcap) {
+		size_t cap = ps->gcap ? ps->gcap * 2 : 1024;
+		free(ps->gslot);
+		ps->gslot = xcalloc(cap, sizeof *ps->gslot);
+		ps->gcap = cap;
+		for (size_t i = 0; i < ps->ngroups; i++)
+			ps->groups[i].next = 0;
+		for (size_t i = 0; i < ps->ngroups; i++) {
+			const struct pgroup *q = &ps->groups[i];
+			uint64_t k = group_hash(q->rule, q->zone, q->variant, q->channel, q->occasion);
+			ps->groups[i].next = ps->gslot[k & (cap - 1)];
+			ps->gslot[k & (cap - 1)] = (uint32_t)i + 1;
+		}
+	}
+	j = h & (ps->gcap - 1);
+	for (uint32_t x = ps->gslot[j]; x; x = ps->groups[x - 1].next) {
+		g = &ps->groups[x - 1];
+		if (g->rule == rule && g->zone == zone && g->variant == it->variant && g->channel == it->channel &&
+		    g->occasion == it->occasion)
+			return x - 1;
+	}
+	if (ps->ngroups == ps->capgroups) {
+		ps->capgroups = ps->capgroups ? ps->capgroups * 2 : 256;
+		ps->groups = xreallocarray(ps->groups, ps->capgroups, sizeof *ps->groups);
+	}
+	g = &ps->groups[ps->ngroups];
+	memset(g, 0, sizeof *g);
+	g->rule = rule;
+	g->zone = zone;
+	g->variant = it->variant;
+	g->channel = it->channel;
+	g->occasion = it->occasion;
+	t = *it;
+	t.note[0] = '\0';
+	planner_set_times(&ps->c, &t);
+	g->fire_date = t.fire_date;
+	g->fire_at = t.fire_at;
+	g->mail_by = t.mail_by;
+	g->lead_note = t.note[0] != '\0';
+	g->next = ps->gslot[j];
+	ps->gslot[j] = (uint32_t)ps->ngroups + 1;
+	return (uint32_t)ps->ngroups++;
+}
+
+static uint8_t note_code(const char *note)
+{
+	for (uint8_t k = 1; k < NOTE__FIXED; k++)
+		if (strcmp(note, planner_notes[k]) == 0)
+			return k;
+	return NOTE_NONE;
+}
+
+/* sink_stream: an item of the current stakeholder, kept compact when it fires in the range. */
+static void sink_stream(struct ctx *c, struct plan_item *it, const struct sh_in *s)
+{
+	struct plan_stream *ps = c->sink_arg;
+	uint32_t zone, g;
+	struct pitem pi;
+
+	if (it->channel == CH_CARD) {
+		zone = ps->cfg_zone;
+	} else {
+		if (ps->cur_zone == NONE32) {
+			const char *z = s->sh->f[SH_TIMEZONE];
+			ps->cur_zone = intern_zone(ps, z && *z ? z : ps->c.cfg->timezone);
+		}
+		zone = ps->cur_zone;
+	}
+	g = group_of(ps, it, zone);
+	if (ps->groups[g].fire_date < ps->from || ps->groups[g].fire_date >= ps->to)
+		return;
+	memset(&pi, 0, sizeof pi);
+	pi.sh = record(ps, s);
+	pi.group = g;
+	pi.years = (int16_t)(it->years < -1 ? -1 : it->years > INT16_MAX ? INT16_MAX : it->years);
+	pi.state = (uint8_t)it->state;
+	pi.note = it->note[0] ? note_code(it->note) : NOTE_NONE;
+	if (pi.note == NOTE_NONE && ps->groups[g].lead_note)
+		pi.note = NOTE_LEAD_SHORT;
+	if (ps->capture) {
+		ps->capture->it = pi;
+		ps->capture->has = 1;
+		return;
+	}
+	if (ps->n == ps->cap) {
+		ps->cap = ps->cap ? ps->cap * 2 : 4096;
+		ps->items = xreallocarray(ps->items, ps->cap, sizeof *ps->items);
+	}
+	ps->items[ps->n++] = pi;
+}
+
+uint32_t plan_stream_fields(const struct ruleset *rs, int *custom, int *events)
+{
+	static const int base[] = {
+		SH_ID, SH_FIRST_NAME, SH_LAST_NAME, SH_NICKNAME, SH_TYPE, SH_TIER, SH_EMAIL, SH_PREFERRED_CHANNEL,
+		SH_OWNER, SH_TIMEZONE, SH_STREET, SH_CITY, SH_HIRE_DATE, SH_CUSTOMER_SINCE, SH_OPTED_OUT,
+	};
+	uint32_t m = 0;
+	*custom = *events = 0;
+	for (size_t i = 0; i < sizeof base / sizeof *base; i++)
+		m |= 1u << base[i];
+	for (size_t i = 0; i < rs->nrules; i++) {
+		const struct rule *r = &rs->rules[i];
+		if (r->when == WHEN_EVENT)
+			*events = 1;
+		if (r->personal)   /* the only reader of consent_personal: unread otherwise */
+			m |= 1u << SH_CONSENT_PERSONAL;
+		if ((r->when == WHEN_ANNIVERSARY || r->when == WHEN_EVERY) && r->field) {
+			int f = sh_field_lookup(r->field);
+			if (f >= 0)
+				m |= 1u << f;
+			else
+				*custom = 1;
+		}
+	}
+	return m;
+}
+
+struct plan_stream *plan_stream_new(const struct config *cfg, const struct ruleset *rs, day_t from, day_t to)
+{
+	struct plan_stream *ps = xcalloc(1, sizeof *ps);
+	long bound = 0;
+
+	planner_ctx_rules(&ps->c, cfg, rs);
+	ps->c.sink = sink_stream;
+	ps->c.sink_arg = ps;
+	ps->c.anchor = from;
+	ps->from = from;
+	ps->to = to;
+	ps->cfg_zone = intern_zone(ps, cfg->timezone);
+	ps->hi = xcalloc(rs->nrules ? rs->nrules : 1, sizeof *ps->hi);
+	for (size_t i = 0; i < rs->nrules; i++)
+		ps->hi[i] = to + (day_t)planner_lead_bound(cfg, &rs->rules[i]);
+	if (rs->has_per_stakeholder)
+		bound = planner_duration_bound(&rs->per_stakeholder_within) + 2;
+	ps->contact_lo = from - (day_t)bound;
+	if (rs->has_budget) {
+		ps->key_lo = planner_budget_key(rs->budget_per, from, NULL, 0);
+		ps->nkeys = planner_budget_key(rs->budget_per, to - 1, NULL, 0) - ps->key_lo + 1;
+		ps->spent = xcalloc((size_t)(ps->nkeys > 0 ? ps->nkeys : 1), sizeof *ps->spent);
+	}
+	/* Surprise: per rule and period, the business days and an empty heap. */
+	for (size_t i = 0; i < rs->nrules; i++) {
+		const struct rule *r = &rs->rules[i];
+		struct srule *q;
+		if (r->when != WHEN_SURPRISE)
+			continue;
+		ps->sr = xreallocarray(ps->sr, ps->nsr + 1, sizeof *ps->sr);
+		q = &ps->sr[ps->nsr++];
+		memset(q, 0, sizeof *q);
+		q->r = r;
+		q->k = (size_t)r->surprise_count;
+		for (day_t p = planner_period_start(r->surprise_per, from); p <= ps->hi[i];
+		     p = planner_period_next(r->surprise_per, p)) {
+			struct speriod *sp;
+			q->per = xreallocarray(q->per, q->nper + 1, sizeof *q->per);
+			sp = &q->per[q->nper];
+			memset(sp, 0, sizeof *sp);
+			sp->p = p;
+			sp->end = planner_period_next(r->surprise_per, p) - 1;
+			for (day_t d = p; d <= sp->end; d++)
+				if (calendar_is_business(&rs->cal, d))
+					sp->biz[sp->nbiz++] = d;
+			/* Earlier periods' picks count as contact: room for them to drop out. */
+			sp->cap = q->k * (q->nper + 1);
+			q->nper++;
+		}
+	}
+	return ps;
+}
+
+/* worse: candidate a ranks after b (less silent, or as silent with a later id). */
+static int worse(const struct cand *a, const struct cand *b)
+{
+	if (a->last != b->last)
+		return a->last > b->last;
+	return a->sh > b->sh;
+}
+
+static void heap_down(struct cand *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		if (l < n && worse(&h[l], &h[m]))
+			m = l;
+		if (l + 1 < n && worse(&h[l + 1], &h[m]))
+			m = l + 1;
+		if (m == i)
+			return;
+		struct cand t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+static void heap_up(struct cand *h, size_t i)
+{
+	while (i > 0 && worse(&h[i], &h[(i - 1) / 2])) {
+		struct cand t = h[i];
+		h[i] = h[(i - 1) / 2];
+		h[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+}
+
+/* surprise_add: the current stakeholder as a candidate of each period of surprise rule q. */
+static void surprise_add(struct plan_stream *ps, struct srule *q, const struct sh_in *s)
+{
+	const struct rule *r = q->r;
+	size_t ri = (size_t)(r - ps->c.rs->rules);
+	int reach = -1;
+	for (size_t j = 0; j < q->nper; j++) {
+		struct speriod *sp = &q->per[j];
+		struct cand cd;
+		int taken = 0;
+		memset(&cd, 0, sizeof cd);
+		cd.last = DAY_NONE;
+		for (size_t i = 0; i < s->nhist; i++) {
+			const struct dispatch_rec *h = s->hist[i];
+			day_t d;
+			if (strcmp(h->rule, r->id) == 0 && dates_parse_iso(h->occasion_date, &d) == 0 && d >= sp->p &&
+			    d <= sp->end)
+				taken = 1;
+			if (planner_went_out(h->status) && dates_parse_iso(h->fire_date, &d) == 0 && d < sp->p &&
+			    d > cd.last)
+				cd.last = d;
+		}
+		if (taken) {
+			sp->ntaken++;
+			continue;
+		}
+		if (!sp->nbiz || !sp->cap)
+			continue;
+		/* Most stakeholders are less silent than the heap's worst: the cheap test first. */
+		cd.sh = ps->cur_rec != NONE32 ? ps->cur_rec : (uint32_t)ps->alen;   /* ids ascend: so do records */
+		if (sp->n == sp->cap && !worse(&sp->heap[0], &cd))
+			continue;
+		if (reach < 0)
+			reach = planner_reachable(r, s->sh);
+		if (!reach || !planner_audience(&ps->c, r, s->sh, sp->p))
+			continue;
+		cd.sh = record(ps, s);
+		cd.day = sp->biz[planner_surprise_hash(r->id, sp->p, s->sh->f[SH_ID]) % sp->nbiz];
+		ps->capture = &cd;
+		ps->c.lo = ps->from;
+		ps->c.hi = ps->hi[ri];
+		planner_emit(&ps->c, r, s, NULL, cd.day, -1);
+		ps->capture = NULL;
+		if (sp->n == sp->cap) {
+			sp->heap[0] = cd;
+			heap_down(sp->heap, sp->n, 0);
+		} else {
+			if (sp->n == 0)
+				sp->heap = xcalloc(sp->cap, sizeof *sp->heap);
+			sp->heap[sp->n] = cd;
+			heap_up(sp->heap, sp->n++);
+		}
+	}
+}
+
+void plan_stream_add(struct plan_stream *ps, const struct stakeholder *sh, const struct event *ev, size_t nev,
+                     const struct dispatch_rec *hist, size_t nhist)
+{
+	const struct ruleset *rs = ps->c.rs;
+	struct sh_in s;
+
+	memset(&s, 0, sizeof s);
+	s.sh = sh;
+	s.last = DAY_NONE;
+	if (nev > ps->capevp) {
+		ps->capevp = nev * 2;
+		ps->evp = xreallocarray(ps->evp, ps->capevp, sizeof *ps->evp);
+	}
+	for (size_t i = 0; i < nev; i++)
+		ps->evp[i] = &ev[i];
+	s.ev = ps->evp;
+	s.nev = nev;
+	if (nhist > ps->caphp) {
+		ps->caphp = nhist * 2;
+		ps->hp = xreallocarray(ps->hp, ps->caphp, sizeof *ps->hp);
+	}
+	for (size_t i = 0; i < nhist; i++) {
+		const struct dispatch_rec *h = &hist[i];
+		day_t d;
+		ps->hp[i] = h;
+		if (!planner_went_out(h->status) || dates_parse_iso(h->fire_date, &d) != 0)
+			continue;
+		if (d > s.last)
+			s.last = d;
+		if (rs->has_budget) {
+			long k = planner_budget_key(rs->budget_per, d, NULL, 0) - ps->key_lo;
+			if (k >= 0 && k < ps->nkeys)
+				ps->spent[k] += h->cost_cents;
+		}
+	}
+	s.hist = ps->hp;
+	s.nhist = nhist;
+	ps->cur_rec = NONE32;
+	ps->cur_zone = NONE32;
+	for (size_t i = 0; i < rs->nrules; i++) {
+		const struct rule *r = &rs->rules[i];
+		if (r->when == WHEN_SURPRISE)
+			continue;
+		ps->c.lo = ps->from;
+		ps->c.hi = ps->hi[i];
+		planner_occasions(&ps->c, r, &s);
+	}
+	for (size_t i = 0; i < ps->nsr; i++)
+		surprise_add(ps, &ps->sr[i], &s);
+}
+
+/* ---- after the scan ---- */
+
+static const struct plan_stream *sort_ps;   /* for the qsort comparators below (single-threaded) */
+
+static int cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	if (x->last != y->last)
+		return x->last < y->last ? -1 : 1;
+	return x->sh < y->sh ? -1 : x->sh > y->sh;
+}
+
+/* surprise_pick: per period, the count silent longest, earlier periods' picks taken as sent. */
+static void surprise_pick(struct plan_stream *ps, struct srule *q)
+{
+	struct cand *sims = NULL;   /* sh and day of every pick so far */
+	size_t nsims = 0;
+	for (size_t j = 0; j < q->nper; j++) {
+		struct speriod *sp = &q->per[j];
+		size_t want;
+		if (!sp->nbiz || sp->ntaken >= q->k)
+			continue;
+		want = q->k - sp->ntaken;
+		for (size_t i = 0; i < sp->n; i++)
+			for (size_t m = 0; m < nsims; m++)
+				if (sims[m].sh == sp->heap[i].sh && sims[m].day > sp->heap[i].last)
+					sp->heap[i].last = sims[m].day;
+		if (sp->n > 1)
+			qsort(sp->heap, sp->n, sizeof *sp->heap, cand_cmp);
+		for (size_t i = 0; i < sp->n && i < want; i++) {
+			const struct cand *cd = &sp->heap[i];
+			if (cd->has) {
+				if (ps->n == ps->cap) {
+					ps->cap = ps->cap ? ps->cap * 2 : 4096;
+					ps->items = xreallocarray(ps->items, ps->cap, sizeof *ps->items);
+				}
+				ps->items[ps->n++] = cd->it;
+			}
+			if (sp->end >= ps->c.anchor) {
+				sims = xreallocarray(sims, nsims + 1, sizeof *sims);
+				sims[nsims++] = *cd;
+			}
+		}
+	}
+	free(sims);
+}
+
+static int group_order(const void *a, const void *b)
+{
+	const struct pgroup *x = &sort_ps->groups[*(const uint32_t *)a], *y = &sort_ps->groups[*(const uint32_t *)b];
+	const struct rule *rx = &sort_ps->c.rs->rules[x->rule], *ry = &sort_ps->c.rs->rules[y->rule];
+	if (x->fire_at != y->fire_at)
+		return x->fire_at < y->fire_at ? -1 : 1;
+	if (rx->priority != ry->priority)
+		return rx->priority > ry->priority ? -1 : 1;
+	return strcmp(rx->id, ry->id);
+}
+
+/* before: item a goes out before b (planner_range's order: fire time, priority, rule, id, occasion). */
+static int before(const struct plan_stream *ps, const struct pitem *a, const struct pitem *b)
+{
+	uint32_t x = ps->rank[a->group], y = ps->rank[b->group];
+	if (x != y)
+		return x < y;
+	if (a->sh != b->sh)
+		return a->sh < b->sh;
+	return ps->groups[a->group].occasion < ps->groups[b->group].occasion;
+}
+
+static void swap_items(struct pitem *a, struct pitem *b)
+{
+	struct pitem t = *a;
+	*a = *b;
+	*b = t;
+}
+
+static void sift(const struct plan_stream *ps, struct pitem *v, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		if (l < n && before(ps, &v[m], &v[l]))
+			m = l;
+		if (l + 1 < n && before(ps, &v[m], &v[l + 1]))
+			m = l + 1;
+		if (m == i)
+			return;
+		swap_items(&v[i], &v[m]);
+		i = m;
+	}
+}
+
+/*
+ * sort_items: in place (qsort would take a second copy of the items): quicksort with a
+ * median of three, insertion sort for short runs, heapsort when it goes too deep.
+ */
+static void sort_items(const struct plan_stream *ps, struct pitem *v, size_t n, int depth)
+{
+	while (n > 24) {
+		size_t mid = n / 2, i = 0, j = n - 1;
+		if (depth-- == 0) {
+			for (size_t k = n / 2; k-- > 0;)
+				sift(ps, v, n, k);
+			for (size_t k = n - 1; k > 0; k--) {
+				swap_items(&v[0], &v[k]);
+				sift(ps, v, k, 0);
+			}
+			return;
+		}
+		if (before(ps, &v[mid], &v[0]))
+			swap_items(&v[mid], &v[0]);
+		if (before(ps, &v[n - 1], &v[0]))
+			swap_items(&v[n - 1], &v[0]);
+		if (before(ps, &v[n - 1], &v[mid]))
+			swap_items(&v[n - 1], &v[mid]);
+		struct pitem pivot = v[mid];
+		for (;;) {   /* Hoare partition */
+			while (before(ps, &v[i], &pivot))
+				i++;
+			while (before(ps, &pivot, &v[j]))
+				j--;
+			if (i >= j)
+				break;
+			swap_items(&v[i], &v[j]);
+			i++;
+			j--;
+		}
+		/* [0, j] and [j + 1, n): recurse into the smaller part */
+		if (j + 1 < n - j - 1) {
+			sort_items(ps, v, j + 1, depth);
+			v += j + 1;
+			n -= j + 1;
+		} else {
+			sort_items(ps, v + j + 1, n - j - 1, depth);
+			n = j + 1;
+		}
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct pitem t = v[i];
+		size_t k = i;
+		while (k > 0 && before(ps, &t, &v[k - 1])) {
+			v[k] = v[k - 1];
+			k--;
+		}
+		v[k] = t;
+	}
+}
+
+/* apply_limits: planner_range's apply_limits over the compact items, in fire order. */
+static void apply_limits(struct plan_stream *ps)
+{
+	const struct ruleset *rs = ps->c.rs;
+	day_t memo_on = DAY_NONE, memo_start = DAY_NONE, key_on = DAY_NONE;
+	long key = 0;
+	if (!rs->has_per_stakeholder && !rs->has_budget)
+		return;
+	for (size_t i = 0; i < ps->n; i++) {
+		struct pitem *it = &ps->items[i];
+		const struct pgroup *g = &ps->groups[it->group];
+		unsigned char *rec = ps->arena + it->sh;
+		day_t on = g->fire_date;
+		if (it->state != PS_WAITING)
+			continue;
+		if (rs->has_per_stakeholder) {
+			uint32_t nd = rd32(rec + REC_NDAYS), count = 0;
+			day_t start;
+			if (on != memo_on) {
+				memo_on = on;
+				memo_start = dates_sub_duration(&rs->cal, on, &rs->per_stakeholder_within);
+			}
+			start = memo_start;
+			for (uint32_t k = 0; k < nd; k++) {
+				day_t d;
+				memcpy(&d, rec + REC_DAYS + 4 * (size_t)k, sizeof d);
+				if (d > start && d <= on)
+					count++;
+			}
+			for (uint32_t j = rd32(rec + REC_HEAD); j; j = ps->items[j - 1].aux) {
+				day_t f = ps->groups[ps->items[j - 1].group].fire_date;
+				if (f > start && f <= on)
+					count++;
+			}
+			if (count >= (uint32_t)rs->per_stakeholder_max) {
+				it->state = PS_SKIPPED;
+				it->note = NOTE_LIMIT;
+				it->aux = count;
+				continue;
+			}
+		}
+		if (rs->has_budget) {
+			const struct rule *r = &rs->rules[g->rule];
+			int64_t cost = g->variant >= 0 && r->variants[g->variant].cost_cents >= 0 ?
+			               r->variants[g->variant].cost_cents : r->cost_cents;
+			long k;
+			if (on != key_on) {
+				key_on = on;
+				key = planner_budget_key(rs->budget_per, on, NULL, 0) - ps->key_lo;
+			}
+			k = key;
+			if (cost > 0 && k >= 0 && k < ps->nkeys) {
+				if (ps->spent[k] + cost > rs->budget_cents) {
+					ps->budget_spent = xreallocarray(ps->budget_spent, ps->nbudget + 1, sizeof *ps->budget_spent);
+					ps->budget_spent[ps->nbudget] = ps->spent[k];
+					it->state = PS_SKIPPED;
+					it->note = NOTE_BUDGET;
+					it->aux = (uint32_t)ps->nbudget++;
+					continue;
+				}
+				ps->spent[k] += cost;
+			}
+		}
+		it->aux = rd32(rec + REC_HEAD);
+		wr32(rec + REC_HEAD, (uint32_t)i + 1);
+	}
+}
+
+void plan_stream_finish(struct plan_stream *ps)
+{
+	uint32_t *order;
+	int depth = 0;
+	if (ps->finished)
+		return;
+	ps->finished = 1;
+	for (size_t i = 0; i < ps->nsr; i++)
+		surprise_pick(ps, &ps->sr[i]);
+	/* Groups in fire order give each item its rank; then the items, by rank, id and date. */
+	order = xcalloc(ps->ngroups ? ps->ngroups : 1, sizeof *order);
+	for (size_t i = 0; i < ps->ngroups; i++)
+		order[i] = (uint32_t)i;
+	sort_ps = ps;
+	if (ps->ngroups > 1)
+		qsort(order, ps->ngroups, sizeof *order, group_order);
+	ps->rank = xcalloc(ps->ngroups ? ps->ngroups : 1, sizeof *ps->rank);   /* dense: the sort reads it most */
+	for (size_t i = 0; i < ps->ngroups; i++)
+		ps->rank[order[i]] = i && group_order(&order[i - 1], &order[i]) == 0 ? ps->rank[order[i - 1]] : (uint32_t)i;
+	sort_ps = NULL;
+	free(order);
+	for (size_t n = ps->n; n > 1; n /= 2)
+		depth += 2;
+	sort_items(ps, ps->items, ps->n, depth);
+	apply_limits(ps);
+}
+
+size_t plan_stream_count(const struct plan_stream *ps)
+{
+	return ps->n;
+}
+
+void plan_stream_row(struct plan_stream *ps, size_t i, struct plan_row *row)
+{
+	const struct config *cfg = ps->c.cfg;
+	const struct ruleset *rs = ps->c.rs;
+	const struct pitem *it = &ps->items[i];
+	struct pgroup *g = &ps->groups[it->group];
+	const struct rule *r = &rs->rules[g->rule];
+	const struct variant *v = g->variant >= 0 ? &r->variants[g->variant] : NULL;
+	const unsigned char *rec = ps->arena + it->sh;
+	const char *id = rec_id(ps, it->sh);
+	uint32_t owner = rd32(rec + REC_OWNER);
+
+	if (!g->formatted) {
+		int64_t cost = v && v->cost_cents >= 0 ? v->cost_cents : r->cost_cents;
+		dates_format_instant(g->fire_at, ps->zones[g->zone], g->at, sizeof g->at);
+		dates_format_iso(g->occasion, g->occ);
+		util_format_money(cost, g->cost, sizeof g->cost);
+		if (g->mail_by != DAY_NONE)
+			dates_format_iso(g->mail_by, g->mail_by_s);
+		g->formatted = 1;
+	}
+	memset(row, 0, sizeof *row);
+	row->fire_at = g->fire_at;
+	row->at = g->at;
+	row->occasion = g->occ;
+	row->rule = r->id;
+	row->rule_name = r->name;
+	row->stakeholder = id;
+	row->name = id + strlen(id) + 1;
+	row->channel = channel_names[g->channel];
+	row->template_name = v && v->template_name ? v->template_name : r->template_name;
+	if (v && v->signer)
+		row->signer = v->signer;
+	else if (r->signer)
+		row->signer = r->signer;
+	else if (owner)
+		row->signer = ps->owners[owner - 1];
+	else
+		row->signer = cfg->org_name && *cfg->org_name ? cfg->org_name : "occasiond";
+	row->cost = g->cost;
+	row->mail_by = g->mail_by != DAY_NONE ? g->mail_by_s : NULL;
+	row->skipped = it->state == PS_SKIPPED;
+	row->years = it->years;
+	if (it->note == NOTE_LIMIT) {
+		char within[48];
+		dates_format_duration(&rs->per_stakeholder_within, within, sizeof within);
+		snprintf(ps->note, sizeof ps->note, "limit: %lu dispatch%s to this stakeholder within %s (max %ld)",
+		         (unsigned long)it->aux, it->aux == 1 ? "" : "es", within, rs->per_stakeholder_max);
+		row->note = ps->note;
+		row->reason = "limit";
+	} else if (it->note == NOTE_BUDGET) {
+		char pname[24], a[28], b[28], cost[28];
+		int64_t c = v && v->cost_cents >= 0 ? v->cost_cents : r->cost_cents;
+		planner_budget_key(rs->budget_per, g->fire_date, pname, sizeof pname);
+		planner_money_grouped(ps->budget_spent[it->aux], a, sizeof a);
+		planner_money_grouped(rs->budget_cents, b, sizeof b);
+		planner_money_grouped(c, cost, sizeof cost);
+		snprintf(ps->note, sizeof ps->note, "budget: %s of %s spent %s; this costs %s", a, b, pname, cost);
+		row->note = ps->note;
+		row->reason = "budget";
+	} else {
+		row->note = planner_notes[it->note];
+		if (row->skipped)
+			row->reason = "no-address";
+	}
+}
+
+void plan_stream_free(struct plan_stream *ps)
+{
+	if (!ps)
+		return;
+	planner_ctx_rules_free(&ps->c);
+	free(ps->hi);
+	free(ps->groups);
+	free(ps->rank);
+	free(ps->gslot);
+	free(ps->items);
+	free(ps->arena);
+	for (size_t i = 0; i < ps->nzones; i++)
+		free(ps->zones[i]);
+	free(ps->zones);
+	for (size_t i = 0; i < ps->nowners; i++)
+		free(ps->owners[i]);
+	free(ps->owners);
+	free(ps->oslot);
+	free(ps->evp);
+	free(ps->hp);
+	free(ps->spent);
+	free(ps->budget_spent);
+	for (size_t i = 0; i < ps->nsr; i++) {
+		for (size_t j = 0; j < ps->sr[i].nper; j++)
+			free(ps->sr[i].per[j].heap);
+		free(ps->sr[i].per);
+	}
+	free(ps->sr);
+	free(ps);
+}
