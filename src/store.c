@@ -1126,6 +1126,7 @@ void store_trim(struct store *st, int cache_kib)
 	snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", cache_kib > 0 ? cache_kib : 1);
 	sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 	sqlite3_db_release_memory(st->db);
+}
 
 /* ---- the stakeholders one at a time ---- */
 
