@@ -1,5 +1,6 @@
 /* report: plan and log output in table, CSV, JSON and iCalendar form. */
 #include "occasiond/report.h"
+#include "occasiond/table.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,65 +14,6 @@ int report_format_parse(const char *s)
 		if (util_streq(s, names[i]))
 			return i;
 	return -1;
-}
-
-/* A table: rows of cells, printed with columns aligned by code points. */
-struct table {
-	size_t ncol;
-	char **cells;
-	size_t nrow;
-};
-
-static void table_add(struct table *t, char **row)
-{
-	t->cells = xreallocarray(t->cells, (t->nrow + 1) * t->ncol, sizeof *t->cells);
-	for (size_t i = 0; i < t->ncol; i++)
-		t->cells[t->nrow * t->ncol + i] = xstrdup(row[i] ? row[i] : "");
-	t->nrow++;
-}
-
-static size_t width(const char *s)
-{
-	size_t w = 0;
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			w++;
-	return w;
-}
-
-static void table_print(FILE *fp, struct table *t)
-{
-	size_t *w = xcalloc(t->ncol, sizeof *w);
-	for (size_t r = 0; r < t->nrow; r++)
-		for (size_t c = 0; c < t->ncol; c++) {
-			size_t x = width(t->cells[r * t->ncol + c]);
-			if (x > w[c])
-				w[c] = x;
-		}
-	for (size_t r = 0; r < t->nrow; r++) {
-		struct strbuf line = {0};
-		for (size_t c = 0; c < t->ncol; c++) {
-			const char *cell = t->cells[r * t->ncol + c];
-			sb_adds(&line, cell);
-			if (c + 1 < t->ncol)
-				for (size_t k = width(cell); k < w[c] + 2; k++)
-					sb_addc(&line, ' ');
-		}
-		while (line.len && line.s[line.len - 1] == ' ')
-			line.s[--line.len] = '\0';
-		fprintf(fp, "%s\n", line.s);
-		sb_free(&line);
-	}
-	free(w);
-}
-
-static void table_free(struct table *t)
-{
-	for (size_t i = 0; i < t->nrow * t->ncol; i++)
-		free(t->cells[i]);
-	free(t->cells);
-	t->cells = NULL;
-	t->nrow = 0;
 }
 
 static void csv_row(FILE *fp, char **row, size_t n)
@@ -306,14 +248,14 @@ int report_plan_rows(FILE *fp, enum report_format fmt, int64_t now, size_t n, pl
 	} else {
 		/* Two passes over the rows, so a long plan is never held as text: widths, then lines. */
 		for (size_t c = 0; c < 10; c++)
-			w[c] = width(head[c]);
+			w[c] = tbl_width(head[c]);
 		for (size_t i = 0; i < n; i++) {
 			get(arg, i, &r);
 			plan_note(&r, note, sizeof note);
 			plan_cells(&r, note, cell);
 			for (size_t c = 0; c < 10; c++)
-				if (width(cell[c]) > w[c])
-					w[c] = width(cell[c]);
+				if (tbl_width(cell[c]) > w[c])
+					w[c] = tbl_width(cell[c]);
 		}
 		for (size_t i = 0; i <= n; i++) {
 			if (i == 0) {
@@ -328,7 +270,7 @@ int report_plan_rows(FILE *fp, enum report_format fmt, int64_t now, size_t n, pl
 			for (size_t c = 0; c < 10; c++) {
 				sb_adds(&sb, cell[c]);
 				if (c + 1 < 10)
-					for (size_t k = width(cell[c]); k < w[c] + 2; k++)
+					for (size_t k = tbl_width(cell[c]); k < w[c] + 2; k++)
 						sb_addc(&sb, ' ');
 			}
 			while (sb.len && sb.s[sb.len - 1] == ' ')
@@ -428,11 +370,12 @@ int report_log(FILE *fp, const struct config *cfg, const struct dispatch_rec *v,
 		"ID", "FIRE_AT", "OCCASION", "RULE", "STAKEHOLDER", "CHANNEL", "STATUS", "REASON", "ATTEMPTS",
 		"ARTIFACT", "PAGE", "SIGNER", "COST", "ERROR"
 	};
-	struct table t = {14, NULL, 0};
+	struct table t;
+	tbl_init(&t, 14);
 	struct strbuf js = {0};
 
 	if (fmt == FMT_TABLE)
-		table_add(&t, (char **)head);
+		tbl_add(&t, head);
 	else if (fmt == FMT_CSV)
 		csv_row(fp, (char **)head, 14);
 	else
@@ -452,7 +395,7 @@ int report_log(FILE *fp, const struct config *cfg, const struct dispatch_rec *v,
 		row[7] = r->reason, row[8] = att, row[9] = r->artifact, row[10] = r->page ? page : "";
 		row[11] = r->signer, row[12] = cost, row[13] = r->error;
 		if (fmt == FMT_TABLE) {
-			table_add(&t, row);
+			tbl_add(&t, (const char *const *)row);
 		} else if (fmt == FMT_CSV) {
 			csv_row(fp, row, 14);
 		} else {
@@ -490,8 +433,8 @@ int report_log(FILE *fp, const struct config *cfg, const struct dispatch_rec *v,
 		if (n == 0)
 			fprintf(fp, "no dispatch records\n");
 		else
-			table_print(fp, &t);
-		table_free(&t);
+			tbl_print(fp, &t);
+		tbl_free(&t);
 	} else if (fmt == FMT_JSON) {
 		sb_adds(&js, n ? "\n]\n" : "]\n");
 		fputs(js.s, fp);
@@ -500,97 +443,3 @@ int report_log(FILE *fp, const struct config *cfg, const struct dispatch_rec *v,
 	return 0;
 }
 
-struct tally {
-	const char *rule;
-	int channel;
-	int status;
-	long count;
-	int64_t cost;
-};
-
-static int tally_cmp(const void *a, const void *b)
-{
-	const struct tally *x = a, *y = b;
-	int k = strcmp(x->rule, y->rule);
-	if (k)
-		return k;
-	if (x->channel != y->channel)
-		return x->channel - y->channel;
-	return x->status - y->status;
-}
-
-int report_summary(FILE *fp, const struct config *cfg, const struct dispatch_rec *v, size_t n, const char *from,
-                   const char *to, enum report_format fmt)
-{
-	struct tally *t = NULL;
-	size_t nt = 0;
-	long total = 0;
-	int64_t cost = 0;
-	(void)cfg;
-	for (size_t i = 0; i < n; i++) {
-		const struct dispatch_rec *r = &v[i];
-		size_t k;
-		if ((from && strcmp(r->occasion_date, from) < 0) || (to && strcmp(r->occasion_date, to) > 0))
-			continue;
-		for (k = 0; k < nt; k++)
-			if (strcmp(t[k].rule, r->rule) == 0 && t[k].channel == (int)r->channel && t[k].status == (int)r->status)
-				break;
-		if (k == nt) {
-			t = xreallocarray(t, nt + 1, sizeof *t);
-			t[nt++] = (struct tally){r->rule, (int)r->channel, (int)r->status, 0, 0};
-		}
-		t[k].count++;
-		total++;
-		if (r->status != DS_SKIPPED && r->status != DS_FAILED && r->status != DS_CANCELLED) {
-			t[k].cost += r->cost_cents;
-			cost += r->cost_cents;
-		}
-	}
-	if (nt > 1)
-		qsort(t, nt, sizeof *t, tally_cmp);
-	if (fmt == FMT_JSON) {
-		struct strbuf js = {0};
-		char c[32];
-		sb_adds(&js, "{\"from\": ");
-		if (from) sb_add_json_str(&js, from); else sb_adds(&js, "null");
-		sb_adds(&js, ", \"to\": ");
-		if (to) sb_add_json_str(&js, to); else sb_adds(&js, "null");
-		util_format_money(cost, c, sizeof c);
-		sb_addf(&js, ", \"total\": %ld, \"cost\": %s, \"by_occasion\": [", total, c);
-		for (size_t k = 0; k < nt; k++) {
-			util_format_money(t[k].cost, c, sizeof c);
-			sb_adds(&js, k ? ",\n  {" : "\n  {");
-			json_kv_str(&js, "rule", t[k].rule, 0);
-			json_kv_str(&js, "channel", channel_names[t[k].channel], 1);
-			json_kv_str(&js, "status", dispatch_status_names[t[k].status], 1);
-			sb_addf(&js, ", \"count\": %ld, \"cost\": %s}", t[k].count, c);
-		}
-		sb_adds(&js, nt ? "\n]}\n" : "]}\n");
-		fputs(js.s, fp);
-		sb_free(&js);
-	} else {
-		struct table tb = {5, NULL, 0};
-		static const char *const head[] = {"OCCASION", "CHANNEL", "STATUS", "COUNT", "COST"};
-		table_add(&tb, (char **)head);
-		for (size_t k = 0; k < nt; k++) {
-			char cnt[24], c[32];
-			char *row[5];
-			snprintf(cnt, sizeof cnt, "%ld", t[k].count);
-			util_format_money(t[k].cost, c, sizeof c);
-			row[0] = (char *)t[k].rule, row[1] = (char *)channel_names[t[k].channel];
-			row[2] = (char *)dispatch_status_names[t[k].status], row[3] = cnt, row[4] = c;
-			table_add(&tb, row);
-		}
-		{
-			char cnt[24], c[32];
-			char *row[5] = {"total", "", "", cnt, c};
-			snprintf(cnt, sizeof cnt, "%ld", total);
-			util_format_money(cost, c, sizeof c);
-			table_add(&tb, row);
-		}
-		table_print(fp, &tb);
-		table_free(&tb);
-	}
-	free(t);
-	return 0;
-}

@@ -21,8 +21,8 @@ void tbl_add(struct table *t, const char *const *row)
 	t->nrow++;
 }
 
-/* width: code points, not bytes: a UTF-8 continuation byte adds nothing. */
-static size_t width(const char *s)
+/* tbl_width: code points, not bytes: a UTF-8 continuation byte adds nothing. */
+size_t tbl_width(const char *s)
 {
 	size_t w = 0;
 	for (; *s; s++)
@@ -36,7 +36,7 @@ void tbl_print(FILE *fp, const struct table *t)
 	size_t *w = xcalloc(t->ncol ? t->ncol : 1, sizeof *w);
 	for (size_t r = 0; r < t->nrow; r++)
 		for (size_t c = 0; c < t->ncol; c++) {
-			size_t x = width(t->cells[r * t->ncol + c]);
+			size_t x = tbl_width(t->cells[r * t->ncol + c]);
 			if (x > w[c])
 				w[c] = x;
 		}
@@ -47,7 +47,7 @@ void tbl_print(FILE *fp, const struct table *t)
 			const char *cell = t->cells[r * t->ncol + c];
 			sb_adds(&line, cell);
 			if (c + 1 < t->ncol)
-				for (size_t k = width(cell); k < w[c] + 2; k++)
+				for (size_t k = tbl_width(cell); k < w[c] + 2; k++)
 					sb_addc(&line, ' ');
 		}
 		while (line.len && line.s[line.len - 1] == ' ')

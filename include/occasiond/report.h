@@ -36,11 +36,5 @@ int report_plan_streamed(FILE *fp, const struct config *cfg, const struct rulese
 /* report_log: dispatch records in fmt (table, csv, json) to fp; times in the config's zone. 0 or -1. */
 int report_log(FILE *fp, const struct config *cfg, const struct dispatch_rec *v, size_t n, enum report_format fmt);
 
-/*
- * report_summary: dispatch counts and cost by occasion x channel x status for records whose
- * occasion date is within [from, to] (either may be NULL), in table or json. 0 or -1.
- */
-int report_summary(FILE *fp, const struct config *cfg, const struct dispatch_rec *v, size_t n, const char *from,
-                   const char *to, enum report_format fmt);
 
 #endif

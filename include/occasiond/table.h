@@ -20,6 +20,8 @@ void tbl_init(struct table *t, size_t ncol);
 void tbl_add(struct table *t, const char *const *row);
 /* tbl_print: every row to fp, columns two spaces apart, no trailing blanks. */
 void tbl_print(FILE *fp, const struct table *t);
+/* tbl_width: the width of s in code points (what a terminal column counts, near enough). */
+size_t tbl_width(const char *s);
 /* tbl_free: frees the cells; the table can be reused (empty). */
 void tbl_free(struct table *t);
 
