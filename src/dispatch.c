@@ -233,7 +233,8 @@ int dispatch_stopping(void)
 static int pass_lock(const struct config *cfg, char err[ERR_LEN])
 {
 	char *path = xasprintf("%s.lock", cfg->database);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640), said = 0;
+	/* Read-only: closing it then raises no IN_CLOSE_WRITE for serve's watch on this directory. */
+	int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640), said = 0;
 	if (fd < 0) {
 		err_set(err, "cannot open %s: %s", path, strerror(errno));
 		free(path);
