@@ -65,7 +65,7 @@ occ_s=$(secs "$t0" "$t1")
 cards=$(sed -n 's/^\([0-9]*\) cards\{0,1\} in \([0-9]*\) batch.*/\1/p' "$T/run.out")
 batches=$(sed -n 's/^\([0-9]*\) cards\{0,1\} in \([0-9]*\) batch.*/\2/p' "$T/run.out")
 occ_bytes=$(cat "$T"/plain/spool/batches/*/*.pdf | wc -c)
-load=$(cut -d' ' -f1 /proc/loadavg)
+load=$(cut -d' ' -f1 /proc/loadavg)   # shown for context; occasiond reads /proc/stat itself
 t0=$(now); OCCASIOND_CARD_WORKERS=1 "$BIN" -c "$T/etc/one.yaml" run --once --at 2026-12-03T10:00 > /dev/null 2>&1; t1=$(now)
 one_s=$(secs "$t0" "$t1")
 t0=$(now); OCCASIOND_CARD_WORKERS=2 "$BIN" -c "$T/etc/two.yaml" run --once --at 2026-12-03T10:00 > /dev/null 2>&1; t1=$(now)
@@ -104,7 +104,7 @@ echo "wrap and fit, the cover sheets, the PDFs written atomically and the record
 echo
 echo "| | cards/s | bytes/card | time |"
 echo "| --- | --- | --- | --- |"
-echo "| occasiond \`run --once\`, $batches batches with cover sheets (workers as the load allows; 1-min load was $load) | $occ_rate | $occ_bpc | ${occ_s} s |"
+echo "| occasiond \`run --once\`, $batches batches with cover sheets (workers as the free CPUs allow; 1-min load was $load) | $occ_rate | $occ_bpc | ${occ_s} s |"
 echo "| the same, forced to render in one process | $(rate "$cards" "$one_s") | $occ_bpc | ${one_s} s |"
 echo "| the same, forced to 2 worker processes | $(rate "$cards" "$two_s") | $occ_bpc | ${two_s} s |"
 echo "| occasiond, plus a C6 envelope page per card | $(rate "$cards" "$env_s") | $(rate "$env_bytes" "$cards") | ${env_s} s |"
@@ -114,5 +114,5 @@ echo "| occasiond \`preview\`: one card in a PDF of its own | $(echo "1000 / $si
 echo
 echo "Against the goals: $(ratio "$occ_rate" "$rl_rate")× reportlab's cards/s (goal ≥ 2), $(ratio "$occ_rate" "$bare_rate")× the bare"
 echo "libharu rate (goal ≥ 0.5), $(ratio "$occ_bpc" "$rl_bpc")× reportlab's bytes per card (goal ≤ 1.2). The machine's $(nproc) cores"
-echo "are shared: workers only pay when a core is idle, which is why occasiond picks their number from"
-echo "the load average (OCCASIOND_CARD_WORKERS forces it)."
+echo "are shared: workers only pay when a core is free, which is why occasiond counts the CPUs that are"
+echo "idle or running only niced work when the pass starts (OCCASIOND_CARD_WORKERS forces it)."

@@ -737,6 +737,43 @@ static int group_cmp(const void *a, const void *b)
 }
 
 /*
+ * free_cpus: how many CPUs are idle or running niced work, measured over 50 ms from
+ * /proc/stat (the load average counts niced background jobs that would yield to us).
+ * Returns 1..4; 1 when /proc/stat cannot be read.
+ */
+static size_t free_cpus(long cpus)
+{
+	unsigned long long a[2][8];
+	double avail;
+	for (int k = 0; k < 2; k++) {
+		FILE *fp = fopen("/proc/stat", "r");
+		memset(a[k], 0, sizeof a[k]);
+		if (!fp || fscanf(fp, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
+		                  &a[k][0], &a[k][1], &a[k][2], &a[k][3],
+		                  &a[k][4], &a[k][5], &a[k][6], &a[k][7]) != 8) {
+			if (fp)
+				fclose(fp);
+			return 1;
+		}
+		fclose(fp);
+		if (k == 0)
+			usleep(50 * 1000);
+	}
+	{
+		/* user nice system idle iowait irq softirq steal */
+		double total = 0, freeish;
+		for (int i = 0; i < 8; i++)
+			total += (double)(a[1][i] - a[0][i]);
+		freeish = (double)(a[1][1] - a[0][1]) + (double)(a[1][3] - a[0][3])
+		        + (double)(a[1][4] - a[0][4]);
+		if (total <= 0)
+			return 1;
+		avail = (double)(cpus < 1 ? 1 : cpus) * freeish / total;
+	}
+	return avail >= 3.5 ? 4 : avail >= 1.5 ? (size_t)(avail + 0.5) : 1;
+}
+
+/*
  * dispatch_card_items: groups are independent, so with more than one group and more than one
  * CPU, one worker process per CPU (at most 4) renders every W-th group and reports each in
  * turn, while the parent commits the groups in order as their reports come in. Few workers,
@@ -785,14 +822,10 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 	}
 	/*
 	 * Workers pay only with idle CPUs: a worker's fresh heap costs page faults, and measured
-	 * on a busy machine two workers were slower than one process. So one worker per CPU the
-	 * 1-minute load average leaves idle (rounded), at most 4.
+	 * on a busy machine two workers were slower than one process. So one worker per CPU that
+	 * is free now (idle, or running only niced work that yields to us), at most 4.
 	 */
-	{
-		double load[1] = {0};
-		double idle = (double)(cpus < 1 ? 1 : cpus) - (getloadavg(load, 1) == 1 ? load[0] : 0);
-		nw = idle >= 3.5 ? 4 : idle >= 1.5 ? (size_t)(idle + 0.5) : 1;
-	}
+	nw = ngroups > 1 ? free_cpus(cpus) : 1;
 	if (nw > ngroups)
 		nw = ngroups;
 	if (getenv("OCCASIOND_CARD_WORKERS")) {      /* for measuring; 1: render in this process */
