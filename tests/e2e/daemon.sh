@@ -141,7 +141,7 @@ stop
 # (The sanitizer build plans about a hundred times slower: fewer there.)
 N=6000
 B=$(mktemp -d /dev/shm/occasiond-e2e.XXXXXX 2>/dev/null) || { B=$T/big; N=1500; }
-[ -z "$SAN" ] || N=400
+[ -z "$SAN" ] || N=2000
 trap 'kill $SP $NP 2>/dev/null; rm -rf "$T" "$B"' EXIT
 "$PY" - "$N" > "$T/big.csv" <<'EOF'
 import sys
@@ -182,7 +182,7 @@ eq "the next start sends the rest, nothing twice" \
 # whole (its claims withdrawn), nothing half written, exit 0 within 5 s; the next start renders
 # every card once.
 NC=20000
-[ -z "$SAN" ] || NC=600
+[ -z "$SAN" ] || NC=2500
 "$PY" - "$NC" > "$T/cards.csv" <<'EOF'
 import sys
 print("id,first_name,last_name,type,owner,street,city,country,birthday,consent_personal")
