@@ -45,7 +45,7 @@ static const char usage_text[] =
 	"  mark ID... --as printed|signed|mailed|cancelled\n"
 	"                                      move cards along after the hand work\n"
 	"  report [--from DATE] [--to DATE] [--silence WEEKS] [--format table|json|html] [-o FILE]\n"
-	"                                      dispatch counts and cost by occasion and channel\n"
+	"                                      coverage, silences, cost, signing load, failures\n"
 	"\n"
 	"options:\n"
 	"  -c CONFIG   config file (default $OCCASIOND_CONFIG, else " CONFIG_DEFAULT_PATH ")\n"
