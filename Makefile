@@ -88,6 +88,10 @@ check: deps-test
 	  sh tests/run.sh --bin build/occasiond $(UNIT_BINS) $(E2E) \
 	                  --bin build/san/occasiond $(SAN_UNIT_BINS) $(E2E)
 
+# Steps the machine's real clock (root): not part of check; see tests/clock/clockstep.sh.
+check-clock: all
+	@sh tests/run.sh --bin build/occasiond tests/clock/clockstep.sh
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh
@@ -164,4 +168,4 @@ fuzz: deps-test
 clean:
 	rm -rf build var tests/last-run.log
 
-.PHONY: all deps deps-test deps-bench fuzz sanitize check demo bench install uninstall clean
+.PHONY: all deps deps-test deps-bench fuzz sanitize check check-clock demo bench install uninstall clean
