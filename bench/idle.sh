@@ -54,15 +54,7 @@ EOF
 "$BIN" -c "$T/b/occasiond.yaml" import stakeholders "$T/b/people.csv" > /dev/null
 
 # STATUS= is sent after each pass: a notify socket tells when the first pass is over.
-"$PY" - "$T/notify.sock" "$T/notify.log" <<'EOF' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "a") as f:
-    while True:
-        f.write(s.recv(4096).decode().replace("\n", " ") + "\n")
-        f.flush()
-EOF
+"$PY" tests/e2e/notify_listen.py "$T/notify.sock" "$T/notify.log" &
 PN=$!
 trap 'kill $P1 $P2 $PN 2>/dev/null; rm -rf "$T"' EXIT
 i=0; while [ ! -S "$T/notify.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done

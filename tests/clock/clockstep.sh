@@ -18,12 +18,6 @@ restore() {
 }
 trap 'restore; kill $SP $NP 2>/dev/null; rm -rf "$T"' EXIT
 trap 'exit 1' INT TERM
-wait_for() {
-	n=$(($1 * 10)); shift
-	while [ "$n" -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done
-	return 1
-}
-has_line() { grep -qF -- "$1" "$2"; }
 nfiles() { ls "$T/var/spool/outbox/new" 2>/dev/null | wc -l; }
 files_ge() { [ "$(nfiles)" -ge "$1" ]; }
 
@@ -44,15 +38,7 @@ sed -i 's/^timezone: .*/timezone: UTC/' "$T/etc/occasiond.yaml"
 printf 'id,first_name,last_name,email,timezone,type\na1,Ann,Lee,ann@x.example,UTC,customer\n' > "$T/people.csv"
 OCC import stakeholders "$T/people.csv" > /dev/null 2>&1
 
-"$PY" - "$T/notify.sock" "$T/notify.log" <<'EOF' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "a") as f:
-    while True:
-        f.write(s.recv(4096).decode().replace("\n", " ") + "\n")
-        f.flush()
-EOF
+"$PY" "$ROOT/tests/e2e/notify_listen.py" "$T/notify.sock" "$T/notify.log" &
 NP=$!
 wait_for 5 test -S "$T/notify.sock"
 NOTIFY_SOCKET="$T/notify.sock" "$OCCASIOND" -v -c "$T/etc/occasiond.yaml" serve 2> "$T/serve.err" &
@@ -78,5 +64,4 @@ check_out "after the step back it plans again and says so" "STATUS=" "$T/notify.
 eq "nothing is sent twice" "$(nfiles)" 1
 kill -TERM "$SP"; wait "$SP"; rc=$?; SP=
 eq "SIGTERM: exit 0" "$rc" 0
-n=$("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from dispatches where status='sent'\").fetchone()[0])" "$T/var/occasiond.db")
-eq "one sent record" "$n" 1
+eq "one sent record" "$(sql "$T/var/occasiond.db" "select count(*) from dispatches where status='sent'")" 1

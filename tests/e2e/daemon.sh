@@ -12,26 +12,10 @@ FT=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -1)
 case "$OCCASIOND" in *san*) SAN=1; ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 	export ASAN_OPTIONS ;; *) SAN= ;; esac
 
-# wait_for SECS CMD...: until CMD succeeds (0) or SECS pass (1).
-wait_for() {
-	n=$(($1 * 10)); shift
-	while [ "$n" -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; n=$((n - 1)); done
-	return 1
-}
-sql() { "$PY" -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print('\n'.join('|'.join(str(x) for x in r) for r in c.execute(sys.argv[2])))" "$1" "$2"; }
-has_line() { grep -qF -- "$1" "$2"; }
 count_ge() { [ "$(sql "$1" "$2")" -ge "$3" ]; }
 
-# A datagram socket standing in for systemd's: every message, one line each, into a file.
-"$PY" - "$T/notify.sock" "$T/notify.log" <<'EOF' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "a") as f:
-    while True:
-        f.write(s.recv(4096).decode().replace("\n", " ") + "\n")
-        f.flush()
-EOF
+# A datagram socket standing in for systemd's (tests/e2e/notify_listen.py).
+"$PY" "$ROOT/tests/e2e/notify_listen.py" "$T/notify.sock" "$T/notify.log" &
 NP=$!
 wait_for 5 test -S "$T/notify.sock"
 

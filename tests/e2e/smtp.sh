@@ -451,15 +451,7 @@ if [ -n "$FT" ]; then
 	newcase watchdog none smtp ""
 	sed -i 's/timeout: 2s/timeout: 20s/' "$CFG"
 	server "$D" --tls none --mode slowdata --delay 4
-	"$PY" - "$D/notify.sock" "$D/notify.log" <<'EOF' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-with open(sys.argv[2], "a") as f:
-    while True:
-        f.write(s.recv(4096).decode().replace("\n", " ") + "\n")
-        f.flush()
-EOF
+	"$PY" "$ROOT/tests/e2e/notify_listen.py" "$D/notify.sock" "$D/notify.log" &
 	NP=$!
 	n=0; while [ ! -S "$D/notify.sock" ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
 	NOTIFY_SOCKET="$D/notify.sock" WATCHDOG_USEC=2000000 TZ=UTC FAKETIME="@2026-12-13 09:00:00" \
