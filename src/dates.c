@@ -134,6 +134,12 @@ static const char *scan_ymd(const char *s, int *y, int *m, int *d)
 	return s + 10;
 }
 
+int dates_parse_ymd(const char *s, int *y, int *m, int *d)
+{
+	const char *p = scan_ymd(s, y, m, d);
+	return p && *p == '\0' && dates_valid_ymd(*y, *m, *d) ? 0 : -1;
+}
+
 int dates_parse_iso(const char *s, day_t *out)
 {
 	int y, m, d;

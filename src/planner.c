@@ -233,22 +233,9 @@ long planner_lead_bound(const struct config *cfg, const struct rule *r)
 	return planner_duration_bound(&cfg->cards.signing) + planner_duration_bound(&cfg->cards.transit) + 7;
 }
 
-/* ymd_digits: n decimal digits, or -1. */
-static int ymd_digits(const char *s, int n)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
 /*
- * parse_field_date: a date column as year (0 for "--MM-DD"), month and day. The strict
- * YYYY-MM-DD of dates_parse_iso, read straight into its parts (it runs for every
- * stakeholder and rule).
+ * parse_field_date: a date column as year (0 for "--MM-DD"), month and day, read straight
+ * into its parts (it runs for every stakeholder and rule).
  */
 static int parse_field_date(const char *v, int *y, int *m, int *d)
 {
@@ -258,14 +245,7 @@ static int parse_field_date(const char *v, int *y, int *m, int *d)
 		*y = 0;
 		return dates_parse_md(v, m, d);
 	}
-	if (strnlen(v, 11) != 10 || v[4] != '-' || v[7] != '-')
-		return -1;
-	*y = ymd_digits(v, 4);
-	*m = ymd_digits(v + 5, 2);
-	*d = ymd_digits(v + 8, 2);
-	if (*y < 0 || *m < 0 || *d < 0 || !dates_valid_ymd(*y, *m, *d))
-		return -1;
-	return 0;
+	return dates_parse_ymd(v, y, m, d);
 }
 
 /* flag: stakeholder_flag, inline: it runs for every stakeholder and rule. */

@@ -22,6 +22,9 @@ int dates_weekday(day_t day);                          /* 0 Sunday .. 6 Saturday
 int dates_is_leap(int y);
 int dates_days_in_month(int y, int m);
 
+/* dates_parse_ymd: strict YYYY-MM-DD of a real date (the whole string) into its parts. 0 or -1. */
+int dates_parse_ymd(const char *s, int *y, int *m, int *d);
+
 /* dates_parse_iso: strict YYYY-MM-DD of a real date. 0 or -1. */
 int dates_parse_iso(const char *s, day_t *out);
 /* dates_parse_md: "MM-DD" or "--MM-DD" of a day that exists in a leap year (02-29 allowed). 0 or -1. */

@@ -293,6 +293,14 @@ static void test_iso(void)
 		CHECK(dates_parse_iso(bad[i], &d) == -1 && d == 123, "parse_iso rejects \"%s\"", bad[i]);
 	}
 	CHECK(dates_parse_iso(NULL, &d) == -1, "parse_iso rejects NULL");
+	{
+		int y, m, dd;
+		CHECK(dates_parse_ymd("2024-02-29", &y, &m, &dd) == 0 && y == 2024 && m == 2 && dd == 29,
+		      "parse_ymd 2024-02-29 into its parts");
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+			CHECK(dates_parse_ymd(bad[i], &y, &m, &dd) == -1, "parse_ymd rejects \"%s\"", bad[i]);
+		CHECK(dates_parse_ymd(NULL, &y, &m, &dd) == -1, "parse_ymd rejects NULL");
+	}
 
 	dates_format_iso(ymd(2026, 3, 5), buf);
 	CHECK_STR(buf, "2026-03-05", "format_iso");
