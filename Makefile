@@ -60,10 +60,10 @@ build/occasiond: build/obj/main.o $(OBJS)
 build/san/occasiond: build/san/main.o $(SAN_OBJS)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-build/tests/%: tests/unit/%.c tests/unit/check.h $(OBJS) | build/tests
+build/tests/%: tests/unit/%.c tests/unit/check.h tests/unit/testlib.h $(OBJS) | build/tests
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(OBJS) $(LIBS)
 
-build/san-tests/%: tests/unit/%.c tests/unit/check.h $(SAN_OBJS) | build/san-tests
+build/san-tests/%: tests/unit/%.c tests/unit/check.h tests/unit/testlib.h $(SAN_OBJS) | build/san-tests
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $< $(SAN_OBJS) $(LIBS)
 
 build/obj build/san build/tests build/san-tests:

@@ -768,7 +768,7 @@ static size_t free_cpus(long cpus)
 		        + (double)(a[1][4] - a[0][4]);
 		if (total <= 0)
 			return 1;
-		avail = (double)(cpus < 1 ? 1 : cpus) * freeish / total;
+		avail = (double)cpus * freeish / total;
 	}
 	return avail >= 3.5 ? 4 : avail >= 1.5 ? (size_t)(avail + 0.5) : 1;
 }
@@ -825,13 +825,14 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 	 * on a busy machine two workers were slower than one process. So one worker per CPU that
 	 * is free now (idle, or running only niced work that yields to us), at most 4.
 	 */
-	nw = ngroups > 1 ? free_cpus(cpus) : 1;
-	if (nw > ngroups)
-		nw = ngroups;
 	if (getenv("OCCASIOND_CARD_WORKERS")) {      /* for measuring; 1: render in this process */
 		long v = strtol(getenv("OCCASIOND_CARD_WORKERS"), NULL, 10);
 		nw = v < 1 ? 1 : v > 4 ? 4 : (size_t)v;
+	} else {
+		nw = ngroups > 1 && cpus > 1 ? free_cpus(cpus) : 1;
 	}
+	if (nw > ngroups)
+		nw = ngroups;
 	if (nw > 1) {
 		/* Templates load once, here, so that every worker inherits them. */
 		for (size_t i = 0; i < ncards; i++)

@@ -377,16 +377,19 @@ check "4 connections: more than one connection was used" test "$(grep -c '^EHLO'
 stop
 
 # 15. A real crash (kill -9) while a message is in flight.
-# waitfor FILE TEXT: until FILE holds TEXT (at most 15 s).
-waitfor() { i=0; while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done; }
+# kill_when CASE MODE EVENT: a run against a server stalling 30 s in MODE, killed with
+# SIGKILL once the server has logged EVENT (a regex).
+kill_when() {
+	newcase "$1" none smtp ""
+	sed -i 's/timeout: 2s/timeout: 20s/' "$CFG"
+	server "$D" --tls none --mode "$2" --delay 30
+	"$OCCASIOND" -c "$CFG" run --once --at $AT > "$D/run.out" 2>&1 &
+	RUN_PID=$!
+	wait_for 15 grep -q "$3" "$D/srv/events.log"
+	kill -9 "$RUN_PID"; wait "$RUN_PID" 2>/dev/null
+}
 # After the whole message went out, before the server's reply: unknown, never sent again.
-newcase kill1 none smtp ""
-sed -i 's/timeout: 2s/timeout: 20s/' "$CFG"
-server "$D" --tls none --mode slowdata --delay 30
-"$OCCASIOND" -c "$CFG" run --once --at $AT > "$D/run.out" 2>&1 &
-RUN_PID=$!
-waitfor "$D/srv/events.log" '^DATA'
-kill -9 "$RUN_PID"; wait "$RUN_PID" 2>/dev/null
+kill_when kill1 slowdata '^DATA'
 eq "killed after the data: the record was queued with data_sent" \
 	"$(sqlite3 "$D/var/occasiond.db" "SELECT status || ',' || data_sent FROM dispatches")" "queued,1"
 stop
@@ -397,13 +400,7 @@ OCC run --once --at 2026-12-13T11:30 >/dev/null 2>&1
 check_not "killed after the data: never sent again" "MAIL" "$D/srv/events.log"
 stop
 # Before the data (waiting for the RCPT reply): retry, sent once on the next start.
-newcase kill2 none smtp ""
-sed -i 's/timeout: 2s/timeout: 20s/' "$CFG"
-server "$D" --tls none --mode slowrcpt --delay 30
-"$OCCASIOND" -c "$CFG" run --once --at $AT > "$D/run.out" 2>&1 &
-RUN_PID=$!
-waitfor "$D/srv/events.log" '^RCPT'
-kill -9 "$RUN_PID"; wait "$RUN_PID" 2>/dev/null
+kill_when kill2 slowrcpt '^RCPT'
 eq "killed before the data: the record was queued without data_sent" \
 	"$(sqlite3 "$D/var/occasiond.db" "SELECT status || ',' || data_sent FROM dispatches")" "queued,0"
 stop
@@ -453,11 +450,11 @@ if [ -n "$FT" ]; then
 	server "$D" --tls none --mode slowdata --delay 4
 	"$PY" "$ROOT/tests/e2e/notify_listen.py" "$D/notify.sock" "$D/notify.log" &
 	NP=$!
-	n=0; while [ ! -S "$D/notify.sock" ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+	wait_for 5 test -S "$D/notify.sock"
 	NOTIFY_SOCKET="$D/notify.sock" WATCHDOG_USEC=2000000 TZ=UTC FAKETIME="@2026-12-13 09:00:00" \
 		sh -c 'WATCHDOG_PID=$$ LD_PRELOAD="$0" exec "$@"' "$FT" "$OCCASIOND" -c "$CFG" serve 2> "$D/serve.err" &
 	WP=$!
-	n=0; while ! grep -q "STATUS=" "$D/notify.log" 2>/dev/null && [ $n -lt 150 ]; do sleep 0.1; n=$((n + 1)); done
+	wait_for 15 has_line "STATUS=" "$D/notify.log"
 	kill -TERM "$WP"; wait "$WP" 2>/dev/null
 	kill "$NP" 2>/dev/null; wait "$NP" 2>/dev/null
 	kicks=$(sed '/STATUS=/q' "$D/notify.log" | grep -c "WATCHDOG=1")

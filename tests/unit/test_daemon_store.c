@@ -4,23 +4,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "testlib.h"
 #include "occasiond/store.h"
 
 static char dir[] = "/tmp/occ-dstore-XXXXXX";
 static char path[256];
 static char err[ERR_LEN];
-
-static void sh_make(struct stakeholder *sh, const char *id)
-{
-	memset(sh, 0, sizeof *sh);
-	for (int i = 0; i < SH_NFIELDS; i++)
-		sh->f[i] = xstrdup("");
-	free(sh->f[SH_ID]);
-	free(sh->f[SH_FIRST_NAME]);
-	sh->f[SH_ID] = xstrdup(id);
-	sh->f[SH_FIRST_NAME] = xstrdup("Ann");
-}
 
 static void rec_make(struct dispatch_rec *r, const char *who, enum dispatch_status status, int64_t next)
 {
@@ -51,11 +40,11 @@ int main(void)
 
 	v0 = store_data_version(daemon);
 	CHECK(v0 >= 0, "data_version is a number (%lld)", (long long)v0);
-	sh_make(&sh, "a1");
+	sh_make(&sh, "a1", "Ann");
 	CHECK(store_put_stakeholder(daemon, &sh, err) == 0, "own write (%s)", err);
 	CHECK(store_data_version(daemon) == v0, "data_version does not change for the connection's own commits");
 	stakeholder_clear(&sh);
-	sh_make(&sh, "b2");
+	sh_make(&sh, "b2", "Ann");
 	CHECK(store_put_stakeholder(other, &sh, err) == 0, "another connection's write (%s)", err);
 	CHECK(store_data_version(daemon) != v0, "data_version changes when another connection commits");
 	stakeholder_clear(&sh);

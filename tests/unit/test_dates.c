@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "testlib.h"
 
 #define GOLDEN_DIR "tests/golden/dates"
 
@@ -48,49 +48,13 @@ static int64_t at_utc(int y, int mo, int d, int h, int mi, int s)
 
 /* ---- golden files ---- */
 
-static void golden(const char *name, const char *got)
-{
-	char path[256], err[ERR_LEN];
-	char *want = NULL;
-	size_t wlen = 0;
-	const char *upd = getenv("UPDATE_GOLDEN");
-
-	snprintf(path, sizeof path, GOLDEN_DIR "/%s", name);
-	if (upd && strcmp(upd, "1") == 0) {
-		int ok = util_mkdirs(GOLDEN_DIR, err) == 0 && util_write_atomic(path, got, strlen(got), err) == 0;
-		CHECK(ok, "golden %s rewritten", name);
-		return;
-	}
-	if (util_read_file(path, 1 << 22, &want, &wlen, err) < 0) {
-		CHECK(0, "golden %s readable (run from the repo root; UPDATE_GOLDEN=1 writes it): %s", name, err);
-		return;
-	}
-	int eq = strcmp(want, got) == 0;
-	CHECK(eq, "golden %s matches", name);
-	if (!eq) {
-		/* Show the first differing line. */
-		const char *a = got, *b = want;
-		int line = 1;
-		while (*a && *a == *b) {
-			if (*a == '\n')
-				line++;
-			a++, b++;
-		}
-		while (a > got && a[-1] != '\n')
-			a--, b--;
-		printf("#   first difference at line %d\n#   got:  %.*s\n#   want: %.*s\n", line,
-		       (int)strcspn(a, "\n"), a, (int)strcspn(b, "\n"), b);
-	}
-	free(want);
-}
-
 static void golden_easter(void)
 {
 	struct strbuf sb = {0};
 	sb_adds(&sb, "# Easter Sunday (Gregorian), checked against ncal -e\n");
 	for (int y = 1900; y <= 2100; y++)
 		sb_addf(&sb, "%d %s\n", y, iso(dates_easter(y)));
-	golden("easter.txt", sb.s);
+	golden_file(GOLDEN_DIR, "easter.txt", sb.s);
 	sb_free(&sb);
 }
 
@@ -106,7 +70,7 @@ static void golden_nth_weekday(void)
 			day_t d = dates_nth_weekday(y, m, 5, 5);
 			sb_addf(&sb, "%d-%02d %s\n", y, m, d == DAY_NONE ? "none" : iso(d));
 		}
-	golden("nth_weekday.txt", sb.s);
+	golden_file(GOLDEN_DIR, "nth_weekday.txt", sb.s);
 	sb_free(&sb);
 }
 
@@ -125,7 +89,7 @@ static void golden_add_months(void)
 			day_t s = ymd(starts[i][0], starts[i][1], starts[i][2]);
 			sb_addf(&sb, "%s %+d %s\n", iso(s), ks[j], iso(dates_add_months(s, ks[j])));
 		}
-	golden("add_months.txt", sb.s);
+	golden_file(GOLDEN_DIR, "add_months.txt", sb.s);
 	sb_free(&sb);
 }
 
@@ -141,7 +105,7 @@ static void golden_anniversary(void)
 			sb_addf(&sb, "%02d-%02d %d %s %s\n", mds[i][0], mds[i][1], years[j], iso(d),
 				dates_weekday_names[dates_weekday(d)]);
 		}
-	golden("anniversary.txt", sb.s);
+	golden_file(GOLDEN_DIR, "anniversary.txt", sb.s);
 	sb_free(&sb);
 }
 
@@ -185,7 +149,7 @@ static void golden_dst(void)
 		}
 		CHECK(found == 4, "%s has 4 transitions in 2026-2027 (%d)", zones[z], found);
 	}
-	golden("dst.txt", sb.s);
+	golden_file(GOLDEN_DIR, "dst.txt", sb.s);
 	sb_free(&sb);
 }
 
@@ -223,7 +187,7 @@ static void golden_business(void)
 	business_rows(&sb, ymd(2026, 5, 20), ymd(2026, 6, 2));    /* Monday holiday after a weekend */
 	business_rows(&sb, ymd(2026, 6, 30), ymd(2026, 7, 7));    /* a Friday holiday */
 	business_rows(&sb, ymd(2026, 12, 18), ymd(2027, 1, 8));   /* Christmas and the year boundary */
-	golden("business.txt", sb.s);
+	golden_file(GOLDEN_DIR, "business.txt", sb.s);
 	sb_free(&sb);
 }
 

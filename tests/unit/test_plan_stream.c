@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "testlib.h"
 #include "occasiond/config.h"
 #include "occasiond/import.h"
 #include "occasiond/planner.h"
@@ -53,19 +53,11 @@ static const char gen_rules[] =
 
 static struct config *load_cfg(const char *dbpath)
 {
-	char path[300], err[ERR_LEN];
 	char *text = xasprintf("database: %s\nspool: spool\ntemplates: templates\nfonts: fonts\nrules: rules.yaml\n"
 	                       "timezone: Europe/Berlin\nsend_window: \"09:00-18:00\"\nlookback: 7 days\n"
 	                       "organization: {name: Acme Corp}\n"
 	                       "cards:\n  signing: 2 business days\n  transit: 3 business days\n", dbpath);
-	struct diags d = {0};
-	struct config *c;
-	snprintf(path, sizeof path, "%s/occasiond.yaml", tmpdir);
-	if (util_write_atomic(path, text, strlen(text), err) != 0)
-		printf("# %s\n", err);
-	c = config_load(path, &d);
-	diags_print(&d, stdout);
-	diags_free(&d);
+	struct config *c = config_from_text(tmpdir, text);
 	free(text);
 	return c;
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "testlib.h"
 #include "occasiond/config.h"
 #include "occasiond/rules.h"
 
@@ -20,59 +20,15 @@
 static char tmpdir[] = "/tmp/occ-planner-XXXXXX";
 static struct config *cfg;
 
-static void golden(const char *name, const char *got)
-{
-	char path[256], err[ERR_LEN];
-	char *want = NULL;
-	size_t wlen = 0;
-	const char *upd = getenv("UPDATE_GOLDEN");
-	int eq;
-
-	snprintf(path, sizeof path, GOLDEN_DIR "/%s", name);
-	if (upd && strcmp(upd, "1") == 0) {
-		int ok = util_mkdirs(GOLDEN_DIR, err) == 0 && util_write_atomic(path, got, strlen(got), err) == 0;
-		CHECK(ok, "golden %s rewritten", name);
-		return;
-	}
-	if (util_read_file(path, 1 << 22, &want, &wlen, err) < 0) {
-		CHECK(0, "golden %s readable (run from the repo root; UPDATE_GOLDEN=1 writes it): %s", name, err);
-		return;
-	}
-	eq = strcmp(want, got) == 0;
-	CHECK(eq, "golden %s matches", name);
-	if (!eq) {
-		const char *a = got, *b = want;
-		int line = 1;
-		while (*a && *a == *b) {
-			if (*a == '\n')
-				line++;
-			a++, b++;
-		}
-		while (a > got && a[-1] != '\n')
-			a--, b--;
-		printf("#   first difference at line %d\n#   got:  %.*s\n#   want: %.*s\n", line,
-		       (int)strcspn(a, "\n"), a, (int)strcspn(b, "\n"), b);
-	}
-	free(want);
-}
-
 /* ---- building the inputs ---- */
 
 static struct config *cfg_load(const char *extra)
 {
-	char path[300], err[ERR_LEN];
 	char *text = xasprintf("database: x.db\nspool: spool\ntemplates: %s/templates\nfonts: %s/fonts\n"
 	                       "rules: rules.yaml\ntimezone: Europe/Berlin\nsend_window: \"09:00-18:00\"\n"
 	                       "lookback: 7 days\ncards:\n  signing: 2 business days\n  transit: 3 business days\n%s",
 	                       "..", "..", extra ? extra : "");
-	struct diags d = {0};
-	struct config *c;
-	snprintf(path, sizeof path, "%s/occasiond.yaml", tmpdir);
-	if (util_write_atomic(path, text, strlen(text), err) != 0)
-		printf("# %s\n", err);
-	c = config_load(path, &d);
-	diags_print(&d, stdout);
-	diags_free(&d);
+	struct config *c = config_from_text(tmpdir, text);
 	free(text);
 	return c;
 }
@@ -340,7 +296,7 @@ static void golden_dates(void)
 	w_sh(&w, "id=c9 first_name=Cust type=customer email=c9@x.example hire_date=2019-06-01");
 	plan_lines(&sb, "audience-variants", &w, "2027-05-20", 20);
 	w_free(&w);
-	golden("dates.txt", sb.s);
+	golden_file(GOLDEN_DIR, "dates.txt", sb.s);
 	sb_free(&sb);
 }
 
@@ -383,7 +339,7 @@ static void golden_dst(void)
 	plan_list_free(&pl);
 	w_free(&w);
 	sb_free(&y);
-	golden("dst.txt", sb.s);
+	golden_file(GOLDEN_DIR, "dst.txt", sb.s);
 	sb_free(&sb);
 }
 
@@ -411,7 +367,7 @@ static void golden_run(void)
 	/* lookback: fire times more than 7 days back are ignored, those within are missed */
 	due_lines(&sb, "lookback", &w, "2026-06-14T10:00");
 	w_free(&w);
-	golden("run.txt", sb.s);
+	golden_file(GOLDEN_DIR, "run.txt", sb.s);
 	sb_free(&sb);
 }
 
@@ -459,7 +415,7 @@ static void golden_surprise(void)
 	due_lines(&sb, "surprise-run-later", &w, "2026-12-18T10:00");
 	w_free(&w);
 	sb_free(&again);
-	golden("surprise.txt", sb.s);
+	golden_file(GOLDEN_DIR, "surprise.txt", sb.s);
 	sb_free(&sb);
 }
 
@@ -513,7 +469,7 @@ static void golden_limits(void)
 	w_sh(&w, "id=q3 first_name=Q3 birthday=1980-04-20 street=S city=C");
 	plan_lines(&sb, "budget-quarter", &w, "2026-03-01", 60);
 	w_free(&w);
-	golden("limits.txt", sb.s);
+	golden_file(GOLDEN_DIR, "limits.txt", sb.s);
 	sb_free(&sb);
 }
 

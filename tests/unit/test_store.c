@@ -5,24 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "testlib.h"
 #include "occasiond/store.h"
 
 static char dir[] = "/tmp/occ-store-XXXXXX";
 static char path[256];
 static char err[ERR_LEN];
-
-/* sh_make: a stakeholder with every standard field "" but id and first_name. */
-static void sh_make(struct stakeholder *sh, const char *id, const char *first)
-{
-	memset(sh, 0, sizeof *sh);
-	for (int i = 0; i < SH_NFIELDS; i++)
-		sh->f[i] = xstrdup("");
-	free(sh->f[SH_ID]);
-	free(sh->f[SH_FIRST_NAME]);
-	sh->f[SH_ID] = xstrdup(id);
-	sh->f[SH_FIRST_NAME] = xstrdup(first);
-}
 
 static void sh_set(struct stakeholder *sh, enum sh_field f, const char *v)
 {
