@@ -210,7 +210,9 @@ struct loader {
 void ld_bad(struct loader *L, const struct ynode *n, const char *fmt, ...) PRINTF_LIKE(3, 4);
 char *ld_where_of(const struct ynode *n);      /* "FILE:LINE:COL", malloc'd */
 int ld_check_keys(struct loader *L, const struct ynode *map, const char *const *allowed, const char *what);
+/* ld_scalar, ld_text, ld_num, ld_choice: ytree_scalar, ytree_text, ytree_number, ytree_enum (names NULL-terminated). */
 const char *ld_scalar(struct loader *L, const struct ynode *n, const char *what);
+const char *ld_text(struct loader *L, const struct ynode *n, const char *what);
 int ld_num(struct loader *L, const struct ynode *n, const char *what, double lo, double hi, double *out);
 int ld_colour(struct loader *L, const struct ynode *n, const char *what, struct rgb *c);
 int ld_choice(struct loader *L, const struct ynode *n, const char *what, const char *const *names, int *out);

@@ -3,8 +3,6 @@
  * colours, boxes and choices that report FILE:LINE:COL, and fonts and images tried in the
  * loader's scratch libharu document.
  */
-#include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,35 +35,33 @@ int ld_check_keys(struct loader *L, const struct ynode *map, const char *const *
 	return n;
 }
 
+/* The ld_ getters are ytree's, counting each problem in L->errors. */
+static int counted(struct loader *L, size_t before, int rc)
+{
+	L->errors += (int)(L->d->nerrors - before);
+	return rc;
+}
+
 const char *ld_scalar(struct loader *L, const struct ynode *n, const char *what)
 {
-	if (n->type != Y_SCALAR) {
-		ld_bad(L, n, "%s must be a single value, not %s", what, ytree_type_name(n->type));
-		return NULL;
-	}
-	return n->value;
+	size_t before = L->d->nerrors;
+	const char *s = ytree_scalar(n, what, L->d);
+	counted(L, before, 0);
+	return s;
+}
+
+const char *ld_text(struct loader *L, const struct ynode *n, const char *what)
+{
+	size_t before = L->d->nerrors;
+	const char *s = ytree_text(n, what, L->d);
+	counted(L, before, 0);
+	return s;
 }
 
 int ld_num(struct loader *L, const struct ynode *n, const char *what, double lo, double hi, double *out)
 {
-	const char *s = ld_scalar(L, n, what);
-	char *end;
-	double v;
-
-	if (!s)
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (!*s || *end || errno || !isfinite(v)) {
-		ld_bad(L, n, "%s must be a number, not '%s'", what, s);
-		return -1;
-	}
-	if (v < lo || v > hi) {
-		ld_bad(L, n, "%s must be between %g and %g, not %g", what, lo, hi, v);
-		return -1;
-	}
-	*out = v;
-	return 0;
+	size_t before = L->d->nerrors;
+	return counted(L, before, ytree_number(n, what, lo, hi, out, L->d) == 0 ? 0 : -1);
 }
 
 static int parse_colour(const char *s, struct rgb *c)
@@ -105,22 +101,11 @@ int ld_colour(struct loader *L, const struct ynode *n, const char *what, struct 
 
 int ld_choice(struct loader *L, const struct ynode *n, const char *what, const char *const *names, int *out)
 {
-	const char *s = ld_scalar(L, n, what);
-	if (!s)
-		return -1;
-	for (int i = 0; names[i]; i++)
-		if (strcmp(s, names[i]) == 0) {
-			*out = i;
-			return 0;
-		}
-	{
-		struct strbuf sb = {0};
-		for (int i = 0; names[i]; i++)
-			sb_addf(&sb, "%s%s", i ? ", " : "", names[i]);
-		ld_bad(L, n, "%s must be one of %s, not '%s'", what, sb.s, s);
-		sb_free(&sb);
-	}
-	return -1;
+	size_t before = L->d->nerrors;
+	int count = 0;
+	while (names[count])
+		count++;
+	return counted(L, before, ytree_enum(n, what, names, count, NULL, out, L->d) == 0 ? 0 : -1);
 }
 
 /* numbers: a list of exactly count numbers (or 1..count when min < count). */

@@ -160,7 +160,7 @@ static void add_text(struct card_template *t, const struct tblock *b)
 static int text_src(struct loader *L, const struct ynode *n, char **out)
 {
 	char err[ERR_LEN];
-	const char *s = ld_scalar(L, n, "text");
+	const char *s = ld_text(L, n, "text");
 	if (!s)
 		return -1;
 	if (strlen(s) > CARD_MAX_TEXT) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "occasiond/mail.h"
@@ -61,128 +62,25 @@ void config_free(struct config *c)
 	free(c);
 }
 
-/* scalar: the text of a scalar node, or a diag naming what was expected. */
-static const char *scalar(const struct ynode *n, const char *what, struct diags *d)
-{
-	if (!n)
-		return NULL;
-	if (n->type != Y_SCALAR) {
-		ytree_diag(d, 0, n, "%s must be a single value, not %s", what, ytree_type_name(n->type));
-		return NULL;
-	}
-	if (util_has_ctl(n->value, "\n\t")) {
-		ytree_diag(d, 0, n, "%s holds a control character", what);
-		return NULL;
-	}
-	return n->value;
-}
-
+/* path_value: a path relative to the config's directory, or def when the key is absent. */
 static char *path_value(const struct config *c, const struct ynode *map, const char *key,
                         const char *def, struct diags *d)
 {
 	const struct ynode *n = ytree_get(map, key);
-	const char *v = n ? scalar(n, key, d) : def;
+	const char *v = n ? ytree_scalar(n, key, d) : def;
 	if (!v)
 		return NULL;
-	if (!*v || strchr(v, '\n')) {
+	if (!*v) {
 		ytree_diag(d, 0, n, "%s: a path is needed", key);
 		return NULL;
 	}
 	return util_path_join(c->dir, v);
 }
 
-static void get_duration(const struct ynode *map, const char *key, const char *def,
-                         struct duration *out, struct diags *d)
-{
-	char err[ERR_LEN];
-	const struct ynode *n = ytree_get(map, key);
-	const char *v = n ? scalar(n, key, d) : def;
-	if (!v)
-		return;
-	if (dates_parse_duration(v, out, err) != 0) {
-		if (n)
-			ytree_diag(d, 0, n, "%s: %s", key, err);
-		else
-			diags_add(d, 0, "internal default for %s: %s", key, err);
-	}
-}
-
-static int64_t get_secs(const struct ynode *map, const char *key, const char *def, struct diags *d)
-{
-	struct duration du = {0, DUR_SECONDS};
-	const struct ynode *n = ytree_get(map, key);
-	int64_t s;
-	size_t before = d->nerrors;
-	get_duration(map, key, def, &du, d);
-	if (d->nerrors != before)
-		return 0;
-	s = dates_duration_secs(&du);
-	if (s < 0) {
-		ytree_diag(d, 0, n, "%s: must be in seconds, minutes, hours, days or weeks", key);
-		return 0;
-	}
-	return s;
-}
-
-static long get_long(const struct ynode *map, const char *key, long def, long min, long max, struct diags *d)
-{
-	const struct ynode *n = ytree_get(map, key);
-	const char *v;
-	long out;
-	if (!n)
-		return def;
-	v = scalar(n, key, d);
-	if (!v)
-		return def;
-	if (util_parse_long(v, min, max, &out) != 0) {
-		ytree_diag(d, 0, n, "%s: expected a whole number from %ld to %ld, got '%s'", key, min, max, v);
-		return def;
-	}
-	return out;
-}
-
-static int get_bool(const struct ynode *map, const char *key, int def, struct diags *d)
-{
-	const struct ynode *n = ytree_get(map, key);
-	const char *v;
-	int out;
-	if (!n)
-		return def;
-	v = scalar(n, key, d);
-	if (!v)
-		return def;
-	if (util_parse_bool(v, &out) != 0 || !*v) {
-		ytree_diag(d, 0, n, "%s: expected yes/no or true/false, got '%s'", key, v);
-		return def;
-	}
-	return out;
-}
-
-static char *get_str(const struct ynode *map, const char *key, const char *def, struct diags *d)
-{
-	const struct ynode *n = ytree_get(map, key);
-	const char *v = n ? scalar(n, key, d) : def;
-	return v ? xstrdup(v) : NULL;
-}
-
-static const struct ynode *get_map(const struct ynode *map, const char *key, const char *const *keys,
-                                   struct diags *d)
-{
-	const struct ynode *n = ytree_get(map, key);
-	if (!n)
-		return NULL;
-	if (n->type != Y_MAP) {
-		ytree_diag(d, 0, n, "%s must be a mapping, not %s", key, ytree_type_name(n->type));
-		return NULL;
-	}
-	ytree_check_keys(n, keys, key, d);
-	return n;
-}
-
 static void parse_window(struct config *c, const struct ynode *root, struct diags *d)
 {
 	const struct ynode *n = ytree_get(root, "send_window");
-	const char *v = n ? scalar(n, "send_window", d) : "09:00-18:00";
+	const char *v = n ? ytree_scalar(n, "send_window", d) : "09:00-18:00";
 	char a[16], b[16];
 	const char *dash;
 	if (!v)
@@ -277,92 +175,83 @@ static void check_smtp(struct config *c, const struct ynode *mail, const struct 
 		ytree_diag(d, 0, ytree_get(smtp, "ca_file"), "ca_file: cannot read %s: %s", c->smtp.ca_file, strerror(errno));
 }
 
+static const char *const transport_names[] = {"maildir", "smtp"};   /* enum mail_transport */
+static const char *const tls_names[] = {"starttls", "implicit", "none"}; /* enum smtp_tls */
+
 static void parse_mail(struct config *c, const struct ynode *root, struct diags *d)
 {
-	const struct ynode *mail = get_map(root, "mail", mail_keys, d);
-	const struct ynode *smtp, *retry, *n;
+	const struct ynode *mail = ytree_map(ytree_get(root, "mail"), "mail", mail_keys, d);
+	const struct ynode *smtp, *retry;
 	char err[ERR_LEN];
-	char *t;
+	int v;
 
-	c->mail_from = get_str(mail, "from", "occasiond <occasiond@localhost.localdomain>", d);
-	n = ytree_get(mail, "from");
+	c->mail_from = ytree_strdup(ytree_get(mail, "from"), "from", "occasiond <occasiond@localhost.localdomain>", d);
 	if (c->mail_from && mime_parse_mailbox(c->mail_from, &c->mail_from_name, &c->mail_from_addr, err) != 0)
-		ytree_diag(d, 0, n, "from: %s", err);
+		ytree_diag(d, 0, ytree_get(mail, "from"), "from: %s", err);
+	c->transport = TRANSPORT_MAILDIR;
+	if (ytree_enum(ytree_get(mail, "transport"), "transport", transport_names, 2, NULL, &v, d) == 0)
+		c->transport = (enum mail_transport)v;
 
-	t = get_str(mail, "transport", "maildir", d);
-	n = ytree_get(mail, "transport");
-	if (t && strcmp(t, "maildir") == 0)
-		c->transport = TRANSPORT_MAILDIR;
-	else if (t && strcmp(t, "smtp") == 0)
-		c->transport = TRANSPORT_SMTP;
-	else if (t)
-		ytree_diag(d, 0, n, "transport: expected maildir or smtp, got '%s'", t);
-	free(t);
-
-	smtp = get_map(mail, "smtp", smtp_keys, d);
-	c->smtp.url = get_str(smtp, "url", NULL, d);
-	c->smtp.username = get_str(smtp, "username", NULL, d);
+	smtp = ytree_map(ytree_get(mail, "smtp"), "smtp", smtp_keys, d);
+	c->smtp.url = ytree_strdup(ytree_get(smtp, "url"), "url", NULL, d);
+	c->smtp.username = ytree_strdup(ytree_get(smtp, "username"), "username", NULL, d);
 	if (ytree_get(smtp, "password_file"))
 		c->smtp.password_file = path_value(c, smtp, "password_file", NULL, d);
 	if (ytree_get(smtp, "ca_file"))
 		c->smtp.ca_file = path_value(c, smtp, "ca_file", NULL, d);
-	t = get_str(smtp, "tls", "starttls", d);
-	n = ytree_get(smtp, "tls");
-	if (t && strcmp(t, "starttls") == 0)
-		c->smtp.tls = TLS_STARTTLS;
-	else if (t && strcmp(t, "implicit") == 0)
-		c->smtp.tls = TLS_IMPLICIT;
-	else if (t && strcmp(t, "none") == 0)
-		c->smtp.tls = TLS_NONE;
-	else if (t)
-		ytree_diag(d, 0, n, "tls: expected starttls, implicit or none, got '%s'", t);
-	free(t);
-	c->smtp.rate_per_minute = get_long(smtp, "rate_per_minute", 120, 0, 1000000, d);
-	c->smtp.timeout_secs = (long)get_secs(smtp, "timeout", "30s", d);
-	c->smtp.connections = get_long(smtp, "connections", 1, 1, 32, d);
-	if (ytree_get(smtp, "timeout") && c->smtp.timeout_secs < 1)
-		ytree_diag(d, 0, ytree_get(smtp, "timeout"), "timeout: must be at least 1 second");
+	c->smtp.tls = TLS_STARTTLS;
+	if (ytree_enum(ytree_get(smtp, "tls"), "tls", tls_names, 3, NULL, &v, d) == 0)
+		c->smtp.tls = (enum smtp_tls)v;
+	c->smtp.rate_per_minute = 120;
+	ytree_long(ytree_get(smtp, "rate_per_minute"), "rate_per_minute", 0, 1000000, &c->smtp.rate_per_minute, d);
+	c->smtp.timeout_secs = 30;
+	{
+		int64_t secs;
+		if (ytree_seconds(ytree_get(smtp, "timeout"), "timeout", &secs, NULL, d) == 0) {
+			if (secs < 1)
+				ytree_diag(d, 0, ytree_get(smtp, "timeout"), "timeout: must be at least 1 second");
+			c->smtp.timeout_secs = (long)secs;
+		}
+	}
+	c->smtp.connections = 1;
+	ytree_long(ytree_get(smtp, "connections"), "connections", 1, 32, &c->smtp.connections, d);
 	if (c->transport == TRANSPORT_SMTP)
 		check_smtp(c, mail, smtp, d);
 
-	retry = get_map(mail, "retry", retry_keys, d);
-	c->retry.attempts = get_long(retry, "attempts", 8, 1, 1000, d);
-	c->retry.first_delay = get_secs(retry, "first_delay", "5m", d);
-	c->retry.max_delay = get_secs(retry, "max_delay", "6h", d);
+	retry = ytree_map(ytree_get(mail, "retry"), "retry", retry_keys, d);
+	c->retry.attempts = 8;
+	ytree_long(ytree_get(retry, "attempts"), "attempts", 1, 1000, &c->retry.attempts, d);
+	c->retry.first_delay = 5 * 60;
+	ytree_seconds(ytree_get(retry, "first_delay"), "first_delay", &c->retry.first_delay, NULL, d);
+	c->retry.max_delay = 6 * 3600;
+	ytree_seconds(ytree_get(retry, "max_delay"), "max_delay", &c->retry.max_delay, NULL, d);
 	if (c->retry.first_delay > c->retry.max_delay)
 		ytree_diag(d, 0, ytree_get(retry, "first_delay"), "first_delay is longer than max_delay");
 }
 
-/* get_choice: one of names (case-insensitive), or def when the key is absent. */
-static int get_choice(const struct ynode *map, const char *key, const char *const *names, int count, int def,
-                      struct diags *d)
-{
-	const struct ynode *n = map ? ytree_get(map, key) : NULL;
-	const char *s;
-	struct strbuf sb = {0};
-	if (!n || !(s = scalar(n, key, d)))
-		return def;
-	for (int i = 0; i < count; i++)
-		if (util_strcaseeq(s, names[i]))
-			return i;
-	for (int i = 0; i < count; i++)
-		sb_addf(&sb, "%s%s", i ? (i == count - 1 ? " or " : ", ") : "", names[i]);
-	ytree_diag(d, 0, n, "%s: expected %s, got '%s'", key, sb.s, s);
-	sb_free(&sb);
-	return def;
-}
-
 static void parse_cards(struct config *c, const struct ynode *root, struct diags *d)
 {
-	const struct ynode *cards = get_map(root, "cards", cards_keys, d);
-	get_duration(cards, "signing", "2 business days", &c->cards.signing, d);
-	get_duration(cards, "transit", "3 business days", &c->cards.transit, d);
-	c->cards.remind_signers = get_bool(cards, "remind_signers", 0, d);
-	c->cards.print_command = get_str(cards, "print_command", NULL, d);
-	c->cards.envelope = get_choice(cards, "envelope", card_envelope_names, CARD_ENV_COUNT, CARD_ENV_C6, d);
-	c->cards.labels = get_choice(cards, "labels", card_labels_names, CARD_LABELS_COUNT, CARD_LABELS_NONE, d);
-	if (c->cards.print_command && (!c->cards.print_command[0] || util_has_ctl(c->cards.print_command, NULL)))
-		ytree_diag(d, 0, ytree_get(cards, "print_command"), "print_command must be one line of text");
+	const struct ynode *cards = ytree_map(ytree_get(root, "cards"), "cards", cards_keys, d);
+	const struct ynode *n;
+	const char *s;
+	c->cards.signing = (struct duration){2, DUR_BUSINESS_DAYS};
+	ytree_duration(ytree_get(cards, "signing"), "signing", &c->cards.signing, d);
+	c->cards.transit = (struct duration){3, DUR_BUSINESS_DAYS};
+	ytree_duration(ytree_get(cards, "transit"), "transit", &c->cards.transit, d);
+	ytree_bool(ytree_get(cards, "remind_signers"), "remind_signers", &c->cards.remind_signers, d);
+	/* A line break is allowed through here to be refused below in words of its own. */
+	if ((n = ytree_get(cards, "print_command")) && (s = ytree_text(n, "print_command", d))) {
+		if (!*s || util_has_ctl(s, NULL))
+			ytree_diag(d, 0, n, "print_command must be one line of text");
+		else
+			c->cards.print_command = xstrdup(s);
+	}
+	c->cards.envelope = CARD_ENV_C6;
+	ytree_enum(ytree_get(cards, "envelope"), "envelope", card_envelope_names, CARD_ENV_COUNT, NULL,
+	           &c->cards.envelope, d);
+	c->cards.labels = CARD_LABELS_NONE;
+	ytree_enum(ytree_get(cards, "labels"), "labels", card_labels_names, CARD_LABELS_COUNT, NULL,
+	           &c->cards.labels, d);
 	if (c->cards.signing.unit < DUR_DAYS && c->cards.signing.unit != DUR_SECONDS)
 		ytree_diag(d, 0, ytree_get(cards, "signing"), "signing: give days or business days");
 	if (c->cards.transit.unit < DUR_DAYS && c->cards.transit.unit != DUR_SECONDS)
@@ -374,13 +263,20 @@ struct config *config_load(const char *path, struct diags *d)
 	struct ynode *root = NULL;
 	struct config *c = xcalloc(1, sizeof *c);
 	const struct ynode *org, *n;
+	const char *s;
 	char err[ERR_LEN];
+	int64_t secs;
 	size_t before = d->nerrors;
 
 	c->path = xstrdup(path);
 	c->dir = util_dirname(path);
 	if (ytree_load_file(path, &root, err) != 0) {
-		diags_add(d, 0, "%s", err);
+		struct stat st;
+		/* Not there or not a file: most often the wrong config was looked for. */
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || access(path, R_OK) != 0)
+			diags_add(d, 0, "%s (name the config with -c FILE or OCCASIOND_CONFIG=FILE)", err);
+		else
+			diags_add(d, 0, "%s", err);
 		goto fail;
 	}
 	if (root->type != Y_MAP) {
@@ -394,18 +290,20 @@ struct config *config_load(const char *path, struct diags *d)
 	c->fonts = path_value(c, root, "fonts", OCCASIOND_DATADIR "/fonts", d);
 	c->rules = path_value(c, root, "rules", "occasions.yaml", d);
 
-	c->timezone = get_str(root, "timezone", "UTC", d);
-	n = ytree_get(root, "timezone");
+	c->timezone = ytree_strdup(ytree_get(root, "timezone"), "timezone", "UTC", d);
 	if (c->timezone && !dates_zone_valid(c->timezone))
-		ytree_diag(d, 0, n, "timezone: unknown time zone '%s' (an IANA name such as Europe/Berlin)", c->timezone);
+		ytree_diag(d, 0, ytree_get(root, "timezone"),
+		           "timezone: unknown time zone '%s' (an IANA name such as Europe/Berlin)", c->timezone);
 	parse_window(c, root, d);
-	get_duration(root, "lookback", "7 days", &c->lookback, d);
-	if (dates_duration_secs(&c->lookback) < 0)
-		ytree_diag(d, 0, ytree_get(root, "lookback"), "lookback: give days, hours or weeks");
+	c->lookback = (struct duration){7, DUR_DAYS};
+	ytree_seconds(ytree_get(root, "lookback"), "lookback", &secs, &c->lookback, d);
 
-	org = get_map(root, "organization", org_keys, d);
-	c->org_name = get_str(org, "name", "", d);
-	c->return_address = get_str(org, "return_address", "", d);
+	org = ytree_map(ytree_get(root, "organization"), "organization", org_keys, d);
+	c->org_name = ytree_strdup(ytree_get(org, "name"), "name", "", d);
+	/* A postal address runs over lines. */
+	n = ytree_get(org, "return_address");
+	s = n ? ytree_text(n, "return_address", d) : "";
+	c->return_address = s ? xstrdup(s) : NULL;
 
 	parse_mail(c, root, d);
 	parse_cards(c, root, d);

@@ -31,7 +31,9 @@ static const char *const audience_keys[] = {"type", "tier", "min_tenure", NULL};
 static const char *const variant_keys[] = {
 	"years", "tier", "type", "channel", "template", "use_channel", "cost", "signer", NULL
 };
-static const char *const stakeholder_types[] = {"customer", "employee", "partner", "supplier", "other", NULL};
+static const char *const stakeholder_types[] = {"customer", "employee", "partner", "supplier", "other"};
+#define WEEKDAYS "monday to sunday"   /* what a weekday may be, in messages */
+#define N_TYPES ((int)(sizeof stakeholder_types / sizeof *stakeholder_types))
 
 int strlist_has(const struct strlist *l, const char *s)
 {
@@ -96,76 +98,6 @@ const struct rule *rules_find(const struct ruleset *rs, const char *id)
 	return NULL;
 }
 
-/* Typed getters: each reports a wrong type or value at the node and returns -1. */
-
-static const char *scalar(const struct ynode *n, const char *key, struct diags *d)
-{
-	if (!n)
-		return NULL;
-	if (n->type != Y_SCALAR) {
-		ytree_diag(d, 0, n, "%s must be a single value, not %s", key, ytree_type_name(n->type));
-		return NULL;
-	}
-	if (util_has_ctl(n->value, NULL)) {
-		ytree_diag(d, 0, n, "%s holds a control character", key);
-		return NULL;
-	}
-	return n->value;
-}
-
-static int get_duration(const struct ynode *n, const char *key, struct duration *out, struct diags *d)
-{
-	char err[ERR_LEN];
-	const char *v = scalar(n, key, d);
-	if (!v)
-		return -1;
-	if (dates_parse_duration(v, out, err) != 0) {
-		ytree_diag(d, 0, n, "%s: %s", key, err);
-		return -1;
-	}
-	if (out->n < 0) {
-		ytree_diag(d, 0, n, "%s: must not be negative", key);
-		return -1;
-	}
-	return 0;
-}
-
-static int get_long(const struct ynode *n, const char *key, long min, long max, long *out, struct diags *d)
-{
-	const char *v = scalar(n, key, d);
-	if (!v)
-		return -1;
-	if (util_parse_long(v, min, max, out) != 0) {
-		ytree_diag(d, 0, n, "%s: expected a whole number from %ld to %ld, got '%s'", key, min, max, v);
-		return -1;
-	}
-	return 0;
-}
-
-static int get_bool(const struct ynode *n, const char *key, int *out, struct diags *d)
-{
-	const char *v = scalar(n, key, d);
-	if (!v)
-		return -1;
-	if (!*v || util_parse_bool(v, out) != 0) {
-		ytree_diag(d, 0, n, "%s: expected true or false, got '%s'", key, v);
-		return -1;
-	}
-	return 0;
-}
-
-static int get_money(const struct ynode *n, const char *key, int64_t *out, struct diags *d)
-{
-	const char *v = scalar(n, key, d);
-	if (!v)
-		return -1;
-	if (util_parse_money(v, out) != 0 || *out < 0) {
-		ytree_diag(d, 0, n, "%s: expected an amount such as 3.50, got '%s'", key, v);
-		return -1;
-	}
-	return 0;
-}
-
 static int valid_name(const char *s, int allow_upper)
 {
 	if (!*s || strlen(s) > 64)
@@ -179,42 +111,6 @@ static int valid_name(const char *s, int allow_upper)
 	return 1;
 }
 
-/* get_strlist: a single value or a list of them; each may be checked against allowed. */
-static int get_strlist(const struct ynode *n, const char *key, const char *const *allowed,
-                       struct strlist *out, struct diags *d)
-{
-	size_t count = n->type == Y_SEQ ? n->n : 1;
-	int bad = 0;
-	if (n->type == Y_MAP) {
-		ytree_diag(d, 0, n, "%s must be a value or a list of values", key);
-		return -1;
-	}
-	if (count == 0) {
-		ytree_diag(d, 0, n, "%s: the list is empty", key);
-		return -1;
-	}
-	for (size_t i = 0; i < count; i++) {
-		const struct ynode *it = n->type == Y_SEQ ? n->items[i] : n;
-		const char *v = scalar(it, key, d);
-		int ok = v != NULL;
-		if (v && allowed) {
-			ok = 0;
-			for (size_t j = 0; allowed[j]; j++)
-				if (strcmp(allowed[j], v) == 0)
-					ok = 1;
-			if (!ok)
-				ytree_diag(d, 0, it, "%s: unknown value '%s'", key, v);
-		}
-		if (!ok) {
-			bad = 1;
-			continue;
-		}
-		out->v = xreallocarray(out->v, out->n + 1, sizeof *out->v);
-		out->v[out->n++] = xstrdup(v);
-	}
-	return bad ? -1 : 0;
-}
-
 static int get_years(const struct ynode *n, long **years, size_t *nyears, struct diags *d)
 {
 	size_t count = n->type == Y_SEQ ? n->n : 1;
@@ -225,7 +121,7 @@ static int get_years(const struct ynode *n, long **years, size_t *nyears, struct
 	for (size_t i = 0; i < count; i++) {
 		const struct ynode *it = n->type == Y_SEQ ? n->items[i] : n;
 		long y;
-		if (get_long(it, "years", 0, 1000, &y, d) != 0)
+		if (ytree_long(it, "years", 0, 1000, &y, d) != 0)
 			return -1;
 		if (y == 0) {
 			ytree_diag(d, 0, it, "years: 0 never fires (the occasion's own day is year 0)");
@@ -237,43 +133,26 @@ static int get_years(const struct ynode *n, long **years, size_t *nyears, struct
 	return 0;
 }
 
-static int parse_period_word(const char *v, enum budget_period *out, int allow_week)
-{
-	if (strcmp(v, "month") == 0)
-		*out = PER_MONTH;
-	else if (strcmp(v, "quarter") == 0 && !allow_week)
-		*out = PER_QUARTER;
-	else if (strcmp(v, "year") == 0 && !allow_week)
-		*out = PER_YEAR;
-	else if (strcmp(v, "week") == 0 && allow_week)
-		*out = PER_WEEK;
-	else
-		return -1;
-	return 0;
-}
+/* The periods a budget and a surprise may be counted in, and what each means. */
+static const char *const budget_pers[] = {"month", "quarter", "year"};
+static const enum budget_period budget_per_of[] = {PER_MONTH, PER_QUARTER, PER_YEAR};
+static const char *const surprise_pers[] = {"week", "month"};
+static const enum budget_period surprise_per_of[] = {PER_WEEK, PER_MONTH};
 
 static void parse_calendar(struct ruleset *rs, const struct ynode *cal, struct diags *d)
 {
 	const struct ynode *n;
 	rs->cal.weekend = (1u << 0) | (1u << 6);
-	if (!cal)
+	if (!ytree_map(cal, "calendar", calendar_keys, d))
 		return;
-	if (cal->type != Y_MAP) {
-		ytree_diag(d, 0, cal, "calendar must be a mapping");
-		return;
-	}
-	ytree_check_keys(cal, calendar_keys, "calendar", d);
 	if ((n = ytree_get(cal, "weekend"))) {
 		rs->cal.weekend = 0;
 		if (n->type != Y_SEQ) {
 			ytree_diag(d, 0, n, "weekend: expected a list of weekdays, e.g. [saturday, sunday]");
 		} else {
 			for (size_t i = 0; i < n->n; i++) {
-				const char *v = scalar(n->items[i], "weekend", d);
-				int wd = v ? dates_parse_weekday(v) : -1;
-				if (v && wd < 0)
-					ytree_diag(d, 0, n->items[i], "weekend: unknown weekday '%s'", v);
-				else if (wd >= 0)
+				int wd;
+				if (ytree_enum(n->items[i], "weekend", dates_weekday_names, 7, WEEKDAYS, &wd, d) == 0)
 					rs->cal.weekend |= 1u << wd;
 			}
 			if (rs->cal.weekend == 0x7f)
@@ -287,7 +166,7 @@ static void parse_calendar(struct ruleset *rs, const struct ynode *cal, struct d
 		}
 		rs->cal.holidays = xcalloc(n->n, sizeof *rs->cal.holidays);
 		for (size_t i = 0; i < n->n; i++) {
-			const char *v = scalar(n->items[i], "holidays", d);
+			const char *v = ytree_scalar(n->items[i], "holidays", d);
 			if (!v)
 				continue;
 			if (dates_parse_holiday(v, &rs->cal.holidays[rs->cal.nholidays]) != 0)
@@ -301,13 +180,8 @@ static void parse_calendar(struct ruleset *rs, const struct ynode *cal, struct d
 static void parse_limits(struct ruleset *rs, const struct ynode *lim, struct diags *d)
 {
 	const struct ynode *n, *v;
-	if (!lim)
+	if (!ytree_map(lim, "limits", limits_keys, d))
 		return;
-	if (lim->type != Y_MAP) {
-		ytree_diag(d, 0, lim, "limits must be a mapping");
-		return;
-	}
-	ytree_check_keys(lim, limits_keys, "limits", d);
 	if ((n = ytree_get(lim, "per_stakeholder"))) {
 		if (n->type != Y_MAP) {
 			ytree_diag(d, 0, n, "per_stakeholder: expected {max: N, within: DURATION}");
@@ -315,8 +189,8 @@ static void parse_limits(struct ruleset *rs, const struct ynode *lim, struct dia
 			ytree_check_keys(n, pressure_keys, "per_stakeholder", d);
 			if (!(v = ytree_get(n, "max")) || !ytree_get(n, "within"))
 				ytree_diag(d, 0, n, "per_stakeholder needs both max and within");
-			else if (get_long(v, "max", 1, 1000, &rs->per_stakeholder_max, d) == 0 &&
-			         get_duration(ytree_get(n, "within"), "within", &rs->per_stakeholder_within, d) == 0)
+			else if (ytree_long(v, "max", 1, 1000, &rs->per_stakeholder_max, d) == 0 &&
+			         ytree_duration(ytree_get(n, "within"), "within", &rs->per_stakeholder_within, d) == 0)
 				rs->has_per_stakeholder = 1;
 		}
 	}
@@ -324,16 +198,15 @@ static void parse_limits(struct ruleset *rs, const struct ynode *lim, struct dia
 		if (n->type != Y_MAP) {
 			ytree_diag(d, 0, n, "budget: expected {amount: 5000.00, per: year}");
 		} else {
-			const char *per;
+			int per = 2;   /* year */
 			ytree_check_keys(n, budget_keys, "budget", d);
-			v = ytree_get(n, "per");
-			per = v ? scalar(v, "per", d) : "year";
 			if (!ytree_get(n, "amount"))
 				ytree_diag(d, 0, n, "budget needs an amount");
-			else if (per && parse_period_word(per, &rs->budget_per, 0) != 0)
-				ytree_diag(d, 0, v, "per: expected month, quarter or year, got '%s'", per);
-			else if (per && get_money(ytree_get(n, "amount"), "amount", &rs->budget_cents, d) == 0)
+			else if (ytree_enum(ytree_get(n, "per"), "per", budget_pers, 3, NULL, &per, d) >= 0 &&
+			         ytree_money(ytree_get(n, "amount"), "amount", &rs->budget_cents, d) == 0) {
+				rs->budget_per = budget_per_of[per];
 				rs->has_budget = 1;
+			}
 		}
 	}
 }
@@ -375,7 +248,7 @@ static void parse_when(struct rule *r, const struct ynode *w, struct diags *d)
 
 	switch (r->when) {
 	case WHEN_DATE: {
-		const char *v = scalar(kind_node, "date", d);
+		const char *v = ytree_scalar(kind_node, "date", d);
 		r->once = DAY_NONE;
 		if (!v)
 			break;
@@ -402,17 +275,16 @@ static void parse_when(struct rule *r, const struct ynode *w, struct diags *d)
 			ytree_diag(d, 0, kind_node, "nth_weekday needs n, weekday and month");
 			break;
 		}
-		if (get_long(nn, "n", -1, 5, &nth, d) == 0 && nth == 0)
+		if (ytree_long(nn, "n", -1, 5, &nth, d) == 0 && nth == 0)
 			ytree_diag(d, 0, nn, "n: 1 to 5, or -1 for the last");
 		r->nth = (int)nth;
-		if ((v = scalar(wd, "weekday", d)) && (r->weekday = dates_parse_weekday(v)) < 0)
-			ytree_diag(d, 0, wd, "weekday: unknown weekday '%s'", v);
-		if ((v = scalar(mo, "month", d)) && (r->month = dates_parse_month(v)) < 0)
-			ytree_diag(d, 0, mo, "month: unknown month '%s' (1-12 or a month's name)", v);
+		ytree_enum(wd, "weekday", dates_weekday_names, 7, WEEKDAYS, &r->weekday, d);
+		if ((v = ytree_scalar(mo, "month", d)) && (r->month = dates_parse_month(v)) < 0)
+			ytree_bad_value(mo, "month", v, dates_month_names + 1, 12, "1-12 or a month's name", d);
 		break;
 	}
 	case WHEN_ANNIVERSARY: {
-		const char *v = scalar(kind_node, "anniversary_of", d);
+		const char *v = ytree_scalar(kind_node, "anniversary_of", d);
 		if (v && !valid_name(v, 1))
 			ytree_diag(d, 0, kind_node, "anniversary_of: '%s' is not a column name", v);
 		else if (v)
@@ -425,12 +297,12 @@ static void parse_when(struct rule *r, const struct ynode *w, struct diags *d)
 			if (r->nyears)
 				ytree_diag(d, 0, n, "give years or every_years, not both");
 			else
-				get_long(n, "every_years", 1, 1000, &r->every_years, d);
+				ytree_long(n, "every_years", 1, 1000, &r->every_years, d);
 		}
 		break;
 	}
 	case WHEN_EVENT: {
-		const char *v = scalar(kind_node, "event", d);
+		const char *v = ytree_scalar(kind_node, "event", d);
 		if (v && !valid_name(v, 0))
 			ytree_diag(d, 0, kind_node, "event: '%s' is not an event kind ([a-z0-9_-]+)", v);
 		else if (v)
@@ -439,9 +311,9 @@ static void parse_when(struct rule *r, const struct ynode *w, struct diags *d)
 	}
 	case WHEN_EVERY: {
 		const char *from = "customer_since";
-		if (get_duration(kind_node, "every", &r->period, d) == 0 && r->period.n <= 0)
+		if (ytree_duration(kind_node, "every", &r->period, d) == 0 && r->period.n <= 0)
 			ytree_diag(d, 0, kind_node, "every: the period must be longer than zero");
-		if ((n = ytree_get(w, "from")) && (from = scalar(n, "from", d)) && !valid_name(from, 1)) {
+		if ((n = ytree_get(w, "from")) && (from = ytree_scalar(n, "from", d)) && !valid_name(from, 1)) {
 			ytree_diag(d, 0, n, "from: '%s' is not a column name", from);
 			from = NULL;
 		}
@@ -453,11 +325,11 @@ static void parse_when(struct rule *r, const struct ynode *w, struct diags *d)
 		break;
 	}
 	case WHEN_NO_CONTACT:
-		if (get_duration(kind_node, "no_contact_for", &r->period, d) == 0 && r->period.n <= 0)
+		if (ytree_duration(kind_node, "no_contact_for", &r->period, d) == 0 && r->period.n <= 0)
 			ytree_diag(d, 0, kind_node, "no_contact_for: the period must be longer than zero");
 		break;
 	case WHEN_SURPRISE: {
-		const char *per;
+		int per;
 		if (kind_node->type != Y_MAP) {
 			ytree_diag(d, 0, kind_node, "surprise: expected {count: 3, per: week}");
 			break;
@@ -465,11 +337,9 @@ static void parse_when(struct rule *r, const struct ynode *w, struct diags *d)
 		ytree_check_keys(kind_node, surprise_keys, "surprise", d);
 		r->surprise_count = 1;
 		r->surprise_per = PER_WEEK;
-		if ((n = ytree_get(kind_node, "count")))
-			get_long(n, "count", 1, 1000, &r->surprise_count, d);
-		if ((n = ytree_get(kind_node, "per")) && (per = scalar(n, "per", d)) &&
-		    parse_period_word(per, &r->surprise_per, 1) != 0)
-			ytree_diag(d, 0, n, "per: expected week or month, got '%s'", per);
+		ytree_long(ytree_get(kind_node, "count"), "count", 1, 1000, &r->surprise_count, d);
+		if (ytree_enum(ytree_get(kind_node, "per"), "per", surprise_pers, 2, NULL, &per, d) == 0)
+			r->surprise_per = surprise_per_of[per];
 		break;
 	}
 	default:
@@ -477,18 +347,11 @@ static void parse_when(struct rule *r, const struct ynode *w, struct diags *d)
 	}
 }
 
+/* parse_channel: CH_CARD, CH_EMAIL or (when allowed) CH_PREFERRED; -1 after a diag. */
 static int parse_channel(const struct ynode *n, const char *key, int allow_preferred, struct diags *d)
 {
-	const char *v = scalar(n, key, d);
-	int ch;
-	if (!v)
-		return -1;
-	ch = channel_parse(v);
-	if (ch < 0 || (ch == CH_PREFERRED && !allow_preferred)) {
-		ytree_diag(d, 0, n, "%s: expected %s, got '%s'", key,
-		           allow_preferred ? "card, email or preferred" : "card or email", v);
-		return -1;
-	}
+	int ch = -1;
+	ytree_enum(n, key, channel_names, allow_preferred ? CH__N : CH_PREFERRED, NULL, &ch, d);
 	return ch;
 }
 
@@ -508,23 +371,20 @@ static void parse_variant(struct variant *v, const struct ynode *n, struct diags
 	ytree_check_keys(n, variant_keys, "a variant", d);
 	if ((x = ytree_get(n, "years")))
 		get_years(x, &v->years, &v->nyears, d);
-	if ((x = ytree_get(n, "tier")))
-		get_strlist(x, "tier", NULL, &v->tiers, d);
-	if ((x = ytree_get(n, "type")))
-		get_strlist(x, "type", stakeholder_types, &v->types, d);
+	ytree_strlist(ytree_get(n, "tier"), "tier", NULL, 0, &v->tiers.v, &v->tiers.n, d);
+	ytree_strlist(ytree_get(n, "type"), "type", stakeholder_types, N_TYPES, &v->types.v, &v->types.n, d);
 	if ((x = ytree_get(n, "channel")))
 		v->channel = parse_channel(x, "channel", 0, d);
 	if ((x = ytree_get(n, "use_channel")))
 		v->set_channel = parse_channel(x, "use_channel", 0, d);
-	if ((x = ytree_get(n, "template")) && (s = scalar(x, "template", d))) {
+	if ((x = ytree_get(n, "template")) && (s = ytree_scalar(x, "template", d))) {
 		if (!valid_name(s, 1))
 			ytree_diag(d, 0, x, "template: '%s' is not a template name ([A-Za-z0-9_-]+)", s);
 		else
 			v->template_name = xstrdup(s);
 	}
-	if ((x = ytree_get(n, "cost")))
-		get_money(x, "cost", &v->cost_cents, d);
-	if ((x = ytree_get(n, "signer")) && (s = scalar(x, "signer", d)))
+	ytree_money(ytree_get(n, "cost"), "cost", &v->cost_cents, d);
+	if ((x = ytree_get(n, "signer")) && (s = ytree_scalar(x, "signer", d)))
 		v->signer = xstrdup(s);
 }
 
@@ -546,7 +406,7 @@ static void parse_rule(struct ruleset *rs, struct rule *r, const struct ynode *n
 	}
 	ytree_check_keys(n, rule_keys, "an occasion", d);
 	x = ytree_get(n, "id");
-	s = x ? scalar(x, "id", d) : NULL;
+	s = x ? ytree_scalar(x, "id", d) : NULL;
 	if (!x)
 		ytree_diag(d, 0, n, "occasion without an id");
 	else if (s && !valid_name(s, 0))
@@ -557,7 +417,7 @@ static void parse_rule(struct ruleset *rs, struct rule *r, const struct ynode *n
 			ytree_diag(d, 0, x, "duplicate occasion id '%s' (first at %s:%ld)", s, rs->rules[i].file,
 			           rs->rules[i].line);
 
-	r->name = (x = ytree_get(n, "name")) && (s = scalar(x, "name", d)) ? xstrdup(s) : xstrdup(r->id);
+	r->name = (x = ytree_get(n, "name")) && (s = ytree_scalar(x, "name", d)) ? xstrdup(s) : xstrdup(r->id);
 	parse_when(r, ytree_get(n, "when"), d);
 
 	r->channel = CH_EMAIL;
@@ -570,23 +430,18 @@ static void parse_rule(struct ruleset *rs, struct rule *r, const struct ynode *n
 		if (r->fallback == CH_CARD)
 			ytree_diag(d, 0, x, "fallback: only email (a card cannot replace a late card)");
 	}
-	if ((x = ytree_get(n, "lead")) && get_duration(x, "lead", &r->lead, d) == 0)
+	if (ytree_duration(ytree_get(n, "lead"), "lead", &r->lead, d) == 0)
 		r->has_lead = 1;
-	if ((x = ytree_get(n, "late")))
-		get_duration(x, "late", &r->late, d);
-	if ((x = ytree_get(n, "attach_card")))
-		get_bool(x, "attach_card", &r->attach_card, d);
-	if ((x = ytree_get(n, "personal")))
-		get_bool(x, "personal", &r->personal, d);
-	if ((x = ytree_get(n, "priority")))
-		get_long(x, "priority", -1000000, 1000000, &r->priority, d);
-	if ((x = ytree_get(n, "cost")))
-		get_money(x, "cost", &r->cost_cents, d);
-	if ((x = ytree_get(n, "signer")) && (s = scalar(x, "signer", d)))
+	ytree_duration(ytree_get(n, "late"), "late", &r->late, d);
+	ytree_bool(ytree_get(n, "attach_card"), "attach_card", &r->attach_card, d);
+	ytree_bool(ytree_get(n, "personal"), "personal", &r->personal, d);
+	ytree_long(ytree_get(n, "priority"), "priority", -1000000, 1000000, &r->priority, d);
+	ytree_money(ytree_get(n, "cost"), "cost", &r->cost_cents, d);
+	if ((x = ytree_get(n, "signer")) && (s = ytree_scalar(x, "signer", d)))
 		r->signer = xstrdup(s);
 	s = r->id;
 	if ((x = ytree_get(n, "template")))
-		s = scalar(x, "template", d);
+		s = ytree_scalar(x, "template", d);
 	if (s && !valid_name(s, 1))
 		ytree_diag(d, 0, x ? x : n, "template: '%s' is not a template name ([A-Za-z0-9_-]+)", s);
 	else if (s)
@@ -596,13 +451,10 @@ static void parse_rule(struct ruleset *rs, struct rule *r, const struct ynode *n
 		if (x->type != Y_MAP) {
 			ytree_diag(d, 0, x, "audience must be a mapping of type, tier, min_tenure");
 		} else {
-			const struct ynode *y;
 			ytree_check_keys(x, audience_keys, "audience", d);
-			if ((y = ytree_get(x, "type")))
-				get_strlist(y, "type", stakeholder_types, &r->types, d);
-			if ((y = ytree_get(x, "tier")))
-				get_strlist(y, "tier", NULL, &r->tiers, d);
-			if ((y = ytree_get(x, "min_tenure")) && get_duration(y, "min_tenure", &r->min_tenure, d) == 0)
+			ytree_strlist(ytree_get(x, "type"), "type", stakeholder_types, N_TYPES, &r->types.v, &r->types.n, d);
+			ytree_strlist(ytree_get(x, "tier"), "tier", NULL, 0, &r->tiers.v, &r->tiers.n, d);
+			if (ytree_duration(ytree_get(x, "min_tenure"), "min_tenure", &r->min_tenure, d) == 0)
 				r->has_min_tenure = 1;
 		}
 	}

@@ -5,10 +5,15 @@
  */
 #include "occasiond/ytree.h"
 
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+
+#include "occasiond/dates.h"
 
 struct builder {
 	const char *file;
@@ -265,48 +270,298 @@ int ytree_err(char err[ERR_LEN], const struct ynode *n, const char *fmt, ...)
 	return -1;
 }
 
-void ytree_diag(struct diags *d, int warning, const struct ynode *n, const char *fmt, ...)
+static void vdiag(struct diags *d, int warning, const struct ynode *n, const char *fmt, va_list ap)
 {
 	struct strbuf sb = {0};
-	va_list ap;
-	va_start(ap, fmt);
 	vformat(&sb, warning, n, fmt, ap);
-	va_end(ap);
 	diags_add(d, warning, "%s", sb.s);
 	sb_free(&sb);
 }
 
+void ytree_diag(struct diags *d, int warning, const struct ynode *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag(d, warning, n, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * nearest: the name in names[0..count) within a few edits of s, or NULL; fold compares
+ * without ASCII case (values), keys compare as written.
+ */
+static const char *nearest(const char *s, const char *const *names, int count, int fold)
+{
+	char a[64], b[64];
+	const char *best = NULL;
+	int bestd = 1000;
+	size_t len = strlen(s);
+	if (len == 0 || len >= sizeof a)
+		return NULL;
+	for (size_t i = 0; i <= len; i++)
+		a[i] = fold && s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i];
+	for (int i = 0; i < count; i++) {
+		size_t l = strlen(names[i]);
+		int dist;
+		if (l >= sizeof b)
+			continue;
+		for (size_t j = 0; j <= l; j++)
+			b[j] = fold && names[i][j] >= 'A' && names[i][j] <= 'Z' ? (char)(names[i][j] - 'A' + 'a') : names[i][j];
+		dist = util_levenshtein(a, b);
+		if (dist < bestd)
+			bestd = dist, best = names[i];
+	}
+	return best && bestd <= 3 && bestd < (int)len ? best : NULL;
+}
+
+static int count_names(const char *const *names)
+{
+	int n = 0;
+	while (names[n])
+		n++;
+	return n;
+}
+
 int ytree_check_keys(const struct ynode *map, const char *const *allowed, const char *what, struct diags *d)
 {
-	int problems = 0;
+	int problems = 0, nallowed = count_names(allowed);
 	if (!map || map->type != Y_MAP)
 		return 0;
 	for (size_t i = 0; i < map->n; i++) {
-		const char *k = map->keys[i]->value;
-		const char *best = NULL;
-		int bestd = 1000, known = 0;
+		const char *k = map->keys[i]->value, *best;
+		int known = 0;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(map->keys[j]->value, k) == 0) {
 				ytree_diag(d, 0, map->keys[i], "duplicate key '%s' in %s", k, what);
 				problems++;
 			}
-		for (size_t j = 0; allowed[j]; j++) {
-			int dist;
-			if (strcmp(allowed[j], k) == 0) {
-				known = 1;
-				break;
-			}
-			dist = util_levenshtein(k, allowed[j]);
-			if (dist < bestd)
-				bestd = dist, best = allowed[j];
-		}
+		for (int j = 0; j < nallowed && !known; j++)
+			known = strcmp(allowed[j], k) == 0;
 		if (known)
 			continue;
 		problems++;
-		if (best && bestd <= 3 && bestd < (int)strlen(k))
+		if ((best = nearest(k, allowed, nallowed, 0)))
 			ytree_diag(d, 0, map->keys[i], "unknown key '%s' in %s (did you mean '%s'?)", k, what, best);
 		else
 			ytree_diag(d, 0, map->keys[i], "unknown key '%s' in %s", k, what);
 	}
 	return problems;
+}
+
+/* ---- typed getters ---- */
+
+static int fail(struct diags *d, const struct ynode *n, const char *fmt, ...) PRINTF_LIKE(3, 4);
+/* fail: a diag at n; returns -1. */
+static int fail(struct diags *d, const struct ynode *n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vdiag(d, 0, n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* value: the scalar's text, allowing the control characters in allow; NULL after a diag. */
+static const char *value(const struct ynode *n, const char *what, const char *allow, struct diags *d)
+{
+	if (!n)
+		return NULL;
+	if (n->type != Y_SCALAR) {
+		ytree_diag(d, 0, n, "%s must be a single value, not %s", what, ytree_type_name(n->type));
+		return NULL;
+	}
+	for (const unsigned char *p = (const unsigned char *)n->value; *p; p++)
+		if ((*p < 0x20 || *p == 0x7f) && !strchr(allow, *p)) {
+			ytree_diag(d, 0, n, "%s holds a control character (U+%04X)", what, (unsigned)*p);
+			return NULL;
+		}
+	return n->value;
+}
+
+const char *ytree_scalar(const struct ynode *n, const char *what, struct diags *d)
+{
+	return value(n, what, "", d);
+}
+
+const char *ytree_text(const struct ynode *n, const char *what, struct diags *d)
+{
+	return value(n, what, "\n\t", d);
+}
+
+char *ytree_strdup(const struct ynode *n, const char *what, const char *def, struct diags *d)
+{
+	const char *v = n ? ytree_scalar(n, what, d) : def;
+	return v ? xstrdup(v) : NULL;
+}
+
+int ytree_long(const struct ynode *n, const char *what, long min, long max, long *out, struct diags *d)
+{
+	const char *v;
+	long x;
+	if (!n)
+		return 1;
+	if (!(v = ytree_scalar(n, what, d)))
+		return -1;
+	if (util_parse_long(v, min, max, &x) != 0)
+		return fail(d, n, "%s: expected a whole number from %ld to %ld, got '%s'", what, min, max, v);
+	*out = x;
+	return 0;
+}
+
+int ytree_number(const struct ynode *n, const char *what, double lo, double hi, double *out, struct diags *d)
+{
+	const char *v;
+	char *end;
+	double x;
+	if (!n)
+		return 1;
+	if (!(v = ytree_scalar(n, what, d)))
+		return -1;
+	errno = 0;
+	x = strtod(v, &end);
+	/* Decimal only: strtod would also take "0x1p3", "inf" and leading blanks. */
+	if (!*v || *end || errno || !isfinite(x) || strspn(v, "+-0123456789.eE") != strlen(v) || x < lo || x > hi)
+		return fail(d, n, "%s: expected a number from %g to %g, got '%s'", what, lo, hi, v);
+	*out = x;
+	return 0;
+}
+
+int ytree_bool(const struct ynode *n, const char *what, int *out, struct diags *d)
+{
+	const char *v;
+	int x;
+	if (!n)
+		return 1;
+	if (!(v = ytree_scalar(n, what, d)))
+		return -1;
+	if (!*v || util_parse_bool(v, &x) != 0)
+		return fail(d, n, "%s: expected yes/no or true/false, got '%s'", what, v);
+	*out = x;
+	return 0;
+}
+
+int ytree_money(const struct ynode *n, const char *what, int64_t *cents, struct diags *d)
+{
+	const char *v;
+	int64_t x;
+	if (!n)
+		return 1;
+	if (!(v = ytree_scalar(n, what, d)))
+		return -1;
+	if (util_parse_money(v, &x) != 0 || x < 0)
+		return fail(d, n, "%s: expected an amount such as 3.50, got '%s'", what, v);
+	*cents = x;
+	return 0;
+}
+
+int ytree_duration(const struct ynode *n, const char *what, struct duration *out, struct diags *d)
+{
+	char err[ERR_LEN];
+	struct duration x;
+	const char *v;
+	if (!n)
+		return 1;
+	if (!(v = ytree_scalar(n, what, d)))
+		return -1;
+	if (dates_parse_duration(v, &x, err) != 0)
+		return fail(d, n, "%s: %s", what, err);
+	*out = x;
+	return 0;
+}
+
+int ytree_seconds(const struct ynode *n, const char *what, int64_t *secs, struct duration *dur, struct diags *d)
+{
+	struct duration x;
+	int64_t s;
+	int rc = ytree_duration(n, what, &x, d);
+	if (rc != 0)
+		return rc;
+	if ((s = dates_duration_secs(&x)) < 0)
+		return fail(d, n, "%s: must be in seconds, minutes, hours, days or weeks", what);
+	*secs = s;
+	if (dur)
+		*dur = x;
+	return 0;
+}
+
+int ytree_bad_value(const struct ynode *n, const char *what, const char *v, const char *const *names,
+                    int count, const char *expected, struct diags *d)
+{
+	struct strbuf sb = {0};
+	const char *best = nearest(v, names, count, 1);
+	if (!expected) {
+		for (int i = 0; i < count; i++)
+			sb_addf(&sb, "%s%s", i ? (i == count - 1 ? " or " : ", ") : "", names[i]);
+		expected = sb.s ? sb.s : "nothing";
+	}
+	if (best)
+		ytree_diag(d, 0, n, "%s: expected %s, got '%s' (did you mean '%s'?)", what, expected, v, best);
+	else
+		ytree_diag(d, 0, n, "%s: expected %s, got '%s'", what, expected, v);
+	sb_free(&sb);
+	return -1;
+}
+
+/* find: the index of v in names (ASCII case ignored), or -1. */
+static int find(const char *v, const char *const *names, int count)
+{
+	for (int i = 0; i < count; i++)
+		if (util_strcaseeq(v, names[i]))
+			return i;
+	return -1;
+}
+
+int ytree_enum(const struct ynode *n, const char *what, const char *const *names, int count,
+               const char *expected, int *out, struct diags *d)
+{
+	const char *v;
+	int i;
+	if (!n)
+		return 1;
+	if (!(v = ytree_scalar(n, what, d)))
+		return -1;
+	if ((i = find(v, names, count)) < 0)
+		return ytree_bad_value(n, what, v, names, count, expected, d);
+	*out = i;
+	return 0;
+}
+
+int ytree_strlist(const struct ynode *n, const char *what, const char *const *names, int count, char ***v,
+                  size_t *nv, struct diags *d)
+{
+	size_t items = n && n->type == Y_SEQ ? n->n : 1;
+	int bad = 0;
+	if (!n)
+		return 1;
+	if (n->type == Y_MAP)
+		return fail(d, n, "%s must be a value or a list of values, not a mapping", what);
+	if (items == 0)
+		return fail(d, n, "%s: the list is empty", what);
+	for (size_t i = 0; i < items; i++) {
+		const struct ynode *it = n->type == Y_SEQ ? n->items[i] : n;
+		const char *s = ytree_scalar(it, what, d);
+		int k = -1;
+		if (s && names && (k = find(s, names, count)) < 0)
+			ytree_bad_value(it, what, s, names, count, NULL, d);
+		if (!s || (names && k < 0)) {
+			bad = 1;
+			continue;
+		}
+		*v = xreallocarray(*v, *nv + 1, sizeof **v);
+		(*v)[(*nv)++] = xstrdup(names ? names[k] : s);
+	}
+	return bad ? -1 : 0;
+}
+
+const struct ynode *ytree_map(const struct ynode *n, const char *what, const char *const *keys, struct diags *d)
+{
+	if (!n)
+		return NULL;
+	if (n->type != Y_MAP) {
+		ytree_diag(d, 0, n, "%s must be a mapping, not %s", what, ytree_type_name(n->type));
+		return NULL;
+	}
+	if (keys)
+		ytree_check_keys(n, keys, what, d);
+	return n;
 }

@@ -43,12 +43,50 @@ OCC check > "$T/out" 2>&1; rc=$?
 eq "check fails on a rules file with mistakes (exit 1)" "$rc" 1
 check_out "unknown key, with the nearest valid key" "$R:6:5: error: unknown key 'priorty' in an occasion (did you mean 'priority'?)" "$T/out"
 check_out "duplicate id, naming the first" "$R:7:9: error: duplicate occasion id 'one' (first at $R:2)" "$T/out"
-check_out "bad weekday" "$R:12:41: error: weekday: unknown weekday 'thurzday'" "$T/out"
-check_out "bad month" "$R:12:58: error: month: unknown month '13' (1-12 or a month's name)" "$T/out"
+check_out "bad weekday, with the nearest weekday" "$R:12:41: error: weekday: expected monday to sunday, got 'thurzday' (did you mean 'thursday'?)" "$T/out"
+check_out "bad month" "$R:12:58: error: month: expected 1-12 or a month's name, got '13'" "$T/out"
 check_out "two when kinds in one rule" "$R:15:27: error: when holds two kinds ('date' and 'every'); a rule has exactly one" "$T/out"
 check_out "years: [0]" "$R:18:47: error: years: 0 never fires" "$T/out"
 check_out "wrong type (a list for a date)" "$R:21:18: error: date must be a single value, not a list" "$T/out"
 check_out "wrong type (not an amount)" "$R:23:11: error: cost: expected an amount such as 3.50, got 'lots'" "$T/out"
+
+# Every enumerated value gets the nearest valid one, as keys do (weekdays, months, channels, periods).
+cat > "$R" <<'EOF'
+calendar:
+  weekend: [saturday, sundy]
+limits:
+  budget: {amount: 10, per: yeer}
+occasions:
+  - {id: a, when: {nth_weekday: {n: 1, weekday: mondy, month: Novmber}}, channel: emial, template: thank-you}
+  - {id: b, when: {surprise: {count: 1, per: wek}}, channel: email, template: thank-you, personal: maybe}
+EOF
+OCC check > "$T/out" 2>&1; rc=$?
+eq "check fails on misspelt values (exit 1)" "$rc" 1
+check_out "a weekend day" "$R:2:23: error: weekend: expected monday to sunday, got 'sundy' (did you mean 'sunday'?)" "$T/out"
+check_out "a budget period" "$R:4:29: error: per: expected month, quarter or year, got 'yeer' (did you mean 'year'?)" "$T/out"
+check_out "a weekday" "$R:6:49: error: weekday: expected monday to sunday, got 'mondy' (did you mean 'monday'?)" "$T/out"
+check_out "a month" "$R:6:63: error: month: expected 1-12 or a month's name, got 'Novmber' (did you mean 'November'?)" "$T/out"
+check_out "a channel" "$R:6:83: error: channel: expected card, email or preferred, got 'emial' (did you mean 'email'?)" "$T/out"
+check_out "a surprise period" "$R:7:46: error: per: expected week or month, got 'wek' (did you mean 'week'?)" "$T/out"
+check_out "yes/no in the config's words" "$R:7:100: error: personal: expected yes/no or true/false, got 'maybe'" "$T/out"
+
+# The config's enumerations say the same, and a config that is not there names -c and OCCASIOND_CONFIG.
+cp "$CFG" "$T/etc/good-config.yaml"
+sed -e 's/^  transport: maildir$/  transport: smpt\n  smtp: {tls: starttsl}/' -e 's/^cards:$/cards:\n  envelope: c5\n  remind_signers: maybe/' \
+	"$T/etc/good-config.yaml" > "$CFG"
+OCC check > "$T/out" 2>&1; rc=$?
+eq "check fails on misspelt config values (exit 1)" "$rc" 1
+check_out "transport" "error: transport: expected maildir or smtp, got 'smpt' (did you mean 'smtp'?)" "$T/out"
+check_out "tls" "error: tls: expected starttls, implicit or none, got 'starttsl' (did you mean 'starttls'?)" "$T/out"
+check_out "envelope" "error: envelope: expected none, c6, dl, a7 or no10, got 'c5' (did you mean 'c6'?)" "$T/out"
+check_out "remind_signers" "error: remind_signers: expected yes/no or true/false, got 'maybe'" "$T/out"
+cp "$T/etc/good-config.yaml" "$CFG"
+"$OCCASIOND" -c "$T/etc/nowhere.yaml" check > "$T/out" 2>&1; rc=$?
+eq "a config that is not there fails check (exit 1)" "$rc" 1
+check_out "a missing config names -c and OCCASIOND_CONFIG" \
+	"cannot open $T/etc/nowhere.yaml: No such file or directory (name the config with -c FILE or OCCASIOND_CONFIG=FILE)" "$T/out"
+OCCASIOND_CONFIG="$T/etc/nowhere.yaml" "$OCCASIOND" plan > "$T/out" 2>&1
+check_out "so does one named by OCCASIOND_CONFIG" "$T/etc/nowhere.yaml: No such file or directory (name the config with -c FILE" "$T/out"
 
 cat > "$R" <<'EOF'
 occasions:

@@ -622,7 +622,11 @@ static void test_bad_templates(void)
 		 ":4:5: error: text block box overlaps the signature box"},
 		{"no fonts", "size: A6\ntexts:\n  - {text: hi, box: [10, 10, 50, 20]}\n", ":3:5: error: no fonts for this text"},
 		{"negative size", "size: A6\ntexts:\n  - {text: hi, box: [10, 10, 50, 20], fonts: [Lato-Regular.ttf], size: -3}\n",
-		 "error: size (pt) must be between 2 and 300, not -3"},
+		 "error: size (pt): expected a number from 2 to 300, got '-3'"},
+		{"not a number", "size: A6\ntexts:\n  - {text: hi, box: [10, 10, 50, 20], fonts: [Lato-Regular.ttf], size: 0x10}\n",
+		 ":3:72: error: size (pt): expected a number from 2 to 300, got '0x10'"},
+		{"a choice near a name", "size: A6\ntexts:\n  - {text: hi, box: [10, 10, 50, 20], fonts: [Lato-Regular.ttf], align: centre}\n",
+		 ":3:73: error: align: expected left, center or right, got 'centre' (did you mean 'center'?)"},
 	};
 	char *png_src = xasprintf("%s/images", tmpdir);
 	mkdir(png_src, 0700);

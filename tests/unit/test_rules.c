@@ -46,9 +46,32 @@ static void rules_check(void)
 	            ":2:26: error: date must be a single value, not a list");
 	expect_diag("bad weekday",
 	            "occasions:\n  - {id: a, when: {nth_weekday: {n: 1, weekday: thurzday, month: 11}}, channel: email}\n",
-	            ":2:49: error: weekday: unknown weekday 'thurzday'");
+	            ":2:49: error: weekday: expected monday to sunday, got 'thurzday' (did you mean 'thursday'?)");
 	expect_diag("bad month", "occasions:\n  - {id: a, when: {nth_weekday: {n: 1, weekday: monday, month: 13}}, channel: email}\n",
-	            "error: month: unknown month '13'");
+	            "error: month: expected 1-12 or a month's name, got '13'");
+	expect_diag("a weekend day near a weekday's name", "calendar:\n  weekend: [saturday, sundy]\noccasions: []\n",
+	            ":2:23: error: weekend: expected monday to sunday, got 'sundy' (did you mean 'sunday'?)");
+	expect_diag("a month near a month's name",
+	            "occasions:\n  - {id: a, when: {nth_weekday: {n: 1, weekday: monday, month: Septmber}}, channel: email}\n",
+	            "error: month: expected 1-12 or a month's name, got 'Septmber' (did you mean 'September'?)");
+	expect_diag("a channel near a channel's name", "occasions:\n  - {id: a, when: {date: \"01-01\"}, channel: emial}\n",
+	            ":2:45: error: channel: expected card, email or preferred, got 'emial' (did you mean 'email'?)");
+	expect_diag("fallback may not be preferred",
+	            "occasions:\n  - {id: a, when: {date: \"01-01\"}, channel: card, fallback: preferred}\n",
+	            "error: fallback: expected card or email, got 'preferred'");
+	expect_diag("a period near a period's name", "occasions:\n  - {id: a, when: {surprise: {per: wek}}, channel: email}\n",
+	            "error: per: expected week or month, got 'wek' (did you mean 'week'?)");
+	expect_diag("a budget period near one", "limits:\n  budget: {amount: 10, per: quartr}\noccasions: []\n",
+	            "error: per: expected month, quarter or year, got 'quartr' (did you mean 'quarter'?)");
+	expect_diag("a stakeholder type near one",
+	            "occasions:\n  - {id: a, when: {date: \"01-01\"}, channel: email, audience: {type: [customer, suplier]}}\n",
+	            "error: type: expected customer, employee, partner, supplier or other, got 'suplier' (did you mean 'supplier'?)");
+	expect_diag("nothing near: no suggestion", "occasions:\n  - {id: a, when: {date: \"01-01\"}, channel: pigeon}\n",
+	            "error: channel: expected card, email or preferred, got 'pigeon'\n");
+	expect_diag("yes/no", "occasions:\n  - {id: a, when: {date: \"01-01\"}, channel: email, personal: maybe}\n",
+	            "error: personal: expected yes/no or true/false, got 'maybe'");
+	expect_diag("a control character", "occasions:\n  - {id: a, when: {date: \"01-01\"}, channel: email, signer: \"A\\tB\"}\n",
+	            "error: signer holds a control character (U+0009)");
 	expect_diag("duplicate id", "occasions:\n  - {id: a, when: {date: \"01-01\"}, channel: email}\n"
 	            "  - {id: a, when: {date: \"01-02\"}, channel: email}\n",
 	            ":3:10: error: duplicate occasion id 'a' (first at ");
