@@ -284,11 +284,11 @@ struct config *config_load(const char *path, struct diags *d)
 		goto fail;
 	}
 	ytree_check_keys(root, top_keys, "the config", d);
-	c->database = path_value(c, root, "database", "/var/lib/occasiond/occasiond.db", d);
-	c->spool = path_value(c, root, "spool", "/var/lib/occasiond/spool", d);
-	c->templates = path_value(c, root, "templates", OCCASIOND_DATADIR "/templates", d);
-	c->fonts = path_value(c, root, "fonts", OCCASIOND_DATADIR "/fonts", d);
-	c->rules = path_value(c, root, "rules", "occasions.yaml", d);
+	c->database = path_value(c, root, "database", CONFIG_DEFAULT_DATABASE, d);
+	c->spool = path_value(c, root, "spool", CONFIG_DEFAULT_SPOOL, d);
+	c->templates = path_value(c, root, "templates", CONFIG_DEFAULT_TEMPLATES, d);
+	c->fonts = path_value(c, root, "fonts", CONFIG_DEFAULT_FONTS, d);
+	c->rules = path_value(c, root, "rules", CONFIG_DEFAULT_RULES, d);
 
 	c->timezone = ytree_strdup(ytree_get(root, "timezone"), "timezone", "UTC", d);
 	if (c->timezone && !dates_zone_valid(c->timezone))

@@ -11,6 +11,12 @@
 #include "occasiond/util.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/occasiond/occasiond.yaml"
+/* The defaults of the paths, as occasiond.yaml(5) gives them (a unit test holds the two together). */
+#define CONFIG_DEFAULT_DATABASE "/var/lib/occasiond/occasiond.db"
+#define CONFIG_DEFAULT_SPOOL "/var/lib/occasiond/spool"
+#define CONFIG_DEFAULT_TEMPLATES OCCASIOND_DATADIR "/templates"
+#define CONFIG_DEFAULT_FONTS OCCASIOND_DATADIR "/fonts"
+#define CONFIG_DEFAULT_RULES "occasions.yaml"   /* beside the config */
 
 enum mail_transport { TRANSPORT_MAILDIR, TRANSPORT_SMTP };
 enum smtp_tls { TLS_STARTTLS, TLS_IMPLICIT, TLS_NONE };
