@@ -214,7 +214,7 @@ static int reload(struct daemon *dm)
 	struct config *ncfg;
 	struct ruleset *nrs;
 	struct store *nst = NULL;
-	char err[ERR_LEN];
+	char err[ERR_LEN], *name;
 	if (load(dm->config_path, &ncfg, &nrs) != 0) {
 		log_err("reload failed: the previous config, rules and templates stay in force");
 		return -1;
@@ -237,7 +237,9 @@ static int reload(struct daemon *dm)
 	dm->rs = nrs;
 	if (nst)
 		watch_db(dm);
-	log_info("reloaded: config=%s rules=%zu database=%s", dm->cfg->path, dm->rs->nrules, dm->cfg->database);
+	name = store_safe_name(dm->cfg->database);
+	log_info("reloaded: config=%s rules=%zu database=%s", dm->cfg->path, dm->rs->nrules, name);
+	free(name);
 	return 0;
 }
 
@@ -333,7 +335,7 @@ int daemon_serve(const char *config_path)
 {
 	struct daemon dm = {config_path, NULL, NULL, NULL, -1, -1, -1, 0};
 	sigset_t mask;
-	char err[ERR_LEN];
+	char err[ERR_LEN], *name;
 	int rc = -1, stop = 0, need_pass = 1;
 	uint64_t wd;
 
@@ -368,7 +370,9 @@ int daemon_serve(const char *config_path)
 	}
 	dispatch_set_stop_check(stop_pending);
 	notify("READY=1");
-	log_info("serving: config=%s rules=%zu database=%s", dm.cfg->path, dm.rs->nrules, dm.cfg->database);
+	name = store_safe_name(dm.cfg->database);
+	log_info("serving: config=%s rules=%zu database=%s", dm.cfg->path, dm.rs->nrules, name);
+	free(name);
 
 	while (!stop) {
 		struct pollfd pfd[3];

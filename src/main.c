@@ -273,17 +273,18 @@ static int cmd_check(const char *config_path, int argc, char **argv)
 		check_templates(cfg, rs, &d);
 	if (rs && (data || store_present(cfg->database))) {
 		struct store *st = NULL;
-		char err[ERR_LEN];
+		char err[ERR_LEN], *name = store_safe_name(cfg->database);
 		if (!store_present(cfg->database))
-			diags_add(&d, 1, "%s: warning: no database yet: import the stakeholders first", cfg->database);
+			diags_add(&d, 1, "%s: warning: no database yet: import the stakeholders first", name);
 		else if (store_open(cfg->database, &st, err) != 0)
-			diags_add(&d, 0, "%s: error: %s", cfg->database, err);
+			diags_add(&d, 0, "%s: error: %s", name, err);
 		else {
-			check_columns(rs, st, cfg->database, &d);
+			check_columns(rs, st, name, &d);
 			if (data)
 				check_data(cfg, rs, st, &d);
 		}
 		store_close(st);
+		free(name);
 	}
 	diags_print(&d, stderr);
 	if (d.nerrors == 0)

@@ -19,7 +19,7 @@
 struct store {
 	const struct store_backend *be;
 	struct store_be *b;
-	char *where;      /* the `database:` value, for messages */
+	char *where;      /* the `database:` value as messages show it (store_safe_name) */
 	int64_t clock;    /* 0: time() */
 	int locked;       /* the pass lock is held */
 };
@@ -66,7 +66,7 @@ int store_open(const char *database, struct store **out, char err[ERR_LEN])
 	}
 	st->be = be;
 	st->b = b;
-	st->where = xstrdup(database);
+	st->where = store_safe_name(database);
 	*out = st;
 	return 0;
 }
@@ -78,6 +78,26 @@ void store_close(struct store *st)
 	st->be->close(st->b);   /* drops the pass lock and the watch with it */
 	free(st->where);
 	free(st);
+}
+
+char *store_safe_name(const char *database)
+{
+	size_t n = database ? util_uri_scheme_len(database) : 0;
+	const char *auth, *end, *at;
+	if (!database)
+		return xstrdup("");
+	if (n == 0)
+		return xstrdup(database);
+	/* scheme://[user[:password]@]host[:port][/db][?params]: the user, password and params go. */
+	auth = database + n + 3;
+	end = auth + strcspn(auth, "/?#");
+	at = NULL;
+	for (const char *p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at)
+		auth = at + 1;
+	return xasprintf("%.*s://%.*s%.*s", (int)n, database, (int)(end - auth), auth, (int)strcspn(end, "?#"), end);
 }
 
 int store_present(const char *database)

@@ -34,6 +34,11 @@ void store_close(struct store *st);
 /* store_schema_version: the database's schema version, -1 when it cannot be read. */
 int store_schema_version(struct store *st);
 /*
+ * store_safe_name: database as a message or log line may show it: a file path as is, a URI
+ * without its user, password and parameters. Never NULL; caller frees.
+ */
+char *store_safe_name(const char *database);
+/*
  * store_present: 1 when database names something that exists (an existing file, or a server
  * database, which is only found out at store_open), 0 when the file is not there yet.
  */

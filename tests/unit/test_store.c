@@ -440,6 +440,17 @@ static void test_backends(void)
 	CHECK(store_open("mysql://db.example/occ", &st, err) == -1 && strstr(err, "unknown database scheme 'mysql://'"),
 	      "another scheme is an error, not a file: %s", err);
 	CHECK(access("mysql:", F_OK) != 0, "and no file or directory was made for it");
+	static const char *const names[][2] = {
+		{"/var/lib/occasiond/occasiond.db", "/var/lib/occasiond/occasiond.db"},
+		{"postgresql://occ:secret@db.example:5432/occ?sslmode=verify-full", "postgresql://db.example:5432/occ"},
+		{"postgres://u@h/d#frag", "postgres://h/d"}, {"postgresql:///occ?host=/run/pg", "postgresql:///occ"},
+		{"postgresql://a@b@h", "postgresql://h"},
+	};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		char *got = store_safe_name(names[i][0]);
+		CHECK(strcmp(got, names[i][1]) == 0, "safe name of %s: %s", names[i][1], got);
+		free(got);
+	}
 	CHECK(store_present("postgresql://h/db") == 1, "a server database counts as present");
 	CHECK(store_present("/nonexistent/occ.db") == 0, "a missing file does not");
 }
