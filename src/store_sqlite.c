@@ -1066,6 +1066,7 @@ static void sq_trim(struct store_be *st, int cache_kib)
 static int sq_lock_try(struct store_be *st, char why[ERR_LEN])
 {
 	char *path;
+	int busy;
 	if (st->lock_fd >= 0 || strcmp(st->path, ":memory:") == 0)
 		return 0;
 	path = xasprintf("%s.lock", st->path);
@@ -1079,12 +1080,13 @@ static int sq_lock_try(struct store_be *st, char why[ERR_LEN])
 		free(path);
 		return 0;
 	}
-	if (errno != EWOULDBLOCK && errno != EINTR)
+	busy = errno == EWOULDBLOCK || errno == EINTR;
+	if (!busy)
 		err_set(why, "cannot lock %s: %s", path, strerror(errno));
 	free(path);
 	close(st->lock_fd);
 	st->lock_fd = -1;
-	return errno == EWOULDBLOCK || errno == EINTR ? 1 : -1;
+	return busy ? 1 : -1;
 }
 
 static void sq_unlock(struct store_be *st)
