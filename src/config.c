@@ -74,6 +74,9 @@ static char *path_value(const struct config *c, const struct ynode *map, const c
 		ytree_diag(d, 0, n, "%s: a path is needed", key);
 		return NULL;
 	}
+	/* A database URI (postgresql://...) names a server, not a file: kept as written for the store. */
+	if (strcmp(key, "database") == 0 && util_uri_scheme_len(v))
+		return xstrdup(v);
 	return util_path_join(c->dir, v);
 }
 

@@ -4,8 +4,8 @@
  *     signal that arrives during a pass waits in the descriptor);
  *   - a timerfd on CLOCK_REALTIME armed at the absolute next due instant, with
  *     TFD_TIMER_CANCEL_ON_SET so that a wall-clock step wakes it (read fails ECANCELED);
- *   - an inotify watch on the database's directory: another process's commit writes the
- *     database or its -wal file; PRAGMA data_version then tells a foreign commit from our own.
+ *   - the store's change watch (store_watch_fd): readable when another process (an import,
+ *     a mark) may have committed; store_changed tells a foreign commit from our own writes.
  * The ppoll timeout is infinite unless systemd's watchdog is on (then half of WatchdogSec).
  */
 #include "occasiond/daemon.h"
@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -39,8 +38,8 @@
 #include "occasiond/rules.h"
 #include "occasiond/store.h"
 
-#define CACHE_KIB 512          /* SQLite page cache between and during passes */
-#define RECHECK_MS 1000        /* a database event without a visible commit: look again once */
+#define CACHE_KIB 512          /* the store's cache between and during passes */
+#define RECHECK_MS 1000        /* a change seen without a visible commit: look again once */
 
 /* ---- sd_notify ---- */
 
@@ -197,48 +196,17 @@ struct daemon {
 	struct config *cfg;
 	struct ruleset *rs;
 	struct store *st;
-	int sigfd, tfd, ino, wd;
-	char *db_dir, *db_base;
-	int64_t data_version;    /* as of the start of the last pass */
-	int64_t recheck_ms;      /* monotonic ms of a pending data_version look, 0: none */
+	int sigfd, tfd, watch;   /* watch: the store's change watch, -1 without one */
+	int64_t recheck_ms;      /* monotonic ms of a pending look at the store, 0: none */
 };
 
-/* watch_db: inotify on the database's directory (the -wal file is created and removed there). */
+/* watch_db: the change watch of the store now open. */
 static void watch_db(struct daemon *dm)
 {
-	const char *slash;
-	if (dm->wd >= 0)
-		inotify_rm_watch(dm->ino, dm->wd);
-	free(dm->db_dir);
-	free(dm->db_base);
-	slash = strrchr(dm->cfg->database, '/');
-	dm->db_dir = slash ? xstrndup(dm->cfg->database, slash == dm->cfg->database ? 1 : (size_t)(slash - dm->cfg->database))
-	                   : xstrdup(".");
-	dm->db_base = xstrdup(slash ? slash + 1 : dm->cfg->database);
-	dm->wd = inotify_add_watch(dm->ino, dm->db_dir, IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE);
-	if (dm->wd < 0)
-		log_warn("cannot watch %s for imports (%s): new stakeholders are seen at the next due time or SIGHUP",
-		         dm->db_dir, strerror(errno));
-}
-
-/* drain_db_events: reads every queued event; 1 when one concerned the database or its -wal/-journal. */
-static int drain_db_events(struct daemon *dm)
-{
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	size_t blen = strlen(dm->db_base);
-	int hit = 0;
-	ssize_t n;
-	while ((n = read(dm->ino, buf, sizeof buf)) > 0) {
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)p;
-			if ((ev->mask & IN_Q_OVERFLOW) ||
-			    (ev->len && strncmp(ev->name, dm->db_base, blen) == 0 &&
-			     (ev->name[blen] == '\0' || ev->name[blen] == '-')))
-				hit = 1;
-			p += sizeof *ev + ev->len;
-		}
-	}
-	return hit;
+	char err[ERR_LEN];
+	dm->watch = store_watch_fd(dm->st, err);
+	if (dm->watch < 0)
+		log_warn("%s: new stakeholders are seen at the next due time or SIGHUP", err);
 }
 
 static int reload(struct daemon *dm)
@@ -246,7 +214,7 @@ static int reload(struct daemon *dm)
 	struct config *ncfg;
 	struct ruleset *nrs;
 	struct store *nst = NULL;
-	char err[ERR_LEN];
+	char err[ERR_LEN], *name;
 	if (load(dm->config_path, &ncfg, &nrs) != 0) {
 		log_err("reload failed: the previous config, rules and templates stay in force");
 		return -1;
@@ -269,7 +237,9 @@ static int reload(struct daemon *dm)
 	dm->rs = nrs;
 	if (nst)
 		watch_db(dm);
-	log_info("reloaded: config=%s rules=%zu database=%s", dm->cfg->path, dm->rs->nrules, dm->cfg->database);
+	name = store_safe_name(dm->cfg->database);
+	log_info("reloaded: config=%s rules=%zu database=%s", dm->cfg->path, dm->rs->nrules, name);
+	free(name);
 	return 0;
 }
 
@@ -291,7 +261,7 @@ static int64_t pass(struct daemon *dm)
 	int64_t now = (int64_t)time(NULL), plan_wake = INT64_MAX, retry_wake = INT64_MAX, midnight, wake;
 	char err[ERR_LEN], when[48], status[256];
 
-	dm->data_version = store_data_version(dm->st);
+	store_watch_mark(dm->st);
 	dm->recheck_ms = 0;
 	memset(&s, 0, sizeof s);
 	if (dispatch_run(dm->cfg, dm->rs, dm->st, now, 0, &s, &plan_wake, err) != 0)
@@ -350,20 +320,22 @@ static int poll_timeout(const struct daemon *dm)
 
 static void db_changed_check(struct daemon *dm, int *need_pass)
 {
-	int64_t v = store_data_version(dm->st);
-	if (v != dm->data_version) {
+	int rc = store_changed(dm->st);
+	dm->recheck_ms = 0;
+	if (rc == 1) {
 		log_debug("database changed by another process: a pass");
 		*need_pass = 1;
-	} else {
-		dm->recheck_ms = 0;
+	} else if (rc == 2) {
+		/* Something moved before its commit shows: look once more. */
+		dm->recheck_ms = mono_ms() + RECHECK_MS;
 	}
 }
 
 int daemon_serve(const char *config_path)
 {
-	struct daemon dm = {config_path, NULL, NULL, NULL, -1, -1, -1, -1, NULL, NULL, -1, 0};
+	struct daemon dm = {config_path, NULL, NULL, NULL, -1, -1, -1, 0};
 	sigset_t mask;
-	char err[ERR_LEN];
+	char err[ERR_LEN], *name;
 	int rc = -1, stop = 0, need_pass = 1;
 	uint64_t wd;
 
@@ -374,8 +346,7 @@ int daemon_serve(const char *config_path)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0 || (dm.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
-	    (dm.tfd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC)) < 0 ||
-	    (dm.ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0) {
+	    (dm.tfd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC)) < 0) {
 		log_err("cannot set up signals, timer and watch: %s", strerror(errno));
 		goto out;
 	}
@@ -399,7 +370,9 @@ int daemon_serve(const char *config_path)
 	}
 	dispatch_set_stop_check(stop_pending);
 	notify("READY=1");
-	log_info("serving: config=%s rules=%zu database=%s", dm.cfg->path, dm.rs->nrules, dm.cfg->database);
+	name = store_safe_name(dm.cfg->database);
+	log_info("serving: config=%s rules=%zu database=%s", dm.cfg->path, dm.rs->nrules, name);
+	free(name);
 
 	while (!stop) {
 		struct pollfd pfd[3];
@@ -408,16 +381,15 @@ int daemon_serve(const char *config_path)
 			need_pass = 0;
 			if (arm_timer(&dm, wake) != 0)
 				goto out;
-			/* Our own commits wrote the -wal too: drop those events, but a foreign commit
-			 * during the pass changed data_version, so it gets a pass of its own. */
-			drain_db_events(&dm);
-			if (store_data_version(dm.st) != dm.data_version)
+			/* Our own commits moved the watch too and do not count; a foreign commit
+			 * during the pass gets a pass of its own. */
+			if (store_changed(dm.st) == 1)
 				need_pass = 1;
 			continue;
 		}
 		pfd[0] = (struct pollfd){.fd = dm.sigfd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = dm.tfd, .events = POLLIN};
-		pfd[2] = (struct pollfd){.fd = dm.ino, .events = POLLIN};
+		pfd[2] = (struct pollfd){.fd = dm.watch, .events = POLLIN};   /* ignored when -1 */
 		if (poll(pfd, 3, poll_timeout(&dm)) < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
 			goto out;
@@ -444,11 +416,8 @@ int daemon_serve(const char *config_path)
 				log_info("the wall clock changed: planning again");
 			need_pass = 1;
 		}
-		if ((pfd[2].revents & POLLIN) && drain_db_events(&dm)) {
+		if (pfd[2].revents & POLLIN) {
 			db_changed_check(&dm, &need_pass);
-			/* The -wal write can precede the visible commit by a moment: look once more. */
-			if (!need_pass)
-				dm.recheck_ms = mono_ms() + RECHECK_MS;
 		} else if (dm.recheck_ms && mono_ms() >= dm.recheck_ms) {
 			db_changed_check(&dm, &need_pass);
 		}
@@ -463,10 +432,6 @@ out:
 		close(dm.sigfd);
 	if (dm.tfd >= 0)
 		close(dm.tfd);
-	if (dm.ino >= 0)
-		close(dm.ino);
-	free(dm.db_dir);
-	free(dm.db_base);
 	store_close(dm.st);
 	rules_free(dm.rs);
 	config_free(dm.cfg);

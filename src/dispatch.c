@@ -11,8 +11,6 @@
 #include "occasiond/dispatch.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +96,9 @@ int dispatch_pass_load(struct pass *p, char err[ERR_LEN])
 	    store_load_events(p->st, &p->ev, &p->nev, err) != 0 ||
 	    store_list_dispatches(p->st, &all, &p->hist, &p->nhist, err) != 0)
 		return -1;
-	p->install_id = store_meta_get(p->st, "install_id");
+	/* An error is not "absent": a pass that cannot read the store must not go on. */
+	if (store_meta_get(p->st, "install_id", &p->install_id, err) < 0)
+		return -1;
 	if (!p->install_id)
 		p->install_id = xstrdup("0");
 	return 0;
@@ -223,45 +223,6 @@ int dispatch_stopping(void)
 	return stop_check && stop_check();
 }
 
-/*
- * pass_lock: one pass at a time per database, across processes (serve and a `run --once`
- * beside it): a pass treats the `queued` emails it finds as left by a pass that died, which is
- * only true when no other pass is running. An flock on DATABASE.lock, which the kernel drops
- * when its holder dies. While another pass holds it, this one waits, feeding the watchdog and
- * giving up when a stop is requested. Returns the lock's descriptor, or -1 with err.
- */
-static int pass_lock(const struct config *cfg, char err[ERR_LEN])
-{
-	char *path = xasprintf("%s.lock", cfg->database);
-	/* Read-only: closing it then raises no IN_CLOSE_WRITE for serve's watch on this directory. */
-	int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640), said = 0;
-	if (fd < 0) {
-		err_set(err, "cannot open %s: %s", path, strerror(errno));
-		free(path);
-		return -1;
-	}
-	while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			err_set(err, "cannot lock %s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (!said++)
-			log_info("another pass is running on %s; waiting for it", cfg->database);
-		if (dispatch_stopping()) {
-			err_set(err, "stopped while waiting for another pass");
-			goto fail;
-		}
-		util_keepalive();
-		usleep(100 * 1000);
-	}
-	free(path);
-	return fd;
-fail:
-	close(fd);
-	free(path);
-	return -1;
-}
-
 int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct store *st, int64_t now,
                  int dry_run, struct dispatch_stats *stats, int64_t *next_wake, char err[ERR_LEN])
 {
@@ -271,7 +232,7 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 	const struct plan_item **cards = NULL, **emails = NULL;
 	struct tmpl_cache *cache = NULL;
 	size_t ncards = 0, nemails = 0, ncache = 0;
-	int rc = -1, lock = -1;
+	int rc = -1;
 
 	memset(stats, 0, sizeof *stats);
 	p.cfg = cfg;
@@ -279,7 +240,11 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 	p.st = st;
 	p.now = now;
 	p.stats = stats;
-	if (!dry_run && (lock = pass_lock(cfg, err)) < 0)
+	/*
+	 * One pass at a time per database: a pass treats the `queued` emails it finds as left by
+	 * a pass that died, which is only true when no other pass is running.
+	 */
+	if (!dry_run && store_pass_lock(st, dispatch_stopping, err) != 0)
 		return -1;
 	if (dispatch_pass_load(&p, err) != 0)
 		goto out;
@@ -325,8 +290,8 @@ out:
 	dispatch_card_cache_free(cache, ncache);
 	plan_list_free(&due);
 	dispatch_pass_free(&p);
-	if (lock >= 0)
-		close(lock);   /* releases the pass lock */
+	if (!dry_run)
+		store_pass_unlock(st);
 	return rc;
 }
 

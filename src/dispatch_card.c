@@ -228,11 +228,13 @@ static int remind_deliver(const struct pass *p, const char *name, const char *to
 		return rc;
 	}
 	key = xasprintf("reminder:%s", name);
-	if ((seen = store_meta_get(p->st, key))) {
+	/* Sent already (0), or the store cannot say (-1): either way, nothing goes out again. */
+	if ((rc = store_meta_get(p->st, key, &seen, err)) != 1) {
 		free(seen);
 		free(key);
-		return 0;
+		return rc;
 	}
+	rc = -1;
 	rcpt[0] = to;
 	memset(&res, 0, sizeof res);
 	if (mail_smtp_open(p->cfg, &smtp, err) == 0) {

@@ -210,15 +210,11 @@ static int world_open(struct world *w, const char *config_path, int need_rules, 
 	}
 	diags_print(&d, stderr);
 	diags_free(&d);
-	if (need_store) {
-		char *dir = util_dirname(w->cfg->database);
-		if (util_mkdirs(dir, err) != 0 || store_open(w->cfg->database, &w->st, err) != 0) {
-			log_err("%s", err);
-			free(dir);
-			world_close(w);
-			return -1;
-		}
-		free(dir);
+	/* The store makes a new database's directory itself. */
+	if (need_store && store_open(w->cfg->database, &w->st, err) != 0) {
+		log_err("%s", err);
+		world_close(w);
+		return -1;
 	}
 	return 0;
 }
@@ -275,19 +271,20 @@ static int cmd_check(const char *config_path, int argc, char **argv)
 		rs = rules_load(cfg->rules, &d);
 	if (rs)
 		check_templates(cfg, rs, &d);
-	if (rs && (data || util_file_exists(cfg->database))) {
+	if (rs && (data || store_present(cfg->database))) {
 		struct store *st = NULL;
-		char err[ERR_LEN];
-		if (!util_file_exists(cfg->database))
-			diags_add(&d, 1, "%s: warning: no database yet: import the stakeholders first", cfg->database);
+		char err[ERR_LEN], *name = store_safe_name(cfg->database);
+		if (!store_present(cfg->database))
+			diags_add(&d, 1, "%s: warning: no database yet: import the stakeholders first", name);
 		else if (store_open(cfg->database, &st, err) != 0)
-			diags_add(&d, 0, "%s: error: %s", cfg->database, err);
+			diags_add(&d, 0, "%s: error: %s", name, err);
 		else {
-			check_columns(rs, st, cfg->database, &d);
+			check_columns(rs, st, name, &d);
 			if (data)
 				check_data(cfg, rs, st, &d);
 		}
 		store_close(st);
+		free(name);
 	}
 	diags_print(&d, stderr);
 	if (d.nerrors == 0)
@@ -547,36 +544,16 @@ static int cmd_mark(const char *config_path, int argc, char **argv)
 	}
 	for (int i = 0; i < nrest; i++) {
 		long id;
-		int found = 0;
-		struct dispatch_rec rec = {0};
-		/* The hand work only moves forward: rendered < printed < signed < mailed. */
-		static const int rank[DS__N] = {[DS_RENDERED] = 1, [DS_PRINTED] = 2, [DS_SIGNED] = 3, [DS_MAILED] = 4};
 		if (util_parse_long(rest[i], 1, INT64_MAX > LONG_MAX ? LONG_MAX : (long)INT64_MAX, &id) != 0) {
 			log_err("mark: '%s' is not a dispatch id", rest[i]);
 			bad = 1;
-			continue;
-		}
-		if (store_get_dispatch(w.st, id, &rec, &found, err) != 0 || !found) {
-			log_err("mark: %s", found ? err : "no dispatch with that id");
-			bad = 1;
-		} else if (rec.channel != CH_CARD) {
-			log_err("mark: dispatch %ld is an email; only cards are marked", id);
-			bad = 1;
-		} else if (rank[rec.status] == 0 || (to != DS_CANCELLED && rank[to] <= rank[rec.status]) ||
-		           (to == DS_CANCELLED && rec.status == DS_MAILED)) {
-			log_err("mark: dispatch %ld is %s; it cannot become %s", id, dispatch_status_names[rec.status],
-			        dispatch_status_names[to]);
+		} else if (store_mark_dispatch(w.st, id, (enum dispatch_status)to, err) != 0) {
+			/* The store's states: forward only, cancelled before mailed or after a failure. */
+			log_err("mark: %s", err);
 			bad = 1;
 		} else {
-			rec.status = (enum dispatch_status)to;
-			if (store_update_dispatch(w.st, &rec, err) != 0) {
-				log_err("mark: %s", err);
-				bad = 1;
-			} else {
-				printf("%ld %s\n", id, dispatch_status_names[to]);
-			}
+			printf("%ld %s\n", id, dispatch_status_names[to]);
 		}
-		dispatch_rec_clear(&rec);
 	}
 	world_close(&w);
 	free(rest);

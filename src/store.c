@@ -1,150 +1,27 @@
 /*
- * store: the SQLite backend. The only file that includes sqlite3.h.
- *
- * Schema changes are migration steps indexed by version; each runs in its own write
- * transaction together with the PRAGMA user_version bump, so a crash leaves either the old
- * or the new schema. Statements are prepared once and cached; every text goes through
- * sqlite3_bind_text with its length, never into SQL text.
+ * store: the front. Picks the backend from the `database:` value and does, once for every
+ * backend, what does not depend on where the data lives: validation of what is written, the
+ * clock that stamps records, the dispatch record's states (store_mark_dispatch), waiting for
+ * the pass lock, the check that a scan comes in id order, and every message ("store: cannot
+ * WHAT: why", the backend giving the why). The backends' primitives: src/store_backend.h.
  */
 #include "occasiond/store.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/stat.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
-#define STORE_APP_ID 0x4f434344   /* "OCCD" in PRAGMA application_id: our files, not someone else's */
-/*
- * How long a statement waits for another process's lock (an import, a backup, sqlite3 held
- * open in a shell) before it gives up: long enough that a busy minute delays a pass instead of
- * failing it.
- */
-#define STORE_BUSY_MS 60000
-
-/* Adding a standard field or a status needs a migration step (and a look at the SQL below). */
-_Static_assert(SH_NFIELDS == 24, "stakeholders table has 24 standard columns");
-_Static_assert(DS__N == 11, "dispatches.status CHECK lists 11 statuses");
-
-/* ---- schema ---- */
-
-static const char schema_v1[] =
-	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
-	"CREATE TABLE stakeholders(id TEXT PRIMARY KEY NOT NULL,\n"
-	"  first_name TEXT NOT NULL DEFAULT '', last_name TEXT NOT NULL DEFAULT '', nickname TEXT NOT NULL DEFAULT '',\n"
-	"  organization TEXT NOT NULL DEFAULT '', title TEXT NOT NULL DEFAULT '', type TEXT NOT NULL DEFAULT '',\n"
-	"  tier TEXT NOT NULL DEFAULT '', email TEXT NOT NULL DEFAULT '', preferred_channel TEXT NOT NULL DEFAULT '',\n"
-	"  owner TEXT NOT NULL DEFAULT '', owner_email TEXT NOT NULL DEFAULT '', timezone TEXT NOT NULL DEFAULT '',\n"
-	"  street TEXT NOT NULL DEFAULT '', city TEXT NOT NULL DEFAULT '', region TEXT NOT NULL DEFAULT '',\n"
-	"  postal_code TEXT NOT NULL DEFAULT '', country TEXT NOT NULL DEFAULT '', birthday TEXT NOT NULL DEFAULT '',\n"
-	"  hire_date TEXT NOT NULL DEFAULT '', customer_since TEXT NOT NULL DEFAULT '',\n"
-	"  contract_renewal TEXT NOT NULL DEFAULT '', consent_personal TEXT NOT NULL DEFAULT '',\n"
-	"  opted_out TEXT NOT NULL DEFAULT '', updated_at INTEGER NOT NULL DEFAULT 0);\n"
-	"CREATE TABLE stakeholder_fields(\n"
-	"  stakeholder_id TEXT NOT NULL REFERENCES stakeholders(id) ON DELETE CASCADE,\n"
-	"  name TEXT NOT NULL, value TEXT NOT NULL, ord INTEGER NOT NULL,\n"
-	"  PRIMARY KEY(stakeholder_id, name)) WITHOUT ROWID;\n"
-	"CREATE TABLE events(\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  stakeholder_id TEXT NOT NULL REFERENCES stakeholders(id) ON DELETE CASCADE,\n"
-	"  kind TEXT NOT NULL, date TEXT NOT NULL,\n"
-	"  title TEXT NOT NULL DEFAULT '', details TEXT NOT NULL DEFAULT '',\n"
-	"  UNIQUE(stakeholder_id, kind, date));\n"
-	/* No foreign key to stakeholders: the dispatch history outlives a deleted stakeholder. */
-	"CREATE TABLE dispatches(\n"
-	"  id INTEGER PRIMARY KEY,\n"
-	"  rule TEXT NOT NULL CHECK(rule <> ''), stakeholder TEXT NOT NULL CHECK(stakeholder <> ''),\n"
-	"  occasion_date TEXT NOT NULL CHECK(occasion_date <> ''), fire_date TEXT NOT NULL,\n"
-	"  fire_at INTEGER NOT NULL,\n"
-	"  channel TEXT NOT NULL CHECK(channel IN ('card', 'email')),\n"
-	"  status TEXT NOT NULL CHECK(status IN ('queued', 'rendered', 'printed', 'signed', 'mailed',\n"
-	"    'cancelled', 'sent', 'retry', 'unknown', 'failed', 'skipped')),\n"
-	"  reason TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0,\n"
-	"  error TEXT NOT NULL DEFAULT '', artifact TEXT NOT NULL DEFAULT '',\n"
-	"  page INTEGER NOT NULL DEFAULT 0, message_id TEXT NOT NULL DEFAULT '',\n"
-	"  signer TEXT NOT NULL DEFAULT '', cost_cents INTEGER NOT NULL DEFAULT 0,\n"
-	"  template TEXT NOT NULL DEFAULT '', next_attempt_at INTEGER NOT NULL DEFAULT 0,\n"
-	"  data_sent INTEGER NOT NULL DEFAULT 0, last_reply TEXT NOT NULL DEFAULT '',\n"
-	"  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,\n"
-	"  UNIQUE(rule, stakeholder, occasion_date));\n"
-	"CREATE INDEX dispatches_status ON dispatches(status);\n"
-	"CREATE INDEX dispatches_fire_signer ON dispatches(fire_date, signer);\n"
-	"CREATE INDEX dispatches_stakeholder ON dispatches(stakeholder);\n";
-
-static int init_meta_v1(struct store *st, char err[ERR_LEN]);
-
-/* migrations[v] takes a database from version v-1 to v. */
-static const struct migration {
-	const char *sql;
-	int (*after)(struct store *st, char err[ERR_LEN]);
-} migrations[STORE_SCHEMA_VERSION + 1] = {
-	[1] = {schema_v1, init_meta_v1},
-};
-
-/* ---- statements ---- */
-
-enum stmt_id {
-	ST_META_GET, ST_META_PUT,
-	ST_SH_PUT, ST_SH_GET, ST_SH_ALL, ST_SHF_DEL, ST_SHF_PUT, ST_SHF_GET, ST_SHF_ALL, ST_SHF_NAMES,
-	ST_EV_PUT, ST_EV_ALL,
-	ST_DS_CLAIM, ST_DS_UPDATE, ST_DS_DELETE, ST_DS_GET,
-	ST__N
-};
-
-#define DS_COLS "id, rule, stakeholder, occasion_date, fire_date, fire_at, channel, status, reason, " \
-	"attempts, error, artifact, page, message_id, signer, cost_cents, template, next_attempt_at, " \
-	"data_sent, last_reply, created_at, updated_at"
-/* The fields store_update_dispatch writes, bound as ?1..?16 (see bind_mutable). */
-#define DS_MUTABLE "fire_date, fire_at, channel, status, reason, attempts, error, artifact, page, " \
-	"message_id, signer, cost_cents, template, next_attempt_at, data_sent, last_reply"
-#define DS_NMUTABLE 16
-
-static const char *const fixed_sql[ST__N] = {
-	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-	[ST_META_PUT] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
-	                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-	[ST_SHF_DEL] = "DELETE FROM stakeholder_fields WHERE stakeholder_id = ?1",
-	[ST_SHF_PUT] = "INSERT INTO stakeholder_fields(stakeholder_id, name, value, ord) VALUES(?1, ?2, ?3, ?4) "
-	               "ON CONFLICT(stakeholder_id, name) DO UPDATE SET value = excluded.value, ord = excluded.ord",
-	[ST_SHF_GET] = "SELECT name, value FROM stakeholder_fields WHERE stakeholder_id = ?1 ORDER BY ord, name",
-	[ST_SHF_ALL] = "SELECT stakeholder_id, name, value FROM stakeholder_fields ORDER BY stakeholder_id, ord, name",
-	[ST_SHF_NAMES] = "SELECT DISTINCT name FROM stakeholder_fields ORDER BY name",
-	[ST_EV_PUT] = "INSERT INTO events(stakeholder_id, kind, date, title, details) VALUES(?1, ?2, ?3, ?4, ?5) "
-	              "ON CONFLICT(stakeholder_id, kind, date) DO UPDATE SET title = excluded.title, "
-	              "details = excluded.details",
-	[ST_EV_ALL] = "SELECT stakeholder_id, kind, date, title, details FROM events ORDER BY stakeholder_id, date, kind, id",
-	[ST_DS_CLAIM] = "INSERT INTO dispatches(" DS_MUTABLE ", rule, stakeholder, occasion_date, created_at, updated_at) "
-	                "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-	                "?17, ?18, ?19, ?20, ?20) ON CONFLICT(rule, stakeholder, occasion_date) DO NOTHING",
-	[ST_DS_UPDATE] = "UPDATE dispatches SET fire_date = ?1, fire_at = ?2, channel = ?3, status = ?4, reason = ?5, "
-	                 "attempts = ?6, error = ?7, artifact = ?8, page = ?9, message_id = ?10, signer = ?11, "
-	                 "cost_cents = ?12, template = ?13, next_attempt_at = ?14, data_sent = ?15, "
-	                 "last_reply = ?16, updated_at = ?17 WHERE id = ?18",
-	[ST_DS_DELETE] = "DELETE FROM dispatches WHERE id = ?1",
-	[ST_DS_GET] = "SELECT " DS_COLS " FROM dispatches WHERE id = ?1",
-};
-
-/* The filters of store_list_dispatches, one bit each; a statement is cached per combination. */
-enum { F_SINCE, F_STATUS, F_RULE, F_STAKEHOLDER, F_FIRE_DATE, F_SIGNER, F_CHANNEL, F__N };
-static const char *const filter_sql[F__N] = {
-	"(occasion_date >= ?1 OR fire_date >= ?1)", "status = ?2", "rule = ?3", "stakeholder = ?4",
-	"fire_date = ?5", "signer = ?6", "channel = ?7",
-};
+#include "occasiond/log.h"
+#include "store_backend.h"
 
 struct store {
-	sqlite3 *db;
-	char *path;
-	sqlite3_stmt *stmts[ST__N];
-	sqlite3_stmt *list_stmts[1 << F__N];
-	int64_t clock;   /* 0: time() */
-	int ready;       /* opened and migrated */
+	const struct store_backend *be;
+	struct store_be *b;
+	char *where;      /* the `database:` value as messages show it (store_safe_name) */
+	int64_t clock;    /* 0: time() */
+	int locked;       /* the pass lock is held */
 };
 
 static int64_t store_now(const struct store *st)
@@ -152,410 +29,87 @@ static int64_t store_now(const struct store *st)
 	return st->clock ? st->clock : (int64_t)time(NULL);
 }
 
-static const char *db_msg(const struct store *st)
-{
-	return sqlite3_errmsg(st->db);
-}
+/* ---- open, close ---- */
 
-/* stakeholder_sql: the statements over the standard columns, built from sh_field_names. */
-static char *stakeholder_sql(enum stmt_id id)
+/* backend_for: the backend that serves database, or NULL with err. */
+static const struct store_backend *backend_for(const char *database, char err[ERR_LEN])
 {
-	struct strbuf sb = {0};
-	int i;
-	if (id == ST_SH_PUT) {
-		/*
-		 * ?1..?24 the fields, ?25 updated_at, ?26 the mask of columns to write on update:
-		 * a partial CSV leaves the stored values of its absent columns alone.
-		 */
-		sb_adds(&sb, "INSERT INTO stakeholders(");
-		for (i = 0; i < SH_NFIELDS; i++)
-			sb_addf(&sb, "%s, ", sh_field_names[i]);
-		sb_adds(&sb, "updated_at) VALUES(");
-		for (i = 1; i <= SH_NFIELDS + 1; i++)
-			sb_addf(&sb, "?%d%s", i, i <= SH_NFIELDS ? ", " : ")");
-		sb_adds(&sb, " ON CONFLICT(id) DO UPDATE SET ");
-		for (i = 1; i < SH_NFIELDS; i++)
-			sb_addf(&sb, "%s = CASE WHEN ?%d & %lu THEN excluded.%s ELSE %s END, ", sh_field_names[i],
-			        SH_NFIELDS + 2, 1ul << i, sh_field_names[i], sh_field_names[i]);
-		sb_adds(&sb, "updated_at = excluded.updated_at");
-	} else {
-		sb_adds(&sb, "SELECT ");
-		for (i = 0; i < SH_NFIELDS; i++)
-			sb_addf(&sb, "%s%s", sh_field_names[i], i + 1 < SH_NFIELDS ? ", " : "");
-		sb_adds(&sb, id == ST_SH_GET ? " FROM stakeholders WHERE id = ?1" : " FROM stakeholders ORDER BY id");
-	}
-	return sb_detach(&sb);
-}
-
-static int prepare(struct store *st, const char *sql, sqlite3_stmt **out, char why[ERR_LEN])
-{
-	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK)
-		return err_set(why, "cannot prepare a statement: %s", db_msg(st));
-	return 0;
-}
-
-/* stmt: the cached statement id, prepared on first use; NULL with the reason in why. */
-static sqlite3_stmt *stmt(struct store *st, enum stmt_id id, char why[ERR_LEN])
-{
-	if (!st->stmts[id]) {
-		char *built = NULL;
-		const char *sql = fixed_sql[id];
-		int rc;
-		if (!sql)
-			sql = built = stakeholder_sql(id);
-		rc = prepare(st, sql, &st->stmts[id], why);
-		free(built);
-		if (rc < 0)
-			return NULL;
-	}
-	return st->stmts[id];
-}
-
-/* stmt_done: makes a statement ready for its next use (and releases its read snapshot). */
-static void stmt_done(sqlite3_stmt *s)
-{
-	if (s) {
-		sqlite3_reset(s);
-		sqlite3_clear_bindings(s);
-	}
-}
-
-/*
- * A binder keeps the first failure, so a run of binds is checked once, by run() or
- * next_row(). Every helper below puts only the reason into why; the public functions
- * make the message ("store: cannot WHAT: why").
- */
-struct binder {
-	sqlite3_stmt *s;
-	int rc;
-};
-
-static struct binder bind_to(sqlite3_stmt *s)
-{
-	return (struct binder){s, SQLITE_OK};
-}
-
-static void b_text(struct binder *b, int i, const char *v)
-{
-	size_t n;
-	if (b->rc != SQLITE_OK)
-		return;
-	if (!v)
-		v = "";
-	n = strlen(v);
-	b->rc = n > INT_MAX ? SQLITE_TOOBIG : sqlite3_bind_text(b->s, i, v, (int)n, SQLITE_STATIC);
-}
-
-static void b_int(struct binder *b, int i, int64_t v)
-{
-	if (b->rc == SQLITE_OK)
-		b->rc = sqlite3_bind_int64(b->s, i, v);
-}
-
-/* run: executes a statement that returns no rows, then resets it. */
-static int run(struct store *st, struct binder *b, char why[ERR_LEN])
-{
-	int rc = b->rc;
-	if (rc == SQLITE_OK) {
-		rc = sqlite3_step(b->s);
-		if (rc != SQLITE_DONE)
-			util_strlcpy(why, db_msg(st), ERR_LEN);
-	} else {
-		util_strlcpy(why, sqlite3_errstr(rc), ERR_LEN);
-	}
-	stmt_done(b->s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* next_row: 1 for a row, 0 at the end (statement reset), -1 with why (statement reset). */
-static int next_row(struct store *st, struct binder *b, char why[ERR_LEN])
-{
-	int rc = b->rc;
-	if (rc == SQLITE_OK) {
-		rc = sqlite3_step(b->s);
-		if (rc == SQLITE_ROW)
-			return 1;
-		if (rc != SQLITE_DONE)
-			util_strlcpy(why, db_msg(st), ERR_LEN);
-	} else {
-		util_strlcpy(why, sqlite3_errstr(rc), ERR_LEN);
-		b->rc = SQLITE_OK;
-	}
-	stmt_done(b->s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-static int exec(struct store *st, const char *sql, char why[ERR_LEN])
-{
-	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return err_set(why, "%s", db_msg(st));
-	return 0;
-}
-
-/* col_dup: a text column as a new string; "" for NULL. */
-static char *col_dup(sqlite3_stmt *s, int i)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-	return xstrndup(t ? (const char *)t : "", t ? (size_t)sqlite3_column_bytes(s, i) : 0);
-}
-
-/* grow: makes room for one more element of size in *v (holding n of *cap). */
-static void *grow(void *v, size_t n, size_t *cap, size_t size)
-{
-	if (n < *cap)
-		return v;
-	*cap = *cap ? *cap * 2 : 32;
-	return xreallocarray(v, *cap, size);
-}
-
-/* pragma_int: the integer a one-row query returns. */
-static int pragma_int(struct store *st, const char *sql, int *out, char why[ERR_LEN])
-{
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
-		*out = sqlite3_column_int(s, 0);
+	size_t n = util_uri_scheme_len(database);
+	if (n == 0)
+		return &store_backend_sqlite;
+	/* The URI may hold a password: only its scheme goes into a message. */
+	if ((n == 10 && strncasecmp(database, "postgresql", n) == 0) || (n == 8 && strncasecmp(database, "postgres", n) == 0))
+		err_set(err, "store: this version of occasiond has no PostgreSQL backend (database: %.*s://...): "
+		        "use a file path", (int)n, database);
 	else
-		err_set(why, "%s", db_msg(st));
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : -1;
+		err_set(err, "store: unknown database scheme '%.*s://': the database is a file path or a "
+		        "postgresql:// URI", (int)(n > 40 ? 40 : n), database);
+	return NULL;
 }
 
-/* ---- transactions ---- */
-
-/* Internal operations of several statements are atomic on their own, and nest in a caller's transaction. */
-enum tx_mode { TX_OWN, TX_SAVEPOINT };
-
-static int tx_enter(struct store *st, enum tx_mode *mode, char why[ERR_LEN])
+int store_open(const char *database, struct store **out, char err[ERR_LEN])
 {
-	*mode = sqlite3_get_autocommit(st->db) ? TX_OWN : TX_SAVEPOINT;
-	return exec(st, *mode == TX_OWN ? "BEGIN IMMEDIATE" : "SAVEPOINT store_op", why);
-}
-
-/* tx_leave: commits when ok, else rolls back (inside a caller's transaction: only this operation). */
-static int tx_leave(struct store *st, enum tx_mode mode, int ok, char why[ERR_LEN])
-{
-	if (ok && exec(st, mode == TX_OWN ? "COMMIT" : "RELEASE store_op", why) == 0)
-		return 0;
-	/* After some errors SQLite has already rolled the whole transaction back: ignore failures here. */
-	if (mode == TX_SAVEPOINT)
-		sqlite3_exec(st->db, "ROLLBACK TO store_op; RELEASE store_op", NULL, NULL, NULL);
-	else
-		store_rollback(st);
-	return -1;
-}
-
-int store_begin(struct store *st, char err[ERR_LEN])
-{
-	char why[ERR_LEN];
-	if (exec(st, "BEGIN IMMEDIATE", why) < 0)
-		return err_set(err, "store: cannot begin a transaction: %s", why);
-	return 0;
-}
-
-int store_commit(struct store *st, char err[ERR_LEN])
-{
-	char why[ERR_LEN];
-	if (exec(st, "COMMIT", why) == 0)
-		return 0;
-	/* A failed COMMIT can leave the transaction open: close it, so that nothing half-done lingers. */
-	store_rollback(st);
-	return err_set(err, "store: cannot commit: %s", why);
-}
-
-void store_rollback(struct store *st)
-{
-	if (st && !sqlite3_get_autocommit(st->db))
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-/* ---- open, migrate, close ---- */
-
-static int random_hex(char *out, size_t nbytes, char why[ERR_LEN])
-{
-	unsigned char buf[32];
-	size_t got = 0;
-	if (nbytes > sizeof buf)
-		nbytes = sizeof buf;
-	while (got < nbytes) {
-		ssize_t n = getrandom(buf + got, nbytes - got, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return err_set(why, "cannot get random bytes: %s", strerror(errno));
-		got += (size_t)n;
-	}
-	for (size_t i = 0; i < nbytes; i++)
-		snprintf(out + 2 * i, 3, "%02x", buf[i]);
-	return 0;
-}
-
-static int meta_put(struct store *st, const char *key, const char *value, char why[ERR_LEN])
-{
-	sqlite3_stmt *s = stmt(st, ST_META_PUT, why);
-	struct binder b = bind_to(s);
-	if (!s)
-		return -1;
-	b_text(&b, 1, key);
-	b_text(&b, 2, value);
-	return run(st, &b, why);
-}
-
-static int init_meta_v1(struct store *st, char why[ERR_LEN])
-{
-	char id[17], created[32];
-	snprintf(created, sizeof created, "%lld", (long long)store_now(st));
-	if (random_hex(id, 8, why) < 0 || meta_put(st, "install_id", id, why) < 0 ||
-	    meta_put(st, "created_at", created, why) < 0)
-		return -1;
-	return 0;
-}
-
-/* migrate_one: applies step v unless the database has it already. */
-static int migrate_one(struct store *st, int v, char why[ERR_LEN])
-{
-	char sql[96];
-	int cur;
-	if (exec(st, "BEGIN IMMEDIATE", why) < 0)
-		return -1;
-	/* Read under the write lock: another process may have migrated meanwhile. */
-	if (pragma_int(st, "PRAGMA user_version", &cur, why) < 0)
-		goto fail;
-	if (cur < v) {
-		snprintf(sql, sizeof sql, "PRAGMA user_version = %d; PRAGMA application_id = %d", v, STORE_APP_ID);
-		if (exec(st, migrations[v].sql, why) < 0 || (migrations[v].after && migrations[v].after(st, why) < 0) ||
-		    exec(st, sql, why) < 0)
-			goto fail;
-	}
-	if (exec(st, "COMMIT", why) == 0)
-		return 0;
-fail:
-	store_rollback(st);
-	return -1;
-}
-
-/* precreate: the database holds personal data: make its file (and the WAL's, which copy its mode) 0640. */
-static int precreate(const char *path, char err[ERR_LEN])
-{
-	char *dir = util_dirname(path);
-	int fd, rc = 0;
-	if (access(dir, F_OK) != 0 && util_mkdirs(dir, err) < 0) {
-		free(dir);
-		return -1;
-	}
-	free(dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd >= 0)
-		close(fd);
-	else if (errno != EEXIST)
-		rc = err_set(err, "store: cannot create %s: %s", path, strerror(errno));
-	return rc;
-}
-
-/* check_file: refuses a database that is not ours or is newer than this program. */
-static int check_file(struct store *st, char err[ERR_LEN])
-{
-	char why[ERR_LEN];
-	int version, app, ntables;
-	if (pragma_int(st, "PRAGMA user_version", &version, why) < 0 ||
-	    pragma_int(st, "PRAGMA application_id", &app, why) < 0 ||
-	    pragma_int(st, "SELECT count(*) FROM sqlite_schema", &ntables, why) < 0)
-		return err_set(err, "store: cannot read %s: %s", st->path, why);
-	if (app != 0 && app != STORE_APP_ID)
-		return err_set(err, "store: %s is not an occasiond database (application id %d)", st->path, app);
-	if (version == 0 && ntables > 0)
-		return err_set(err, "store: %s is not an occasiond database (it has tables but no schema version)", st->path);
-	if (version > STORE_SCHEMA_VERSION)
-		return err_set(err, "store: %s has schema version %d, newer than this program's %d: "
-		               "use a newer occasiond", st->path, version, STORE_SCHEMA_VERSION);
-	return 0;
-}
-
-static int set_pragmas(struct store *st, char err[ERR_LEN])
-{
-	sqlite3_stmt *s = NULL;
-	const char *mode = NULL;
-	char why[ERR_LEN];
-	int ok = 0;
-	/* journal_mode answers with the mode it got: WAL can fail (e.g. on some network file systems). */
-	if (sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW) {
-		mode = (const char *)sqlite3_column_text(s, 0);
-		ok = util_strcaseeq(mode, "wal") || util_strcaseeq(mode, "memory");
-		if (!ok)
-			err_set(err, "store: cannot use the WAL journal mode for %s (got %s)", st->path, mode ? mode : "?");
-	} else {
-		err_set(err, "store: cannot set the journal mode of %s: %s", st->path, db_msg(st));
-	}
-	sqlite3_finalize(s);
-	if (!ok)
-		return -1;
-	if (exec(st, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", why) < 0)
-		return err_set(err, "store: cannot set pragmas of %s: %s", st->path, why);
-	return 0;
-}
-
-int store_open(const char *path, struct store **out, char err[ERR_LEN])
-{
+	const struct store_backend *be;
+	struct store_be *b = NULL;
 	struct store *st;
 	char why[ERR_LEN];
 
 	*out = NULL;
-	if (!path || !*path)
+	if (!database || !*database)
 		return err_set(err, "store: no database path");
-	if (strcmp(path, ":memory:") != 0 && precreate(path, err) < 0)
+	if (!(be = backend_for(database, err)))
 		return -1;
 	st = xcalloc(1, sizeof *st);
-	st->path = xstrdup(path);
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		err_set(err, "store: cannot open %s: %s", path, st->db ? db_msg(st) : "out of memory");
-		goto fail;
+	if (be->open(database, store_now(st), &b, why) < 0) {
+		free(st);
+		return err_set(err, "store: %s", why);
 	}
-	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
-	/* Hardening: no writes to the schema by SQL tricks, no functions run from schema text. */
-	sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-	sqlite3_db_config(st->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-	if (check_file(st, err) < 0 || set_pragmas(st, err) < 0)
-		goto fail;
-	for (int v = 1; v <= STORE_SCHEMA_VERSION; v++) {
-		if (migrate_one(st, v, why) < 0) {
-			err_set(err, "store: cannot migrate %s to schema version %d: %s", path, v, why);
-			goto fail;
-		}
-	}
-	st->ready = 1;
+	st->be = be;
+	st->b = b;
+	st->where = store_safe_name(database);
 	*out = st;
 	return 0;
-fail:
-	store_close(st);
-	return -1;
 }
 
 void store_close(struct store *st)
 {
 	if (!st)
 		return;
-	for (int i = 0; i < ST__N; i++)
-		sqlite3_finalize(st->stmts[i]);
-	for (int i = 0; i < 1 << F__N; i++)
-		sqlite3_finalize(st->list_stmts[i]);
-	if (st->db) {
-		store_rollback(st);
-		/* Only on our own, migrated database: optimize may write statistics. */
-		if (st->ready)
-			sqlite3_exec(st->db, "PRAGMA optimize", NULL, NULL, NULL);
-		sqlite3_close_v2(st->db);
-	}
-	free(st->path);
+	st->be->close(st->b);   /* drops the pass lock and the watch with it */
+	free(st->where);
 	free(st);
+}
+
+char *store_safe_name(const char *database)
+{
+	size_t n = database ? util_uri_scheme_len(database) : 0;
+	const char *auth, *end, *at;
+	if (!database)
+		return xstrdup("");
+	if (n == 0)
+		return xstrdup(database);
+	/* scheme://[user[:password]@]host[:port][/db][?params]: the user, password and params go. */
+	auth = database + n + 3;
+	end = auth + strcspn(auth, "/?#");
+	at = NULL;
+	for (const char *p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at)
+		auth = at + 1;
+	return xasprintf("%.*s://%.*s%.*s", (int)n, database, (int)(end - auth), auth, (int)strcspn(end, "?#"), end);
+}
+
+int store_present(const char *database)
+{
+	if (!database || !*database)
+		return 0;
+	return util_uri_scheme_len(database) > 0 || util_file_exists(database);
 }
 
 int store_schema_version(struct store *st)
 {
-	char why[ERR_LEN];
-	int v;
-	return pragma_int(st, "PRAGMA user_version", &v, why) < 0 ? -1 : v;
+	return st->be->schema_version(st->b);
 }
 
 void store_set_clock(struct store *st, int64_t now)
@@ -563,263 +117,119 @@ void store_set_clock(struct store *st, int64_t now)
 	st->clock = now;
 }
 
-char *store_meta_get(struct store *st, const char *key)
+/* ---- transactions ---- */
+
+int store_begin(struct store *st, char err[ERR_LEN])
 {
 	char why[ERR_LEN];
-	sqlite3_stmt *s = stmt(st, ST_META_GET, why);
-	struct binder b = bind_to(s);
-	char *v = NULL;
-	if (!s)
-		return NULL;
-	b_text(&b, 1, key);
-	if (next_row(st, &b, why) == 1) {
-		v = col_dup(s, 0);
-		stmt_done(s);
-	}
-	return v;
-}
-
-/* ---- stakeholders ---- */
-
-/* put_custom: the custom fields of sh. */
-static int put_custom(struct store *st, const struct stakeholder *sh, char why[ERR_LEN])
-{
-	sqlite3_stmt *s;
-	struct binder b;
-	if (!sh->present) {
-		/* A whole stakeholder: its custom set replaces the stored one. */
-		if (!(s = stmt(st, ST_SHF_DEL, why)))
-			return -1;
-		b = bind_to(s);
-		b_text(&b, 1, sh->f[SH_ID]);
-		if (run(st, &b, why) < 0)
-			return -1;
-	}
-	if (!(s = stmt(st, ST_SHF_PUT, why)))
-		return -1;
-	for (size_t i = 0; i < sh->ncustom; i++) {
-		if (!sh->custom[i].key || !*sh->custom[i].key)
-			return err_set(why, "a custom field without a name");
-		b = bind_to(s);
-		b_text(&b, 1, sh->f[SH_ID]);
-		b_text(&b, 2, sh->custom[i].key);
-		b_text(&b, 3, sh->custom[i].value);
-		b_int(&b, 4, (int64_t)i);
-		if (run(st, &b, why) < 0)
-			return -1;
-	}
+	if (st->be->begin(st->b, why) < 0)
+		return err_set(err, "store: cannot begin a transaction: %s", why);
 	return 0;
 }
+
+int store_commit(struct store *st, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	if (st->be->commit(st->b, why) < 0)
+		return err_set(err, "store: cannot commit: %s", why);
+	return 0;
+}
+
+void store_rollback(struct store *st)
+{
+	if (st)
+		st->be->rollback(st->b);
+}
+
+/* ---- meta ---- */
+
+int store_meta_get(struct store *st, const char *key, char **value, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	int rc;
+	*value = NULL;
+	if (!key || !*key)
+		return err_set(err, "store: cannot read a setting without a name");
+	rc = st->be->meta_get(st->b, key, value, why);
+	if (rc < 0) {
+		free(*value);
+		*value = NULL;
+		return err_set(err, "store: cannot read %.80s: %s", key, why);
+	}
+	return rc;
+}
+
+int store_meta_set(struct store *st, const char *key, const char *value, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	if (!key || !*key || !value)
+		return err_set(err, "store: cannot save a setting without a name and a value");
+	if (st->be->meta_set(st->b, key, value, why) < 0)
+		return err_set(err, "store: cannot save %.80s: %s", key, why);
+	return 0;
+}
+
+/* ---- stakeholders and events ---- */
 
 int store_put_stakeholder(struct store *st, const struct stakeholder *sh, char err[ERR_LEN])
 {
-	/* Columns written on update: those the row had, or all of them. */
-	int64_t mask = sh->present ? (int64_t)sh->present : (int64_t)((1ul << SH_NFIELDS) - 1);
-	sqlite3_stmt *s;
-	struct binder b;
-	enum tx_mode mode;
 	char why[ERR_LEN];
-	int ok;
-
 	if (!sh->f[SH_ID] || !*sh->f[SH_ID])
 		return err_set(err, "store: cannot save a stakeholder without an id");
-	if (tx_enter(st, &mode, why) < 0)
-		return err_set(err, "store: cannot save stakeholder %s: %s", sh->f[SH_ID], why);
-	ok = (s = stmt(st, ST_SH_PUT, why)) != NULL;
-	if (ok) {
-		b = bind_to(s);
-		for (int i = 0; i < SH_NFIELDS; i++)
-			b_text(&b, i + 1, sh->f[i]);
-		b_int(&b, SH_NFIELDS + 1, store_now(st));
-		b_int(&b, SH_NFIELDS + 2, mask);
-		ok = run(st, &b, why) == 0 && put_custom(st, sh, why) == 0;
-	}
-	if (tx_leave(st, mode, ok, why) < 0)
+	for (size_t i = 0; i < sh->ncustom; i++)
+		if (!sh->custom[i].key || !*sh->custom[i].key)
+			return err_set(err, "store: cannot save stakeholder %s: a custom field without a name", sh->f[SH_ID]);
+	if (st->be->sh_put(st->b, sh, store_now(st), why) < 0)
 		return err_set(err, "store: cannot save stakeholder %s: %s", sh->f[SH_ID], why);
 	return 0;
-}
-
-static void read_stakeholder(sqlite3_stmt *s, struct stakeholder *sh)
-{
-	memset(sh, 0, sizeof *sh);
-	for (int i = 0; i < SH_NFIELDS; i++)
-		sh->f[i] = col_dup(s, i);
-}
-
-static void add_custom(struct stakeholder *sh, size_t *cap, sqlite3_stmt *s, int col)
-{
-	sh->custom = grow(sh->custom, sh->ncustom, cap, sizeof *sh->custom);
-	sh->custom[sh->ncustom].key = col_dup(s, col);
-	sh->custom[sh->ncustom].value = col_dup(s, col + 1);
-	sh->ncustom++;
-}
-
-/* load_all: every stakeholder with its custom fields (inside a read transaction). */
-static int load_all(struct store *st, struct stakeholder **out, size_t *n, char why[ERR_LEN])
-{
-	sqlite3_stmt *s = stmt(st, ST_SH_ALL, why), *f = s ? stmt(st, ST_SHF_ALL, why) : NULL;
-	struct binder bs = bind_to(s), bf = bind_to(f);
-	size_t cap = 0, i = 0, ccap = 0;
-	int rc;
-
-	if (!f)
-		return -1;
-	while ((rc = next_row(st, &bs, why)) == 1) {
-		*out = grow(*out, *n, &cap, sizeof **out);
-		read_stakeholder(s, &(*out)[(*n)++]);
-	}
-	if (rc < 0)
-		return -1;
-	/* Both are ordered by id (BINARY collation: the order of strcmp): merge the custom fields in. */
-	while ((rc = next_row(st, &bf, why)) == 1) {
-		const char *id = (const char *)sqlite3_column_text(f, 0);
-		int c = 1;
-		while (i < *n && id && (c = strcmp((*out)[i].f[SH_ID], id)) < 0)
-			i++, ccap = 0;
-		if (i < *n && c == 0)
-			add_custom(&(*out)[i], &ccap, f, 1);
-	}
-	return rc;
-}
-
-int store_load_stakeholders(struct store *st, struct stakeholder **out, size_t *n, char err[ERR_LEN])
-{
-	char why[ERR_LEN];
-	int rc;
-
-	*out = NULL;
-	*n = 0;
-	/* One read transaction, so that both queries see the same snapshot. */
-	if (exec(st, "SAVEPOINT store_load", why) < 0)
-		return err_set(err, "store: cannot load stakeholders: %s", why);
-	rc = load_all(st, out, n, why);
-	sqlite3_exec(st->db, "RELEASE store_load", NULL, NULL, NULL);
-	if (rc < 0) {
-		stakeholders_free(*out, *n);
-		*out = NULL;
-		*n = 0;
-		return err_set(err, "store: cannot load stakeholders: %s", why);
-	}
-	return 0;
-}
-
-static int load_one(struct store *st, const char *id, struct stakeholder *out, int *found, char why[ERR_LEN])
-{
-	sqlite3_stmt *s = stmt(st, ST_SH_GET, why), *f = s ? stmt(st, ST_SHF_GET, why) : NULL;
-	struct binder bs = bind_to(s), bf = bind_to(f);
-	size_t ccap = 0;
-	int rc;
-
-	if (!f)
-		return -1;
-	b_text(&bs, 1, id);
-	if ((rc = next_row(st, &bs, why)) != 1)
-		return rc;
-	read_stakeholder(s, out);
-	*found = 1;
-	stmt_done(s);
-	b_text(&bf, 1, id);
-	while ((rc = next_row(st, &bf, why)) == 1)
-		add_custom(out, &ccap, f, 0);
-	return rc;
 }
 
 int store_get_stakeholder(struct store *st, const char *id, struct stakeholder *out, int *found, char err[ERR_LEN])
 {
 	char why[ERR_LEN];
-	int rc;
+	int rc = st->be->sh_get(st->b, id ? id : "", out, why);
+	*found = rc == 0;
+	if (rc < 0)
+		return err_set(err, "store: cannot load stakeholder %s: %s", id ? id : "", why);
+	return 0;
+}
 
-	memset(out, 0, sizeof *out);
-	*found = 0;
-	if (exec(st, "SAVEPOINT store_load", why) < 0)
-		return err_set(err, "store: cannot load stakeholder %s: %s", id, why);
-	rc = load_one(st, id, out, found, why);
-	sqlite3_exec(st->db, "RELEASE store_load", NULL, NULL, NULL);
-	if (rc < 0) {
-		stakeholder_clear(out);
-		*found = 0;
-		return err_set(err, "store: cannot load stakeholder %s: %s", id, why);
-	}
+int store_load_stakeholders(struct store *st, struct stakeholder **out, size_t *n, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	if (st->be->sh_all(st->b, out, n, why) < 0)
+		return err_set(err, "store: cannot load stakeholders: %s", why);
 	return 0;
 }
 
 int store_custom_columns(struct store *st, char ***out, size_t *n, char err[ERR_LEN])
 {
 	char why[ERR_LEN];
-	sqlite3_stmt *s = stmt(st, ST_SHF_NAMES, why);
-	struct binder b = bind_to(s);
-	size_t cap = 0;
-	int rc = -1;
-
-	*out = NULL;
-	*n = 0;
-	if (s) {
-		while ((rc = next_row(st, &b, why)) == 1) {
-			*out = grow(*out, *n, &cap, sizeof **out);
-			(*out)[(*n)++] = col_dup(s, 0);
-		}
-	}
-	if (rc < 0) {
-		while (*n)
-			free((*out)[--*n]);
-		free(*out);
-		*out = NULL;
+	if (st->be->custom_columns(st->b, out, n, why) < 0)
 		return err_set(err, "store: cannot list custom columns: %s", why);
-	}
 	return 0;
 }
-
-/* ---- events ---- */
 
 int store_put_event(struct store *st, const struct event *ev, char err[ERR_LEN])
 {
 	char why[ERR_LEN];
-	sqlite3_stmt *s = stmt(st, ST_EV_PUT, why);
-	struct binder b = bind_to(s);
-
+	int rc;
 	if (!ev->stakeholder_id || !*ev->stakeholder_id || !ev->kind || !*ev->kind || !ev->date || !*ev->date)
 		return err_set(err, "store: cannot save an event without stakeholder, kind and date");
-	if (!s)
-		return err_set(err, "store: cannot save event %s of %s: %s", ev->kind, ev->stakeholder_id, why);
-	b_text(&b, 1, ev->stakeholder_id);
-	b_text(&b, 2, ev->kind);
-	b_text(&b, 3, ev->date);
-	b_text(&b, 4, ev->title);
-	b_text(&b, 5, ev->details);
-	if (run(st, &b, why) == 0)
-		return 0;
-	if (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+	rc = st->be->ev_put(st->b, ev, why);
+	if (rc == 1)
 		return err_set(err, "store: cannot save event %s of %s: unknown stakeholder %s", ev->kind,
 		               ev->stakeholder_id, ev->stakeholder_id);
-	return err_set(err, "store: cannot save event %s of %s: %s", ev->kind, ev->stakeholder_id, why);
+	if (rc < 0)
+		return err_set(err, "store: cannot save event %s of %s: %s", ev->kind, ev->stakeholder_id, why);
+	return 0;
 }
 
 int store_load_events(struct store *st, struct event **out, size_t *n, char err[ERR_LEN])
 {
 	char why[ERR_LEN];
-	sqlite3_stmt *s = stmt(st, ST_EV_ALL, why);
-	struct binder b = bind_to(s);
-	size_t cap = 0;
-	int rc = -1;
-
-	*out = NULL;
-	*n = 0;
-	while (s && (rc = next_row(st, &b, why)) == 1) {
-		struct event *e;
-		*out = grow(*out, *n, &cap, sizeof **out);
-		e = &(*out)[(*n)++];
-		e->stakeholder_id = col_dup(s, 0);
-		e->kind = col_dup(s, 1);
-		e->date = col_dup(s, 2);
-		e->title = col_dup(s, 3);
-		e->details = col_dup(s, 4);
-	}
-	if (rc < 0) {
-		events_free(*out, *n);
-		*out = NULL;
-		*n = 0;
+	if (st->be->ev_all(st->b, out, n, why) < 0)
 		return err_set(err, "store: cannot load events: %s", why);
-	}
 	return 0;
 }
 
@@ -834,55 +244,24 @@ static int check_dispatch(const struct dispatch_rec *r, char why[ERR_LEN])
 	return 0;
 }
 
-/* bind_mutable: the DS_MUTABLE fields as ?1..?16. */
-static void bind_mutable(struct binder *b, const struct dispatch_rec *r)
-{
-	b_text(b, 1, r->fire_date);
-	b_int(b, 2, r->fire_at);
-	b_text(b, 3, channel_names[r->channel]);
-	b_text(b, 4, dispatch_status_names[r->status]);
-	b_text(b, 5, r->reason);
-	b_int(b, 6, r->attempts);
-	b_text(b, 7, r->error);
-	b_text(b, 8, r->artifact);
-	b_int(b, 9, r->page);
-	b_text(b, 10, r->message_id);
-	b_text(b, 11, r->signer);
-	b_int(b, 12, r->cost_cents);
-	b_text(b, 13, r->template_name);
-	b_int(b, 14, r->next_attempt_at);
-	b_int(b, 15, r->data_sent ? 1 : 0);
-	b_text(b, 16, r->last_reply);
-}
-
 int store_claim(struct store *st, struct dispatch_rec *rec, int *claimed, char err[ERR_LEN])
 {
 	int64_t now = store_now(st);
 	char why[ERR_LEN];
-	sqlite3_stmt *s = NULL;
-	struct binder b;
+	int rc = -1;
 
 	*claimed = 0;
 	if (!rec->rule || !*rec->rule || !rec->stakeholder || !*rec->stakeholder ||
 	    !rec->occasion_date || !*rec->occasion_date)
 		err_set(why, "rule, stakeholder and occasion date are required");
-	else if (check_dispatch(rec, why) == 0 && (s = stmt(st, ST_DS_CLAIM, why))) {
-		b = bind_to(s);
-		bind_mutable(&b, rec);
-		b_text(&b, DS_NMUTABLE + 1, rec->rule);
-		b_text(&b, DS_NMUTABLE + 2, rec->stakeholder);
-		b_text(&b, DS_NMUTABLE + 3, rec->occasion_date);
-		b_int(&b, DS_NMUTABLE + 4, now);
-		/* One statement is atomic on its own; inside a caller's transaction it joins it. */
-		if (run(st, &b, why) == 0) {
-			if (sqlite3_changes(st->db) == 1) {
-				*claimed = 1;
-				rec->id = sqlite3_last_insert_rowid(st->db);
-				rec->created_at = rec->updated_at = now;
-			}
-			return 0;
-		}
+	else if (check_dispatch(rec, why) == 0)
+		rc = st->be->ds_claim(st->b, rec, now, why);
+	if (rc == 0) {
+		*claimed = 1;
+		rec->created_at = rec->updated_at = now;
 	}
+	if (rc >= 0)
+		return 0;
 	return err_set(err, "store: cannot claim dispatch %.60s/%.60s/%.20s: %s", rec->rule ? rec->rule : "",
 	               rec->stakeholder ? rec->stakeholder : "", rec->occasion_date ? rec->occasion_date : "", why);
 }
@@ -891,505 +270,242 @@ int store_update_dispatch(struct store *st, struct dispatch_rec *rec, char err[E
 {
 	int64_t now = store_now(st);
 	char why[ERR_LEN];
-	sqlite3_stmt *s = NULL;
-	struct binder b;
+	int rc = -1;
 
-	if (check_dispatch(rec, why) == 0 && (s = stmt(st, ST_DS_UPDATE, why))) {
-		b = bind_to(s);
-		bind_mutable(&b, rec);
-		b_int(&b, DS_NMUTABLE + 1, now);
-		b_int(&b, DS_NMUTABLE + 2, rec->id);
-		if (run(st, &b, why) == 0) {
-			if (sqlite3_changes(st->db) == 1) {
-				rec->updated_at = now;
-				return 0;
-			}
-			util_strlcpy(why, "no such record", sizeof why);
-		}
+	if (check_dispatch(rec, why) == 0 && (rc = st->be->ds_update(st->b, rec, now, why)) == 0) {
+		rec->updated_at = now;
+		return 0;
 	}
+	if (rc == 1)
+		util_strlcpy(why, "no such record", sizeof why);
 	return err_set(err, "store: cannot update dispatch %lld: %s", (long long)rec->id, why);
 }
 
 int store_delete_dispatch(struct store *st, int64_t id, char err[ERR_LEN])
 {
 	char why[ERR_LEN];
-	sqlite3_stmt *s = stmt(st, ST_DS_DELETE, why);
-	struct binder b = bind_to(s);
-	if (s) {
-		b_int(&b, 1, id);
-		if (run(st, &b, why) == 0)
-			return 0;
-	}
-	return err_set(err, "store: cannot delete dispatch %lld: %s", (long long)id, why);
-}
-
-/* read_dispatch: a row of DS_COLS. 0, or -1 when a stored name is unknown. */
-static int read_dispatch(sqlite3_stmt *s, struct dispatch_rec *r, char why[ERR_LEN])
-{
-	int ch = channel_parse((const char *)sqlite3_column_text(s, 6));
-	int status = dispatch_status_parse((const char *)sqlite3_column_text(s, 7));
-
-	memset(r, 0, sizeof *r);
-	r->id = sqlite3_column_int64(s, 0);
-	if ((ch != CH_CARD && ch != CH_EMAIL) || status < 0)
-		return err_set(why, "dispatch %lld has an unknown channel or status", (long long)r->id);
-	r->rule = col_dup(s, 1);
-	r->stakeholder = col_dup(s, 2);
-	r->occasion_date = col_dup(s, 3);
-	r->fire_date = col_dup(s, 4);
-	r->fire_at = sqlite3_column_int64(s, 5);
-	r->channel = (enum channel)ch;
-	r->status = (enum dispatch_status)status;
-	r->reason = col_dup(s, 8);
-	r->attempts = sqlite3_column_int(s, 9);
-	r->error = col_dup(s, 10);
-	r->artifact = col_dup(s, 11);
-	r->page = sqlite3_column_int(s, 12);
-	r->message_id = col_dup(s, 13);
-	r->signer = col_dup(s, 14);
-	r->cost_cents = sqlite3_column_int64(s, 15);
-	r->template_name = col_dup(s, 16);
-	r->next_attempt_at = sqlite3_column_int64(s, 17);
-	r->data_sent = sqlite3_column_int(s, 18) != 0;
-	r->last_reply = col_dup(s, 19);
-	r->created_at = sqlite3_column_int64(s, 20);
-	r->updated_at = sqlite3_column_int64(s, 21);
+	if (st->be->ds_delete(st->b, id, why) < 0)
+		return err_set(err, "store: cannot delete dispatch %lld: %s", (long long)id, why);
 	return 0;
 }
 
 int store_get_dispatch(struct store *st, int64_t id, struct dispatch_rec *out, int *found, char err[ERR_LEN])
 {
 	char why[ERR_LEN];
-	sqlite3_stmt *s = stmt(st, ST_DS_GET, why);
-	struct binder b = bind_to(s);
-	int rc = -1;
-
-	memset(out, 0, sizeof *out);
-	*found = 0;
-	if (s) {
-		b_int(&b, 1, id);
-		rc = next_row(st, &b, why);
-		if (rc == 1) {
-			rc = read_dispatch(s, out, why);
-			*found = rc == 0;
-			stmt_done(s);
-		}
-	}
-	if (rc < 0) {
-		dispatch_rec_clear(out);
+	int rc = st->be->ds_get(st->b, id, out, why);
+	*found = rc == 0;
+	if (rc < 0)
 		return err_set(err, "store: cannot load dispatch %lld: %s", (long long)id, why);
-	}
 	return 0;
 }
 
-/* list_stmt: the cached statement for one combination of filters. */
-static sqlite3_stmt *list_stmt(struct store *st, unsigned mask, char why[ERR_LEN])
+/*
+ * mark_refusal: why the hand work's step from rec's status to `to` is not allowed, or NULL.
+ * A card goes forward only; a card not yet mailed, or any failed dispatch, may be cancelled.
+ */
+static const char *mark_refusal(const struct dispatch_rec *rec, enum dispatch_status to)
 {
-	if (!st->list_stmts[mask]) {
-		struct strbuf sb = {0};
-		const char *sep = " WHERE ";
-		int rc;
-		sb_adds(&sb, "SELECT " DS_COLS " FROM dispatches");
-		for (int i = 0; i < F__N; i++) {
-			if (mask & (1u << i)) {
-				sb_addf(&sb, "%s%s", sep, filter_sql[i]);
-				sep = " AND ";
-			}
-		}
-		sb_adds(&sb, " ORDER BY fire_at, id");
-		rc = prepare(st, sb.s, &st->list_stmts[mask], why);
-		sb_free(&sb);
-		if (rc < 0)
-			return NULL;
-	}
-	return st->list_stmts[mask];
+	static const int rank[DS__N] = {[DS_RENDERED] = 1, [DS_PRINTED] = 2, [DS_SIGNED] = 3, [DS_MAILED] = 4};
+	if (to == DS_CANCELLED && rec->status == DS_FAILED)
+		return NULL;
+	if (rec->channel != CH_CARD)
+		return "email";
+	if (rank[rec->status] == 0 || (to != DS_CANCELLED && rank[to] <= rank[rec->status]) ||
+	    (to == DS_CANCELLED && rec->status == DS_MAILED))
+		return "order";
+	return NULL;
 }
 
-/* filter_values: the value of each filter in use (NULL: not used). */
-static int filter_values(const struct dispatch_filter *f, const char *vals[F__N], char why[ERR_LEN])
+int store_mark_dispatch(struct store *st, int64_t id, enum dispatch_status to, char err[ERR_LEN])
 {
-	int status = f->status ? dispatch_status_parse(f->status) : 0;
-	if (status < 0)
-		return err_set(why, "unknown status %.40s", f->status);
-	if (f->channel >= 0 && f->channel != CH_CARD && f->channel != CH_EMAIL)
-		return err_set(why, "channel must be card or email");
-	vals[F_SINCE] = f->since_date;
-	vals[F_STATUS] = f->status ? dispatch_status_names[status] : NULL;
-	vals[F_RULE] = f->rule;
-	vals[F_STAKEHOLDER] = f->stakeholder;
-	vals[F_FIRE_DATE] = f->fire_date;
-	vals[F_SIGNER] = f->signer;
-	vals[F_CHANNEL] = f->channel >= 0 ? channel_names[f->channel] : NULL;
-	return 0;
+	struct dispatch_rec rec;
+	const char *no;
+	int found = 0, rc = -1;
+
+	if (to != DS_PRINTED && to != DS_SIGNED && to != DS_MAILED && to != DS_CANCELLED)
+		return err_set(err, "a dispatch can only be marked printed, signed, mailed or cancelled");
+	/* Read and write in one transaction: a pass beside it cannot move the record in between. */
+	if (store_begin(st, err) != 0)
+		return -1;
+	if (store_get_dispatch(st, id, &rec, &found, err) != 0)
+		goto out;
+	if (!found) {
+		err_set(err, "no dispatch with that id");
+	} else if ((no = mark_refusal(&rec, to)) && strcmp(no, "email") == 0) {
+		err_set(err, "dispatch %lld is an email; only cards are marked", (long long)id);
+	} else if (no) {
+		err_set(err, "dispatch %lld is %s; it cannot become %s", (long long)id, dispatch_status_names[rec.status],
+		        dispatch_status_names[to]);
+	} else {
+		rec.status = to;
+		rc = store_update_dispatch(st, &rec, err);
+	}
+out:
+	dispatch_rec_clear(&rec);
+	if (rc == 0)
+		return store_commit(st, err);
+	store_rollback(st);
+	return -1;
 }
 
 int store_list_dispatches(struct store *st, const struct dispatch_filter *f,
                           struct dispatch_rec **out, size_t *n, char err[ERR_LEN])
 {
-	static const struct dispatch_filter none = {.channel = -1};
-	const char *vals[F__N];
+	struct dispatch_filter v = {.channel = -1};
 	char why[ERR_LEN];
-	sqlite3_stmt *s = NULL;
-	struct binder b;
-	unsigned mask = 0;
-	size_t cap = 0;
-	int rc = -1;
+	int status;
 
 	*out = NULL;
 	*n = 0;
-	if (filter_values(f ? f : &none, vals, why) == 0) {
-		for (int i = 0; i < F__N; i++)
-			if (vals[i])
-				mask |= 1u << i;
-		s = list_stmt(st, mask, why);
+	if (f)
+		v = *f;
+	if (v.status) {
+		if ((status = dispatch_status_parse(v.status)) < 0)
+			return err_set(err, "store: cannot list dispatches: unknown status %.40s", v.status);
+		v.status = dispatch_status_names[status];
 	}
-	if (s) {
-		b = bind_to(s);
-		for (int i = 0; i < F__N; i++)
-			if (vals[i])
-				b_text(&b, i + 1, vals[i]);
-		while ((rc = next_row(st, &b, why)) == 1) {
-			*out = grow(*out, *n, &cap, sizeof **out);
-			if (read_dispatch(s, &(*out)[*n], why) < 0) {
-				stmt_done(s);
-				rc = -1;
-				break;
-			}
-			(*n)++;
-		}
-	}
-	if (rc < 0) {
-		dispatch_recs_free(*out, *n);
-		*out = NULL;
-		*n = 0;
+	if (v.channel >= 0 && v.channel != CH_CARD && v.channel != CH_EMAIL)
+		return err_set(err, "store: cannot list dispatches: channel must be card or email");
+	if (v.channel < 0)
+		v.channel = -1;
+	if (st->be->ds_list(st->b, &v, out, n, why) < 0)
 		return err_set(err, "store: cannot list dispatches: %s", why);
-	}
 	return 0;
-}
-
-int store_quick_check(struct store *st, char err[ERR_LEN])
-{
-	sqlite3_stmt *s = NULL;
-	int rc;
-	if (sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &s, NULL) != SQLITE_OK)
-		return err_set(err, "store: %s: quick_check: %s", st->path, db_msg(st));
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		err_set(err, "store: %s: quick_check: %s", st->path, db_msg(st));
-		sqlite3_finalize(s);
-		return -1;
-	}
-	if (strcmp((const char *)sqlite3_column_text(s, 0), "ok") != 0) {
-		err_set(err, "store: %s is damaged (%s): restore it from a backup", st->path,
-		        (const char *)sqlite3_column_text(s, 0));
-		sqlite3_finalize(s);
-		return -1;
-	}
-	sqlite3_finalize(s);
-	return 0;
-}
-
-int store_meta_set(struct store *st, const char *key, const char *value, char err[ERR_LEN])
-{
-	char why[ERR_LEN];
-	if (meta_put(st, key, value, why) < 0)
-		return err_set(err, "store: %s", why);
-	return 0;
-}
-
-/* ---- for the daemon: cheap change detection, retry times, memory between passes ---- */
-
-int64_t store_data_version(struct store *st)
-{
-	char why[ERR_LEN];
-	int v = 0;
-	return pragma_int(st, "PRAGMA data_version", &v, why) == 0 ? v : -1;
 }
 
 int store_next_retry(struct store *st, int64_t *at, char err[ERR_LEN])
 {
-	sqlite3_stmt *s = NULL;
-	int rc = sqlite3_prepare_v2(st->db, "SELECT min(next_attempt_at) FROM dispatches WHERE status = 'retry'", -1, &s,
-	                            NULL);
-	*at = INT64_MAX;
-	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
-		*at = sqlite3_column_int64(s, 0);
-	if (rc != SQLITE_ROW)
-		err_set(err, "store: cannot read retry times: %s", db_msg(st));
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : -1;
+	char why[ERR_LEN];
+	if (st->be->ds_next_retry(st->b, at, why) < 0)
+		return err_set(err, "store: cannot read retry times: %s", why);
+	return 0;
+}
+
+/* ---- integrity, memory ---- */
+
+int store_quick_check(struct store *st, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	int rc = st->be->check(st->b, why);
+	if (rc == 1)
+		return err_set(err, "store: %s is damaged (%s): restore it from a backup", st->where, why);
+	if (rc < 0)
+		return err_set(err, "store: %s: cannot check its integrity: %s", st->where, why);
+	return 0;
 }
 
 void store_trim(struct store *st, int cache_kib)
 {
-	char sql[64];
-	snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", cache_kib > 0 ? cache_kib : 1);
-	sqlite3_exec(st->db, sql, NULL, NULL, NULL);
-	sqlite3_db_release_memory(st->db);
+	st->be->trim(st->b, cache_kib);
+}
+
+/* ---- the pass lock ---- */
+
+int store_pass_lock(struct store *st, int (*stop)(void), char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	int rc, said = 0;
+
+	if (st->locked)
+		return 0;
+	while ((rc = st->be->lock_try(st->b, why)) == 1) {
+		if (!said++)
+			log_info("another pass is running on %s; waiting for it", st->where);
+		if (stop && stop())
+			return err_set(err, "stopped while waiting for another pass");
+		util_keepalive();
+		usleep(100 * 1000);
+	}
+	if (rc < 0)
+		return err_set(err, "store: cannot take the pass lock: %s", why);
+	st->locked = 1;
+	return 0;
+}
+
+void store_pass_unlock(struct store *st)
+{
+	if (st && st->locked) {
+		st->be->unlock(st->b);
+		st->locked = 0;
+	}
+}
+
+/* ---- the change watch ---- */
+
+int store_watch_fd(struct store *st, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	int fd = st->be->watch_fd(st->b, why);
+	if (fd < 0 && err)
+		err_set(err, "store: %s", why);
+	return fd;
+}
+
+void store_watch_mark(struct store *st)
+{
+	st->be->watch_mark(st->b);
+}
+
+int store_changed(struct store *st)
+{
+	return st->be->changed(st->b);
 }
 
 /* ---- the stakeholders one at a time ---- */
 
-/*
- * A side table read in step with the stakeholders: its rows ordered by the stakeholder's id
- * (BINARY, the order of strcmp, like stakeholders.id), merged in as the scan goes.
- */
-struct side {
-	sqlite3_stmt *s;
-	int state;              /* 0 not started, 1 a row is pending, 2 at the end */
-};
-
 struct store_scan {
-	struct store *st;
-	sqlite3 *db;            /* its own read-only connection, else st->db */
-	int own;
-	sqlite3_stmt *sh;
-	int col[SH_NFIELDS];    /* the result column of each field, -1 when not read */
-	struct side custom, ev, hist;
-	struct store_sh_row row;
-	struct strbuf text;     /* the side rows' strings of the current stakeholder */
-	int table_order;        /* read in table order: each id must still come after the last */
-	struct strbuf last_id;
-	size_t cap_custom, cap_ev, cap_hist;
-	int in_tx;
+	const struct store_backend *be;
+	struct store_be_scan *b;
+	int quick;
+	struct strbuf last_id;   /* the previous row's id: each must come after it (bytewise) */
 };
 
-static int side_open(struct store_scan *sc, struct side *sd, const char *sql, char why[ERR_LEN])
+int store_scan_open(struct store *st, uint32_t fields, int custom, int events, int quick,
+                    struct store_scan **out, char err[ERR_LEN])
 {
-	if (sqlite3_prepare_v2(sc->db, sql, -1, &sd->s, NULL) != SQLITE_OK)
-		return err_set(why, "%s", sqlite3_errmsg(sc->db));
+	struct store_scan *sc;
+	struct store_be_scan *b = NULL;
+	char why[ERR_LEN];
+
+	*out = NULL;
+	if (st->be->scan_open(st->b, fields, custom, events, quick, &b, why) < 0)
+		return err_set(err, "store: cannot read the stakeholders: %s", why);
+	sc = xcalloc(1, sizeof *sc);
+	sc->be = st->be;
+	sc->b = b;
+	sc->quick = quick;
+	*out = sc;
 	return 0;
 }
 
-/* side_step: the next row of a side table: 1, 0 at its end, -1 with why. */
-static int side_step(struct store_scan *sc, struct side *sd, char why[ERR_LEN])
+int store_scan_next(struct store_scan *sc, const struct store_sh_row **row, char err[ERR_LEN])
 {
-	int rc = sqlite3_step(sd->s);
-	sd->state = rc == SQLITE_ROW ? 1 : 2;
-	if (rc == SQLITE_ROW)
-		return 1;
-	if (rc != SQLITE_DONE)
-		return err_set(why, "%s", sqlite3_errmsg(sc->db));
-	return 0;
-}
+	char why[ERR_LEN];
+	int rc = sc->be->scan_next(sc->b, row, why);
+	const char *id;
 
-/*
- * side_seek: skips the rows of stakeholders before id (records of deleted stakeholders);
- * 1 when the pending row is id's, 0 when not, -1 with why.
- */
-static int side_seek(struct store_scan *sc, struct side *sd, const char *id, char why[ERR_LEN])
-{
-	int rc;
-	if (!sd->s || sd->state == 2)
+	if (rc < 0)
+		return err_set(err, "store: cannot read the stakeholders: %s", why);
+	if (rc == 0)
 		return 0;
-	if (sd->state == 0 && (rc = side_step(sc, sd, why)) <= 0)
-		return rc;
-	for (;;) {
-		const char *k = (const char *)sqlite3_column_text(sd->s, 0);
-		int c = strcmp(k ? k : "", id);
-		if (c >= 0)
-			return c == 0;
-		if ((rc = side_step(sc, sd, why)) <= 0)
-			return rc;
+	/* The planner and the side tables' merge rely on bytewise id order: never trust it blindly. */
+	id = (*row)->sh.f[SH_ID];
+	if (sc->last_id.len && strcmp(id, sc->last_id.s) <= 0) {
+		*row = NULL;
+		if (sc->quick)
+			return 2;
+		return err_set(err, "store: cannot read the stakeholders: id %.60s comes after %.60s", id, sc->last_id.s);
 	}
-}
-
-/*
- * text_add: a copy of column i at the end of sc->text; returns its offset, turned into a
- * pointer (text_ptr) once the stakeholder's side rows are read and the buffer stops moving.
- */
-static char *text_add(struct store_scan *sc, sqlite3_stmt *s, int i)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-	size_t off = sc->text.len;
-	sb_addn(&sc->text, t ? (const char *)t : "", t ? (size_t)sqlite3_column_bytes(s, i) : 0);
-	sb_addc(&sc->text, '\0');
-	return (char *)(uintptr_t)off;
-}
-
-static char *text_ptr(struct store_scan *sc, char *off)
-{
-	return sc->text.s + (uintptr_t)off;
+	sb_reset(&sc->last_id);
+	sb_adds(&sc->last_id, id);
+	return 1;
 }
 
 void store_scan_close(struct store_scan *sc)
 {
 	if (!sc)
 		return;
-	sqlite3_finalize(sc->sh);
-	sqlite3_finalize(sc->custom.s);
-	sqlite3_finalize(sc->ev.s);
-	sqlite3_finalize(sc->hist.s);
-	if (sc->in_tx)
-		sqlite3_exec(sc->db, sc->own ? "COMMIT" : "RELEASE store_scan", NULL, NULL, NULL);
-	if (sc->own)
-		sqlite3_close(sc->db);
-	free(sc->row.sh.custom);
-	free(sc->row.ev);
-	free(sc->row.hist);
-	sb_free(&sc->text);
+	sc->be->scan_close(sc->b);
 	sb_free(&sc->last_id);
 	free(sc);
-}
-
-int store_scan_open(struct store *st, uint32_t fields, int custom, int events, int table_order,
-                    struct store_scan **out, char err[ERR_LEN])
-{
-	struct store_scan *sc = xcalloc(1, sizeof *sc);
-	struct strbuf sql = {0};
-	char why[ERR_LEN] = "";
-	int ncol = 0;
-
-	*out = NULL;
-	sc->st = st;
-	sc->db = st->db;
-	/*
-	 * A connection of its own, without SQLite's mutexes (they cost a lock per column read:
-	 * about 10% of a scan); an in-memory database has only the one.
-	 */
-	if (strcmp(st->path, ":memory:") != 0) {
-		if (sqlite3_open_v2(st->path, &sc->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-			err_set(why, "%s", sc->db ? sqlite3_errmsg(sc->db) : "out of memory");
-			sqlite3_close(sc->db);
-			sc->db = NULL;
-			goto fail;
-		}
-		sc->own = 1;
-		sqlite3_busy_timeout(sc->db, STORE_BUSY_MS);
-		sqlite3_db_config(sc->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-		sqlite3_db_config(sc->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-	}
-	/* One read transaction: the stakeholders and their side rows come from the same snapshot. */
-	if (sqlite3_exec(sc->db, sc->own ? "BEGIN" : "SAVEPOINT store_scan", NULL, NULL, NULL) != SQLITE_OK) {
-		err_set(why, "%s", sqlite3_errmsg(sc->db));
-		goto fail;
-	}
-	sc->in_tx = 1;
-	fields |= 1u << SH_ID;
-	sb_adds(&sql, "SELECT ");
-	for (int i = 0; i < SH_NFIELDS; i++) {
-		sc->col[i] = -1;
-		if (fields & (1u << i)) {
-			sb_addf(&sql, "%s%s", ncol ? ", " : "", sh_field_names[i]);
-			sc->col[i] = ncol++;
-		}
-	}
-	/*
-	 * Table order skips a lookup through the id index per row (about 15% of the scan); a
-	 * table filled by one sorted import is in id order already.
-	 */
-	sb_adds(&sql, table_order ? " FROM stakeholders" : " FROM stakeholders ORDER BY id");
-	sc->table_order = table_order;
-	if (sqlite3_prepare_v2(sc->db, sql.s, -1, &sc->sh, NULL) != SQLITE_OK) {
-		err_set(why, "%s", sqlite3_errmsg(sc->db));
-		goto fail;
-	}
-	/* The orders of their keys (no sorting): the planner needs no order within a stakeholder. */
-	if ((custom && side_open(sc, &sc->custom, "SELECT stakeholder_id, name, value FROM stakeholder_fields "
-	                         "ORDER BY stakeholder_id, name", why) < 0) ||
-	    (events && side_open(sc, &sc->ev, "SELECT stakeholder_id, kind, date FROM events "
-	                         "ORDER BY stakeholder_id, kind, date", why) < 0) ||
-	    side_open(sc, &sc->hist, "SELECT stakeholder, rule, occasion_date, fire_date, status, cost_cents "
-	              "FROM dispatches ORDER BY stakeholder", why) < 0)
-		goto fail;
-	for (int i = 0; i < SH_NFIELDS; i++)
-		sc->row.sh.f[i] = "";   /* fields not read stay empty */
-	sb_free(&sql);
-	*out = sc;
-	return 0;
-fail:
-	sb_free(&sql);
-	store_scan_close(sc);
-	return err_set(err, "store: cannot read the stakeholders: %s", why);
-}
-
-/* read_sides: the current stakeholder's custom fields, events and records into sc->row. */
-static int read_sides(struct store_scan *sc, char *id, char why[ERR_LEN])
-{
-	struct store_sh_row *r = &sc->row;
-	int rc;
-
-	sb_reset(&sc->text);
-	r->sh.ncustom = r->nev = r->nhist = 0;
-	while ((rc = side_seek(sc, &sc->custom, id, why)) == 1) {
-		r->sh.custom = grow(r->sh.custom, r->sh.ncustom, &sc->cap_custom, sizeof *r->sh.custom);
-		r->sh.custom[r->sh.ncustom].key = text_add(sc, sc->custom.s, 1);
-		r->sh.custom[r->sh.ncustom++].value = text_add(sc, sc->custom.s, 2);
-		if (side_step(sc, &sc->custom, why) < 0)
-			return -1;
-	}
-	if (rc < 0)
-		return -1;
-	while ((rc = side_seek(sc, &sc->ev, id, why)) == 1) {
-		struct event *e;
-		r->ev = grow(r->ev, r->nev, &sc->cap_ev, sizeof *r->ev);
-		e = &r->ev[r->nev++];
-		e->stakeholder_id = id;
-		e->kind = text_add(sc, sc->ev.s, 1);
-		e->date = text_add(sc, sc->ev.s, 2);
-		e->title = e->details = "";
-		if (side_step(sc, &sc->ev, why) < 0)
-			return -1;
-	}
-	if (rc < 0)
-		return -1;
-	while ((rc = side_seek(sc, &sc->hist, id, why)) == 1) {
-		struct dispatch_rec *h;
-		const char *status = (const char *)sqlite3_column_text(sc->hist.s, 4);
-		int k = dispatch_status_parse(status ? status : "");
-		r->hist = grow(r->hist, r->nhist, &sc->cap_hist, sizeof *r->hist);
-		h = &r->hist[r->nhist++];
-		memset(h, 0, sizeof *h);
-		h->stakeholder = id;
-		h->rule = text_add(sc, sc->hist.s, 1);
-		h->occasion_date = text_add(sc, sc->hist.s, 2);
-		h->fire_date = text_add(sc, sc->hist.s, 3);
-		h->status = k < 0 ? DS_SKIPPED : (enum dispatch_status)k;
-		h->cost_cents = sqlite3_column_int64(sc->hist.s, 5);
-		if (side_step(sc, &sc->hist, why) < 0)
-			return -1;
-	}
-	if (rc < 0)
-		return -1;
-	for (size_t i = 0; i < r->sh.ncustom; i++) {
-		r->sh.custom[i].key = text_ptr(sc, r->sh.custom[i].key);
-		r->sh.custom[i].value = text_ptr(sc, r->sh.custom[i].value);
-	}
-	for (size_t i = 0; i < r->nev; i++) {
-		r->ev[i].kind = text_ptr(sc, r->ev[i].kind);
-		r->ev[i].date = text_ptr(sc, r->ev[i].date);
-	}
-	for (size_t i = 0; i < r->nhist; i++) {
-		r->hist[i].rule = text_ptr(sc, r->hist[i].rule);
-		r->hist[i].occasion_date = text_ptr(sc, r->hist[i].occasion_date);
-		r->hist[i].fire_date = text_ptr(sc, r->hist[i].fire_date);
-	}
-	return 0;
-}
-
-int store_scan_next(struct store_scan *sc, const struct store_sh_row **row, char err[ERR_LEN])
-{
-	char why[ERR_LEN] = "";
-	int rc = sqlite3_step(sc->sh);
-
-	*row = NULL;
-	if (rc == SQLITE_DONE)
-		return 0;
-	if (rc != SQLITE_ROW)
-		return err_set(err, "store: cannot read the stakeholders: %s", sqlite3_errmsg(sc->db));
-	for (int i = 0; i < SH_NFIELDS; i++)
-		if (sc->col[i] >= 0) {
-			const unsigned char *t = sqlite3_column_text(sc->sh, sc->col[i]);
-			sc->row.sh.f[i] = t ? (char *)t : "";
-		}
-	if (sc->table_order) {
-		if (sc->last_id.len && strcmp(sc->row.sh.f[SH_ID], sc->last_id.s) <= 0)
-			return 2;
-		sb_reset(&sc->last_id);
-		sb_adds(&sc->last_id, sc->row.sh.f[SH_ID]);
-	}
-	if (read_sides(sc, sc->row.sh.f[SH_ID], why) < 0)
-		return err_set(err, "store: cannot read the stakeholders: %s", why);
-	*row = &sc->row;
-	return 1;
 }

@@ -683,6 +683,15 @@ fail:
 	return -1;
 }
 
+size_t util_uri_scheme_len(const char *s)
+{
+	size_t n = 0;
+	while (s && ((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+	             (n > 0 && ((s[n] >= '0' && s[n] <= '9') || s[n] == '+' || s[n] == '-' || s[n] == '.'))))
+		n++;
+	return n > 0 && strncmp(s + n, "://", 3) == 0 ? n : 0;
+}
+
 int util_file_exists(const char *path)
 {
 	struct stat st;

@@ -1,7 +1,12 @@
 /*
- * store: the only SQLite user. Schema (versioned with PRAGMA user_version and migrated
- * forward on open), stakeholders with their custom fields, events, dispatch records.
- * Kept narrow so that another backend can stand behind the same calls.
+ * store: stakeholders with their custom fields, events and dispatch records, wherever they
+ * live. A front (store.c: which backend, validation, the dispatch record's states, the
+ * messages) and backends behind a table of primitives (src/store_backend.h): SQLite
+ * (store_sqlite.c) for a file path. The schema is versioned and migrated forward on open.
+ *
+ * Conventions: functions taking err return 0 on success and -1 with a one-line message in err
+ * ("store: cannot WHAT: why"); strings and arrays handed out are the caller's to free (with
+ * the free function named), unless said otherwise; a struct store is used by one thread.
  */
 #ifndef OCCASIOND_STORE_H
 #define OCCASIOND_STORE_H
@@ -17,66 +22,104 @@
 struct store;
 
 /*
- * store_open: opens (creating the file and its directory's schema when new) and migrates.
- * WAL mode, foreign keys, busy timeout 60 s. 0 or -1 with err. A database newer than this
- * program is refused.
+ * store_open: opens the database that database names (the config's `database:` value): a
+ * file path is an SQLite database, created with its directory and schema when new, migrated
+ * when older; a postgresql:// or postgres:// URI is refused (no such backend in this version);
+ * any other SCHEME:// is refused, never taken for a file. A database newer than this program,
+ * or not one of ours, is refused. 0 with *out (close with store_close) or -1 with err.
  */
-int store_open(const char *path, struct store **out, char err[ERR_LEN]);
-void store_close(struct store *st);       /* NULL is fine */
+int store_open(const char *database, struct store **out, char err[ERR_LEN]);
+/* store_close: ends what is open (an unfinished write transaction is rolled back, the pass lock released). NULL is fine. */
+void store_close(struct store *st);
+/* store_schema_version: the database's schema version, -1 when it cannot be read. */
 int store_schema_version(struct store *st);
+/*
+ * store_safe_name: database as a message or log line may show it: a file path as is, a URI
+ * without its user, password and parameters. Never NULL; caller frees.
+ */
+char *store_safe_name(const char *database);
+/*
+ * store_present: 1 when database names something that exists (an existing file, or a server
+ * database, which is only found out at store_open), 0 when the file is not there yet.
+ */
+int store_present(const char *database);
 
-/* Write transactions (BEGIN IMMEDIATE). */
+/*
+ * Write transactions: what the caller writes between store_begin and store_commit is kept
+ * whole or not at all, and other processes' writes wait meanwhile (keep them short). A
+ * failed store_commit has rolled back. store_rollback with none open does nothing.
+ */
 int store_begin(struct store *st, char err[ERR_LEN]);
 int store_commit(struct store *st, char err[ERR_LEN]);
 void store_rollback(struct store *st);
 
-/* store_put_stakeholder: inserts or replaces by id, custom fields included (the old custom set is replaced). */
+/*
+ * store_put_stakeholder: inserts or replaces by id. sh->present 0: every column and the whole
+ * custom set (the old one is replaced); else only the columns whose bits are set and the
+ * custom fields given. Atomic; joins an open write transaction.
+ */
 int store_put_stakeholder(struct store *st, const struct stakeholder *sh, char err[ERR_LEN]);
 /* store_put_event: inserts, or updates title/details of the same (stakeholder, kind, date). Unknown stakeholder: error. */
 int store_put_event(struct store *st, const struct event *ev, char err[ERR_LEN]);
-/* store_load_stakeholders: all, ordered by id; free with stakeholders_free. */
+/* store_load_stakeholders: all, with custom fields, in id order (bytewise); free with stakeholders_free. */
 int store_load_stakeholders(struct store *st, struct stakeholder **out, size_t *n, char err[ERR_LEN]);
-/* store_get_stakeholder: one by id; *found 0 when absent. Clear with stakeholder_clear. */
+/* store_get_stakeholder: one by id with its custom fields; *found 0 when absent. Clear *out with stakeholder_clear. */
 int store_get_stakeholder(struct store *st, const char *id, struct stakeholder *out, int *found, char err[ERR_LEN]);
 /* store_load_events: all, ordered by stakeholder, date; free with events_free. */
 int store_load_events(struct store *st, struct event **out, size_t *n, char err[ERR_LEN]);
-/* store_custom_columns: the distinct custom column names in use; free each and the array. */
+/* store_custom_columns: the distinct custom field names in use, sorted; free each and the array. */
 int store_custom_columns(struct store *st, char ***out, size_t *n, char err[ERR_LEN]);
 
 /*
  * store_claim: inserts rec (its id, created_at and updated_at are set) unless a record with
  * the same (rule, stakeholder, occasion_date) exists: then *claimed is 0 and nothing changes.
- * Runs in its own transaction unless one is open. 0 or -1.
+ * Atomic; joins an open write transaction. rec's rule, stakeholder, occasion date, channel
+ * and status are checked first.
  */
 int store_claim(struct store *st, struct dispatch_rec *rec, int *claimed, char err[ERR_LEN]);
-/* store_update_dispatch: writes every mutable field of rec (by id) and sets updated_at. */
+/* store_update_dispatch: writes every mutable field of rec (by id) and sets rec->updated_at; an unknown id is an error. */
 int store_update_dispatch(struct store *st, struct dispatch_rec *rec, char err[ERR_LEN]);
 /* store_delete_dispatch: removes a claim that never went anywhere (a card batch that failed to save). */
 int store_delete_dispatch(struct store *st, int64_t id, char err[ERR_LEN]);
-/* store_get_dispatch: by id; *found 0 when absent. */
+/* store_get_dispatch: by id; *found 0 when absent. Clear *out with dispatch_rec_clear. */
 int store_get_dispatch(struct store *st, int64_t id, struct dispatch_rec *out, int *found, char err[ERR_LEN]);
+/*
+ * store_mark_dispatch: the hand work's step on a dispatch, checked and written in one write
+ * transaction: a card moves forward only (rendered < printed < signed < mailed); any card not
+ * yet mailed, and any failed dispatch, may become cancelled. to: DS_PRINTED, DS_SIGNED,
+ * DS_MAILED or DS_CANCELLED. 0, or -1 with err saying why not ("no dispatch with that id",
+ * "dispatch 7 is sent; it cannot become printed", ...) or what failed ("store: ...").
+ */
+int store_mark_dispatch(struct store *st, int64_t id, enum dispatch_status to, char err[ERR_LEN]);
 
 struct dispatch_filter {
 	const char *since_date;   /* occasion or fire date >= (YYYY-MM-DD), or NULL */
-	const char *status;       /* or NULL */
+	const char *status;       /* a status name, or NULL */
 	const char *rule;         /* or NULL */
 	const char *stakeholder;  /* or NULL */
 	const char *fire_date;    /* exact, or NULL */
 	const char *signer;       /* exact, or NULL */
-	int channel;              /* -1 for any */
+	int channel;              /* CH_CARD, CH_EMAIL, or -1 for any */
 };
-/* store_list_dispatches: matching records ordered by fire_at, id; free with dispatch_recs_free. */
+/* store_list_dispatches: matching records (f NULL: all) ordered by fire_at, id; free with dispatch_recs_free. */
 int store_list_dispatches(struct store *st, const struct dispatch_filter *f,
                           struct dispatch_rec **out, size_t *n, char err[ERR_LEN]);
+/* store_next_retry: *at is the earliest next attempt of the records in retry (INT64_MAX: none). */
+int store_next_retry(struct store *st, int64_t *at, char err[ERR_LEN]);
 
-/* store_meta_get: a value of the meta table (e.g. "install_id", made at creation); caller frees; NULL when absent. */
-char *store_meta_get(struct store *st, const char *key);
-/* store_meta_set: sets (or replaces) a value of the meta table. 0 or -1. */
+/*
+ * store_meta_get: a value of the store's own key/value table (e.g. "install_id", made at
+ * creation; "reminder:..." for reminders sent). 0 with *value (caller frees), 1 when the key
+ * is absent (*value NULL), -1 with err when the database could not say: a caller must not
+ * take an error for "absent" (e.g. send a reminder again).
+ */
+int store_meta_get(struct store *st, const char *key, char **value, char err[ERR_LEN]);
+/* store_meta_set: sets (or replaces) a value. Joins an open write transaction. */
 int store_meta_set(struct store *st, const char *key, const char *value, char err[ERR_LEN]);
 
 /*
- * store_quick_check: PRAGMA quick_check, run once when a pass or the daemon starts: a damaged
- * database is refused with a message rather than written to. 0 or -1.
+ * store_quick_check: the database's integrity check, run once when a pass or the daemon
+ * starts: a damaged database is refused with a message rather than written to.
  */
 int store_quick_check(struct store *st, char err[ERR_LEN]);
 
@@ -84,19 +127,35 @@ int store_quick_check(struct store *st, char err[ERR_LEN]);
 void store_set_clock(struct store *st, int64_t now);
 
 /*
- * For the daemon. store_data_version: PRAGMA data_version, a number that changes when
- * another connection (an import, a mark) has committed since this one last looked; -1 on error.
+ * The pass lock: one pass at a time per database, across processes and machines (serve and
+ * a `run --once` beside it), released when its holder ends or dies. store_pass_lock waits
+ * while another holder has it (logging once that it waits, feeding util_keepalive) and gives
+ * up with -1 when stop (may be NULL) returns non-zero. store_pass_unlock: NULL-safe, and
+ * nothing when not held.
  */
-int64_t store_data_version(struct store *st);
-/* store_next_retry: *at is the earliest next_attempt_at of the records in retry (INT64_MAX: none). 0 or -1. */
-int store_next_retry(struct store *st, int64_t *at, char err[ERR_LEN]);
-/* store_trim: caps SQLite's page cache at cache_kib KiB and gives back what it holds unused (between passes). */
+int store_pass_lock(struct store *st, int (*stop)(void), char err[ERR_LEN]);
+void store_pass_unlock(struct store *st);
+
+/*
+ * The change watch, for the daemon: learn cheaply that another process (an import, a mark)
+ * has committed. store_watch_fd: a descriptor to poll for POLLIN (owned by the store, closed
+ * by store_close), or -1 with err when the store cannot be watched (then changes are seen at
+ * the next pass). store_watch_mark: commits of others count from now (call as a pass starts;
+ * the store's own commits never count). store_changed: drains the descriptor; 1 when another
+ * process has committed since the mark (or the store cannot tell: a pass will find out), 2
+ * when something moved but no commit is visible yet (call again a moment later), 0 nothing.
+ */
+int store_watch_fd(struct store *st, char err[ERR_LEN]);
+void store_watch_mark(struct store *st);
+int store_changed(struct store *st);
+
+/* store_trim: keeps at most cache_kib KiB of cache and gives back what it holds unused (between passes). */
 void store_trim(struct store *st, int cache_kib);
 
 /*
- * The stakeholders one at a time, in id order (strcmp), each with its own custom fields,
- * events and dispatch records, all from one read snapshot: what the streamed plan reads,
- * in memory that does not grow with the table.
+ * The stakeholders one at a time, in id order (bytewise, as strcmp), each with its own custom
+ * fields, events and dispatch records, all from one read snapshot: what the streamed plan
+ * reads, in memory that does not grow with the table.
  */
 struct store_scan;
 struct store_sh_row {
@@ -112,15 +171,15 @@ struct store_sh_row {
 };
 /*
  * store_scan_open: fields is a mask of (1u << enum sh_field) to read (id is always read);
- * custom and events: also read those (else none). table_order: read the table in storage
- * order, faster, as long as that is id order (see store_scan_next). Holds a read
- * transaction until store_scan_close. 0 or -1 with err.
+ * custom and events: also read those (else none). quick: let the store read in the order
+ * cheapest for it, which is usually id order (see store_scan_next). Holds a read snapshot
+ * until store_scan_close; close with store_scan_close.
  */
-int store_scan_open(struct store *st, uint32_t fields, int custom, int events, int table_order,
+int store_scan_open(struct store *st, uint32_t fields, int custom, int events, int quick,
                     struct store_scan **out, char err[ERR_LEN]);
 /*
- * store_scan_next: 1 with *row (owned by the scan), 0 at the end, -1 with err; 2 when a scan
- * in table order meets an id out of order: close it and start again without table_order.
+ * store_scan_next: 1 with *row (owned by the scan), 0 at the end, -1 with err; 2 when a quick
+ * scan meets an id out of order: close it and start again without quick.
  */
 int store_scan_next(struct store_scan *sc, const struct store_sh_row **row, char err[ERR_LEN]);
 void store_scan_close(struct store_scan *sc);   /* NULL is fine */

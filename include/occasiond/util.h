@@ -98,6 +98,11 @@ int util_levenshtein(const char *a, const char *b);
  */
 void util_safe_component(const char *in, char *out, size_t size);
 
+/*
+ * util_uri_scheme_len: the length of SCHEME when s is "SCHEME://..." (RFC 3986 scheme
+ * characters), else 0: such a value names a server, never a file path.
+ */
+size_t util_uri_scheme_len(const char *s);
 /* util_path_join: dir + "/" + name, or name when it is absolute or dir is NULL/empty. Caller frees. */
 char *util_path_join(const char *dir, const char *name);
 /* util_dirname: the directory part of path ("." when none). Caller frees. */

@@ -127,6 +127,18 @@ OCC check > "$T/out" 2>&1; rc=$?
 eq "a Bcc: header in an email template is refused by check" "$rc" 1
 intact "after the template cases"
 
+# --- database: a server URI is never taken for a file path ---
+cp "$CFG" "$T/etc/good-config.yaml"
+sed -i "s|^database: .*|database: postgresql://occ:secret@db.example/occ|" "$CFG"
+expect_fail "a postgresql:// database is refused by this version" "no PostgreSQL backend" \
+	OCC import stakeholders examples/stakeholders.csv
+check_not "its password never shows" "secret" "$T/err"
+sed -i "s|^database: .*|database: mysql://db.example/occ|" "$CFG"
+expect_fail "another scheme is an error, not a file" "unknown database scheme 'mysql://'" OCC log
+eq "no file or directory was made for either" "$(find "$T" -name 'mysql:*' -o -name 'postgresql:*' | wc -l)" 0
+cp "$T/etc/good-config.yaml" "$CFG"
+intact "after the database URI cases"
+
 # --- A symlink planted in the spool does not redirect a write ---
 mkdir -p "$T/var/spool" "$T/elsewhere"
 rm -rf "$T/var/spool/batches"

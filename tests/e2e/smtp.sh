@@ -438,6 +438,14 @@ OCC run --once --at 2026-12-16T11:00 > "$D/run2.out" 2>&1
 n=$(grep -l "dana@acme.example" "$D"/srv/*.rcpt 2>/dev/null | wc -l)
 eq "a later pass with nothing new sends no second reminder" "$n" 1
 eq "nothing goes to the maildir" "$(ls "$D/var/spool/outbox/new" 2>/dev/null | wc -l)" 0
+# The store's record of sent reminders unreadable (its table gone): an error is not "never
+# sent", so nothing goes out again; the pass stops with a message naming the store.
+sqlite3 "$D/var/occasiond.db" "ALTER TABLE meta RENAME TO meta_gone"
+OCC run --once --at 2026-12-16T12:00 > "$D/run3.out" 2>&1; rc=$?
+eq "the store cannot be read: the pass fails" "$rc" 1
+check_out "and says why" "store: cannot read" "$D/run3.out"
+n=$(grep -l "dana@acme.example" "$D"/srv/*.rcpt 2>/dev/null | wc -l)
+eq "and no reminder goes out again" "$n" 1
 stop
 
 # A slow SMTP server does not starve systemd's watchdog: serve keeps sending WATCHDOG=1 while

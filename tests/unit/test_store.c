@@ -51,12 +51,12 @@ static void test_create_reopen(void)
 	if (!st)
 		return;
 	CHECK(store_schema_version(st) == STORE_SCHEMA_VERSION, "schema version %d", STORE_SCHEMA_VERSION);
-	id1 = store_meta_get(st, "install_id");
+	CHECK(store_meta_get(st, "install_id", &id1, err) == 0, "install_id is there (%s)", err);
 	CHECK(id1 && strlen(id1) == 16, "install_id of 16 characters");
 	for (const char *p = id1 ? id1 : "x"; *p; p++)
 		hex = hex && strchr("0123456789abcdef", *p);
 	CHECK(hex, "install_id is hex");
-	CHECK(store_meta_get(st, "nope") == NULL, "absent meta key");
+	CHECK(store_meta_get(st, "nope", &id2, err) == 1 && id2 == NULL, "absent meta key: 1, NULL");
 	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0640, "database file mode 0640 (%o)", sb.st_mode & 0777);
 	store_close(st);
 	store_close(NULL);
@@ -67,7 +67,7 @@ static void test_create_reopen(void)
 		return;
 	}
 	CHECK(store_schema_version(st) == STORE_SCHEMA_VERSION, "schema version unchanged on reopen");
-	id2 = store_meta_get(st, "install_id");
+	CHECK(store_meta_get(st, "install_id", &id2, err) == 0, "install_id again (%s)", err);
 	CHECK(id1 && id2 && strcmp(id1, id2) == 0, "install_id stable across opens");
 	free(id1);
 	free(id2);
@@ -427,10 +427,171 @@ static void test_transactions(struct store *st)
 	stakeholder_clear(&bad);
 }
 
+/* The database value picks the backend: a path is SQLite, a server URI is refused cleanly. */
+static void test_backends(void)
+{
+	struct store *st = NULL;
+	CHECK(store_open("postgresql://occ:secret@db.example/occ", &st, err) == -1 && st == NULL,
+	      "postgresql:// refused in this version");
+	CHECK(strstr(err, "PostgreSQL") && strstr(err, "postgresql://") && !strstr(err, "secret"),
+	      "says PostgreSQL, never echoes the password: %s", err);
+	CHECK(store_open("postgres://db.example/occ", &st, err) == -1 && strstr(err, "PostgreSQL"), "postgres:// too: %s",
+	      err);
+	CHECK(store_open("mysql://db.example/occ", &st, err) == -1 && strstr(err, "unknown database scheme 'mysql://'"),
+	      "another scheme is an error, not a file: %s", err);
+	CHECK(access("mysql:", F_OK) != 0, "and no file or directory was made for it");
+	static const char *const names[][2] = {
+		{"/var/lib/occasiond/occasiond.db", "/var/lib/occasiond/occasiond.db"},
+		{"postgresql://occ:secret@db.example:5432/occ?sslmode=verify-full", "postgresql://db.example:5432/occ"},
+		{"postgres://u@h/d#frag", "postgres://h/d"}, {"postgresql:///occ?host=/run/pg", "postgresql:///occ"},
+		{"postgresql://a@b@h", "postgresql://h"},
+	};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		char *got = store_safe_name(names[i][0]);
+		CHECK(strcmp(got, names[i][1]) == 0, "safe name of %s: %s", names[i][1], got);
+		free(got);
+	}
+	CHECK(store_present("postgresql://h/db") == 1, "a server database counts as present");
+	CHECK(store_present("/nonexistent/occ.db") == 0, "a missing file does not");
+}
+
+/*
+ * store_meta_get tells absent from a failure: a reminder is sent only for "absent". The meta
+ * table renamed away under an open store (another process did it) is a failure, not absence.
+ */
+static void test_meta_error(void)
+{
+	struct store *st = NULL;
+	char p[300], cmd[700], *v = (char *)"x";
+
+	snprintf(p, sizeof p, "%s/meta.db", dir);
+	CHECK(store_open(p, &st, err) == 0, "open (%s)", err);
+	if (!st)
+		return;
+	CHECK(store_meta_set(st, "reminder:2026-12-01/Dana.pdf#3", "sent", err) == 0, "meta set (%s)", err);
+	CHECK(store_meta_get(st, "reminder:2026-12-01/Dana.pdf#3", &v, err) == 0 && v && strcmp(v, "sent") == 0,
+	      "meta get: 0 and the value");
+	free(v);
+	CHECK(store_meta_get(st, "reminder:other", &v, err) == 1 && !v, "absent: 1");
+	snprintf(cmd, sizeof cmd, "sqlite3 -cmd '.timeout 60000' '%s' 'ALTER TABLE meta RENAME TO meta_gone'", p);
+	CHECK(system(cmd) == 0, "another process renames the meta table");
+	v = (char *)"x";
+	CHECK(store_meta_get(st, "reminder:2026-12-01/Dana.pdf#3", &v, err) == -1 && !v,
+	      "unreadable: -1, not absent");
+	CHECK(strstr(err, "store: cannot read reminder:") && strstr(err, "meta"), "the message says what: %s", err);
+	CHECK(store_meta_get(st, "reminder:other", &v, err) == -1, "an absent key cannot be told either: -1");
+	CHECK(store_meta_set(st, "reminder:other", "sent", err) == -1, "nor written");
+	store_close(st);
+	unlink(p);
+	snprintf(cmd, sizeof cmd, "%s-wal", p);
+	unlink(cmd);
+	snprintf(cmd, sizeof cmd, "%s-shm", p);
+	unlink(cmd);
+}
+
+/* The dispatch record's states for the hand work (`mark`). */
+static void test_mark(struct store *st)
+{
+	static const struct {
+		enum dispatch_status from, to;
+		enum channel ch;
+		int ok;
+	} cases[] = {
+		{DS_RENDERED, DS_PRINTED, CH_CARD, 1}, {DS_RENDERED, DS_MAILED, CH_CARD, 1},
+		{DS_PRINTED, DS_SIGNED, CH_CARD, 1}, {DS_SIGNED, DS_MAILED, CH_CARD, 1},
+		{DS_PRINTED, DS_PRINTED, CH_CARD, 0}, {DS_SIGNED, DS_PRINTED, CH_CARD, 0},
+		{DS_MAILED, DS_CANCELLED, CH_CARD, 0}, {DS_SIGNED, DS_CANCELLED, CH_CARD, 1},
+		{DS_RENDERED, DS_CANCELLED, CH_CARD, 1}, {DS_FAILED, DS_CANCELLED, CH_CARD, 1},
+		{DS_FAILED, DS_CANCELLED, CH_EMAIL, 1}, {DS_FAILED, DS_PRINTED, CH_CARD, 0},
+		{DS_SKIPPED, DS_PRINTED, CH_CARD, 0}, {DS_CANCELLED, DS_PRINTED, CH_CARD, 0},
+		{DS_SENT, DS_CANCELLED, CH_EMAIL, 0}, {DS_QUEUED, DS_PRINTED, CH_EMAIL, 0},
+		{DS_PRINTED, DS_MAILED, CH_CARD, 1},
+	};
+	char date[16];
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct dispatch_rec r, got;
+		int claimed = 0, found = 0, rc;
+		snprintf(date, sizeof date, "2027-01-%02zu", i + 1);
+		rec_make(&r, "mark", "a-1", date, cases[i].ch, 1);
+		r.status = cases[i].from;
+		CHECK(store_claim(st, &r, &claimed, err) == 0 && claimed, "claim case %zu", i);
+		rc = store_mark_dispatch(st, r.id, cases[i].to, err);
+		CHECK((rc == 0) == cases[i].ok, "%s %s -> %s: %s (%s)", channel_names[cases[i].ch],
+		      dispatch_status_names[cases[i].from], dispatch_status_names[cases[i].to],
+		      cases[i].ok ? "allowed" : "refused", rc ? err : "ok");
+		CHECK(store_get_dispatch(st, r.id, &got, &found, err) == 0 && found &&
+		      got.status == (cases[i].ok ? cases[i].to : cases[i].from), "case %zu: the status stored", i);
+		if (!cases[i].ok && cases[i].ch == CH_EMAIL && cases[i].from != DS_FAILED)
+			CHECK(strstr(err, "is an email; only cards are marked") != NULL, "an email: %s", err);
+		else if (!cases[i].ok)
+			CHECK(strstr(err, "it cannot become") != NULL, "says why: %s", err);
+		dispatch_rec_clear(&got);
+		dispatch_rec_clear(&r);
+	}
+	CHECK(store_mark_dispatch(st, 999999, DS_PRINTED, err) == -1 && strcmp(err, "no dispatch with that id") == 0,
+	      "an unknown id: %s", err);
+	CHECK(store_mark_dispatch(st, 1, DS_SENT, err) == -1, "sent is no hand-work step");
+	CHECK(store_begin(st, err) == 0, "no transaction was left open by mark (%s)", err);
+	store_rollback(st);
+}
+
+/* The pass lock across two opens of one database; a waiter gives up when asked to stop. */
+static int stop_now(void)
+{
+	return 1;
+}
+
+static void test_pass_lock(void)
+{
+	struct store *a = NULL, *b = NULL;
+	CHECK(store_open(path, &a, err) == 0 && store_open(path, &b, err) == 0, "two opens (%s)", err);
+	if (!a || !b) {
+		store_close(a);
+		store_close(b);
+		return;
+	}
+	CHECK(store_pass_lock(a, NULL, err) == 0, "first takes the pass lock (%s)", err);
+	CHECK(store_pass_lock(a, NULL, err) == 0, "taking it again is a no-op");
+	CHECK(store_pass_lock(b, stop_now, err) == -1 && strstr(err, "stopped while waiting"),
+	      "the second waits and gives up on stop: %s", err);
+	store_pass_unlock(a);
+	CHECK(store_pass_lock(b, stop_now, err) == 0, "free again after unlock (%s)", err);
+	store_close(b);   /* closing releases it too */
+	CHECK(store_pass_lock(a, stop_now, err) == 0, "free after the holder closed (%s)", err);
+	store_pass_unlock(a);
+	store_pass_unlock(a);
+	store_pass_unlock(NULL);
+	store_close(a);
+}
+
+/* The scan returns ids in bytewise order, with their own side rows. */
+static void test_scan(struct store *st)
+{
+	struct store_scan *sc = NULL;
+	const struct store_sh_row *row;
+	char last[64] = "";
+	int rc, n = 0, sorted = 1;
+	for (int quick = 1; quick >= 0; quick--) {
+		n = 0;
+		last[0] = '\0';
+		CHECK(store_scan_open(st, 1u << SH_FIRST_NAME, 1, 1, quick, &sc, err) == 0, "scan open (%s)", err);
+		while ((rc = store_scan_next(sc, &row, err)) == 1) {
+			sorted = sorted && strcmp(last, row->sh.f[SH_ID]) < 0;
+			snprintf(last, sizeof last, "%s", row->sh.f[SH_ID]);
+			n++;
+		}
+		CHECK(rc == 0 || (quick && rc == 2), "scan ends cleanly (%d: %s)", rc, rc < 0 ? err : "");
+		store_scan_close(sc);
+		sc = NULL;
+	}
+	CHECK(n >= 2 && sorted, "ids in bytewise order (%d rows)", n);
+	store_scan_close(NULL);
+}
+
 static void cleanup(void)
 {
 	static const char *const files[] = {"sub/dir/o.db", "sub/dir/o.db-wal", "sub/dir/o.db-shm", "new.db",
-	                                    "new.db-wal", "new.db-shm", "junk.db", "sub/dir", "sub"};
+	                                    "new.db-wal", "new.db-shm", "junk.db", "sub/dir/o.db.lock", "sub/dir", "sub"};
 	char p[300];
 	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
 		snprintf(p, sizeof p, "%s/%s", dir, files[i]);
@@ -449,13 +610,18 @@ int main(void)
 	}
 	test_create_reopen();
 	test_refused();
+	test_backends();
+	test_meta_error();
 	CHECK(store_open(path, &st, err) == 0, "open for data tests (%s)", err);
 	if (st) {
 		test_stakeholders(st);
 		test_events(st);
 		test_dispatches(st);
 		test_transactions(st);
+		test_mark(st);
+		test_scan(st);
 		store_close(st);
+		test_pass_lock();
 	}
 	cleanup();
 	return check_done();

@@ -1,0 +1,115 @@
+/*
+ * store_backend: the table of primitives a store backend registers (store_sqlite.c today; a
+ * PostgreSQL backend later). The front, store.c, does the backend-independent work once:
+ * picking the backend from the `database:` value, validating what is written, the dispatch
+ * record state machine, the clock, the pass lock's waiting and every message a user sees
+ * ("store: cannot WHAT: why"). A backend only moves data and says why it could not:
+ *
+ *   - each primitive returns 0 on success, -1 with the reason in why (no "store: " prefix,
+ *     no name of the call: the front adds those); where a call has an expected "no" it is a
+ *     positive return, documented below, never -1;
+ *   - a primitive that writes is atomic on its own and, inside an open write transaction
+ *     (begin), joins it;
+ *   - strings handed out (out-params) are the caller's to free, unless said otherwise;
+ *   - ids compare bytewise (strcmp): every ordered read returns them in that order (SQLite's
+ *     BINARY collation; PostgreSQL needs COLLATE "C"), since the front and the planner merge
+ *     by it.
+ *
+ * Room left for several daemons on one server database (claims with an owner and a lease
+ * that the owner renews, fencing on every step that acts on a claim): those will be new
+ * primitives of this table (and an owner argument to ds_claim), which store.c calls and a
+ * backend without them (SQLite: one machine, the pass lock serialises) leaves NULL.
+ */
+#ifndef OCCASIOND_STORE_BACKEND_H
+#define OCCASIOND_STORE_BACKEND_H
+
+#include <stdint.h>
+
+#include "occasiond/store.h"
+
+struct store_be;        /* a backend's open database */
+struct store_be_scan;   /* a backend's scan */
+
+struct store_backend {
+	const char *name;
+
+	/*
+	 * open: opens where (the `database:` value as given), creating and migrating the schema;
+	 * now stamps what creation writes. why: the whole message (e.g. "cannot open PATH:
+	 * reason"), which the front prefixes with "store: ".
+	 */
+	int (*open)(const char *where, int64_t now, struct store_be **out, char why[ERR_LEN]);
+	void (*close)(struct store_be *b);                /* NULL is fine; rolls back an open transaction */
+	int (*schema_version)(struct store_be *b);        /* -1 when unreadable */
+
+	/* The caller's write transaction. commit rolls back itself when it fails. */
+	int (*begin)(struct store_be *b, char why[ERR_LEN]);
+	int (*commit)(struct store_be *b, char why[ERR_LEN]);
+	void (*rollback)(struct store_be *b);             /* no transaction open: nothing */
+
+	/* meta_get: 0 with *value (caller frees), 1 when the key is absent, -1 on error. */
+	int (*meta_get)(struct store_be *b, const char *key, char **value, char why[ERR_LEN]);
+	int (*meta_set)(struct store_be *b, const char *key, const char *value, char why[ERR_LEN]);
+
+	/* sh_put: sh is validated (an id); sh->present 0 writes every column, else those bits. */
+	int (*sh_put)(struct store_be *b, const struct stakeholder *sh, int64_t now, char why[ERR_LEN]);
+	/* sh_get: 0 with *out filled (clear with stakeholder_clear), 1 when absent, -1. */
+	int (*sh_get)(struct store_be *b, const char *id, struct stakeholder *out, char why[ERR_LEN]);
+	int (*sh_all)(struct store_be *b, struct stakeholder **out, size_t *n, char why[ERR_LEN]);
+	int (*custom_columns)(struct store_be *b, char ***out, size_t *n, char why[ERR_LEN]);
+	/* ev_put: 0, 1 when its stakeholder does not exist, -1. */
+	int (*ev_put)(struct store_be *b, const struct event *ev, char why[ERR_LEN]);
+	int (*ev_all)(struct store_be *b, struct event **out, size_t *n, char why[ERR_LEN]);
+
+	/*
+	 * Dispatch records, validated by the front. ds_claim: 0 when inserted (rec->id set), 1
+	 * when (rule, stakeholder, occasion_date) exists already (nothing written), -1.
+	 * ds_update: every mutable field by rec->id, updated_at = now; 1 when no such record.
+	 * ds_get: 0 with *out, 1 when absent. ds_list: f is validated and never NULL.
+	 */
+	int (*ds_claim)(struct store_be *b, struct dispatch_rec *rec, int64_t now, char why[ERR_LEN]);
+	int (*ds_update)(struct store_be *b, const struct dispatch_rec *rec, int64_t now, char why[ERR_LEN]);
+	int (*ds_delete)(struct store_be *b, int64_t id, char why[ERR_LEN]);
+	int (*ds_get)(struct store_be *b, int64_t id, struct dispatch_rec *out, char why[ERR_LEN]);
+	int (*ds_list)(struct store_be *b, const struct dispatch_filter *f, struct dispatch_rec **out, size_t *n,
+	               char why[ERR_LEN]);
+	int (*ds_next_retry)(struct store_be *b, int64_t *at, char why[ERR_LEN]);
+
+	/*
+	 * The scan (see store_scan_open): one read snapshot until scan_close. quick: the
+	 * backend may return the stakeholders in whatever order is cheapest for it, hoping it is
+	 * id order (the front checks and asks again); else strictly in bytewise id order.
+	 * scan_next: 1 with *row (owned by the scan, valid until the next call), 0 at the end, -1.
+	 */
+	int (*scan_open)(struct store_be *b, uint32_t fields, int custom, int events, int quick,
+	                 struct store_be_scan **out, char why[ERR_LEN]);
+	int (*scan_next)(struct store_be_scan *sc, const struct store_sh_row **row, char why[ERR_LEN]);
+	void (*scan_close)(struct store_be_scan *sc);    /* NULL is fine */
+
+	/* check: the integrity check; 0 sound, 1 damaged (why says how), -1 could not check. */
+	int (*check)(struct store_be *b, char why[ERR_LEN]);
+	/* trim: keep at most cache_kib KiB of cache and give back what is unused. */
+	void (*trim)(struct store_be *b, int cache_kib);
+
+	/*
+	 * The pass lock, across processes and dropped when its holder dies: lock_try takes it
+	 * without waiting: 0 taken, 1 another holder has it, -1. unlock: NULL-safe, idempotent.
+	 */
+	int (*lock_try)(struct store_be *b, char why[ERR_LEN]);
+	void (*unlock)(struct store_be *b);
+
+	/*
+	 * The change watch. watch_fd: a descriptor that becomes readable when another process
+	 * may have committed (made on first call, owned by the backend), or -1 with why.
+	 * watch_mark: from now on, commits of others count. changed: drains the descriptor; 1
+	 * when another process committed since the mark, 2 when something moved but no commit
+	 * is visible yet (ask again a moment later), 0 nothing.
+	 */
+	int (*watch_fd)(struct store_be *b, char why[ERR_LEN]);
+	void (*watch_mark)(struct store_be *b);
+	int (*changed)(struct store_be *b);
+};
+
+extern const struct store_backend store_backend_sqlite;
+
+#endif
