@@ -84,7 +84,7 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 	struct planner *pl = NULL;
 	struct plan_item *items = NULL;
 	const struct plan_item **cards = NULL, **emails = NULL;
-	size_t n = 0, ncards = 0, nemails = 0;
+	size_t n = 0, ncards = 0, nemails = 0, nskips = 0;
 	int rc = -1, lock = -1;
 
 	memset(stats, 0, sizeof *stats);
@@ -119,20 +119,29 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 			continue;
 		}
 		if (it->state == PS_MISSED || it->state == PS_SKIPPED) {
+			/* Skips go in groups of 256 a transaction: a commit each would cost a sync each. */
+			if (nskips % 256 == 0 && (nskips == 0 || store_commit(st, err) == 0) && store_begin(st, err) != 0)
+				goto out;
 			if (dispatch_record_skip(&p, it, err) != 0)
 				goto out;
+			nskips++;
 		} else if (it->channel == CH_EMAIL) {
 			emails[nemails++] = it;
 		} else {
 			cards[ncards++] = it;
 		}
 	}
+	if (nskips && store_commit(st, err) != 0)
+		goto out;
+	nskips = 0;
 	if (dispatch_mail_items(&p, emails, nemails, err) != 0)
 		goto out;
 	dispatch_card_items(&p, cards, ncards);
 	dispatch_mail_reminders(&p);
 	rc = 0;
 out:
+	if (nskips)
+		store_rollback(st);   /* a failed pass: its open skips' transaction */
 	dispatch_mail_finish(&p);
 	free(cards);
 	free(emails);

@@ -461,7 +461,7 @@ static void deliver_smtp(struct pass *p, const struct mail_item *items, size_t n
 	free(ctx);
 }
 
-/* deliver_maildir: builds and writes one claimed email into SPOOL/outbox; committed at once. */
+/* deliver_maildir: builds and writes one claimed email into SPOOL/outbox, its outcome into the store. */
 static void deliver_maildir(struct pass *p, struct dispatch_rec *rec, const struct rule *r,
                             const struct stakeholder *sh, const struct event *ev, day_t occasion, long years)
 {
@@ -513,12 +513,20 @@ static void deliver_maildir(struct pass *p, struct dispatch_rec *rec, const stru
 	free(path);
 }
 
+/*
+ * deliver: items[0..n) over the transport. Maildir: the outcomes of the group are committed in
+ * one transaction after its files are written (one commit a group, not one a message); a crash
+ * before that commit leaves them queued, and recovery finds their files: sent, not again.
+ */
 static void deliver(struct pass *p, const struct mail_item *items, size_t n)
 {
+	char err[ERR_LEN];
+	int tx;
 	if (p->cfg->transport == TRANSPORT_SMTP) {
 		deliver_smtp(p, items, n);
 		return;
 	}
+	tx = n > 1 && store_begin(p->st, err) == 0;
 	for (size_t i = 0; i < n; i++) {
 		if (dispatch_stopping()) {
 			struct job_ctx *ctx = xcalloc(n - i, sizeof *ctx);
@@ -528,11 +536,15 @@ static void deliver(struct pass *p, const struct mail_item *items, size_t n)
 			}
 			withdraw(p, ctx, n - i);
 			free(ctx);
-			return;
+			break;
 		}
 		if (i % 64 == 63)
 			util_keepalive();
 		deliver_maildir(p, items[i].rec, items[i].r, items[i].sh, items[i].ev, items[i].occ, items[i].years);
+	}
+	if (tx && store_commit(p->st, err) != 0) {
+		log_err("%s", err);   /* left queued: recovery finds the files */
+		store_rollback(p->st);
 	}
 }
 
