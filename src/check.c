@@ -90,11 +90,10 @@ void check_columns(const struct ruleset *rs, struct store *st, const char *db_na
 	free_strs(cols, ncols);
 }
 
-/* reaches: the rule's audience, consent and opt-out would let it reach sh (dates aside). */
-static int reaches(const struct rule *r, const struct stakeholder *sh)
+/* reaches: the rule's audience, consent and opt-out would let it reach sh (dates aside): the planner's test. */
+static int reaches(const struct ruleset *rs, const struct rule *r, const struct stakeholder *sh)
 {
-	return !stakeholder_flag(sh, SH_OPTED_OUT) && strlist_has(&r->types, sh->f[SH_TYPE]) &&
-	       strlist_has(&r->tiers, sh->f[SH_TIER]) && (!r->personal || stakeholder_flag(sh, SH_CONSENT_PERSONAL));
+	return planner_in_audience(rs, r, sh, DAY_NONE);
 }
 
 /* A hash-free duplicate finder: sort (key, index) pairs and report equal neighbours. */
@@ -178,12 +177,15 @@ static void check_fonts(const struct config *cfg, const struct ruleset *rs, cons
 			if (card_template_load(path, cfg->fonts, &t, err) == 0) {
 				for (size_t i = 0; i < nsh; i++) {
 					struct tval *ctx;
-					if (!reaches(r, &sh[i]))
+					char *full;
+					if (!reaches(rs, r, &sh[i]))
 						continue;
 					if (vi > 0 && r->variants[vi - 1].tiers.n && !strlist_has(&r->variants[vi - 1].tiers, sh[i].f[SH_TIER]))
 						continue;
+					full = stakeholder_display_name(&sh[i]);
 					ctx = dispatch_context(cfg, r, &sh[i], NULL, dates_from_ymd(2000, 1, 1), 1,
-					                       r->signer ? r->signer : planner_default_signer(cfg, &sh[i]));
+					                       planner_signer(cfg, r, (int)vi - 1, sh[i].f[SH_OWNER], full));
+					free(full);
 					if (card_check(t, ctx, err) != 0)
 						diags_add(d, 1, "%s: warning: stakeholder '%s', occasion '%s', card '%s': %s", db,
 						          sh[i].f[SH_ID], r->id, name, err);
@@ -235,7 +237,7 @@ void check_data(const struct config *cfg, const struct ruleset *rs, struct store
 			for (size_t k = 0; k < rs->nrules; k++) {
 				const struct rule *r = &rs->rules[k];
 				struct strbuf *to = NULL;
-				if (!reaches(r, s))
+				if (!reaches(rs, r, s))
 					continue;
 				if (r->channel == CH_EMAIL && !*s->f[SH_EMAIL])
 					to = &no_mail;

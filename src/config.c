@@ -24,7 +24,7 @@ static const char *const smtp_keys[] = {
 };
 static const char *const retry_keys[] = {"attempts", "first_delay", "max_delay", NULL};
 static const char *const cards_keys[] = {"signing", "transit", "remind_signers", "print_command", "envelope",
-                                         "labels", NULL};
+                                         "labels", "signers", NULL};
 
 const char *config_resolve_path(const char *opt)
 {
@@ -59,6 +59,11 @@ void config_free(struct config *c)
 	free(c->smtp.password_file);
 	free(c->smtp.ca_file);
 	free(c->cards.print_command);
+	for (size_t i = 0; i < c->cards.nsigners; i++) {
+		free(c->cards.signers[i].name);
+		free(c->cards.signers[i].email);
+	}
+	free(c->cards.signers);
 	free(c);
 }
 
@@ -232,6 +237,28 @@ static void parse_mail(struct config *c, const struct ynode *root, struct diags 
 		ytree_diag(d, 0, ytree_get(retry, "first_delay"), "first_delay is longer than max_delay");
 }
 
+/* parse_signers: cards.signers, a map of signer name to their own email address. */
+static void parse_signers(struct config *c, const struct ynode *n, struct diags *d)
+{
+	if (!n)
+		return;
+	if (n->type != Y_MAP) {
+		ytree_diag(d, 0, n, "signers: expected a map of signer name to email address");
+		return;
+	}
+	c->cards.signers = xcalloc(n->n ? n->n : 1, sizeof *c->cards.signers);
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *v = n->items[i];
+		if (v->type != Y_SCALAR || !mime_addr_valid(v->value)) {
+			ytree_diag(d, 0, v, "signers: '%s': expected an email address like name@example.org",
+			           n->keys[i]->value);
+			continue;
+		}
+		c->cards.signers[c->cards.nsigners].name = xstrdup(n->keys[i]->value);
+		c->cards.signers[c->cards.nsigners++].email = xstrdup(v->value);
+	}
+}
+
 static void parse_cards(struct config *c, const struct ynode *root, struct diags *d)
 {
 	const struct ynode *cards = ytree_map(ytree_get(root, "cards"), "cards", cards_keys, d);
@@ -255,6 +282,7 @@ static void parse_cards(struct config *c, const struct ynode *root, struct diags
 	c->cards.labels = CARD_LABELS_NONE;
 	ytree_enum(ytree_get(cards, "labels"), "labels", card_labels_names, CARD_LABELS_COUNT, NULL,
 	           &c->cards.labels, d);
+	parse_signers(c, ytree_get(cards, "signers"), d);
 	if (c->cards.signing.unit < DUR_DAYS && c->cards.signing.unit != DUR_SECONDS)
 		ytree_diag(d, 0, ytree_get(cards, "signing"), "signing: give days or business days");
 	if (c->cards.transit.unit < DUR_DAYS && c->cards.transit.unit != DUR_SECONDS)

@@ -1,7 +1,11 @@
 /*
- * dispatch, the card path: every card of one signer and fire date goes into one batch,
- * saved atomically, and its records are committed with it; a later pass on the same date
- * rebuilds the batch from all its records so a signer has one batch per day.
+ * dispatch, the card path: every card of one signer and fire date goes into one batch, saved
+ * atomically. The claims of the pass's cards are committed before anything renders, each
+ * batch's outcome after it is saved, and no write transaction is held while cards render (an
+ * import or a mark beside a long render does not wait). A later pass on the same date rebuilds
+ * the batch from all its records so a signer has one batch per day; claims left queued by a
+ * pass that died are withdrawn by the next (dispatch_card_recover) and planned again.
+ * Depends on dispatch_common.c alone: signer reminders are handed to the orchestrator.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,56 +24,6 @@
 
 
 
-static struct card_template *card_tmpl(const struct pass *p, struct tmpl_cache **cache, size_t *n,
-                                       const char *name, char err[ERR_LEN])
-{
-	char *file, *path;
-	struct tmpl_cache *c;
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp((*cache)[i].name, name) == 0) {
-			if (!(*cache)[i].t)
-				util_strlcpy(err, (*cache)[i].err, ERR_LEN);
-			return (*cache)[i].t;
-		}
-	*cache = xreallocarray(*cache, *n + 1, sizeof **cache);
-	c = &(*cache)[(*n)++];
-	c->name = xstrdup(name);
-	c->t = NULL;
-	c->err = NULL;
-	file = xasprintf("%s.card.yaml", name);
-	path = util_path_join(p->cfg->templates, file);
-	if (card_template_load(path, p->cfg->fonts, &c->t, err) != 0)
-		c->err = xstrdup(err);
-	free(file);
-	free(path);
-	return c->t;
-}
-
-void dispatch_card_cache_free(struct tmpl_cache *c, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(c[i].name);
-		card_template_free(c[i].t);
-		free(c[i].err);
-	}
-	free(c);
-}
-
-int dispatch_card_render(const struct pass *p, struct card_batch *b, struct tmpl_cache **cache, size_t *ncache,
-                       const struct rule *r, const struct stakeholder *sh, const struct event *ev, day_t occ,
-                       long years, const char *tmpl_name, const char *signer, int *page, char err[ERR_LEN])
-{
-	struct card_template *t = card_tmpl(p, cache, ncache, tmpl_name, err);
-	struct tval *ctx;
-	int rc;
-	if (!t)
-		return -1;
-	ctx = dispatch_context(p->cfg, r, sh, ev, occ, years, signer);
-	rc = card_batch_add(b, t, ctx, page, err);
-	tval_free(ctx);
-	return rc;
-}
-
 static char *batch_path(const struct pass *p, const char *fire_date, const char *signer, int suffix)
 {
 	char safe[128], *name, *path;
@@ -84,7 +38,7 @@ static char *batch_path(const struct pass *p, const char *fire_date, const char 
 struct bcard {
 	struct dispatch_rec *rec;
 	int old;
-	char *name, *occasion, *address, *owner_email;
+	char *name, *occasion, *address, *owner, *owner_email;
 	day_t mail_by;
 };
 
@@ -150,6 +104,7 @@ static void bcard_fill(const struct pass *p, struct bcard *c, const struct rule 
 	c->name = stakeholder_display_name(sh);
 	c->occasion = xasprintf("%s, %s", r->name ? r->name : r->id, d);
 	c->address = address_of(sh);
+	c->owner = xstrdup(sh->f[SH_OWNER]);
 	c->owner_email = xstrdup(sh->f[SH_OWNER_EMAIL]);
 	c->mail_by = calendar_prev_business(&p->rs->cal, dates_sub_duration(&p->rs->cal, occ, &p->cfg->cards.transit));
 }
@@ -160,6 +115,7 @@ static void bcards_free(struct bcard *v, size_t n)
 		free(v[i].name);
 		free(v[i].occasion);
 		free(v[i].address);
+		free(v[i].owner);
 		free(v[i].owner_email);
 	}
 	free(v);
@@ -205,49 +161,6 @@ static void run_print_command(const char *cmd, const char *path)
 		        WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
-/*
- * remind_deliver: hands a signer's reminder to the configured transport. Maildir: under its
- * deterministic name (delivery refuses an existing name, so it is never written twice).
- * SMTP: sent on a session of its own, and its name noted in the store's meta table once the
- * server has accepted it, so a later pass does not send it again; a reminder that cannot be
- * sent now is logged (the batch itself is safe on disk) and not retried.
- */
-static int remind_deliver(const struct pass *p, const char *name, const char *to, const struct strbuf *msg,
-                          char err[ERR_LEN])
-{
-	struct mail_smtp *smtp = NULL;
-	struct mail_result res;
-	char *key, *seen;
-	const char *rcpt[1];
-	int rc = -1;
-
-	if (p->cfg->transport != TRANSPORT_SMTP) {
-		char *outbox = util_path_join(p->cfg->spool, "outbox");
-		rc = mail_maildir_deliver(outbox, name, msg->s, msg->len, NULL, err);
-		free(outbox);
-		return rc;
-	}
-	key = xasprintf("reminder:%s", name);
-	/* Sent already (0), or the store cannot say (-1): either way, nothing goes out again. */
-	if ((rc = store_meta_get(p->st, key, &seen, err)) != 1) {
-		free(seen);
-		free(key);
-		return rc;
-	}
-	rc = -1;
-	rcpt[0] = to;
-	memset(&res, 0, sizeof res);
-	if (mail_smtp_open(p->cfg, &smtp, err) == 0) {
-		if (mail_smtp_send(smtp, p->cfg->mail_from_addr, rcpt, 1, msg->s, msg->len, NULL, NULL, &res) == MAIL_SENT)
-			rc = store_meta_set(p->st, key, "sent", err);
-		else
-			err_set(err, "%s", res.err[0] ? res.err : res.reply);
-	}
-	mail_smtp_close(smtp);
-	free(key);
-	return rc;
-}
-
 static uint32_t fnv1a(const char *s)
 {
 	uint32_t h = 2166136261u;
@@ -257,34 +170,43 @@ static uint32_t fnv1a(const char *s)
 }
 
 /*
+ * signer_address: where a signer's reminder goes (CONTRACT §7): the signer's own address in
+ * cards.signers; without one, the owner_email of the batch's stakeholders whose owner is the
+ * signer; NULL when neither is known.
+ */
+static const char *signer_address(const struct pass *p, const char *signer, const struct bcard *cards, size_t n)
+{
+	for (size_t i = 0; i < p->cfg->cards.nsigners; i++)
+		if (strcmp(p->cfg->cards.signers[i].name, signer) == 0)
+			return p->cfg->cards.signers[i].email;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(cards[i].owner, signer) == 0 && cards[i].owner_email[0] && mime_addr_valid(cards[i].owner_email))
+			return cards[i].owner_email;
+	return NULL;
+}
+
+/*
  * remind_signer: one email per (fire date, signer, number of cards): the first pass that
  * makes the batch sends one; a later pass that adds cards sends one more, marked as an
- * update, since the file to print changed. Nothing is sent twice.
+ * update, since the file to print changed. Made here, sent by the orchestrator through the
+ * pass's mail session (dispatch_mail_reminders), which sends nothing twice.
  */
-static void remind_signer(const struct pass *p, const char *signer, const char *fire_iso, const char *path,
+static void remind_signer(struct pass *p, const char *signer, const char *fire_iso, const char *path,
                           const struct bcard *cards, size_t n, int nold, day_t sign_by)
 {
 	char safe[96], name[256], date[64], by[64], fire[64], err[ERR_LEN];
-	const char *to = NULL, *at;
-	char *outbox, *mid = NULL, *subject = NULL;
+	const char *to = signer_address(p, signer, cards, n), *at;
+	char *mid = NULL, *subject = NULL;
 	struct strbuf body = {0}, msg = {0};
 	struct mime_message m;
 
-	for (size_t i = 0; i < n && !to; i++)
-		if (cards[i].owner_email[0] && mime_addr_valid(cards[i].owner_email))
-			to = cards[i].owner_email;
 	if (!to) {
-		log_warn("batch %s: no owner_email among its stakeholders to remind %s", path, signer);
+		log_warn("batch %s: no address to remind %s (cards.signers, or the owner_email of a stakeholder "
+		         "%s owns)", path, signer, signer);
 		return;
 	}
 	util_safe_component(signer, safe, sizeof safe);
 	snprintf(name, sizeof name, "remind.%s.%s.%08x.%zu", fire_iso, safe, (unsigned)fnv1a(signer), n);
-	outbox = util_path_join(p->cfg->spool, "outbox");
-	if (mail_maildir_has(outbox, name)) {
-		free(outbox);
-		return;
-	}
-	free(outbox);
 	long_date(sign_by, by, sizeof by);
 	{
 		day_t fd;
@@ -320,14 +242,21 @@ static void remind_signer(const struct pass *p, const char *signer, const char *
 	m.date = date;
 	m.message_id = mid;
 	m.text = body.s;
-	if (mime_build(&m, &msg, err) != 0 || remind_deliver(p, name, to, &msg, err) != 0)
+	if (mime_build(&m, &msg, err) != 0) {
 		log_err("batch %s: reminder to %s not sent: %s", path, to, err);
-	else
-		log_info("batch %s: reminder sent to %s", path, to);
+		sb_free(&msg);
+	} else {
+		struct reminder *rm;
+		p->rem = xreallocarray(p->rem, p->nrem + 1, sizeof *p->rem);
+		rm = &p->rem[p->nrem++];
+		rm->name = xstrdup(name);
+		rm->to = xstrdup(to);
+		rm->batch = xstrdup(path);
+		rm->msg = msg;
+	}
 	free(subject);
 	free(mid);
 	sb_free(&body);
-	sb_free(&msg);
 }
 
 /*
@@ -378,13 +307,18 @@ static int group_begin(struct pass *p, struct group *g, const struct plan_item *
 	for (size_t i = 0; i < g->nold; i++)
 		g->old_page[i] = g->old[i].page;
 	/*
-	 * Claim first, inside the pass's write transaction: a card another process claimed since
-	 * this pass planned is left out, so no batch ever holds a page without its record.
+	 * Claim first, in the claims' transaction (committed before anything renders): a card
+	 * another process claimed since this pass planned is left out, and a stakeholder gone
+	 * since the plan is not claimed.
 	 */
 	g->mine = xcalloc(n + 1, sizeof *g->mine);
 	for (size_t i = 0; i < n; i++) {
+		const struct stakeholder *sh;
+		const struct event *ev;
 		dispatch_rec_from_item(&g->recs[i], items[i]);
 		g->recs[i].status = DS_QUEUED;
+		if (dispatch_item_parts(p, items[i], &sh, &ev) != 0)
+			continue;
 		if (store_claim(p->st, &g->recs[i], &g->mine[i], err) != 0) {
 			log_err("%s", err);
 			return -1;
@@ -420,7 +354,7 @@ static int same_batch(const char *artifact, const char *path)
  * group_cards: the batch's cards in page order (old records still in it, then the new cards
  * rendered), with what the cover sheet and the reminder show; *sign_by the earliest mail-by.
  */
-static struct bcard *group_cards(const struct pass *p, struct group *g, size_t *nc, day_t *sign_by)
+static struct bcard *group_cards(struct pass *p, struct group *g, size_t *nc, day_t *sign_by)
 {
 	struct bcard *bc = xcalloc(g->n + g->nold + 1, sizeof *bc);
 	*nc = 0;
@@ -436,8 +370,10 @@ static struct bcard *group_cards(const struct pass *p, struct group *g, size_t *
 			if (v[i].page <= 0 || v[i].status == DS_FAILED || v[i].status == DS_SKIPPED ||
 			    (!pass && !same_batch(v[i].artifact, g->path)) || (pass && !g->mine[i]))
 				continue;
-			if (pass) {     /* a new card: its plan item says it all */
-				r = g->items[i]->rule, sh = g->items[i]->sh, occ = g->items[i]->occasion;
+			if (pass) {     /* a new card: its plan item and its stakeholder */
+				r = g->items[i]->rule, occ = g->items[i]->occasion;
+				if (dispatch_item_parts(p, g->items[i], &sh, &ev) != 0)
+					continue;
 			} else if (dispatch_item_of_record(p, &v[i], &r, &sh, &ev, &occ, &years) != 0) {
 				continue;
 			}
@@ -456,7 +392,7 @@ static struct bcard *group_cards(const struct pass *p, struct group *g, size_t *
 static int in_worker;
 
 /* group_render: renders the batch and saves it; records' pages and statuses are set in g. */
-static void group_render(struct pass *p, struct group *g, struct tmpl_cache **cache, size_t *ncache)
+static void group_render(struct pass *p, struct group *g)
 {
 	const struct plan_item *const *items = g->items;
 	struct card_batch *b = NULL;
@@ -488,7 +424,7 @@ static void group_render(struct pass *p, struct group *g, struct tmpl_cache **ca
 		    !same_batch(g->old[i].artifact, g->path))
 			continue;
 		if (dispatch_item_of_record(p, &g->old[i], &r, &sh, &ev, &occ, &years) != 0 ||
-		    dispatch_card_render(p, b, cache, ncache, r, sh, ev, occ, years, g->old[i].template_name,
+		    dispatch_card_render(p, b, r, sh, ev, occ, years, g->old[i].template_name,
 		                         g->old[i].signer, &page, err) != 0 || page != cardno + 1) {
 			log_warn("batch %s/%s: card %lld cannot be rendered again; new cards go into a batch of their own",
 			         fire_date, items[0]->signer, (long long)g->old[i].id);
@@ -516,6 +452,8 @@ static void group_render(struct pass *p, struct group *g, struct tmpl_cache **ca
 	}
 	for (size_t i = 0; i < g->n; i++) {
 		const struct plan_item *it = items[i];
+		const struct stakeholder *sh;
+		const struct event *ev;
 		if (!g->mine[i])
 			continue;
 		if (!in_worker && i % 256 == 255)
@@ -524,8 +462,11 @@ static void group_render(struct pass *p, struct group *g, struct tmpl_cache **ca
 			g->stopped = 1;     /* its claims are withdrawn; the next start renders it whole */
 			goto out;
 		}
-		if (dispatch_card_render(p, b, cache, ncache, it->rule, it->sh, it->ev, it->occasion, it->years,
-		                         it->template_name, it->signer, &page, err) != 0) {
+		int gone = dispatch_item_parts(p, it, &sh, &ev) != 0;
+		if (gone)
+			err_set(err, "stakeholder %s no longer exists", it->sh_id);
+		if (gone || dispatch_card_render(p, b, it->rule, sh, ev, it->occasion, it->years, it->template_name,
+		                                 it->signer, &page, err) != 0) {
 			g->recs[i].status = DS_FAILED;
 			g->recs[i].error = xstrdup(err);
 			g->recs[i].cost_cents = 0;
@@ -581,29 +522,37 @@ out:
 }
 
 /*
- * group_commit: records what group_render did, in the pass's card transaction: the claims
+ * group_commit: records what group_render did, in a short transaction of its own: the claims
  * of a batch that could not be saved are withdrawn (a later pass tries again); the rest take
- * their status and page. Nothing is visible to others until dispatch_card_items commits.
+ * their status and page. 0, or -1 (logged): the claims stay queued, and the next pass
+ * withdraws them and renders the batch again.
  */
 static int group_commit(struct pass *p, struct group *g)
 {
 	char err[ERR_LEN];
+	if (!g->nmine)
+		return 0;
+	if (store_begin(p->st, err) != 0)
+		goto fail;
 	for (size_t i = 0; i < g->n; i++) {
 		if (!g->mine[i])
 			continue;
 		if (g->failed || g->stopped ? store_delete_dispatch(p->st, g->recs[i].id, err) != 0
-		              : store_update_dispatch(p->st, &g->recs[i], err) != 0) {
-			log_err("%s", err);
-			return -1;
-		}
+		              : store_update_dispatch(p->st, &g->recs[i], err) != 0)
+			goto fail_tx;
 	}
 	/* A longer cover sheet moves the old cards back: their records follow. */
 	for (size_t i = 0; g->saved && i < g->nold; i++)
-		if (g->old[i].page != g->old_page[i] && store_update_dispatch(p->st, &g->old[i], err) != 0) {
-			log_err("%s", err);
-			return -1;
-		}
+		if (g->old[i].page != g->old_page[i] && store_update_dispatch(p->st, &g->old[i], err) != 0)
+			goto fail_tx;
+	if (store_commit(p->st, err) != 0)
+		goto fail_tx;
 	return 0;
+fail_tx:
+	store_rollback(p->st);
+fail:
+	log_err("cards: %s", err);
+	return -1;
 }
 
 /* group_after: once committed: counts, log lines, print_command and the signer's reminder. */
@@ -776,13 +725,34 @@ static size_t free_cpus(long cpus)
 }
 
 /*
+ * dispatch_card_recover: a pass runs alone (the pass lock), so a card claim found queued was
+ * left by a pass that died between its claims and its outcome: withdrawn, it is planned and
+ * rendered again (a batch it may have saved is rebuilt from the records).
+ */
+void dispatch_card_recover(struct pass *p)
+{
+	struct dispatch_filter f = {.status = "queued", .channel = CH_CARD};
+	struct dispatch_rec *v = NULL;
+	size_t n = 0;
+	char err[ERR_LEN];
+	if (store_list_dispatches(p->st, &f, &v, &n, err) != 0)
+		log_err("%s", err);
+	for (size_t i = 0; i < n; i++) {
+		if (store_delete_dispatch(p->st, v[i].id, err) != 0)
+			log_err("%s", err);
+		else
+			log_info("recovered dispatch id=%lld: an interrupted card claim is withdrawn", (long long)v[i].id);
+	}
+	dispatch_recs_free(v, n);
+}
+
+/*
  * dispatch_card_items: groups are independent, so with more than one group and more than one
  * CPU, one worker process per CPU (at most 4) renders every W-th group and reports each in
  * turn, while the parent commits the groups in order as their reports come in. Few workers,
  * each reusing its memory from batch to batch, cost far less than a process per batch.
  */
-void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t ncards,
-                         struct tmpl_cache **cache, size_t *ncache)
+void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t ncards)
 {
 	struct group *gs = NULL;
 	size_t ngroups = 0, nw;
@@ -790,14 +760,25 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 	pid_t pids[4] = {0};
 	FILE *fps[4] = {0};
 	char err[ERR_LEN];
-	int broken = 0;
 
-	if (ncards > 1)
-		qsort(cards, ncards, sizeof *cards, group_cmp);
+	if (!ncards)
+		return;
+	qsort(cards, ncards, sizeof *cards, group_cmp);
+	/* The stakeholders, fetched before the claims' transaction (it stays short). */
+	for (size_t i = 0; i < ncards; i++) {
+		if (i % 256 == 255) {
+			util_keepalive();
+			if (dispatch_stopping()) {
+				log_info("stop requested: %zu cards left for the next start", ncards);
+				dispatch_forget(p);
+				return;
+			}
+		}
+		(void)dispatch_sh(p, cards[i]->sh_id);
+	}
 	/*
-	 * One write transaction from reading the batches' records to recording the new cards:
-	 * two passes at once (a `run --once` beside `serve`) take turns per pass instead of
-	 * rebuilding the same batch from different pictures of it.
+	 * The claims, with the batches' records read, in one short write transaction committed
+	 * before anything renders; the pass lock keeps other passes out until the outcomes are in.
 	 */
 	if (store_begin(p->st, err) != 0) {
 		log_err("cards: %s", err);
@@ -812,16 +793,19 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 			j++;
 		if (group_begin(p, &gs[ngroups], cards + i, j - i) != 0) {
 			group_free(&gs[ngroups]);
-			for (size_t k = 0; k < ngroups; k++)
-				group_free(&gs[k]);
-			free(gs);
-			store_rollback(p->st);
-			p->stats->failed += (int)ncards;
-			return;
+			goto abort;
 		}
 		ngroups++;
 		i = j;
 	}
+	if (store_commit(p->st, err) != 0) {
+		log_err("cards: %s", err);
+		goto abort;
+	}
+	/* The stakeholders of the batches' old cards too: a worker renders without the store. */
+	for (size_t i = 0; i < ngroups; i++)
+		for (size_t k = 0; k < gs[i].nold; k++)
+			(void)dispatch_sh(p, gs[i].old[k].stakeholder);
 	/*
 	 * Workers pay only with idle CPUs: a worker's fresh heap costs page faults, and measured
 	 * on a busy machine two workers were slower than one process. So one worker per CPU that
@@ -838,7 +822,7 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 	if (nw > 1) {
 		/* Templates load once, here, so that every worker inherits them. */
 		for (size_t i = 0; i < ncards; i++)
-			(void)card_tmpl(p, cache, ncache, cards[i]->template_name, err);
+			(void)dispatch_card_tmpl(p, cards[i]->template_name, err);
 		fflush(NULL);
 		for (size_t w = 0; w < nw; w++) {
 			int fds[2];
@@ -849,12 +833,13 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 			}
 			if (pids[w] == 0) {
 				in_worker = 1;
+				p->offline = 1;   /* the store's connection is the parent's */
 				close(fds[0]);
 				for (size_t k = 0; k < w; k++)
 					if (fps[k])
 						fclose(fps[k]);
 				for (size_t i = w; i < ngroups; i += nw) {
-					group_render(p, &gs[i], cache, ncache);
+					group_render(p, &gs[i]);
 					report_write(fds[1], &gs[i]);
 				}
 				_exit(0);
@@ -871,11 +856,12 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 			for (size_t w = 0; w < nw; w++)
 				if (pids[w] > 0)
 					kill(pids[w], SIGKILL);
-			for (size_t k = i; k < ngroups; k++)
+			log_info("stop requested: %zu card batch%s left for the next start", ngroups - i,
+			         ngroups - i == 1 ? "" : "es");
+			for (size_t k = i; k < ngroups; k++) {
 				gs[k].stopped = 1;
-			for (size_t k = i; k < ngroups && !broken; k++)
-				if (group_commit(p, &gs[k]) != 0)
-					broken = 1;
+				(void)group_commit(p, &gs[k]);
+			}
 			break;
 		}
 		if (nw > 1 && pids[i % nw] > 0) {
@@ -885,10 +871,13 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 				/* It may have saved the file: without records a later pass rebuilds it. */
 			}
 		} else {
-			group_render(p, g, cache, ncache);   /* one process, or its worker did not start */
+			group_render(p, g);   /* one process, or its worker did not start */
 		}
-		if (!broken && group_commit(p, g) != 0)
-			broken = 1;
+		/* Saved batches whose records do not commit are rebuilt by a later pass. */
+		if (group_commit(p, g) != 0)
+			p->stats->failed += (int)g->nmine;
+		else
+			group_after(p, g);
 	}
 	for (size_t w = 0; w < nw; w++) {
 		int st = 0;
@@ -899,18 +888,16 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 		if (pids[w] > 0 && !dispatch_stopping() && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
 			log_err("a card worker ended abnormally (status %d)", st);
 	}
-	/* Saved batches whose records do not commit are rebuilt by a later pass. */
-	if (broken || store_commit(p->st, err) != 0) {
-		if (!broken)
-			log_err("cards: %s", err);
-		store_rollback(p->st);
-		for (size_t i = 0; i < ngroups; i++)
-			p->stats->failed += (int)gs[i].nmine;
-	} else {
-		for (size_t i = 0; i < ngroups; i++)
-			group_after(p, &gs[i]);
-	}
 	for (size_t i = 0; i < ngroups; i++)
 		group_free(&gs[i]);
 	free(gs);
+	dispatch_forget(p);
+	return;
+abort:
+	for (size_t k = 0; k < ngroups; k++)
+		group_free(&gs[k]);
+	free(gs);
+	store_rollback(p->st);
+	p->stats->failed += (int)ncards;
+	dispatch_forget(p);
 }

@@ -33,8 +33,6 @@ struct mail_run {
 	struct mail_result down_res;
 	struct dispatch_rec **pending;   /* outcomes decided, not yet committed */
 	size_t npending;
-	struct tmpl_cache *cache;        /* card templates for attach_card */
-	size_t ncache;
 	struct etpl { char *name; struct email_template *t; } *etpl;   /* email templates loaded */
 	size_t netpl;
 };
@@ -80,7 +78,7 @@ static void rcpt_free(char **v, size_t n)
  * card_pdf: the dispatch's card as a one-card PDF of its own (attach_card), rendered into a
  * new batch, saved under SPOOL/tmp, read back and deleted. *data malloc'd.
  */
-static int card_pdf(const struct pass *p, struct tmpl_cache **cache, size_t *ncache, const struct rule *r,
+static int card_pdf(struct pass *p, const struct rule *r,
                     const struct stakeholder *sh, const struct event *ev, day_t occasion, long years,
                     const char *tmpl_name, const char *signer, int64_t id, char **data, size_t *len,
                     char err[ERR_LEN])
@@ -93,7 +91,7 @@ static int card_pdf(const struct pass *p, struct tmpl_cache **cache, size_t *nca
 		goto out;
 	path = xasprintf("%s/card-%lld-%ld.pdf", dir, (long long)id, (long)getpid());
 	if (card_batch_new(&b, err) != 0 ||
-	    dispatch_card_render(p, b, cache, ncache, r, sh, ev, occasion, years, tmpl_name, signer, &page, err) != 0 ||
+	    dispatch_card_render(p, b, r, sh, ev, occasion, years, tmpl_name, signer, &page, err) != 0 ||
 	    card_batch_save(b, path, err) != 0)
 		goto out;
 	if (util_read_file(path, 64u << 20, data, len, err) != 0)
@@ -117,8 +115,7 @@ out:
  * build: the message of one dispatch and its envelope recipients (To, then each Cc;
  * malloc'd, free with rcpt_free; rcpt NULL: not wanted). 0 or -1 with err.
  */
-static int build(const struct pass *p, struct mail_run *mr, struct tmpl_cache **cache, size_t *ncache,
-                 const struct rule *r, const struct stakeholder *sh, const struct event *ev, day_t occasion,
+static int build(struct pass *p, struct mail_run *mr, const struct rule *r, const struct stakeholder *sh, const struct event *ev, day_t occasion,
                  long years, const char *tmpl_name, const char *signer, int64_t id, struct strbuf *out, char ***rcpt,
                  size_t *nrcpt, char err[ERR_LEN])
 {
@@ -183,7 +180,7 @@ static int build(const struct pass *p, struct mail_run *mr, struct tmpl_cache **
 	snprintf(did, sizeof did, "%lld", (long long)id);
 	m.dispatch_id = did;
 	if (r->attach_card) {
-		if (card_pdf(p, cache, ncache, r, sh, ev, occasion, years, tmpl_name, signer, id, &pdf, &pdf_len, err) != 0)
+		if (card_pdf(p, r, sh, ev, occasion, years, tmpl_name, signer, id, &pdf, &pdf_len, err) != 0)
 			goto out;
 		fname = xasprintf("%s.pdf", r->id);
 		att.filename = fname;
@@ -218,15 +215,11 @@ out:
 	return rc;
 }
 
-int dispatch_mail_build(const struct pass *p, const struct rule *r, const struct stakeholder *sh,
-                       const struct event *ev, day_t occasion, long years, const char *tmpl_name,
-                       const char *signer, int64_t id, struct strbuf *out, char err[ERR_LEN])
+int dispatch_mail_build(struct pass *p, const struct rule *r, const struct stakeholder *sh, const struct event *ev,
+                        day_t occasion, long years, const char *tmpl_name, const char *signer, int64_t id,
+                        struct strbuf *out, char err[ERR_LEN])
 {
-	struct tmpl_cache *cache = NULL;
-	size_t ncache = 0;
-	int rc = build(p, NULL, &cache, &ncache, r, sh, ev, occasion, years, tmpl_name, signer, id, out, NULL, NULL, err);
-	dispatch_card_cache_free(cache, ncache);
-	return rc;
+	return build(p, NULL, r, sh, ev, occasion, years, tmpl_name, signer, id, out, NULL, NULL, err);
 }
 
 static struct mail_run *run_of(struct pass *p)
@@ -377,7 +370,7 @@ static int prepare(void *arg, struct mail_job *j)
 	rec->attempts++;
 	free(rec->message_id);
 	rec->message_id = message_id(p, rec->id);
-	if (build(p, m, &m->cache, &m->ncache, it->r, it->sh, it->ev, it->occ, it->years, rec->template_name,
+	if (build(p, m, it->r, it->sh, it->ev, it->occ, it->years, rec->template_name,
 	          rec->signer, rec->id, &c->msg, &c->rcpt, &c->nrcpt, j->res.err) != 0) {
 		/* Bad data (a control character in a name, an invalid address): nothing is sent. */
 		j->res.outcome = MAIL_FAILED;
@@ -468,7 +461,7 @@ static void deliver_smtp(struct pass *p, const struct mail_item *items, size_t n
 	free(ctx);
 }
 
-/* deliver_maildir: builds and writes one claimed email into SPOOL/outbox; committed at once. */
+/* deliver_maildir: builds and writes one claimed email into SPOOL/outbox, its outcome into the store. */
 static void deliver_maildir(struct pass *p, struct dispatch_rec *rec, const struct rule *r,
                             const struct stakeholder *sh, const struct event *ev, day_t occasion, long years)
 {
@@ -488,7 +481,7 @@ static void deliver_maildir(struct pass *p, struct dispatch_rec *rec, const stru
 		rec->artifact = xasprintf("%s/new/%s", outbox, name);
 		set_str(&rec->error, NULL);
 		p->stats->emails++;
-	} else if (build(p, m, &m->cache, &m->ncache, r, sh, ev, occasion, years, rec->template_name, rec->signer, rec->id,
+	} else if (build(p, m, r, sh, ev, occasion, years, rec->template_name, rec->signer, rec->id,
 	                 &msg, NULL, NULL, err) != 0) {
 		rec->status = DS_FAILED;
 		set_str(&rec->error, err);
@@ -520,12 +513,20 @@ static void deliver_maildir(struct pass *p, struct dispatch_rec *rec, const stru
 	free(path);
 }
 
+/*
+ * deliver: items[0..n) over the transport. Maildir: the outcomes of the group are committed in
+ * one transaction after its files are written (one commit a group, not one a message); a crash
+ * before that commit leaves them queued, and recovery finds their files: sent, not again.
+ */
 static void deliver(struct pass *p, const struct mail_item *items, size_t n)
 {
+	char err[ERR_LEN];
+	int tx;
 	if (p->cfg->transport == TRANSPORT_SMTP) {
 		deliver_smtp(p, items, n);
 		return;
 	}
+	tx = n > 1 && store_begin(p->st, err) == 0;
 	for (size_t i = 0; i < n; i++) {
 		if (dispatch_stopping()) {
 			struct job_ctx *ctx = xcalloc(n - i, sizeof *ctx);
@@ -535,11 +536,15 @@ static void deliver(struct pass *p, const struct mail_item *items, size_t n)
 			}
 			withdraw(p, ctx, n - i);
 			free(ctx);
-			return;
+			break;
 		}
 		if (i % 64 == 63)
 			util_keepalive();
 		deliver_maildir(p, items[i].rec, items[i].r, items[i].sh, items[i].ev, items[i].occ, items[i].years);
+	}
+	if (tx && store_commit(p->st, err) != 0) {
+		log_err("%s", err);   /* left queued: recovery finds the files */
+		store_rollback(p->st);
 	}
 }
 
@@ -549,14 +554,16 @@ static void deliver(struct pass *p, const struct mail_item *items, size_t n)
  */
 void dispatch_mail_recover(struct pass *p)
 {
+	struct dispatch_filter f = {.status = "queued", .channel = CH_EMAIL};
+	struct dispatch_rec *v = NULL;
+	size_t n = 0;
 	char *outbox = util_path_join(p->cfg->spool, "outbox");
 	char err[ERR_LEN];
-	for (size_t i = 0; i < p->nhist; i++) {
-		struct dispatch_rec *rec = &p->hist[i];
-		char *name;
-		if (rec->channel != CH_EMAIL || rec->status != DS_QUEUED)
-			continue;
-		name = maildir_name(p, rec->id);
+	if (store_list_dispatches(p->st, &f, &v, &n, err) != 0)
+		log_err("%s", err);
+	for (size_t i = 0; i < n; i++) {
+		struct dispatch_rec *rec = &v[i];
+		char *name = maildir_name(p, rec->id);
 		if (rec->data_sent) {
 			rec->status = DS_UNKNOWN;
 			set_str(&rec->error, "the process stopped while the message was going out; the server may have it, "
@@ -576,19 +583,35 @@ void dispatch_mail_recover(struct pass *p)
 			log_info("recovered dispatch id=%lld status=%s", (long long)rec->id, dispatch_status_names[rec->status]);
 		free(name);
 	}
+	dispatch_recs_free(v, n);
 	free(outbox);
 }
 
-/* retry_due: emails in retry whose time has come, delivered in groups. */
+/*
+ * retry_due: emails in retry whose time has come, delivered in groups; each group's
+ * stakeholders are fetched for it and dropped after it.
+ */
 void dispatch_mail_retry_due(struct pass *p)
 {
-	struct mail_item *due = NULL;
-	size_t ndue = 0;
-	for (size_t i = 0; i < p->nhist; i++) {
-		struct dispatch_rec *rec = &p->hist[i];
-		struct mail_item it = {rec, NULL, NULL, NULL, 0, -1};
-		char err[ERR_LEN];
-		if (rec->channel != CH_EMAIL || rec->status != DS_RETRY || rec->next_attempt_at > p->now)
+	struct dispatch_filter f = {.status = "retry", .channel = CH_EMAIL};
+	struct dispatch_rec *v = NULL;
+	struct mail_item *due = xcalloc(CLAIM_GROUP, sizeof *due);
+	size_t n = 0, ndue = 0;
+	char err[ERR_LEN];
+	if (store_list_dispatches(p->st, &f, &v, &n, err) != 0)
+		log_err("%s", err);
+	for (size_t i = 0; i <= n; i++) {
+		struct dispatch_rec *rec;
+		struct mail_item it = {NULL, NULL, NULL, NULL, 0, -1};
+		if (i == n || ndue == CLAIM_GROUP) {
+			deliver(p, due, ndue);
+			dispatch_forget(p);
+			ndue = 0;
+		}
+		if (i == n)
+			break;
+		it.rec = rec = &v[i];
+		if (rec->next_attempt_at > p->now)
 			continue;
 		if (dispatch_item_of_record(p, rec, &it.r, &it.sh, &it.ev, &it.occ, &it.years) != 0) {
 			rec->status = DS_FAILED;
@@ -605,12 +628,10 @@ void dispatch_mail_retry_due(struct pass *p)
 			p->stats->failed++;
 			continue;
 		}
-		due = xreallocarray(due, ndue + 1, sizeof *due);
 		due[ndue++] = it;
 	}
-	for (size_t g = 0; g < ndue; g += CLAIM_GROUP)
-		deliver(p, due + g, ndue - g < CLAIM_GROUP ? ndue - g : CLAIM_GROUP);
 	free(due);
+	dispatch_recs_free(v, n);
 }
 
 /*
@@ -630,6 +651,15 @@ int dispatch_mail_items(struct pass *p, const struct plan_item *const *items, si
 			log_info("stop requested: %zu emails left for the next start", n - g);
 			break;
 		}
+		/* The group's stakeholders, fetched before its claims (one gone since the plan: not claimed). */
+		for (i = 0; i < k; i++) {
+			const struct plan_item *it = items[g + i];
+			memset(&group[i], 0, sizeof group[i]);
+			group[i].r = it->rule;
+			group[i].occ = it->occasion;
+			group[i].years = it->years;
+			(void)dispatch_item_parts(p, it, &group[i].sh, &group[i].ev);
+		}
 		if (store_begin(p->st, err) != 0) {
 			rc = -1;
 			break;
@@ -638,7 +668,7 @@ int dispatch_mail_items(struct pass *p, const struct plan_item *const *items, si
 			dispatch_rec_from_item(&recs[i], items[g + i]);
 			recs[i].status = DS_QUEUED;
 			claimed[i] = 0;
-			if (store_claim(p->st, &recs[i], &claimed[i], err) != 0)
+			if (group[i].sh && store_claim(p->st, &recs[i], &claimed[i], err) != 0)
 				break;
 		}
 		if (i < k || store_commit(p->st, err) != 0) {
@@ -650,15 +680,71 @@ int dispatch_mail_items(struct pass *p, const struct plan_item *const *items, si
 		}
 		nitems = 0;
 		for (i = 0; i < k; i++)
-			if (claimed[i])
-				group[nitems++] = (struct mail_item){&recs[i], items[g + i]->rule, items[g + i]->sh,
-				                                     items[g + i]->ev, items[g + i]->occasion, items[g + i]->years};
+			if (claimed[i]) {
+				group[nitems] = group[i];
+				group[nitems++].rec = &recs[i];
+			}
 		deliver(p, group, nitems);
+		dispatch_forget(p);
 		for (i = 0; i < k; i++)
 			dispatch_rec_clear(&recs[i]);
 	}
 	free(recs);
 	return rc;
+}
+
+/*
+ * dispatch_mail_reminders: the card path's reminders. Maildir: under its deterministic name
+ * (delivery refuses an existing name, so it is never written twice). SMTP: on the pass's own
+ * session, paced with the rest, and its name noted in the store's meta table once the server
+ * has accepted it, so a later pass does not send it again; a reminder that cannot be sent now
+ * is logged (the batch itself is safe on disk) and not retried.
+ */
+void dispatch_mail_reminders(struct pass *p)
+{
+	struct mail_run *m = run_of(p);
+	char *outbox = util_path_join(p->cfg->spool, "outbox");
+	for (size_t i = 0; i < p->nrem; i++) {
+		const struct reminder *rm = &p->rem[i];
+		char err[ERR_LEN] = "", *key = NULL, *seen = NULL;
+		int rc = -1;
+		if (p->cfg->transport != TRANSPORT_SMTP) {
+			if (mail_maildir_has(outbox, rm->name))
+				continue;   /* made by an earlier pass */
+			rc = util_mkdirs_under(p->cfg->spool, outbox, err) == 0 &&
+			     mail_maildir_deliver(outbox, rm->name, rm->msg.s, rm->msg.len, NULL, err) == 0 ? 0 : -1;
+		} else if ((rc = store_meta_get(p->st, key = xasprintf("reminder:%s", rm->name), &seen, err)) != 1) {
+			/* Sent by an earlier pass (0), or the store cannot say (-1): either way, not again. */
+			free(seen);
+			free(key);
+			if (rc < 0)
+				log_err("batch %s: reminder to %s not sent: %s", rm->batch, rm->to, err);
+			continue;
+		} else {
+			rc = -1;
+			struct mail_result res;
+			const char *rcpt[1] = {rm->to};
+			memset(&res, 0, sizeof res);
+			if (!m->open_tried) {
+				m->open_tried = 1;
+				if (mail_smtp_open(p->cfg, &m->smtp, m->open_err) != 0)
+					log_err("%s", m->open_err);
+			}
+			if (!m->smtp)
+				util_strlcpy(err, m->open_err, sizeof err);
+			else if (mail_smtp_send(m->smtp, p->cfg->mail_from_addr, rcpt, 1, rm->msg.s, rm->msg.len, NULL, NULL,
+			                        &res) == MAIL_SENT)
+				rc = store_meta_set(p->st, key, "sent", err);
+			else
+				err_set(err, "%s", res.err[0] ? res.err : res.reply);
+		}
+		free(key);
+		if (rc != 0)
+			log_err("batch %s: reminder to %s not sent: %s", rm->batch, rm->to, err);
+		else
+			log_info("batch %s: reminder sent to %s", rm->batch, rm->to);
+	}
+	free(outbox);
 }
 
 void dispatch_mail_finish(struct pass *p)
@@ -668,7 +754,6 @@ void dispatch_mail_finish(struct pass *p)
 		return;
 	flush(m);
 	mail_smtp_close(m->smtp);
-	dispatch_card_cache_free(m->cache, m->ncache);
 	for (size_t i = 0; i < m->netpl; i++) {
 		free(m->etpl[i].name);
 		email_template_free(m->etpl[i].t);

@@ -335,20 +335,6 @@ static int cmd_import(const char *config_path, int argc, char **argv)
 	return rc;
 }
 
-static int load_plan_input(struct world *w, struct plan_input *in, struct stakeholder **sh, size_t *nsh,
-                           struct event **ev, size_t *nev, struct dispatch_rec **hist, size_t *nhist)
-{
-	char err[ERR_LEN];
-	struct dispatch_filter all = {.channel = -1};
-	if (store_load_stakeholders(w->st, sh, nsh, err) != 0 || store_load_events(w->st, ev, nev, err) != 0 ||
-	    store_list_dispatches(w->st, &all, hist, nhist, err) != 0) {
-		log_err("%s", err);
-		return -1;
-	}
-	*in = (struct plan_input){w->cfg, w->rs, *sh, *nsh, *ev, *nev, *hist, *nhist};
-	return 0;
-}
-
 static int cmd_plan(const char *config_path, int argc, char **argv)
 {
 	const char *from_s = NULL, *days_s = NULL, *fmt_s = NULL;
@@ -359,6 +345,7 @@ static int cmd_plan(const char *config_path, int argc, char **argv)
 	long days = 30;
 	day_t from = 0;
 	struct world w;
+	struct planner *pl = NULL;
 	char err[ERR_LEN];
 
 	rc = parse_opts(argc, argv, opts, &rest, &nrest);
@@ -381,11 +368,15 @@ static int cmd_plan(const char *config_path, int argc, char **argv)
 	fflush(stdout);   /* setvbuf only before the stream's next output */
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);   /* a long plan: fewer, larger writes */
 	rc = EXIT_OK;
-	if (report_plan_streamed(stdout, w.cfg, w.rs, w.st, from, from + (day_t)days, (enum report_format)fmt, now_utc(),
-	                         err) != 0) {
-		log_err("%s", err);
+	if (planner_from_store(planner_new_range(w.cfg, w.rs, from, from + (day_t)days), w.st, &pl, err) != 0 ||
+	    report_plan(stdout, pl, (enum report_format)fmt, now_utc()) != 0) {
+		if (pl)
+			log_err("cannot write the plan: %s", strerror(errno));
+		else
+			log_err("%s", err);
 		rc = EXIT_FAIL;
 	}
+	planner_free(pl);
 	world_close(&w);
 	return rc;
 }
@@ -579,14 +570,13 @@ static int cmd_report(const char *config_path, int argc, char **argv)
 	day_t from = DAY_NONE, to = DAY_NONE, today;
 	int64_t now;
 	struct world w;
-	struct plan_input in;
-	struct plan_list pl = {0};
+	struct planner *pl = NULL;
+	struct dispatch_filter all = {.channel = -1};
 	struct report_input ri;
 	struct report_data rd;
 	struct stakeholder *sh = NULL;
-	struct event *ev = NULL;
 	struct dispatch_rec *hist = NULL;
-	size_t nsh = 0, nev = 0, nhist = 0;
+	size_t nsh = 0, nhist = 0;
 	char err[ERR_LEN], *tmp = NULL;
 	FILE *fp = stdout;
 
@@ -618,14 +608,17 @@ static int cmd_report(const char *config_path, int argc, char **argv)
 		return usage_error("--at: %s", err);
 	}
 	today = today_in(w.cfg, now);
-	if (load_plan_input(&w, &in, &sh, &nsh, &ev, &nev, &hist, &nhist) != 0)
-		goto out;
-	/* The plan ahead feeds the signing load, the calendar and the planned cost. */
-	if (planner_range(&in, today, today + 7 * REPORT_WEEKS_AHEAD + 7, &pl, err) != 0) {
+	if (store_load_stakeholders(w.st, &sh, &nsh, err) != 0 || store_list_dispatches(w.st, &all, &hist, &nhist, err) != 0) {
 		log_err("%s", err);
 		goto out;
 	}
-	ri = (struct report_input){w.cfg, w.rs, sh, nsh, hist, nhist, &pl, today, from, to, silence};
+	/* The plan ahead feeds the signing load, the calendar and the planned cost. */
+	if (planner_from_store(planner_new_range(w.cfg, w.rs, today, today + 7 * REPORT_WEEKS_AHEAD + 7), w.st, &pl,
+	                       err) != 0) {
+		log_err("%s", err);
+		goto out;
+	}
+	ri = (struct report_input){w.cfg, w.rs, sh, nsh, hist, nhist, pl, today, from, to, silence};
 	if (report_data_build(&ri, &rd, err) != 0) {
 		log_err("%s", err);
 		goto out;
@@ -655,9 +648,8 @@ static int cmd_report(const char *config_path, int argc, char **argv)
 out:
 	free(tmp);
 	report_data_free(&rd);
-	plan_list_free(&pl);
+	planner_free(pl);
 	stakeholders_free(sh, nsh);
-	events_free(ev, nev);
 	dispatch_recs_free(hist, nhist);
 	world_close(&w);
 	return rc;

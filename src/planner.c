@@ -1,6 +1,14 @@
 /*
- * planner: rules x stakeholders x history x now -> timed dispatches. Pure: "now" and
- * every input come in as arguments, so the same inputs give the same plan.
+ * planner: the one plan, built one stakeholder at a time. The rules (planner_rules.c) make
+ * each stakeholder's items; what is kept of an item is 16 bytes (stakeholder, group, state,
+ * note): the times, channel, template and cost it shares with others are one group, and a
+ * stakeholder's id, name, owner and zone are copied once into an arena. Surprise keeps, per
+ * period, the few silent longest in a bounded heap. After the last stakeholder come the
+ * picks, the fire order and the limits.
+ *
+ * Range mode (`plan`, `report`, `preview`) keeps what fires in [from, to). Due mode (a pass)
+ * decides each item's state at NOW as it comes and keeps only what is due, missed or
+ * skipped, so a pass holds what it acts on, not the plan of everybody.
  */
 #include "planner_int.h"
 
@@ -8,900 +16,297 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const plan_state_names[] = {"due", "waiting", "missed", "skipped"};
+#define NONE32 UINT32_MAX
 
-void plan_list_free(struct plan_list *l)
-{
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
+/* Everything items share but the stakeholder: the key, and what planner_set_times gives. */
+struct pgroup {
+	uint32_t rule, zone;
+	int variant, channel;
+	day_t occasion;
+	day_t fire_date, mail_by;
+	int64_t fire_at, deadline;
+	int lead_note;                /* fires after its mail-by date */
+	uint32_t next;                /* hash chain, index + 1 */
+};
 
-static uint64_t hash_str(const char *s)
+/* pitem.state: the plan_state in the low bits; a card too late to post goes as an email. */
+#define ST_MASK 0x0f
+#define ST_FALLBACK 0x80
+
+struct pitem {
+	uint32_t sh;                  /* the stakeholder's record: offset in the arena (ascends with the id) */
+	uint32_t group;
+	/* standing: the previous standing item of the stakeholder (position + 1, 0 none);
+	 * skipped by limit: the count; by budget: index into budget_spent */
+	uint32_t aux;
+	int16_t years;
+	uint8_t state;                /* enum plan_state, | ST_FALLBACK */
+	uint8_t note;                 /* NOTE_* */
+};
+
+/*
+ * A stakeholder's record in the arena (unaligned, read with memcpy): u32 the latest standing
+ * item (position + 1), u32 owner (index + 1 into owners, 0 none), u32 its zone, u32 flags,
+ * u32 n and n days of dispatches that went out near the plan (per_stakeholder), then id and
+ * display name, NUL-ended.
+ */
+#define REC_HEAD 0
+#define REC_OWNER 4
+#define REC_ZONE 8
+#define REC_FLAGS 12
+#define REC_NDAYS 16
+#define REC_DAYS 20
+#define RF_EMAIL 1u                   /* has an email address */
+
+/* A surprise candidate: silent since last (before the period), and its item if picked. */
+struct cand {
+	day_t last;
+	day_t day;                    /* the surprise's day (a pick counts as contact from then) */
+	uint32_t sh;
+	int has;                      /* it makes an item (in the range, not yet recorded) */
+	struct pitem it;
+};
+
+struct speriod {
+	day_t p, end;
+	day_t biz[31];
+	size_t nbiz, ntaken;
+	struct cand *heap;            /* max-heap: the least silent on top */
+	size_t n, cap;
+};
+
+struct srule {
+	const struct rule *r;
+	size_t k;
+	struct speriod *per;
+	size_t nper;
+};
+
+struct planner {
+	struct ctx c;
+	int due;                      /* due mode: at now; else range mode: fire dates [from, to) */
+	day_t from, to;
+	int64_t now, lookback, wake;
+	day_t today;                  /* due mode: now's day in the config's zone */
+	day_t lo;                     /* the first occasion date looked at */
+	day_t anchor;                 /* the first day looked forward from (range: from; due: today) */
+	day_t *hi;                    /* per rule: the last occasion date looked at */
+	struct pgroup *groups;
+	size_t ngroups, capgroups;
+	uint32_t *rank;               /* per group: its place in fire order (same fire time, priority, rule: same rank) */
+	uint32_t *gslot;              /* group hash, index + 1 */
+	size_t gcap;
+	struct pitem *items;
+	size_t n, cap;
+	unsigned char *arena;
+	size_t alen, acap;
+	char **zones;                 /* interned zone names */
+	size_t nzones;
+	char **owners;                /* interned owners */
+	size_t nowners;
+	uint32_t *oslot;
+	size_t ocap;
+	uint32_t cfg_zone;
+	/* the stakeholder being added */
+	uint32_t cur_rec, cur_zone;
+	struct cand *capture;         /* a surprise candidate's item goes here, not to items */
+	/* limits */
+	day_t contact_lo, contact_hi; /* contacts in [lo, hi) may count */
+	long key_lo, nkeys;
+	int64_t *spent;               /* per budget period from key_lo */
+	int64_t *budget_spent;        /* the spent figure each budget skip shows */
+	size_t nbudget;
+	struct srule *sr;
+	size_t nsr;
+	int prio_first;               /* the sort's order: priority first (a pass's limits) */
+	int finished;
+};
+
+static uint64_t fnv(const void *p, size_t n, uint64_t h)
 {
-	uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	const unsigned char *s = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ s[i]) * 1099511628211ULL;
 	return h;
 }
 
-static char *make_key(const char *rule, const char *sh, const char *date)
+static uint32_t rd32(const unsigned char *p)
 {
-	return xasprintf("%s\x1f%s\x1f%s", rule, sh, date);
+	uint32_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
 }
 
-int planner_went_out(int status)
+static void wr32(unsigned char *p, uint32_t v)
 {
-	/* Everything that reached, or may have reached, the stakeholder: a card once rendered is
-	 * going to be posted; an email queued, retried or of unknown fate may have been delivered. */
-	return status != DS_SKIPPED && status != DS_FAILED && status != DS_CANCELLED;
+	memcpy(p, &v, sizeof v);
 }
 
-static size_t sh_find(const struct ctx *c, const char *id)
+/* intern_zone: zones are few: a list. */
+static uint32_t intern_zone(struct planner *ps, const char *z)
+{
+	for (size_t i = 0; i < ps->nzones; i++)
+		if (strcmp(ps->zones[i], z) == 0)
+			return (uint32_t)i;
+	ps->zones = xreallocarray(ps->zones, ps->nzones + 1, sizeof *ps->zones);
+	ps->zones[ps->nzones] = xstrdup(z);
+	return (uint32_t)ps->nzones++;
+}
+
+/* intern_owner: index + 1 of an owner (hash set; an owner has many stakeholders). */
+static uint32_t intern_owner(struct planner *ps, const char *o)
 {
 	size_t j;
-	if (!c->sh_cap)
-		return SIZE_MAX;
-	for (j = hash_str(id) & (c->sh_cap - 1); c->sh_slot[j]; j = (j + 1) & (c->sh_cap - 1))
-		if (strcmp(c->in->sh[c->sh_slot[j] - 1].f[SH_ID], id) == 0)
-			return c->sh_slot[j] - 1;
-	return SIZE_MAX;
-}
-
-static int contact_cmp(const void *a, const void *b)
-{
-	const struct contact *x = a, *y = b;
-	if (x->sh != y->sh)
-		return x->sh < y->sh ? -1 : 1;
-	return x->day < y->day ? -1 : x->day > y->day;
-}
-
-static int ev_ptr_cmp(const void *a, const void *b)
-{
-	const struct event *x = *(const struct event *const *)a, *y = *(const struct event *const *)b;
-	int k = strcmp(x->stakeholder_id, y->stakeholder_id);
-	return k ? k : x < y ? -1 : x > y;   /* the input's order within a stakeholder */
-}
-
-static int hist_ptr_cmp(const void *a, const void *b)
-{
-	const struct dispatch_rec *x = *(const struct dispatch_rec *const *)a;
-	const struct dispatch_rec *y = *(const struct dispatch_rec *const *)b;
-	int k = strcmp(x->stakeholder, y->stakeholder);
-	return k ? k : x < y ? -1 : x > y;
-}
-
-void planner_ctx_rules(struct ctx *c, const struct config *cfg, const struct ruleset *rs)
-{
-	c->cfg = cfg;
-	c->rs = rs;
-	c->field = xcalloc(rs->nrules ? rs->nrules : 1, sizeof *c->field);
-	c->years = xcalloc(rs->nrules ? rs->nrules : 1, sizeof *c->years);
-	for (size_t i = 0; i < rs->nrules; i++) {
-		c->field[i] = sh_field_lookup(rs->rules[i].field);
-		c->years[i].lo = c->years[i].hi = DAY_NONE;
-	}
-}
-
-void planner_ctx_rules_free(struct ctx *c)
-{
-	free(c->field);
-	free(c->years);
-	c->field = NULL;
-	c->years = NULL;
-}
-
-static void sink_list(struct ctx *c, struct plan_item *it, const struct sh_in *s);
-
-/* ctx_init: the per-stakeholder indexes every pass over loaded stakeholders needs. */
-static void ctx_init(struct ctx *c, const struct plan_input *in, struct plan_list *out, day_t anchor)
-{
-	memset(c, 0, sizeof *c);
-	c->in = in;
-	planner_ctx_rules(c, in->cfg, in->rs);
-	c->sink = sink_list;
-	c->out = out;
-	c->cap = out->n;
-	c->anchor = anchor;
-	c->sh_cap = 16;
-	while (c->sh_cap < in->nsh * 2 + 16)
-		c->sh_cap *= 2;
-	c->sh_slot = xcalloc(c->sh_cap, sizeof *c->sh_slot);
-	for (size_t i = 0; i < in->nsh; i++) {
-		size_t j = hash_str(in->sh[i].f[SH_ID]) & (c->sh_cap - 1);
-		while (c->sh_slot[j])
-			j = (j + 1) & (c->sh_cap - 1);
-		c->sh_slot[j] = i + 1;
-	}
-	c->last_all = xcalloc(in->nsh ? in->nsh : 1, sizeof *c->last_all);
-	for (size_t i = 0; i < in->nsh; i++)
-		c->last_all[i] = DAY_NONE;
-	c->contacts = xcalloc(in->nhist ? in->nhist : 1, sizeof *c->contacts);
-	for (size_t i = 0; i < in->nhist; i++) {
-		const struct dispatch_rec *h = &in->hist[i];
-		size_t k;
-		day_t d;
-		if (!planner_went_out(h->status) || dates_parse_iso(h->fire_date, &d) != 0 ||
-		    (k = sh_find(c, h->stakeholder)) == SIZE_MAX)
-			continue;
-		c->contacts[c->ncontacts++] = (struct contact){k, d, h->cost_cents};
-		if (d > c->last_all[k])
-			c->last_all[k] = d;
-	}
-	if (c->ncontacts > 1)
-		qsort(c->contacts, c->ncontacts, sizeof *c->contacts, contact_cmp);
-	c->ev_by_sh = xcalloc(in->nev ? in->nev : 1, sizeof *c->ev_by_sh);
-	for (size_t i = 0; i < in->nev; i++)
-		c->ev_by_sh[i] = &in->ev[i];
-	if (in->nev > 1)
-		qsort(c->ev_by_sh, in->nev, sizeof *c->ev_by_sh, ev_ptr_cmp);
-	c->hist_by_sh = xcalloc(in->nhist ? in->nhist : 1, sizeof *c->hist_by_sh);
-	for (size_t i = 0; i < in->nhist; i++)
-		c->hist_by_sh[i] = &in->hist[i];
-	if (in->nhist > 1)
-		qsort(c->hist_by_sh, in->nhist, sizeof *c->hist_by_sh, hist_ptr_cmp);
-}
-
-static void ctx_free(struct ctx *c)
-{
-	planner_ctx_rules_free(c);
-	free(c->sh_slot);
-	free(c->last_all);
-	free(c->contacts);
-	free(c->ev_by_sh);
-	free(c->hist_by_sh);
-}
-
-/* sh_in_of: the loaded stakeholder i with its events and records. */
-static void sh_in_of(const struct ctx *c, size_t i, struct sh_in *s)
-{
-	const struct plan_input *in = c->in;
-	const char *id = in->sh[i].f[SH_ID];
-	size_t lo = 0, hi = in->nev;
-	memset(s, 0, sizeof *s);
-	s->sh = &in->sh[i];
-	s->last = c->last_all[i];
-	s->arg = (void *)&in->sh[i];
-	while (lo < hi) {   /* the first event of this stakeholder */
-		size_t mid = (lo + hi) / 2;
-		if (strcmp(c->ev_by_sh[mid]->stakeholder_id, id) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	s->ev = c->ev_by_sh + lo;
-	while (lo + s->nev < in->nev && strcmp(c->ev_by_sh[lo + s->nev]->stakeholder_id, id) == 0)
-		s->nev++;
-	lo = 0, hi = in->nhist;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (strcmp(c->hist_by_sh[mid]->stakeholder, id) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	s->hist = c->hist_by_sh + lo;
-	while (lo + s->nhist < in->nhist && strcmp(c->hist_by_sh[lo + s->nhist]->stakeholder, id) == 0)
-		s->nhist++;
-}
-
-static const char *sh_zone(const struct config *cfg, const struct stakeholder *sh)
-{
-	const char *z = sh->f[SH_TIMEZONE];
-	return z && *z ? z : cfg->timezone;
-}
-
-static int has_postal(const struct stakeholder *sh)
-{
-	return *sh->f[SH_STREET] && *sh->f[SH_CITY];
-}
-
-static int has_email(const struct stakeholder *sh)
-{
-	return *sh->f[SH_EMAIL] != '\0';
-}
-
-const char *planner_default_signer(const struct config *cfg, const struct stakeholder *sh)
-{
-	if (*sh->f[SH_OWNER])
-		return sh->f[SH_OWNER];
-	if (cfg->org_name && *cfg->org_name)
-		return cfg->org_name;
-	return "occasiond";
-}
-
-/* duration_days_bound: an upper bound in days of a duration (for the ranges looked at). */
-long planner_duration_bound(const struct duration *d)
-{
-	switch (d->unit) {
-	case DUR_SECONDS: return d->n / 86400 + 1;
-	case DUR_MINUTES: return d->n / 1440 + 1;
-	case DUR_HOURS: return d->n / 24 + 1;
-	case DUR_DAYS: return d->n;
-	case DUR_WEEKS: return d->n * 7;
-	case DUR_MONTHS: return d->n * 31 + 1;
-	case DUR_YEARS: return d->n * 366 + 1;
-	case DUR_BUSINESS_DAYS: return d->n * 3 + 14;   /* generous: holidays and weekends */
-	}
-	return d->n;
-}
-
-long planner_lead_bound(const struct config *cfg, const struct rule *r)
-{
-	if (r->has_lead)
-		return planner_duration_bound(&r->lead) + 7;
-	return planner_duration_bound(&cfg->cards.signing) + planner_duration_bound(&cfg->cards.transit) + 7;
-}
-
-/*
- * parse_field_date: a date column as year (0 for "--MM-DD"), month and day, read straight
- * into its parts (it runs for every stakeholder and rule).
- */
-static int parse_field_date(const char *v, int *y, int *m, int *d)
-{
-	if (!v || !*v)
-		return -1;
-	if (v[0] == '-' && v[1] == '-') {
-		*y = 0;
-		return dates_parse_md(v, m, d);
-	}
-	return dates_parse_ymd(v, y, m, d);
-}
-
-/* flag: stakeholder_flag, inline: it runs for every stakeholder and rule. */
-static int flag(const struct stakeholder *sh, enum sh_field f)
-{
-	const char *v = sh->f[f];
-	return v && v[0] == '1' && v[1] == '\0';
-}
-
-int planner_audience(const struct ctx *c, const struct rule *r, const struct stakeholder *sh, day_t d)
-{
-	if (flag(sh, SH_OPTED_OUT))
+	if (!*o)
 		return 0;
-	if (r->personal && !flag(sh, SH_CONSENT_PERSONAL))
-		return 0;
-	if (!strlist_has(&r->types, sh->f[SH_TYPE]) || !strlist_has(&r->tiers, sh->f[SH_TIER]))
-		return 0;
-	if (r->has_min_tenure) {
-		const char *since = *sh->f[SH_CUSTOMER_SINCE] ? sh->f[SH_CUSTOMER_SINCE] : sh->f[SH_HIRE_DATE];
-		day_t s;
-		if (dates_parse_iso(since, &s) != 0)
-			return 0;
-		if (dates_add_duration(&c->rs->cal, s, &r->min_tenure) > d)
-			return 0;
-	}
-	return 1;
-}
-
-static int variant_match(const struct variant *v, const struct stakeholder *sh, long years, int channel)
-{
-	if (v->nyears) {
-		size_t i;
-		for (i = 0; i < v->nyears; i++)
-			if (v->years[i] == years)
-				break;
-		if (i == v->nyears)
-			return 0;
-	}
-	if (!strlist_has(&v->tiers, sh->f[SH_TIER]) || !strlist_has(&v->types, sh->f[SH_TYPE]))
-		return 0;
-	return v->channel < 0 || v->channel == channel;
-}
-
-/* set_times: fire date, fire instant, mail-by date and deadline for the item's channel. */
-void planner_set_times(const struct ctx *c, struct plan_item *it)
-{
-	const struct config *cfg = c->cfg;
-	const struct calendar *cal = &c->rs->cal;
-	const struct rule *r = it->rule;
-	day_t fire, last;
-
-	if (r->has_lead)
-		fire = dates_sub_duration(cal, it->occasion, &r->lead);
-	else if (it->channel == CH_CARD)
-		fire = dates_sub_duration(cal, dates_sub_duration(cal, it->occasion, &cfg->cards.transit),
-		                          &cfg->cards.signing);
-	else
-		fire = it->occasion;
-	if (it->channel == CH_CARD) {
-		fire = calendar_prev_business(cal, fire);
-		it->mail_by = calendar_prev_business(cal, dates_sub_duration(cal, it->occasion, &cfg->cards.transit));
-		it->zone = cfg->timezone;
-		last = it->mail_by;
-	} else {
-		it->mail_by = DAY_NONE;
-		it->zone = sh_zone(cfg, it->sh);
-		last = it->occasion;
-	}
-	it->fire_date = fire;
-	if (it->channel == CH_CARD && fire > it->mail_by && !it->note[0])
-		util_strlcpy(it->note, planner_notes[NOTE_LEAD_SHORT], sizeof it->note);
-	last = dates_add_duration(cal, last, &r->late);
-	if (dates_local_to_utc(it->zone, fire, cfg->window_start, &it->fire_at) != 0 ||
-	    dates_local_to_utc(it->zone, last + 1, 0, &it->deadline) != 0) {
-		it->fire_at = (int64_t)fire * 86400;
-		it->deadline = (int64_t)(last + 1) * 86400;
-	}
-}
-
-const char *const planner_notes[NOTE__FIXED] = {
-	"", "no postal address: email instead", "no email address: card instead", "no email and no postal address",
-	"no email address", "no postal address: hand it over", "lead shorter than transit: fires after its mail-by date",
-};
-
-/*
- * resolve: channel (preference, address fallback) and variant overrides; the times are
- * the sink's (planner_set_times). Returns 0 when the item stands, -1 when it is not for
- * this stakeholder.
- */
-static int resolve(const struct ctx *c, struct plan_item *it)
-{
-	const struct rule *r = it->rule;
-	const struct stakeholder *sh = it->sh;
-	int ch = r->channel;
-
-	it->template_name = r->template_name;
-	it->cost_cents = r->cost_cents;
-	it->priority = r->priority;
-	it->signer = r->signer ? r->signer : planner_default_signer(c->cfg, sh);
-	it->state = PS_WAITING;
-	it->variant = -1;
-	it->reason = NULL;
-	it->note[0] = '\0';
-
-	if (ch == CH_PREFERRED) {
-		int want = util_streq(sh->f[SH_PREFERRED_CHANNEL], "card") ? CH_CARD :
-		           util_streq(sh->f[SH_PREFERRED_CHANNEL], "email") ? CH_EMAIL :
-		           has_email(sh) ? CH_EMAIL : CH_CARD;
-		int ok = want == CH_CARD ? has_postal(sh) : has_email(sh);
-		if (!ok) {
-			int other = want == CH_CARD ? CH_EMAIL : CH_CARD;
-			if (other == CH_CARD ? has_postal(sh) : has_email(sh)) {
-				util_strlcpy(it->note, planner_notes[want == CH_CARD ? NOTE_NO_POSTAL_EMAIL : NOTE_NO_EMAIL_CARD],
-				             sizeof it->note);
-				want = other;
-			} else {
-				it->state = PS_SKIPPED;
-				it->reason = "no-address";
-				util_strlcpy(it->note, planner_notes[NOTE_NO_ADDRESS], sizeof it->note);
-			}
+	if (ps->nowners * 2 >= ps->ocap) {
+		size_t cap = ps->ocap ? ps->ocap * 2 : 64;
+		uint32_t *slot = xcalloc(cap, sizeof *slot);
+		for (size_t i = 0; i < ps->nowners; i++) {
+			j = fnv(ps->owners[i], strlen(ps->owners[i]), 1469598103934665603ULL) & (cap - 1);
+			while (slot[j])
+				j = (j + 1) & (cap - 1);
+			slot[j] = (uint32_t)i + 1;
 		}
-		ch = want;
+		free(ps->oslot);
+		ps->oslot = slot;
+		ps->ocap = cap;
 	}
-	for (size_t i = 0; i < r->nvariants; i++) {
-		const struct variant *v = &r->variants[i];
-		if (!variant_match(v, sh, it->years, ch))
-			continue;
-		it->variant = (int)i;
-		if (v->template_name)
-			it->template_name = v->template_name;
-		if (v->set_channel >= 0)
-			ch = v->set_channel;
-		if (v->cost_cents >= 0)
-			it->cost_cents = v->cost_cents;
-		if (v->signer)
-			it->signer = v->signer;
-		break;
+	for (j = fnv(o, strlen(o), 1469598103934665603ULL) & (ps->ocap - 1); ps->oslot[j]; j = (j + 1) & (ps->ocap - 1))
+		if (strcmp(ps->owners[ps->oslot[j] - 1], o) == 0)
+			return ps->oslot[j];
+	ps->owners = xreallocarray(ps->owners, ps->nowners + 1, sizeof *ps->owners);
+	ps->owners[ps->nowners++] = xstrdup(o);
+	ps->oslot[j] = (uint32_t)ps->nowners;
+	return ps->oslot[j];
+}
+
+static void arena_add(struct planner *ps, const void *p, size_t n)
+{
+	if (ps->alen + n > ps->acap) {
+		while (ps->alen + n > ps->acap)
+			ps->acap = ps->acap ? ps->acap * 2 : 1 << 16;
+		if (ps->acap > UINT32_MAX) {   /* records are addressed by 32 bits */
+			fputs("occasiond: plan: more than 4 GiB of stakeholders planned for\n", stderr);
+			exit(1);
+		}
+		ps->arena = xrealloc(ps->arena, ps->acap);
 	}
-	it->channel = ch;
-	if (it->state != PS_SKIPPED && ch == CH_EMAIL && !has_email(sh)) {
-		it->state = PS_SKIPPED;
-		it->reason = "no-address";
-		util_strlcpy(it->note, planner_notes[NOTE_NO_EMAIL], sizeof it->note);
-	}
-	if (it->state != PS_SKIPPED && ch == CH_CARD && !has_postal(sh) && !it->note[0])
-		util_strlcpy(it->note, planner_notes[NOTE_HAND_OVER], sizeof it->note);
-	return 0;
+	memcpy(ps->arena + ps->alen, p, n);
+	ps->alen += n;
 }
 
-/* done: the at-most-once check: s has a record of (rule, occasion d). */
-static int done(const struct sh_in *s, const char *rule, day_t d)
-{
-	char date[11];
-	dates_format_iso(d, date);
-	for (size_t i = 0; i < s->nhist; i++)
-		if (strcmp(s->hist[i]->rule, rule) == 0 && strcmp(s->hist[i]->occasion_date, date) == 0)
-			return 1;
-	return 0;
-}
+static uint32_t zone_of(struct planner *ps, const struct stakeholder *sh);
 
-void planner_emit(struct ctx *c, const struct rule *r, const struct sh_in *s, const struct event *ev, day_t d,
-                  long years)
+/* record: the current stakeholder's record, made on first use. */
+static uint32_t record(struct planner *ps, const struct sh_in *s)
 {
-	struct plan_item it;
-	if (d < c->lo || d > c->hi)
-		return;
-	if (!planner_audience(c, r, s->sh, d))
-		return;
-	if (s->nhist && done(s, r->id, d))
-		return;
-	memset(&it, 0, sizeof it);
-	it.rule = r;
-	it.sh = s->sh;
-	it.ev = ev;
-	it.occasion = d;
-	it.years = years;
-	if (resolve(c, &it) != 0)
-		return;
-	c->sink(c, &it, s);
-}
-
-/* sink_list: the loaded plan keeps every item whole. */
-static void sink_list(struct ctx *c, struct plan_item *it, const struct sh_in *s)
-{
-	(void)s;
-	planner_set_times(c, it);
-	if (c->out->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 64;
-		c->out->v = xreallocarray(c->out->v, c->cap, sizeof *c->out->v);
-	}
-	c->out->v[c->out->n++] = *it;
-}
-
-#define EVERY_MAX 100000   /* k of `every` stops here */
-
-/* every_day: the k-th date of an `every` rule from day from. */
-static day_t every_day(const struct calendar *cal, const struct rule *r, day_t from, long k)
-{
-	struct duration step = r->period;
-	step.n *= k;
-	return dates_add_duration(cal, from, &step);
-}
-
-/* month_step: dates_add_months of y-m-d by k months, from its parts (no day number round trip). */
-static day_t month_step(int y, int m, int d, long k)
-{
-	long t = (long)y * 12 + (m - 1) + k, ny = t / 12;   /* t >= 0: y >= 1, k >= 1 */
-	int nm = (int)(t - ny * 12) + 1, dim = dates_days_in_month((int)ny, nm);
-	return dates_from_ymd((int)ny, nm, d > dim ? dim : d);
-}
-
-/* occasions: every occasion date of rule r for stakeholder sh within [lo, hi]. */
-void planner_occasions(struct ctx *c, const struct rule *r, const struct sh_in *s)
-{
-	const struct calendar *cal = &c->rs->cal;
 	const struct stakeholder *sh = s->sh;
-	int f = c->field[r - c->rs->rules];
-	struct years *yr = &c->years[r - c->rs->rules];
-	int ylo, yhi, y, by, bm, bd;
-	if (c->lo != yr->lo || c->hi != yr->hi) {   /* the same for every stakeholder */
-		dates_to_ymd(c->lo, &yr->ylo, &yr->mlo, NULL);
-		dates_to_ymd(c->hi, &yr->yhi, NULL, NULL);
-		yr->lo = c->lo;
-		yr->hi = c->hi;
-		yr->nfixed = -1;
-		if (yr->yhi - yr->ylo < (int)(sizeof yr->fixed / sizeof *yr->fixed) &&
-		    ((r->when == WHEN_DATE && r->once == DAY_NONE) || r->when == WHEN_NTH_WEEKDAY)) {
-			/* A yearly date or weekday: the same days for everybody. */
-			yr->nfixed = 0;
-			for (y = yr->ylo; y <= yr->yhi; y++) {
-				day_t d = r->when == WHEN_DATE ? dates_anniversary(y, r->month, r->day) :
-				          dates_nth_weekday(y, r->month, r->nth, r->weekday);
-				if (r->when == WHEN_DATE || d != DAY_NONE)
-					yr->fixed[yr->nfixed++] = d;
-			}
+	unsigned char head[REC_DAYS];
+	uint32_t off = (uint32_t)ps->alen, ndays = 0;
+	char *name;
+
+	if (ps->cur_rec != NONE32)
+		return ps->cur_rec;
+	for (size_t i = 0; ps->c.rs->has_per_stakeholder && i < s->nhist; i++) {
+		day_t d;
+		if (planner_went_out(s->hist[i].status) && dates_parse_iso(s->hist[i].fire_date, &d) == 0 &&
+		    d >= ps->contact_lo && d < ps->contact_hi)
+			ndays++;
+	}
+	wr32(head + REC_HEAD, 0);
+	wr32(head + REC_OWNER, intern_owner(ps, sh->f[SH_OWNER] ? sh->f[SH_OWNER] : ""));
+	wr32(head + REC_ZONE, zone_of(ps, sh));
+	wr32(head + REC_FLAGS, planner_has_email(sh) ? RF_EMAIL : 0);
+	wr32(head + REC_NDAYS, ndays);
+	arena_add(ps, head, sizeof head);
+	for (size_t i = 0; ndays && i < s->nhist; i++) {
+		day_t d;
+		if (planner_went_out(s->hist[i].status) && dates_parse_iso(s->hist[i].fire_date, &d) == 0 &&
+		    d >= ps->contact_lo && d < ps->contact_hi)
+			arena_add(ps, &d, sizeof d);
+	}
+	arena_add(ps, sh->f[SH_ID], strlen(sh->f[SH_ID]) + 1);
+	name = stakeholder_display_name(sh);
+	arena_add(ps, name, strlen(name) + 1);
+	free(name);
+	ps->cur_rec = off;
+	return off;
+}
+
+static const char *rec_id(const struct planner *ps, uint32_t rec)
+{
+	return (const char *)ps->arena + rec + REC_DAYS + 4 * (size_t)rd32(ps->arena + rec + REC_NDAYS);
+}
+
+static uint64_t group_hash(uint32_t rule, uint32_t zone, int variant, int channel, day_t occasion)
+{
+	uint64_t h = ((uint64_t)rule << 40) ^ ((uint64_t)zone << 20) ^ ((uint64_t)(variant + 1) << 12) ^
+	             ((uint64_t)channel << 8) ^ (uint64_t)(uint32_t)occasion * 0x9E3779B97F4A7C15ULL;
+	return (h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ULL >> 20;
+}
+
+/* group_of: the group of an item (made with planner_set_times on first use). */
+static uint32_t group_of(struct planner *ps, const struct plan_item *it, uint32_t zone)
+{
+	uint32_t rule = (uint32_t)(it->rule - ps->c.rs->rules);
+	uint64_t h = group_hash(rule, zone, it->variant, it->channel, it->occasion);
+	size_t j;
+	struct pgroup *g;
+	struct plan_item t;
+
+	if (ps->ngroups * 2 >= ps->gcap) {
+		size_t cap = ps->gcap ? ps->gcap * 2 : 1024;
+		free(ps->gslot);
+		ps->gslot = xcalloc(cap, sizeof *ps->gslot);
+		ps->gcap = cap;
+		for (size_t i = 0; i < ps->ngroups; i++)
+			ps->groups[i].next = 0;
+		for (size_t i = 0; i < ps->ngroups; i++) {
+			const struct pgroup *q = &ps->groups[i];
+			uint64_t k = group_hash(q->rule, q->zone, q->variant, q->channel, q->occasion);
+			ps->groups[i].next = ps->gslot[k & (cap - 1)];
+			ps->gslot[k & (cap - 1)] = (uint32_t)i + 1;
 		}
 	}
-	ylo = yr->ylo;
-	yhi = yr->yhi;
-	if (yr->nfixed >= 0) {
-		for (int i = 0; i < yr->nfixed; i++)
-			planner_emit(c, r, s, NULL, yr->fixed[i], -1);
-		return;
+	j = h & (ps->gcap - 1);
+	for (uint32_t x = ps->gslot[j]; x; x = ps->groups[x - 1].next) {
+		g = &ps->groups[x - 1];
+		if (g->rule == rule && g->zone == zone && g->variant == it->variant && g->channel == it->channel &&
+		    g->occasion == it->occasion)
+			return x - 1;
 	}
-
-	switch (r->when) {
-	case WHEN_DATE:
-		if (r->once != DAY_NONE) {
-			planner_emit(c, r, s, NULL, r->once, -1);
-			break;
-		}
-		for (y = ylo; y <= yhi; y++)
-			planner_emit(c, r, s, NULL, dates_anniversary(y, r->month, r->day), -1);
-		break;
-	case WHEN_NTH_WEEKDAY:
-		for (y = ylo; y <= yhi; y++) {
-			day_t d = dates_nth_weekday(y, r->month, r->nth, r->weekday);
-			if (d != DAY_NONE)
-				planner_emit(c, r, s, NULL, d, -1);
-		}
-		break;
-	case WHEN_ANNIVERSARY:
-		if (parse_field_date(f >= 0 ? sh->f[f] : stakeholder_get(sh, r->field), &by, &bm, &bd) != 0)
-			break;
-		for (y = ylo; y <= yhi; y++) {
-			long years = by ? y - by : -1;
-			if (by && years <= 0)
-				continue;   /* year 0 is the date itself: it never fires */
-			if (r->nyears) {
-				size_t i;
-				for (i = 0; i < r->nyears; i++)
-					if (r->years[i] == years)
-						break;
-				if (i == r->nyears)
-					continue;
-			}
-			if (r->every_years && (years < 0 || years % r->every_years != 0))
-				continue;
-			planner_emit(c, r, s, NULL, dates_anniversary(y, bm, bd), years);
-		}
-		break;
-	case WHEN_EVENT:
-		for (size_t i = 0; i < s->nev; i++) {
-			const struct event *ev = s->ev[i];
-			day_t d;
-			if (strcmp(ev->kind, r->event_kind) == 0 && dates_parse_iso(ev->date, &d) == 0)
-				planner_emit(c, r, s, ev, d, -1);
-		}
-		break;
-	case WHEN_EVERY: {
-		day_t from;
-		const char *v = f >= 0 ? sh->f[f] : stakeholder_get(sh, r->field);
-		long k = 1, below = 1, above = 2, months = 0;
-		int fy, fm, fd;
-		if (parse_field_date(v, &fy, &fm, &fd) != 0 || fy == 0)   /* a full date only */
-			break;
-		from = dates_from_ymd(fy, fm, fd);
-		/*
-		 * The dates grow with k: find the first one at or after lo by doubling and halving,
-		 * rather than stepping through the decades since from.
-		 */
-		if ((r->period.unit == DUR_MONTHS || r->period.unit == DUR_YEARS) && r->period.n > 0) {
-			/* Whole months: every k below (months to lo) / step - 1 lands in an earlier month. */
-			long step = r->period.n * (r->period.unit == DUR_YEARS ? 12 : 1);
-			k = ((long)(ylo - fy) * 12 + (yr->mlo - fm)) / step - 1;
-			if (step <= 1200000 / EVERY_MAX)   /* dates_add_duration's range: month_step is the same */
-				months = step;
-			if (k < 1)
-				k = 1;
-		} else if (every_day(cal, r, from, 1) < c->lo) {
-			while (above < EVERY_MAX && every_day(cal, r, from, above) < c->lo) {
-				below = above;
-				above *= 2;
-			}
-			if (above > EVERY_MAX)
-				above = EVERY_MAX;
-			while (above - below > 1) {
-				long mid = below + (above - below) / 2;
-				if (every_day(cal, r, from, mid) < c->lo)
-					below = mid;
-				else
-					above = mid;
-			}
-			k = above;
-		}
-		for (; k < EVERY_MAX; k++) {
-			day_t d = months ? month_step(fy, fm, fd, k * months) : every_day(cal, r, from, k);
-			if (d > c->hi)
-				break;
-			if (d >= c->lo)
-				planner_emit(c, r, s, NULL, d, -1);
-		}
-		break;
+	if (ps->ngroups == ps->capgroups) {
+		ps->capgroups = ps->capgroups ? ps->capgroups * 2 : 256;
+		ps->groups = xreallocarray(ps->groups, ps->capgroups, sizeof *ps->groups);
 	}
-	case WHEN_NO_CONTACT: {
-		day_t last = s->last;
-		if (last == DAY_NONE && dates_parse_iso(sh->f[SH_CUSTOMER_SINCE], &last) != 0)
-			break;
-		planner_emit(c, r, s, NULL, dates_add_duration(cal, last, &r->period), -1);
-		break;
-	}
-	default:
-		/* surprise is planned over the whole audience, not one stakeholder at a time */
-		break;
-	}
+	g = &ps->groups[ps->ngroups];
+	memset(g, 0, sizeof *g);
+	g->rule = rule;
+	g->zone = zone;
+	g->variant = it->variant;
+	g->channel = it->channel;
+	g->occasion = it->occasion;
+	t = *it;
+	t.note[0] = '\0';
+	t.zone = ps->zones[zone];
+	planner_set_times(&ps->c, &t);
+	g->fire_date = t.fire_date;
+	g->fire_at = t.fire_at;
+	g->deadline = t.deadline;
+	g->mail_by = t.mail_by;
+	g->lead_note = t.note[0] != '\0';
+	g->next = ps->gslot[j];
+	ps->gslot[j] = (uint32_t)ps->ngroups + 1;
+	return (uint32_t)ps->ngroups++;
 }
 
-static int item_cmp(const void *a, const void *b)
+static uint8_t note_code(const char *note)
 {
-	const struct plan_item *x = a, *y = b;
-	int k;
-	if (x->fire_at != y->fire_at)
-		return x->fire_at < y->fire_at ? -1 : 1;
-	if (x->priority != y->priority)
-		return x->priority > y->priority ? -1 : 1;
-	if ((k = strcmp(x->rule->id, y->rule->id)) != 0)
-		return k;
-	if ((k = strcmp(x->sh->f[SH_ID], y->sh->f[SH_ID])) != 0)
-		return k;
-	return x->occasion < y->occasion ? -1 : x->occasion > y->occasion;
-}
-
-/* ---- surprise ---- */
-
-day_t planner_period_start(int per, day_t day)
-{
-	int y, m, d;
-	if (per == PER_WEEK)
-		return day - (dates_weekday(day) + 6) % 7;   /* weeks start on Monday (ISO 8601) */
-	dates_to_ymd(day, &y, &m, &d);
-	if (per == PER_QUARTER)
-		m = (m - 1) / 3 * 3 + 1;
-	else if (per == PER_YEAR)
-		m = 1;
-	return dates_from_ymd(y, m, 1);
-}
-
-day_t planner_period_next(int per, day_t start)
-{
-	if (per == PER_WEEK)
-		return start + 7;
-	return dates_add_months(start, per == PER_MONTH ? 1 : per == PER_QUARTER ? 3 : 12);
-}
-
-uint64_t planner_surprise_hash(const char *rule, day_t period, const char *sh_id)
-{
-	char date[11];
-	char *k;
-	uint64_t h;
-	dates_format_iso(period, date);
-	k = make_key(rule, date, sh_id);
-	h = hash_str(k);
-	free(k);
-	return h;
-}
-
-int planner_reachable(const struct rule *r, const struct stakeholder *sh)
-{
-	if (r->channel == CH_EMAIL)
-		return has_email(sh);
-	if (r->channel == CH_PREFERRED)
-		return has_email(sh) || has_postal(sh);
-	return 1;   /* a card without a postal address is handed over */
-}
-
-/* more_silent: a has gone longer without a dispatch than b (never is longest; ties by id). */
-static int more_silent(const struct ctx *c, const day_t *last, size_t a, size_t b)
-{
-	if (last[a] != last[b])
-		return last[a] < last[b];
-	return strcmp(c->in->sh[a].f[SH_ID], c->in->sh[b].f[SH_ID]) < 0;
-}
-
-/*
- * surprise: per period (week from Monday, or month), the rule's count stakeholders silent
- * longest as of the period's first day, each on a business day picked by a stable hash. The
- * ordering only looks at dispatches before the period, so every pass within the period picks
- * the same people; those already recorded for the rule in the period keep their place. For a
- * period after the anchor's, the picks of the periods before are taken as sent.
- */
-static void surprise(struct ctx *c, const struct rule *r)
-{
-	const struct plan_input *in = c->in;
-	const struct calendar *cal = &c->rs->cal;
-	size_t nsh = in->nsh, k = (size_t)r->surprise_count;
-	day_t *last = xcalloc(nsh ? nsh : 1, sizeof *last);
-	unsigned char *taken = xcalloc(nsh ? nsh : 1, 1);
-	size_t *best = xcalloc(k, sizeof *best);
-	struct contact *sims = NULL;   /* picks of earlier periods of this pass, taken as sent */
-	size_t nsims = 0;
-	day_t biz[31];
-
-	for (day_t p = planner_period_start(r->surprise_per, c->lo); p <= c->hi;
-	     p = planner_period_next(r->surprise_per, p)) {
-		day_t end = planner_period_next(r->surprise_per, p) - 1;
-		size_t nbiz = 0, nbest = 0, ntaken = 0;
-		for (day_t d = p; d <= end; d++)
-			if (calendar_is_business(cal, d))
-				biz[nbiz++] = d;
-		for (size_t i = 0; i < nsh; i++)
-			last[i] = DAY_NONE;
-		memset(taken, 0, nsh ? nsh : 1);
-		for (size_t i = 0; i < c->ncontacts; i++)
-			if (c->contacts[i].day < p && c->contacts[i].day > last[c->contacts[i].sh])
-				last[c->contacts[i].sh] = c->contacts[i].day;
-		for (size_t i = 0; i < nsims; i++)
-			if (sims[i].day > last[sims[i].sh])
-				last[sims[i].sh] = sims[i].day;
-		for (size_t i = 0; i < in->nhist; i++) {
-			const struct dispatch_rec *h = &in->hist[i];
-			day_t d;
-			size_t s;
-			if (strcmp(h->rule, r->id) == 0 && dates_parse_iso(h->occasion_date, &d) == 0 && d >= p && d <= end &&
-			    (s = sh_find(c, h->stakeholder)) != SIZE_MAX && !taken[s]) {
-				taken[s] = 1;
-				ntaken++;
-			}
-		}
-		for (size_t i = 0; i < nsh && nbiz && ntaken < k; i++) {
-			const struct stakeholder *sh = &in->sh[i];
-			size_t at;
-			if (taken[i] || !planner_reachable(r, sh) || !planner_audience(c, r, sh, p))
-				continue;
-			if (nbest == k - ntaken && !more_silent(c, last, i, best[nbest - 1]))
-				continue;
-			at = nbest < k - ntaken ? nbest++ : nbest - 1;   /* drop the least silent when full */
-			while (at > 0 && more_silent(c, last, i, best[at - 1])) {
-				best[at] = best[at - 1];
-				at--;
-			}
-			best[at] = i;
-		}
-		for (size_t j = 0; j < nbest; j++) {
-			struct sh_in s;
-			day_t d = biz[planner_surprise_hash(r->id, p, in->sh[best[j]].f[SH_ID]) % nbiz];
-			sh_in_of(c, best[j], &s);
-			planner_emit(c, r, &s, NULL, d, -1);
-			if (end >= c->anchor) {
-				sims = xreallocarray(sims, nsims + 1, sizeof *sims);
-				sims[nsims++] = (struct contact){best[j], d, 0};
-			}
-		}
-	}
-	free(sims);
-	free(best);
-	free(taken);
-	free(last);
-}
-
-/* ---- limits ---- */
-
-void planner_money_grouped(int64_t cents, char *buf, size_t size)
-{
-	char plain[40], out[64];
-	size_t n, j = 0, intlen;
-	const char *p = plain;
-	util_format_money(cents, plain, sizeof plain);
-	if (*p == '-')
-		out[j++] = *p++;
-	n = strlen(p);
-	intlen = n - 3;
-	for (size_t i = 0; i < n && j + 2 < sizeof out; i++) {
-		if (i < intlen && i > 0 && (intlen - i) % 3 == 0)
-			out[j++] = ',';
-		out[j++] = p[i];
-	}
-	out[j] = '\0';
-	util_strlcpy(buf, out, size);
-}
-
-long planner_budget_key(int per, day_t day, char *name, size_t size)
-{
-	int y, m, d;
-	dates_to_ymd(day, &y, &m, &d);
-	switch (per) {
-	case PER_MONTH:
-		if (name)
-			snprintf(name, size, "in %s %d", dates_month_names[m], y);
-		return (long)y * 12 + m - 1;
-	case PER_QUARTER:
-		if (name)
-			snprintf(name, size, "in %d-Q%d", y, (m - 1) / 3 + 1);
-		return (long)y * 4 + (m - 1) / 3;
-	default:
-		if (name)
-			snprintf(name, size, "in %d", y);
-		return y;
-	}
-}
-
-struct spent {
-	long key;
-	int64_t cents;
-};
-
-/*
- * apply_limits: walks the items in the order given (the order they would go out) and
- * turns into PS_SKIPPED (limit or budget) each one that would break per_stakeholder or the
- * budget, counting what went out before (history) and the items before it that stand.
- * today: for run, the day it would go out (an item may wait past its fire date); DAY_NONE
- * for plan, where that is its fire date.
- */
-static void apply_limits(const struct ctx *c, struct plan_item **v, size_t n, day_t today)
-{
-	const struct ruleset *rs = c->in->rs;
-	size_t *head, *next;
-	struct spent *sp = NULL;
-	size_t nsp = 0;
-	if (!rs->has_per_stakeholder && !rs->has_budget)
-		return;
-	head = xcalloc(c->in->nsh ? c->in->nsh : 1, sizeof *head);   /* index + 1 of the latest item standing */
-	next = xcalloc(n ? n : 1, sizeof *next);
-	for (size_t i = 0; i < n; i++) {
-		struct plan_item *it = v[i];
-		size_t s = (size_t)(it->sh - c->in->sh);
-		day_t on = today != DAY_NONE ? today : it->fire_date;
-		if (it->state != PS_DUE && it->state != PS_WAITING)
-			continue;
-		if (rs->has_per_stakeholder) {
-			day_t start = dates_sub_duration(&rs->cal, on, &rs->per_stakeholder_within);
-			long count = 0;
-			size_t lo = 0, hi = c->ncontacts;
-			while (lo < hi) {
-				size_t mid = (lo + hi) / 2;
-				if (c->contacts[mid].sh < s || (c->contacts[mid].sh == s && c->contacts[mid].day <= start))
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			for (; lo < c->ncontacts && c->contacts[lo].sh == s && c->contacts[lo].day <= on; lo++)
-				count++;
-			for (size_t j = head[s]; j; j = next[j - 1])
-				if (today != DAY_NONE || (v[j - 1]->fire_date > start && v[j - 1]->fire_date <= on))
-					count++;   /* in a run, what stands before goes out today */
-			if (count >= rs->per_stakeholder_max) {
-				char within[48];
-				dates_format_duration(&rs->per_stakeholder_within, within, sizeof within);
-				it->state = PS_SKIPPED;
-				it->reason = "limit";
-				snprintf(it->note, sizeof it->note, "limit: %ld dispatch%s to this stakeholder within %s (max %ld)",
-				         count, count == 1 ? "" : "es", within, rs->per_stakeholder_max);
-				continue;
-			}
-		}
-		if (rs->has_budget && it->cost_cents > 0) {
-			char pname[24], a[28], b[28], cost[28];
-			long key = planner_budget_key(rs->budget_per, on, pname, sizeof pname);
-			size_t k;
-			for (k = 0; k < nsp && sp[k].key != key; k++)
-				;
-			if (k == nsp) {
-				sp = xreallocarray(sp, nsp + 1, sizeof *sp);
-				sp[nsp] = (struct spent){key, 0};
-				for (size_t j = 0; j < c->ncontacts; j++)
-					if (planner_budget_key(rs->budget_per, c->contacts[j].day, NULL, 0) == key)
-						sp[nsp].cents += c->contacts[j].cost_cents;
-				nsp++;
-			}
-			if (sp[k].cents + it->cost_cents > rs->budget_cents) {
-				planner_money_grouped(sp[k].cents, a, sizeof a);
-				planner_money_grouped(rs->budget_cents, b, sizeof b);
-				planner_money_grouped(it->cost_cents, cost, sizeof cost);
-				it->state = PS_SKIPPED;
-				it->reason = "budget";
-				snprintf(it->note, sizeof it->note, "budget: %s of %s spent %s; this costs %s", a, b, pname, cost);
-				continue;
-			}
-			sp[k].cents += it->cost_cents;
-		}
-		next[i] = head[s];
-		head[s] = i + 1;
-	}
-	free(sp);
-	free(next);
-	free(head);
-}
-
-static void collect(struct ctx *c, const struct plan_input *in, day_t from, day_t to)
-{
-	for (size_t i = 0; i < in->rs->nrules; i++) {
-		const struct rule *r = &in->rs->rules[i];
-		c->lo = from;
-		c->hi = to + (day_t)planner_lead_bound(in->cfg, r);
-		if (r->when == WHEN_SURPRISE) {
-			surprise(c, r);
-			continue;
-		}
-		for (size_t j = 0; j < in->nsh; j++) {
-			struct sh_in s;
-			sh_in_of(c, j, &s);
-			planner_occasions(c, r, &s);
-		}
-	}
-}
-
-int planner_range(const struct plan_input *in, day_t from, day_t to, struct plan_list *out, char err[ERR_LEN])
-{
-	struct ctx c;
-	struct plan_item **order;
-	size_t k = 0;
-	(void)err;
-	ctx_init(&c, in, out, from);
-	collect(&c, in, from, to);
-	for (size_t i = 0; i < out->n; i++)
-		if (out->v[i].fire_date >= from && out->v[i].fire_date < to)
-			out->v[k++] = out->v[i];
-	out->n = k;
-	if (out->n > 1)
-		qsort(out->v, out->n, sizeof *out->v, item_cmp);
-	order = xcalloc(out->n ? out->n : 1, sizeof *order);
-	for (size_t i = 0; i < out->n; i++)
-		order[i] = &out->v[i];
-	apply_limits(&c, order, out->n, DAY_NONE);
-	free(order);
-	ctx_free(&c);
-	return 0;
+	for (uint8_t k = 1; k < NOTE__FIXED; k++)
+		if (strcmp(note, planner_notes[k]) == 0)
+			return k;
+	return NOTE_NONE;
 }
 
 /* next_window: the first instant >= t inside the send window in zone, or -1. */
@@ -921,93 +326,761 @@ static int64_t next_window(const struct config *cfg, const char *zone, int64_t t
 	return at;
 }
 
-/* due_cmp: what is due at once goes by priority first (CONTRACT §4), then fire order. */
-static int due_cmp(const void *a, const void *b)
+/* fallback_deadline: a card too late to post goes as an email, due until the end of the day itself. */
+static int64_t fallback_deadline(const struct planner *ps, const struct pgroup *g, uint32_t zone)
 {
-	const struct plan_item *x = *(const struct plan_item *const *)a, *y = *(const struct plan_item *const *)b;
-	if (x->priority != y->priority)
-		return x->priority > y->priority ? -1 : 1;
-	return item_cmp(x, y);
+	const struct rule *r = &ps->c.rs->rules[g->rule];
+	int64_t at;
+	if (dates_local_to_utc(ps->zones[zone], dates_add_duration(&ps->c.rs->cal, g->occasion, &r->late) + 1, 0,
+	                       &at) != 0)
+		return ps->now;
+	return at;
 }
 
-int planner_due(const struct plan_input *in, int64_t now, struct plan_list *out, int64_t *next_wake,
-                char err[ERR_LEN])
+/*
+ * due_state: due mode: the item's state at now (PS_DUE, PS_MISSED, or PS_SKIPPED as the rules
+ * left it); 0 when it is not for this pass (its time is ahead, or too old to be worth a
+ * record), the wake-up time noted. zone: the stakeholder's, has_email: whether it has one.
+ */
+static int due_state(struct planner *ps, struct pitem *pi, uint32_t zone, int has_email)
 {
-	const struct config *cfg = in->cfg;
-	struct ctx c;
-	struct plan_list all = {0};
-	struct plan_item **order;
+	const struct pgroup *g = &ps->groups[pi->group];
+	const struct rule *r = &ps->c.rs->rules[g->rule];
+	int64_t now = ps->now, deadline = g->deadline;
+	int state = pi->state & ST_MASK;
+	uint32_t z = g->zone;
+
+	if (g->fire_at > now) {
+		if (state != PS_SKIPPED && g->fire_at < ps->wake)
+			ps->wake = g->fire_at;
+		return 0;
+	}
+	if (state == PS_SKIPPED) {
+		if (g->fire_at + ps->lookback < now && deadline <= now)
+			return 0;   /* too old to be worth a record */
+	} else if (now >= deadline) {
+		if (g->channel == CH_CARD && r->fallback == CH_EMAIL && has_email) {
+			pi->state |= ST_FALLBACK;
+			pi->note = NOTE_CARD_LATE;
+			z = zone;
+			deadline = fallback_deadline(ps, g, zone);
+		}
+		if (now >= deadline) {
+			if (g->fire_at + ps->lookback < now)
+				return 0;   /* older than lookback: ignored, no flood on old data */
+			state = PS_MISSED;
+		}
+	}
+	if (state == PS_WAITING) {
+		int64_t at = next_window(ps->c.cfg, ps->zones[z], now);
+		if (at != now) {
+			if (at > 0 && at < deadline && at < ps->wake)
+				ps->wake = at;
+			return 0;
+		}
+		state = PS_DUE;
+	}
+	pi->state = (uint8_t)((pi->state & ~ST_MASK) | state);
+	return 1;
+}
+
+static void push(struct planner *ps, const struct pitem *pi)
+{
+	if (ps->n == ps->cap) {
+		ps->cap = ps->cap ? ps->cap * 2 : 1024;
+		ps->items = xreallocarray(ps->items, ps->cap, sizeof *ps->items);
+	}
+	ps->items[ps->n++] = *pi;
+}
+
+static uint32_t zone_of(struct planner *ps, const struct stakeholder *sh)
+{
+	if (ps->cur_zone == NONE32) {
+		const char *z = sh->f[SH_TIMEZONE];
+		ps->cur_zone = intern_zone(ps, z && *z ? z : ps->c.cfg->timezone);
+	}
+	return ps->cur_zone;
+}
+
+/* sink: an item of the current stakeholder, kept compact when the mode wants it. */
+static void sink(struct ctx *c, struct plan_item *it, const struct sh_in *s)
+{
+	struct planner *ps = c->sink_arg;
+	uint32_t zone = zone_of(ps, s->sh), g;
+	struct pitem pi;
+
+	g = group_of(ps, it, it->channel == CH_CARD ? ps->cfg_zone : zone);
+	if (!ps->due && (ps->groups[g].fire_date < ps->from || ps->groups[g].fire_date >= ps->to))
+		return;
+	memset(&pi, 0, sizeof pi);
+	pi.group = g;
+	pi.years = (int16_t)(it->years < -1 ? -1 : it->years > INT16_MAX ? INT16_MAX : it->years);
+	pi.state = (uint8_t)it->state;
+	pi.note = it->note[0] ? note_code(it->note) : NOTE_NONE;
+	if (pi.note == NOTE_NONE && ps->groups[g].lead_note)
+		pi.note = NOTE_LEAD_SHORT;
+	if (ps->capture) {
+		pi.sh = record(ps, s);
+		ps->capture->it = pi;
+		ps->capture->has = 1;
+		return;
+	}
+	if (ps->due && !due_state(ps, &pi, zone, planner_has_email(s->sh)))
+		return;
+	pi.sh = record(ps, s);
+	push(ps, &pi);
+}
+
+uint32_t planner_fields(const struct ruleset *rs, int *custom, int *events)
+{
+	static const int base[] = {
+		SH_ID, SH_FIRST_NAME, SH_LAST_NAME, SH_NICKNAME, SH_TYPE, SH_TIER, SH_EMAIL, SH_PREFERRED_CHANNEL,
+		SH_OWNER, SH_TIMEZONE, SH_STREET, SH_CITY, SH_HIRE_DATE, SH_CUSTOMER_SINCE, SH_OPTED_OUT,
+	};
+	uint32_t m = 0;
+	*custom = *events = 0;
+	for (size_t i = 0; i < sizeof base / sizeof *base; i++)
+		m |= 1u << base[i];
+	for (size_t i = 0; i < rs->nrules; i++) {
+		const struct rule *r = &rs->rules[i];
+		if (r->when == WHEN_EVENT)
+			*events = 1;
+		if (r->personal)   /* the only reader of consent_personal: unread otherwise */
+			m |= 1u << SH_CONSENT_PERSONAL;
+		if ((r->when == WHEN_ANNIVERSARY || r->when == WHEN_EVERY) && r->field) {
+			int f = sh_field_lookup(r->field);
+			if (f >= 0)
+				m |= 1u << f;
+			else
+				*custom = 1;
+		}
+	}
+	return m;
+}
+
+/*
+ * planner_new: the parts of both modes: occasions looked at from lo to hi_base + each rule's
+ * lead, contacts counted from contact_lo, budget periods of [key_from, key_to].
+ */
+static struct planner *planner_new(const struct config *cfg, const struct ruleset *rs, day_t lo, day_t hi_base,
+                                   day_t anchor, day_t contact_hi, day_t key_from, day_t key_to)
+{
+	struct planner *ps = xcalloc(1, sizeof *ps);
+	long bound = 0;
+
+	planner_ctx_rules(&ps->c, cfg, rs);
+	ps->c.sink = sink;
+	ps->c.sink_arg = ps;
+	ps->lo = lo;
+	ps->anchor = anchor;
+	ps->wake = INT64_MAX;
+	ps->cfg_zone = intern_zone(ps, cfg->timezone);
+	ps->hi = xcalloc(rs->nrules ? rs->nrules : 1, sizeof *ps->hi);
+	for (size_t i = 0; i < rs->nrules; i++)
+		ps->hi[i] = hi_base + (day_t)planner_lead_bound(cfg, &rs->rules[i]);
+	if (rs->has_per_stakeholder)
+		bound = planner_duration_bound(&rs->per_stakeholder_within) + 2;
+	ps->contact_lo = anchor - (day_t)bound;
+	ps->contact_hi = contact_hi;
+	if (rs->has_budget) {
+		ps->key_lo = planner_budget_key(rs->budget_per, key_from, NULL, 0);
+		ps->nkeys = planner_budget_key(rs->budget_per, key_to, NULL, 0) - ps->key_lo + 1;
+		ps->spent = xcalloc((size_t)(ps->nkeys > 0 ? ps->nkeys : 1), sizeof *ps->spent);
+	}
+	/* Surprise: per rule and period, the business days and an empty heap. */
+	for (size_t i = 0; i < rs->nrules; i++) {
+		const struct rule *r = &rs->rules[i];
+		struct srule *q;
+		if (r->when != WHEN_SURPRISE)
+			continue;
+		ps->sr = xreallocarray(ps->sr, ps->nsr + 1, sizeof *ps->sr);
+		q = &ps->sr[ps->nsr++];
+		memset(q, 0, sizeof *q);
+		q->r = r;
+		q->k = (size_t)r->surprise_count;
+		for (day_t p = planner_period_start(r->surprise_per, lo); p <= ps->hi[i];
+		     p = planner_period_next(r->surprise_per, p)) {
+			struct speriod *sp;
+			q->per = xreallocarray(q->per, q->nper + 1, sizeof *q->per);
+			sp = &q->per[q->nper];
+			memset(sp, 0, sizeof *sp);
+			sp->p = p;
+			sp->end = planner_period_next(r->surprise_per, p) - 1;
+			for (day_t d = p; d <= sp->end; d++)
+				if (calendar_is_business(&rs->cal, d))
+					sp->biz[sp->nbiz++] = d;
+			/* Earlier periods' picks count as contact: room for them to drop out. */
+			sp->cap = q->k * (q->nper + 1);
+			q->nper++;
+		}
+	}
+	return ps;
+}
+
+struct planner *planner_new_range(const struct config *cfg, const struct ruleset *rs, day_t from, day_t to)
+{
+	struct planner *ps = planner_new(cfg, rs, from, to, from, to, from, to - 1);
+	ps->from = from;
+	ps->to = to;
+	return ps;
+}
+
+struct planner *planner_new_due(const struct config *cfg, const struct ruleset *rs, int64_t now)
+{
+	struct planner *ps;
+	int64_t lookback = dates_duration_secs(&cfg->lookback);
+	long late_max = 0;
 	day_t today;
 	int secs;
-	int64_t lookback = dates_duration_secs(&cfg->lookback), wake = INT64_MAX;
-	long late_max = 0;
-	(void)err;
 
 	if (dates_utc_to_local(cfg->timezone, now, &today, &secs) != 0)
 		today = (day_t)(now / 86400);
-	for (size_t i = 0; i < in->rs->nrules; i++) {
-		long l = planner_duration_bound(&in->rs->rules[i].late);
+	for (size_t i = 0; i < rs->nrules; i++) {
+		long l = planner_duration_bound(&rs->rules[i].late);
 		if (l > late_max)
 			late_max = l;
 	}
-	ctx_init(&c, in, &all, today);
 	/* Occasions whose deadline may still be ahead, or whose fire time is within lookback. */
-	collect(&c, in, today - (day_t)(lookback / 86400 + late_max + 3), today + 3);
+	ps = planner_new(cfg, rs, today - (day_t)(lookback / 86400 + late_max + 3), today + 3, today, today + 1, today,
+	                 today);
+	ps->due = 1;
+	ps->now = now;
+	ps->today = today;
+	ps->lookback = lookback;
+	return ps;
+}
 
-	for (size_t i = 0; i < all.n; i++) {
-		struct plan_item it = all.v[i];
-		if (it.fire_at > now) {
-			if (it.state != PS_SKIPPED && it.fire_at < wake)
-				wake = it.fire_at;
+/* planner_renew: an empty planner of pl's mode (a scan started again). */
+static struct planner *planner_renew(const struct planner *pl)
+{
+	return pl->due ? planner_new_due(pl->c.cfg, pl->c.rs, pl->now) : planner_new_range(pl->c.cfg, pl->c.rs, pl->from, pl->to);
+}
+
+/* worse: candidate a ranks after b (less silent, or as silent with a later id). */
+static int worse(const struct cand *a, const struct cand *b)
+{
+	if (a->last != b->last)
+		return a->last > b->last;
+	return a->sh > b->sh;
+}
+
+static void heap_down(struct cand *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		if (l < n && worse(&h[l], &h[m]))
+			m = l;
+		if (l + 1 < n && worse(&h[l + 1], &h[m]))
+			m = l + 1;
+		if (m == i)
+			return;
+		struct cand t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+static void heap_up(struct cand *h, size_t i)
+{
+	while (i > 0 && worse(&h[i], &h[(i - 1) / 2])) {
+		struct cand t = h[i];
+		h[i] = h[(i - 1) / 2];
+		h[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+}
+
+/* surprise_add: the current stakeholder as a candidate of each period of surprise rule q. */
+static void surprise_add(struct planner *ps, struct srule *q, const struct sh_in *s)
+{
+	const struct rule *r = q->r;
+	size_t ri = (size_t)(r - ps->c.rs->rules);
+	int reach = -1;
+	for (size_t j = 0; j < q->nper; j++) {
+		struct speriod *sp = &q->per[j];
+		struct cand cd;
+		int taken = 0;
+		memset(&cd, 0, sizeof cd);
+		cd.last = DAY_NONE;
+		for (size_t i = 0; i < s->nhist; i++) {
+			const struct dispatch_rec *h = &s->hist[i];
+			day_t d;
+			if (strcmp(h->rule, r->id) == 0 && dates_parse_iso(h->occasion_date, &d) == 0 && d >= sp->p &&
+			    d <= sp->end)
+				taken = 1;
+			if (planner_went_out(h->status) && dates_parse_iso(h->fire_date, &d) == 0 && d < sp->p &&
+			    d > cd.last)
+				cd.last = d;
+		}
+		if (taken) {
+			sp->ntaken++;
 			continue;
 		}
-		if (it.state == PS_SKIPPED) {
-			if (it.fire_at + lookback < now && it.deadline <= now)
-				continue;   /* too old to be worth a record */
-		} else if (now >= it.deadline) {
-			const struct rule *r = it.rule;
-			if (it.channel == CH_CARD && r->fallback == CH_EMAIL && has_email(it.sh)) {
-				/* Too late to post a card: a note by email, due until the end of the day itself. */
-				it.channel = CH_EMAIL;
-				it.zone = sh_zone(cfg, it.sh);
-				it.mail_by = DAY_NONE;
-				if (dates_local_to_utc(it.zone, dates_add_duration(&in->rs->cal, it.occasion, &r->late) + 1, 0,
-				                       &it.deadline) != 0)
-					it.deadline = now;
-				snprintf(it.note, sizeof it.note, "card too late to post: email instead");
-			}
-			if (now >= it.deadline) {
-				if (it.fire_at + lookback < now)
-					continue;   /* older than lookback: ignored, no flood on old data */
-				it.state = PS_MISSED;
-				it.reason = "missed";
+		if (!sp->nbiz || !sp->cap)
+			continue;
+		/* Most stakeholders are less silent than the heap's worst: the cheap test first. */
+		cd.sh = ps->cur_rec != NONE32 ? ps->cur_rec : (uint32_t)ps->alen;   /* ids ascend: so do records */
+		if (sp->n == sp->cap && !worse(&sp->heap[0], &cd))
+			continue;
+		if (reach < 0)
+			reach = planner_reachable(r, s->sh);
+		if (!reach || !planner_in_audience(ps->c.rs, r, s->sh, sp->p))
+			continue;
+		cd.sh = record(ps, s);
+		cd.day = sp->biz[planner_surprise_hash(r->id, sp->p, s->sh->f[SH_ID]) % sp->nbiz];
+		ps->capture = &cd;
+		ps->c.lo = ps->lo;
+		ps->c.hi = ps->hi[ri];
+		planner_emit(&ps->c, r, s, cd.day, -1);
+		ps->capture = NULL;
+		if (sp->n == sp->cap) {
+			sp->heap[0] = cd;
+			heap_down(sp->heap, sp->n, 0);
+		} else {
+			if (sp->n == 0)
+				sp->heap = xcalloc(sp->cap, sizeof *sp->heap);
+			sp->heap[sp->n] = cd;
+			heap_up(sp->heap, sp->n++);
+		}
+	}
+}
+
+void planner_add(struct planner *ps, const struct stakeholder *sh, const struct event *ev, size_t nev,
+                 const struct dispatch_rec *hist, size_t nhist)
+{
+	const struct ruleset *rs = ps->c.rs;
+	struct sh_in s;
+
+	memset(&s, 0, sizeof s);
+	s.sh = sh;
+	s.ev = ev;
+	s.nev = nev;
+	s.hist = hist;
+	s.nhist = nhist;
+	s.last = DAY_NONE;
+	for (size_t i = 0; i < nhist; i++) {
+		const struct dispatch_rec *h = &hist[i];
+		day_t d;
+		if (!planner_went_out(h->status) || dates_parse_iso(h->fire_date, &d) != 0)
+			continue;
+		if (d > s.last)
+			s.last = d;
+		if (rs->has_budget) {
+			long k = planner_budget_key(rs->budget_per, d, NULL, 0) - ps->key_lo;
+			if (k >= 0 && k < ps->nkeys)
+				ps->spent[k] += h->cost_cents;
+		}
+	}
+	ps->cur_rec = NONE32;
+	ps->cur_zone = NONE32;
+	for (size_t i = 0; i < rs->nrules; i++) {
+		const struct rule *r = &rs->rules[i];
+		if (r->when == WHEN_SURPRISE)
+			continue;
+		ps->c.lo = ps->lo;
+		ps->c.hi = ps->hi[i];
+		planner_occasions(&ps->c, r, &s);
+	}
+	for (size_t i = 0; i < ps->nsr; i++)
+		surprise_add(ps, &ps->sr[i], &s);
+}
+
+/* ---- after the scan ---- */
+
+static const struct planner *sort_ps;   /* for the qsort comparators below (single-threaded) */
+
+static int cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	if (x->last != y->last)
+		return x->last < y->last ? -1 : 1;
+	return x->sh < y->sh ? -1 : x->sh > y->sh;
+}
+
+/* surprise_pick: per period, the count silent longest, earlier periods' picks taken as sent. */
+static void surprise_pick(struct planner *ps, struct srule *q)
+{
+	struct cand *sims = NULL;   /* sh and day of every pick so far */
+	size_t nsims = 0;
+	for (size_t j = 0; j < q->nper; j++) {
+		struct speriod *sp = &q->per[j];
+		size_t want;
+		if (!sp->nbiz || sp->ntaken >= q->k)
+			continue;
+		want = q->k - sp->ntaken;
+		for (size_t i = 0; i < sp->n; i++)
+			for (size_t m = 0; m < nsims; m++)
+				if (sims[m].sh == sp->heap[i].sh && sims[m].day > sp->heap[i].last)
+					sp->heap[i].last = sims[m].day;
+		if (sp->n > 1)
+			qsort(sp->heap, sp->n, sizeof *sp->heap, cand_cmp);
+		for (size_t i = 0; i < sp->n && i < want; i++) {
+			struct cand *cd = &sp->heap[i];
+			const unsigned char *rec = ps->arena + cd->it.sh;
+			if (cd->has && (!ps->due || due_state(ps, &cd->it, rd32(rec + REC_ZONE),
+			                                        (rd32(rec + REC_FLAGS) & RF_EMAIL) != 0)))
+				push(ps, &cd->it);
+			if (sp->end >= ps->anchor) {
+				sims = xreallocarray(sims, nsims + 1, sizeof *sims);
+				sims[nsims++] = *cd;
 			}
 		}
-		if (it.state == PS_WAITING) {
-			int64_t at = next_window(cfg, it.zone, now);
-			if (at == now) {
-				it.state = PS_DUE;
-			} else {
-				if (at > 0 && at < it.deadline && at < wake)
-					wake = at;
+	}
+	free(sims);
+}
+
+static int group_order(const void *a, const void *b)
+{
+	const struct pgroup *x = &sort_ps->groups[*(const uint32_t *)a], *y = &sort_ps->groups[*(const uint32_t *)b];
+	const struct rule *rx = &sort_ps->c.rs->rules[x->rule], *ry = &sort_ps->c.rs->rules[y->rule];
+	if (x->fire_at != y->fire_at)
+		return x->fire_at < y->fire_at ? -1 : 1;
+	if (rx->priority != ry->priority)
+		return rx->priority > ry->priority ? -1 : 1;
+	return strcmp(rx->id, ry->id);
+}
+
+/*
+ * before: item a goes out before b: fire time, priority, rule, stakeholder id, occasion; for
+ * a pass's limits (prio_first) what is due at once goes by priority first (CONTRACT §4).
+ */
+static int before(const struct planner *ps, const struct pitem *a, const struct pitem *b)
+{
+	uint32_t x = ps->rank[a->group], y = ps->rank[b->group];
+	if (ps->prio_first) {
+		long pa = ps->c.rs->rules[ps->groups[a->group].rule].priority;
+		long pb = ps->c.rs->rules[ps->groups[b->group].rule].priority;
+		if (pa != pb)
+			return pa > pb;
+	}
+	if (x != y)
+		return x < y;
+	if (a->sh != b->sh)
+		return a->sh < b->sh;
+	return ps->groups[a->group].occasion < ps->groups[b->group].occasion;
+}
+
+static void swap_items(struct pitem *a, struct pitem *b)
+{
+	struct pitem t = *a;
+	*a = *b;
+	*b = t;
+}
+
+static void sift(const struct planner *ps, struct pitem *v, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		if (l < n && before(ps, &v[m], &v[l]))
+			m = l;
+		if (l + 1 < n && before(ps, &v[m], &v[l + 1]))
+			m = l + 1;
+		if (m == i)
+			return;
+		swap_items(&v[i], &v[m]);
+		i = m;
+	}
+}
+
+/*
+ * sort_items: in place (qsort would take a second copy of the items): quicksort with a
+ * median of three, insertion sort for short runs, heapsort when it goes too deep.
+ */
+static void sort_items(const struct planner *ps, struct pitem *v, size_t n, int depth)
+{
+	while (n > 24) {
+		size_t mid = n / 2, i = 0, j = n - 1;
+		if (depth-- == 0) {
+			for (size_t k = n / 2; k-- > 0;)
+				sift(ps, v, n, k);
+			for (size_t k = n - 1; k > 0; k--) {
+				swap_items(&v[0], &v[k]);
+				sift(ps, v, k, 0);
+			}
+			return;
+		}
+		if (before(ps, &v[mid], &v[0]))
+			swap_items(&v[mid], &v[0]);
+		if (before(ps, &v[n - 1], &v[0]))
+			swap_items(&v[n - 1], &v[0]);
+		if (before(ps, &v[n - 1], &v[mid]))
+			swap_items(&v[n - 1], &v[mid]);
+		struct pitem pivot = v[mid];
+		for (;;) {   /* Hoare partition */
+			while (before(ps, &v[i], &pivot))
+				i++;
+			while (before(ps, &pivot, &v[j]))
+				j--;
+			if (i >= j)
+				break;
+			swap_items(&v[i], &v[j]);
+			i++;
+			j--;
+		}
+		/* [0, j] and [j + 1, n): recurse into the smaller part */
+		if (j + 1 < n - j - 1) {
+			sort_items(ps, v, j + 1, depth);
+			v += j + 1;
+			n -= j + 1;
+		} else {
+			sort_items(ps, v + j + 1, n - j - 1, depth);
+			n = j + 1;
+		}
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct pitem t = v[i];
+		size_t k = i;
+		while (k > 0 && before(ps, &t, &v[k - 1])) {
+			v[k] = v[k - 1];
+			k--;
+		}
+		v[k] = t;
+	}
+}
+
+/*
+ * apply_limits: walks the items in the order they would go out and turns into PS_SKIPPED
+ * (limit or budget) each one that would break per_stakeholder or the budget, counting what
+ * went out before (history) and the items before it that stand. Range mode: an item counts on
+ * its fire date. Due mode: on today, and in a pass what stands before goes out today.
+ */
+static void apply_limits(struct planner *ps)
+{
+	const struct ruleset *rs = ps->c.rs;
+	day_t memo_on = DAY_NONE, memo_start = DAY_NONE, key_on = DAY_NONE;
+	long key = 0;
+	if (!rs->has_per_stakeholder && !rs->has_budget)
+		return;
+	for (size_t i = 0; i < ps->n; i++) {
+		struct pitem *it = &ps->items[i];
+		const struct pgroup *g = &ps->groups[it->group];
+		unsigned char *rec = ps->arena + it->sh;
+		int state = it->state & ST_MASK;
+		day_t on = ps->due ? ps->today : g->fire_date;
+		if (state != PS_WAITING && state != PS_DUE)
+			continue;
+		if (rs->has_per_stakeholder) {
+			uint32_t nd = rd32(rec + REC_NDAYS), count = 0;
+			day_t start;
+			if (on != memo_on) {
+				memo_on = on;
+				memo_start = dates_sub_duration(&rs->cal, on, &rs->per_stakeholder_within);
+			}
+			start = memo_start;
+			for (uint32_t k = 0; k < nd; k++) {
+				day_t d;
+				memcpy(&d, rec + REC_DAYS + 4 * (size_t)k, sizeof d);
+				if (d > start && d <= on)
+					count++;
+			}
+			for (uint32_t j = rd32(rec + REC_HEAD); j; j = ps->items[j - 1].aux) {
+				day_t f = ps->groups[ps->items[j - 1].group].fire_date;
+				if (ps->due || (f > start && f <= on))
+					count++;
+			}
+			if (count >= (uint32_t)rs->per_stakeholder_max) {
+				it->state = (uint8_t)((it->state & ~ST_MASK) | PS_SKIPPED);
+				it->note = NOTE_LIMIT;
+				it->aux = count;
 				continue;
 			}
 		}
-		out->v = xreallocarray(out->v, out->n + 1, sizeof *out->v);
-		out->v[out->n++] = it;
+		if (rs->has_budget) {
+			const struct rule *r = &rs->rules[g->rule];
+			int64_t cost = g->variant >= 0 && r->variants[g->variant].cost_cents >= 0 ?
+			               r->variants[g->variant].cost_cents : r->cost_cents;
+			long k;
+			if (on != key_on) {
+				key_on = on;
+				key = planner_budget_key(rs->budget_per, on, NULL, 0) - ps->key_lo;
+			}
+			k = key;
+			if (cost > 0 && k >= 0 && k < ps->nkeys) {
+				if (ps->spent[k] + cost > rs->budget_cents) {
+					ps->budget_spent = xreallocarray(ps->budget_spent, ps->nbudget + 1, sizeof *ps->budget_spent);
+					ps->budget_spent[ps->nbudget] = ps->spent[k];
+					it->state = (uint8_t)((it->state & ~ST_MASK) | PS_SKIPPED);
+					it->note = NOTE_BUDGET;
+					it->aux = (uint32_t)ps->nbudget++;
+					continue;
+				}
+				ps->spent[k] += cost;
+			}
+		}
+		it->aux = rd32(rec + REC_HEAD);
+		wr32(rec + REC_HEAD, (uint32_t)i + 1);
 	}
-	order = xcalloc(out->n ? out->n : 1, sizeof *order);
-	for (size_t i = 0; i < out->n; i++)
-		order[i] = &out->v[i];
-	if (out->n > 1)
-		qsort(order, out->n, sizeof *order, due_cmp);
-	apply_limits(&c, order, out->n, today);
+}
+
+static int sort_depth(size_t n)
+{
+	int depth = 0;
+	for (; n > 1; n /= 2)
+		depth += 2;
+	return depth;
+}
+
+void planner_finish(struct planner *ps)
+{
+	uint32_t *order;
+	if (ps->finished)
+		return;
+	ps->finished = 1;
+	for (size_t i = 0; i < ps->nsr; i++)
+		surprise_pick(ps, &ps->sr[i]);
+	/* Groups in fire order give each item its rank; then the items, by rank, id and date. */
+	order = xcalloc(ps->ngroups ? ps->ngroups : 1, sizeof *order);
+	for (size_t i = 0; i < ps->ngroups; i++)
+		order[i] = (uint32_t)i;
+	sort_ps = ps;
+	if (ps->ngroups > 1)
+		qsort(order, ps->ngroups, sizeof *order, group_order);
+	ps->rank = xcalloc(ps->ngroups ? ps->ngroups : 1, sizeof *ps->rank);   /* dense: the sort reads it most */
+	for (size_t i = 0; i < ps->ngroups; i++)
+		ps->rank[order[i]] = i && group_order(&order[i - 1], &order[i]) == 0 ? ps->rank[order[i - 1]] : (uint32_t)i;
+	sort_ps = NULL;
 	free(order);
-	if (out->n > 1)
-		qsort(out->v, out->n, sizeof *out->v, item_cmp);
-	plan_list_free(&all);
-	ctx_free(&c);
-	if (next_wake)
-		*next_wake = wake;
+	/* A pass applies its limits in dispatch order, then hands the items out in fire order. */
+	ps->prio_first = ps->due;
+	sort_items(ps, ps->items, ps->n, sort_depth(ps->n));
+	apply_limits(ps);
+	if (ps->prio_first) {
+		ps->prio_first = 0;
+		sort_items(ps, ps->items, ps->n, sort_depth(ps->n));
+	}
+}
+
+size_t planner_count(const struct planner *ps)
+{
+	return ps->n;
+}
+
+int64_t planner_next_wake(const struct planner *ps)
+{
+	return ps->wake;
+}
+
+void planner_item(const struct planner *ps, size_t i, struct plan_item *it)
+{
+	const struct config *cfg = ps->c.cfg;
+	const struct ruleset *rs = ps->c.rs;
+	const struct pitem *pi = &ps->items[i];
+	const struct pgroup *g = &ps->groups[pi->group];
+	const struct rule *r = &rs->rules[g->rule];
+	const struct variant *v = g->variant >= 0 ? &r->variants[g->variant] : NULL;
+	const unsigned char *rec = ps->arena + pi->sh;
+	uint32_t owner = rd32(rec + REC_OWNER);
+	int state = pi->state & ST_MASK;
+
+	memset(it, 0, sizeof *it);
+	it->rule = r;
+	it->sh_id = rec_id(ps, pi->sh);
+	it->name = it->sh_id + strlen(it->sh_id) + 1;
+	it->occasion = g->occasion;
+	it->fire_date = g->fire_date;
+	it->fire_at = g->fire_at;
+	it->deadline = g->deadline;
+	it->mail_by = g->mail_by;
+	it->channel = g->channel;
+	it->zone = ps->zones[g->zone];
+	if (pi->state & ST_FALLBACK) {
+		uint32_t z = rd32(rec + REC_ZONE);
+		it->channel = CH_EMAIL;
+		it->zone = ps->zones[z];
+		it->mail_by = DAY_NONE;
+		it->deadline = fallback_deadline(ps, g, z);
+	}
+	it->template_name = v && v->template_name ? v->template_name : r->template_name;
+	it->signer = planner_signer(cfg, r, g->variant, owner ? ps->owners[owner - 1] : "", it->name);
+	it->cost_cents = v && v->cost_cents >= 0 ? v->cost_cents : r->cost_cents;
+	it->years = pi->years;
+	it->priority = r->priority;
+	it->variant = g->variant;
+	it->state = (enum plan_state)state;
+	if (pi->note == NOTE_LIMIT) {
+		char within[48];
+		dates_format_duration(&rs->per_stakeholder_within, within, sizeof within);
+		snprintf(it->note, sizeof it->note, "limit: %lu dispatch%s to this stakeholder within %s (max %ld)",
+		         (unsigned long)pi->aux, pi->aux == 1 ? "" : "es", within, rs->per_stakeholder_max);
+		it->reason = "limit";
+	} else if (pi->note == NOTE_BUDGET) {
+		char pname[24], a[28], b[28], cost[28];
+		planner_budget_key(rs->budget_per, ps->due ? ps->today : g->fire_date, pname, sizeof pname);
+		planner_money_grouped(ps->budget_spent[pi->aux], a, sizeof a);
+		planner_money_grouped(rs->budget_cents, b, sizeof b);
+		planner_money_grouped(it->cost_cents, cost, sizeof cost);
+		snprintf(it->note, sizeof it->note, "budget: %s of %s spent %s; this costs %s", a, b, pname, cost);
+		it->reason = "budget";
+	} else {
+		util_strlcpy(it->note, planner_notes[pi->note], sizeof it->note);
+		if (state == PS_SKIPPED)
+			it->reason = "no-address";
+	}
+	if (state == PS_MISSED)
+		it->reason = "missed";
+}
+
+void planner_free(struct planner *ps)
+{
+	if (!ps)
+		return;
+	planner_ctx_rules_free(&ps->c);
+	free(ps->hi);
+	free(ps->groups);
+	free(ps->rank);
+	free(ps->gslot);
+	free(ps->items);
+	free(ps->arena);
+	for (size_t i = 0; i < ps->nzones; i++)
+		free(ps->zones[i]);
+	free(ps->zones);
+	for (size_t i = 0; i < ps->nowners; i++)
+		free(ps->owners[i]);
+	free(ps->owners);
+	free(ps->oslot);
+	free(ps->spent);
+	free(ps->budget_spent);
+	for (size_t i = 0; i < ps->nsr; i++) {
+		for (size_t j = 0; j < ps->sr[i].nper; j++)
+			free(ps->sr[i].per[j].heap);
+		free(ps->sr[i].per);
+	}
+	free(ps->sr);
+	free(ps);
+}
+
+/*
+ * planner_from_store: the store's scan as the planner's source. The scan reads the table in
+ * storage order first (faster, and id order after a sorted import); an id out of order (rc 2)
+ * starts it again in id order with an empty planner.
+ */
+int planner_from_store(struct planner *pl, struct store *st, struct planner **out, char err[ERR_LEN])
+{
+	const struct store_sh_row *row;
+	int custom, events, rc = 2;
+	uint32_t fields = planner_fields(pl->c.rs, &custom, &events);
+
+	*out = NULL;
+	for (int table_order = 1; rc == 2 && table_order >= 0; table_order--) {
+		struct store_scan *sc = NULL;
+		if (!table_order) {
+			struct planner *fresh = planner_renew(pl);
+			planner_free(pl);
+			pl = fresh;
+		}
+		rc = store_scan_open(st, fields, custom, events, table_order, &sc, err);
+		while (rc == 0 && (rc = store_scan_next(sc, &row, err)) == 1) {
+			planner_add(pl, &row->sh, row->ev, row->nev, row->hist, row->nhist);
+			rc = 0;
+		}
+		store_scan_close(sc);
+	}
+	if (rc != 0) {
+		planner_free(pl);
+		return -1;
+	}
+	planner_finish(pl);
+	*out = pl;
 	return 0;
 }

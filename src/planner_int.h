@@ -1,50 +1,34 @@
 /*
- * planner internals shared by planner.c (the per-stakeholder rules, the loaded plan and
- * `run`) and planner_stream.c (the streamed plan of `plan`). Not a public header.
+ * planner internals shared by planner_rules.c (what the rules make of one stakeholder: its
+ * occasions, audience, channel, variant and times) and planner.c (the plan: what is kept of
+ * each item, surprise, fire order, due states and limits). Not a public header.
  */
 #ifndef OCCASIOND_PLANNER_INT_H
 #define OCCASIOND_PLANNER_INT_H
 
 #include "occasiond/planner.h"
 
-/* A set of "rule\x1fstakeholder\x1fdate" keys: the dispatches that already have a record. */
-struct keyset {
-	char **slot;
-	size_t cap;
-};
-
-/* A dispatch that went out (history), by stakeholder: what limits and silence are measured on. */
-struct contact {
-	size_t sh;                    /* index into plan_input.sh */
-	day_t day;                    /* its fire date */
-	int64_t cost_cents;
-};
-
 /* One stakeholder with what is its own: the unit the rules are applied to. */
 struct sh_in {
 	const struct stakeholder *sh;
-	const struct event *const *ev;          /* its events, in date order */
+	const struct event *ev;                 /* its events */
 	size_t nev;
-	const struct dispatch_rec *const *hist; /* its dispatch records (at most once) */
+	const struct dispatch_rec *hist;        /* its dispatch records (at most once) */
 	size_t nhist;
 	day_t last;                             /* the last day a dispatch went out, or DAY_NONE */
-	void *arg;                              /* the sink's own */
 };
 
 struct ctx;
 /* A sink takes each item the rules make (its times not yet set: planner_set_times). */
 typedef void (*plan_sink)(struct ctx *c, struct plan_item *it, const struct sh_in *s);
 
+/* What the rules need: set up once (planner_ctx_rules), lo and hi set per rule. */
 struct ctx {
-	const struct plan_input *in;
 	const struct config *cfg;
 	const struct ruleset *rs;
 	plan_sink sink;
 	void *sink_arg;
-	struct plan_list *out;
-	size_t cap;                   /* of out->v */
 	day_t lo, hi;                 /* occasion dates looked at */
-	day_t anchor;                 /* the first day looked forward from (plan: --from; run: today) */
 	int *field;                   /* per rule: the standard field of anniversary_of/every, or -1 */
 	struct years {                /* per rule: the years of lo and hi, remembered */
 		day_t lo, hi;
@@ -52,15 +36,6 @@ struct ctx {
 		day_t fixed[4];       /* a yearly date's days in the range, when few (nfixed >= 0) */
 		int nfixed;
 	} *years;
-	/* the loaded plan's indexes */
-	struct keyset done;
-	size_t *sh_slot;              /* id hash -> index + 1 (0 empty) */
-	size_t sh_cap;
-	day_t *last_all;              /* per stakeholder: last day a dispatch went out, or DAY_NONE */
-	struct contact *contacts;     /* sorted by stakeholder, then day */
-	size_t ncontacts;
-	const struct event **ev_by_sh;   /* events sorted by stakeholder id */
-	const struct dispatch_rec **hist_by_sh;   /* records sorted by stakeholder id */
 };
 
 /* planner_ctx_rules: the per-rule lookups (c->field); planner_ctx_rules_free frees them. */
@@ -69,14 +44,13 @@ void planner_ctx_rules_free(struct ctx *c);
 /* planner_occasions: every occasion of rule r (not surprise) for s within [c->lo, c->hi] to the sink. */
 void planner_occasions(struct ctx *c, const struct rule *r, const struct sh_in *s);
 /* planner_emit: one occasion on day d: audience, at-most-once, channel and variants, then the sink. */
-void planner_emit(struct ctx *c, const struct rule *r, const struct sh_in *s, const struct event *ev, day_t d,
-                  long years);
+void planner_emit(struct ctx *c, const struct rule *r, const struct sh_in *s, day_t d, long years);
 /* planner_set_times: fire date, fire instant, mail-by date and deadline for the item's channel. */
 void planner_set_times(const struct ctx *c, struct plan_item *it);
-/* planner_audience: 1 when sh is in r's audience on day d. */
-int planner_audience(const struct ctx *c, const struct rule *r, const struct stakeholder *sh, day_t d);
 /* planner_reachable: a surprise only goes to someone the rule's channel can reach. */
 int planner_reachable(const struct rule *r, const struct stakeholder *sh);
+/* planner_has_email: the stakeholder has an email address. */
+int planner_has_email(const struct stakeholder *sh);
 /* planner_lead_bound: an upper bound in days of the rule's lead (the occasions looked at ahead). */
 long planner_lead_bound(const struct config *cfg, const struct rule *r);
 /* planner_duration_bound: an upper bound in days of a duration. */
@@ -86,10 +60,10 @@ long planner_budget_key(int per, day_t day, char *name, size_t size);
 /* planner_money_grouped: "4,996.50". */
 void planner_money_grouped(int64_t cents, char *buf, size_t size);
 
-/* The notes resolve and set_times write (the streamed plan keeps their index). */
+/* The notes the rules and the due states write (the plan keeps their index). */
 enum {
 	NOTE_NONE, NOTE_NO_POSTAL_EMAIL, NOTE_NO_EMAIL_CARD, NOTE_NO_ADDRESS, NOTE_NO_EMAIL, NOTE_HAND_OVER,
-	NOTE_LEAD_SHORT, NOTE__FIXED, NOTE_LIMIT = NOTE__FIXED, NOTE_BUDGET
+	NOTE_LEAD_SHORT, NOTE_CARD_LATE, NOTE__FIXED, NOTE_LIMIT = NOTE__FIXED, NOTE_BUDGET
 };
 extern const char *const planner_notes[NOTE__FIXED];
 

@@ -84,6 +84,23 @@ static void ics_utc(int64_t t, char *buf, size_t size)
 	snprintf(buf, size, "%04d%02d%02dT%02d%02d%02dZ", y, m, dd, (int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60));
 }
 
+/* A dispatch of the plan as text, as `plan` prints it. */
+struct plan_row {
+	int64_t fire_at;              /* UTC seconds */
+	const char *at;               /* the fire time in its zone, "2026-12-01T09:00:00+01:00" */
+	const char *occasion;         /* YYYY-MM-DD */
+	const char *rule, *rule_name, *stakeholder, *name, *channel, *template_name, *signer;
+	const char *cost;             /* "3.50" */
+	const char *note;             /* for people, "" when none */
+	const char *reason;           /* skipped: the record's reason, else NULL */
+	const char *mail_by;          /* cards: YYYY-MM-DD, else NULL */
+	int skipped;
+	long years;                   /* -1 unknown */
+};
+
+struct plan_rows;
+static void plan_row_of(struct plan_rows *pr, size_t i, struct plan_row *r);
+
 /* plan_note: the NOTE column: the note, and why a dispatch is skipped. */
 static void plan_note(const struct plan_row *r, char *buf, size_t size)
 {
@@ -193,7 +210,11 @@ static void plan_cells(const struct plan_row *r, const char *note, char *cell[10
 	cell[9] = (char *)note;
 }
 
-int report_plan_rows(FILE *fp, enum report_format fmt, int64_t now, size_t n, plan_row_fn get, void *arg)
+/*
+ * plan_rows: n dispatches in fire order, formatted one at a time (table formats each twice:
+ * widths, then lines), so that no format holds the plan as text.
+ */
+static int plan_rows(FILE *fp, enum report_format fmt, int64_t now, size_t n, struct plan_rows *pr)
 {
 	static const char *const head[] = {
 		"FIRE_AT", "OCCASION", "RULE", "STAKEHOLDER", "NAME", "CHANNEL", "TEMPLATE", "SIGNER", "COST", "NOTE"
@@ -211,14 +232,14 @@ int report_plan_rows(FILE *fp, enum report_format fmt, int64_t now, size_t n, pl
 		ics_line(fp, "PRODID:-//occasiond//occasiond " OCCASIOND_VERSION "//EN");
 		ics_line(fp, "CALSCALE:GREGORIAN");
 		for (size_t i = 0; i < n; i++) {
-			get(arg, i, &r);
+			plan_row_of(pr, i, &r);
 			plan_ics_row(fp, &r, stamp, &sb);
 		}
 		ics_line(fp, "END:VCALENDAR");
 	} else if (fmt == FMT_CSV) {
 		csv_row(fp, (char **)head, 10);
 		for (size_t i = 0; i < n; i++) {
-			get(arg, i, &r);
+			plan_row_of(pr, i, &r);
 			plan_note(&r, note, sizeof note);
 			plan_cells(&r, note, cell);
 			if (sb.len > 60000) {   /* written in blocks of rows */
@@ -236,7 +257,7 @@ int report_plan_rows(FILE *fp, enum report_format fmt, int64_t now, size_t n, pl
 	} else if (fmt == FMT_JSON) {
 		fputs("[", fp);
 		for (size_t i = 0; i < n; i++) {
-			get(arg, i, &r);
+			plan_row_of(pr, i, &r);
 			plan_note(&r, note, sizeof note);
 			sb_reset(&sb);
 			plan_json_row(&sb, &r, note, i == 0);
@@ -250,7 +271,7 @@ int report_plan_rows(FILE *fp, enum report_format fmt, int64_t now, size_t n, pl
 		for (size_t c = 0; c < 10; c++)
 			w[c] = tbl_width(head[c]);
 		for (size_t i = 0; i < n; i++) {
-			get(arg, i, &r);
+			plan_row_of(pr, i, &r);
 			plan_note(&r, note, sizeof note);
 			plan_cells(&r, note, cell);
 			for (size_t c = 0; c < 10; c++)
@@ -262,7 +283,7 @@ int report_plan_rows(FILE *fp, enum report_format fmt, int64_t now, size_t n, pl
 				for (size_t c = 0; c < 10; c++)
 					cell[c] = (char *)head[c];
 			} else {
-				get(arg, i - 1, &r);
+				plan_row_of(pr, i - 1, &r);
 				plan_note(&r, note, sizeof note);
 				plan_cells(&r, note, cell);
 			}
@@ -282,86 +303,53 @@ int report_plan_rows(FILE *fp, enum report_format fmt, int64_t now, size_t n, pl
 	return 0;
 }
 
-/* The loaded plan as rows: each item formatted on demand. */
-struct list_rows {
-	const struct plan_list *pl;
+/* The plan as rows: each item formatted on demand (fire times memoized: items come in fire order). */
+struct plan_rows {
+	const struct planner *pl;
+	struct plan_item it;
 	char at[40], occ[11], cost[32], mail_by[11];
-	char *name;
+	int64_t at_t;
+	const char *at_zone;
 };
 
-static void list_row(void *arg, size_t i, struct plan_row *r)
+static void plan_row_of(struct plan_rows *pr, size_t i, struct plan_row *r)
 {
-	struct list_rows *lr = arg;
-	const struct plan_item *it = &lr->pl->v[i];
-	free(lr->name);
-	lr->name = stakeholder_display_name(it->sh);
-	dates_format_instant(it->fire_at, it->zone, lr->at, sizeof lr->at);
-	dates_format_iso(it->occasion, lr->occ);
-	util_format_money(it->cost_cents, lr->cost, sizeof lr->cost);
+	struct plan_item *it = &pr->it;
+	planner_item(pr->pl, i, it);
+	if (!pr->at_zone || it->fire_at != pr->at_t || strcmp(it->zone, pr->at_zone) != 0) {
+		dates_format_instant(it->fire_at, it->zone, pr->at, sizeof pr->at);
+		pr->at_t = it->fire_at;
+		pr->at_zone = it->zone;
+	}
+	dates_format_iso(it->occasion, pr->occ);
+	util_format_money(it->cost_cents, pr->cost, sizeof pr->cost);
 	if (it->mail_by != DAY_NONE)
-		dates_format_iso(it->mail_by, lr->mail_by);
+		dates_format_iso(it->mail_by, pr->mail_by);
 	memset(r, 0, sizeof *r);
 	r->fire_at = it->fire_at;
-	r->at = lr->at;
-	r->occasion = lr->occ;
+	r->at = pr->at;
+	r->occasion = pr->occ;
 	r->rule = it->rule->id;
 	r->rule_name = it->rule->name;
-	r->stakeholder = it->sh->f[SH_ID];
-	r->name = lr->name;
+	r->stakeholder = it->sh_id;
+	r->name = it->name;
 	r->channel = channel_names[it->channel];
 	r->template_name = it->template_name;
 	r->signer = it->signer;
-	r->cost = lr->cost;
+	r->cost = pr->cost;
 	r->note = it->note;
 	r->skipped = it->state == PS_SKIPPED;
 	r->reason = it->reason;
-	r->mail_by = it->mail_by != DAY_NONE ? lr->mail_by : NULL;
+	r->mail_by = it->mail_by != DAY_NONE ? pr->mail_by : NULL;
 	r->years = it->years;
 }
 
-int report_plan(FILE *fp, const struct config *cfg, const struct plan_list *pl, enum report_format fmt, int64_t now)
+int report_plan(FILE *fp, const struct planner *pl, enum report_format fmt, int64_t now)
 {
-	struct list_rows lr;
-	int rc;
-	(void)cfg;
-	memset(&lr, 0, sizeof lr);
-	lr.pl = pl;
-	rc = report_plan_rows(fp, fmt, now, pl->n, list_row, &lr);
-	free(lr.name);
-	return rc;
-}
-
-static void stream_row(void *arg, size_t i, struct plan_row *r)
-{
-	plan_stream_row(arg, i, r);
-}
-
-int report_plan_streamed(FILE *fp, const struct config *cfg, const struct ruleset *rs, struct store *st, day_t from,
-                         day_t to, enum report_format fmt, int64_t now, char err[ERR_LEN])
-{
-	struct plan_stream *ps = NULL;
-	const struct store_sh_row *row;
-	int custom, events, rc = 2;
-	uint32_t fields = plan_stream_fields(rs, &custom, &events);
-
-	/* Table order first; ids out of order (rc 2): again in id order. */
-	for (int table_order = 1; rc == 2 && table_order >= 0; table_order--) {
-		struct store_scan *sc = NULL;
-		plan_stream_free(ps);
-		ps = plan_stream_new(cfg, rs, from, to);
-		rc = store_scan_open(st, fields, custom, events, table_order, &sc, err);
-		while (rc == 0 && (rc = store_scan_next(sc, &row, err)) == 1) {
-			plan_stream_add(ps, &row->sh, row->ev, row->nev, row->hist, row->nhist);
-			rc = 0;
-		}
-		store_scan_close(sc);
-	}
-	if (rc == 0) {
-		plan_stream_finish(ps);
-		rc = report_plan_rows(fp, fmt, now, plan_stream_count(ps), stream_row, ps);
-	}
-	plan_stream_free(ps);
-	return rc;
+	struct plan_rows pr;
+	memset(&pr, 0, sizeof pr);
+	pr.pl = pl;
+	return plan_rows(fp, fmt, now, planner_count(pl), &pr);
 }
 
 int report_log(FILE *fp, const struct config *cfg, const struct dispatch_rec *v, size_t n, enum report_format fmt)

@@ -278,10 +278,12 @@ static void build_plan(const struct report_input *in, struct report_data *d)
 	day_t end = d->week0 + 7 * REPORT_WEEKS_AHEAD;
 	if (!in->plan)
 		return;
-	for (size_t i = 0; i < in->plan->n; i++) {
-		const struct plan_item *it = &in->plan->v[i];
+	for (size_t i = 0; i < planner_count(in->plan); i++) {
+		struct plan_item item, *it = &item;
 		struct report_upcoming u;
-		int skipped = it->state == PS_SKIPPED || it->state == PS_MISSED;
+		int skipped;
+		planner_item(in->plan, i, it);
+		skipped = it->state == PS_SKIPPED || it->state == PS_MISSED;
 		if (it->fire_date < d->today || it->fire_date >= end)
 			continue;
 		if (!skipped && it->channel == CH_CARD) {
@@ -305,8 +307,8 @@ static void build_plan(const struct report_input *in, struct report_data *d)
 		u.occasion = it->occasion;
 		u.rule = xstrdup(it->rule->id);
 		u.rule_name = xstrdup(it->rule->name ? it->rule->name : it->rule->id);
-		u.stakeholder = xstrdup(it->sh->f[SH_ID]);
-		u.name = stakeholder_display_name(it->sh);
+		u.stakeholder = xstrdup(it->sh_id);
+		u.name = xstrdup(it->name);
 		u.signer = xstrdup(it->signer ? it->signer : "");
 		u.channel = it->channel;
 		u.skipped = skipped;

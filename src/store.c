@@ -228,8 +228,16 @@ int store_put_event(struct store *st, const struct event *ev, char err[ERR_LEN])
 int store_load_events(struct store *st, struct event **out, size_t *n, char err[ERR_LEN])
 {
 	char why[ERR_LEN];
-	if (st->be->ev_all(st->b, out, n, why) < 0)
+	if (st->be->ev_all(st->b, NULL, out, n, why) < 0)
 		return err_set(err, "store: cannot load events: %s", why);
+	return 0;
+}
+
+int store_get_events(struct store *st, const char *sh_id, struct event **out, size_t *n, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	if (st->be->ev_all(st->b, sh_id, out, n, why) < 0)
+		return err_set(err, "store: cannot load the events of %s: %s", sh_id, why);
 	return 0;
 }
 

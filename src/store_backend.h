@@ -59,7 +59,8 @@ struct store_backend {
 	int (*custom_columns)(struct store_be *b, char ***out, size_t *n, char why[ERR_LEN]);
 	/* ev_put: 0, 1 when its stakeholder does not exist, -1. */
 	int (*ev_put)(struct store_be *b, const struct event *ev, char why[ERR_LEN]);
-	int (*ev_all)(struct store_be *b, struct event **out, size_t *n, char why[ERR_LEN]);
+	/* ev_all: every event by stakeholder and date, or sh_id's alone when not NULL. */
+	int (*ev_all)(struct store_be *b, const char *sh_id, struct event **out, size_t *n, char why[ERR_LEN]);
 
 	/*
 	 * Dispatch records, validated by the front. ds_claim: 0 when inserted (rec->id set), 1

@@ -96,7 +96,7 @@ static const struct migration {
 enum stmt_id {
 	ST_META_GET, ST_META_PUT,
 	ST_SH_PUT, ST_SH_GET, ST_SH_ALL, ST_SHF_DEL, ST_SHF_PUT, ST_SHF_GET, ST_SHF_ALL, ST_SHF_NAMES,
-	ST_EV_PUT, ST_EV_ALL,
+	ST_EV_PUT, ST_EV_ALL, ST_EV_OF,
 	ST_DS_CLAIM, ST_DS_UPDATE, ST_DS_DELETE, ST_DS_GET,
 	ST__N
 };
@@ -123,6 +123,8 @@ static const char *const fixed_sql[ST__N] = {
 	              "ON CONFLICT(stakeholder_id, kind, date) DO UPDATE SET title = excluded.title, "
 	              "details = excluded.details",
 	[ST_EV_ALL] = "SELECT stakeholder_id, kind, date, title, details FROM events ORDER BY stakeholder_id, date, kind, id",
+	[ST_EV_OF] = "SELECT stakeholder_id, kind, date, title, details FROM events WHERE stakeholder_id = ?1 "
+	             "ORDER BY date, kind, id",
 	[ST_DS_CLAIM] = "INSERT INTO dispatches(" DS_MUTABLE ", rule, stakeholder, occasion_date, created_at, updated_at) "
 	                "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
 	                "?17, ?18, ?19, ?20, ?20) ON CONFLICT(rule, stakeholder, occasion_date) DO NOTHING",
@@ -787,15 +789,17 @@ static int sq_ev_put(struct store_be *st, const struct event *ev, char why[ERR_L
 	return sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_FOREIGNKEY ? 1 : -1;
 }
 
-static int sq_ev_all(struct store_be *st, struct event **out, size_t *n, char why[ERR_LEN])
+static int sq_ev_all(struct store_be *st, const char *sh_id, struct event **out, size_t *n, char why[ERR_LEN])
 {
-	sqlite3_stmt *s = stmt(st, ST_EV_ALL, why);
+	sqlite3_stmt *s = stmt(st, sh_id ? ST_EV_OF : ST_EV_ALL, why);
 	struct binder b = bind_to(s);
 	size_t cap = 0;
 	int rc = -1;
 
 	*out = NULL;
 	*n = 0;
+	if (s && sh_id)
+		b_text(&b, 1, sh_id);
 	while (s && (rc = next_row(st, &b, why)) == 1) {
 		struct event *e;
 		*out = grow(*out, *n, &cap, sizeof **out);

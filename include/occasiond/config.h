@@ -61,6 +61,10 @@ struct config {
 		char *print_command;   /* or NULL: run as /bin/sh -c 'CMD "$1"' sh BATCH.pdf */
 		int envelope;          /* enum card_envelope (card.h): default c6 */
 		int labels;            /* enum card_labels: default none */
+		struct config_signer { /* cards.signers: each signer's own address, for the reminder */
+			char *name, *email;
+		} *signers;
+		size_t nsigners;
 	} cards;
 };
 

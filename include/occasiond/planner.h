@@ -1,7 +1,15 @@
 /*
- * planner: the pure function from (config, rules, stakeholders, events, dispatch history,
- * now) to the dispatches that fire, in fire order. It never reads the clock and never
- * writes anything: `plan` prints its output, `run` and `serve` dispatch it.
+ * planner: the pure function from (config, rules, stakeholders with their events and dispatch
+ * history, a range of dates or an instant) to the dispatches that fire, in fire order. It never
+ * reads the clock and never writes anything. One planner serves every command: `plan` and
+ * `report` in range mode, a pass of `run` and `serve` in due mode, `preview` in range mode over
+ * one stakeholder.
+ *
+ * It is fed one stakeholder at a time (planner_add: the store's scan in production, an array
+ * in tests) and keeps a compact plan: per dispatch a few ids and numbers (about 16 bytes), per
+ * stakeholder planned for its id, display name and owner, never the stakeholder itself. What
+ * a dispatch needs beyond that (its stakeholder's other columns, its event's title) the caller
+ * fetches again by id.
  */
 #ifndef OCCASIOND_PLANNER_H
 #define OCCASIOND_PLANNER_H
@@ -13,6 +21,7 @@
 #include "occasiond/dates.h"
 #include "occasiond/model.h"
 #include "occasiond/rules.h"
+#include "occasiond/store.h"
 
 enum plan_state {
 	PS_DUE,       /* inside its window now: dispatch it */
@@ -22,11 +31,15 @@ enum plan_state {
 };
 extern const char *const plan_state_names[];
 
+/*
+ * One dispatch of the plan, as planner_item fills it. The pointers point into the planner (ids,
+ * names) or the rules (rule, template, signer): valid until planner_free.
+ */
 struct plan_item {
 	const struct rule *rule;
-	const struct stakeholder *sh;
-	const struct event *ev;       /* WHEN_EVENT, else NULL */
-	day_t occasion;               /* D */
+	const char *sh_id;            /* the stakeholder's id */
+	const char *name;             /* its display name (stakeholder_display_name) */
+	day_t occasion;               /* D; for WHEN_EVENT the event's date (its kind is the rule's) */
 	day_t fire_date;
 	int64_t fire_at;
 	int64_t deadline;
@@ -40,42 +53,60 @@ struct plan_item {
 	long priority;
 	int variant;                  /* the rule's variant applied, -1 none */
 	enum plan_state state;
-	const char *reason;           /* PS_SKIPPED / PS_MISSED: the record's reason */
-	char note[160];               /* for people: why a channel, what limits would do */
+	const char *reason;           /* PS_SKIPPED / PS_MISSED: the record's reason, else NULL */
+	char note[160];               /* for people: why a channel, what limits would do; "" when none */
 };
 
-struct plan_list {
-	struct plan_item *v;
-	size_t n;
-};
-void plan_list_free(struct plan_list *l);
-
-struct plan_input {
-	const struct config *cfg;
-	const struct ruleset *rs;
-	const struct stakeholder *sh;
-	size_t nsh;
-	const struct event *ev;
-	size_t nev;
-	const struct dispatch_rec *hist;   /* every dispatch record (at-most-once, last contact) */
-	size_t nhist;
-};
+struct planner;
 
 /*
- * planner_range: every dispatch whose fire date is in [from, to) and that has no record
- * yet, in fire order; states are as seen from the start of each fire date's window
- * (limits applied in order). For `plan`.
+ * planner_new_range: a plan of the dispatches whose fire date is in [from, to) and that have no
+ * record yet; states as seen from the start of each fire date (limits applied in fire order):
+ * PS_WAITING, or PS_SKIPPED with a reason. For `plan`, `report`, `preview`. cfg and rs must
+ * outlive the planner. Never NULL; free with planner_free.
  */
-int planner_range(const struct plan_input *in, day_t from, day_t to, struct plan_list *out, char err[ERR_LEN]);
+struct planner *planner_new_range(const struct config *cfg, const struct ruleset *rs, day_t from, day_t to);
+/*
+ * planner_new_due: what a pass must do at instant now: PS_DUE items (to dispatch), PS_MISSED
+ * and PS_SKIPPED items (to record). Limits are applied in dispatch order (priority, then fire
+ * order), counting every earlier item that stands as going out today. Never NULL.
+ */
+struct planner *planner_new_due(const struct config *cfg, const struct ruleset *rs, int64_t now);
+void planner_free(struct planner *pl);   /* frees everything it holds; NULL is fine */
 
 /*
- * planner_due: what `run` must do at instant now: PS_DUE items (to dispatch),
- * PS_MISSED and PS_SKIPPED items (to record), in dispatch order (fire time, then priority).
- * *next_wake receives the earliest later instant at which something may become due
- * (INT64_MAX when none within the horizon).
+ * planner_fields: what planner_add reads of a stakeholder: the returned mask of
+ * (1u << enum sh_field) (other fields may be ""), *custom: a rule reads a custom column,
+ * *events: a rule reads events (else ev may be empty). For store_scan_open.
  */
-int planner_due(const struct plan_input *in, int64_t now, struct plan_list *out, int64_t *next_wake,
-                char err[ERR_LEN]);
+uint32_t planner_fields(const struct ruleset *rs, int *custom, int *events);
+
+/*
+ * planner_add: one stakeholder with its events (any order; kind and date are read) and its
+ * dispatch records (rule, occasion_date, fire_date, status and cost_cents are read). Ids must
+ * ascend (strcmp) from call to call. Nothing passed in is kept.
+ */
+void planner_add(struct planner *pl, const struct stakeholder *sh, const struct event *ev, size_t nev,
+                 const struct dispatch_rec *hist, size_t nhist);
+/* planner_finish: surprise picks, fire order, due states and limits. Call once, after the last add. */
+void planner_finish(struct planner *pl);
+/* planner_count: the items of the plan (after planner_finish). */
+size_t planner_count(const struct planner *pl);
+/* planner_item: item i (0 .. planner_count - 1) in fire order into *it. */
+void planner_item(const struct planner *pl, size_t i, struct plan_item *it);
+/*
+ * planner_next_wake: due mode: the earliest instant after now at which something may become
+ * due (INT64_MAX when nothing within the horizon). Range mode: INT64_MAX.
+ */
+int64_t planner_next_wake(const struct planner *pl);
+
+/*
+ * planner_from_store: *out a finished planner fed by the store's scan (one read snapshot, one
+ * stakeholder at a time, in bounded memory); pl from planner_new_range or planner_new_due,
+ * not yet fed. 0, or -1 with err (*out is then NULL and pl freed). On success *out is pl or a
+ * fresh planner of the same mode (a scan restarted in id order); the caller frees *out.
+ */
+int planner_from_store(struct planner *pl, struct store *st, struct planner **out, char err[ERR_LEN]);
 
 /*
  * planner_went_out: 1 when a record of this status counts as contact (last contact,
@@ -89,50 +120,21 @@ day_t planner_period_next(int per, day_t start);  /* the first day of the period
 /* planner_surprise_hash: FNV-1a of (rule, period start, stakeholder id): picks the surprise's day. */
 uint64_t planner_surprise_hash(const char *rule, day_t period, const char *sh_id);
 
-/* planner_signer: the signer of a card or note: variant, rule, owner, else the organization. */
-const char *planner_default_signer(const struct config *cfg, const struct stakeholder *sh);
-
-/* A dispatch of the plan as text, as `plan` prints it. */
-struct plan_row {
-	int64_t fire_at;              /* UTC seconds */
-	const char *at;               /* the fire time in its zone, "2026-12-01T09:00:00+01:00" */
-	const char *occasion;         /* YYYY-MM-DD */
-	const char *rule, *rule_name, *stakeholder, *name, *channel, *template_name, *signer;
-	const char *cost;             /* "3.50" */
-	const char *note;             /* for people, "" when none */
-	const char *reason;           /* skipped: the record's reason, else NULL */
-	const char *mail_by;          /* cards: YYYY-MM-DD, else NULL */
-	int skipped;
-	long years;                   /* -1 unknown */
-};
+/*
+ * planner_in_audience: 1 when sh is in r's audience on day d: not opted out, consent for a
+ * personal rule, type and tier, and min_tenure reached by d (d DAY_NONE: tenure not tested).
+ */
+int planner_in_audience(const struct ruleset *rs, const struct rule *r, const struct stakeholder *sh, day_t d);
 
 /*
- * The streamed plan: planner_range's result for `plan`, built one stakeholder at a time in
- * memory that grows with what is planned (about 16 bytes a dispatch, and the id and name of
- * each stakeholder planned for), not with everything loaded. Usage: plan_stream_new, then
- * plan_stream_add for every stakeholder in id order, plan_stream_finish, then
- * plan_stream_row for 0 .. plan_stream_count - 1, and plan_stream_free (frees everything).
+ * planner_signer: who signs a dispatch of rule r (variant: index into r->variants, or -1) to a
+ * recipient named name (display name) whose owner is owner ("" or NULL: none): the variant's
+ * signer, else the rule's, else the owner, else the organization (cfg->org_name), else
+ * "occasiond". A recipient never signs their own card: when the chosen signer is the
+ * recipient's name, the owner signs instead (unless that is the recipient too), else the
+ * organization. The string returned belongs to the rules, owner or config.
  */
-struct plan_stream;
-/* plan_stream_new: the plan of fire dates [from, to); cfg and rs must outlive it. */
-struct plan_stream *plan_stream_new(const struct config *cfg, const struct ruleset *rs, day_t from, day_t to);
-/*
- * plan_stream_fields: the stakeholder fields (mask of 1u << enum sh_field) the plan reads;
- * *custom: a rule reads a custom column; *events: a rule reads events.
- */
-uint32_t plan_stream_fields(const struct ruleset *rs, int *custom, int *events);
-/*
- * plan_stream_add: one stakeholder with its events (any order) and its dispatch records
- * (rule, occasion_date, fire_date, status and cost_cents are read). Ids must ascend (strcmp)
- * from call to call. Nothing passed in is kept.
- */
-void plan_stream_add(struct plan_stream *ps, const struct stakeholder *sh, const struct event *ev, size_t nev,
-                     const struct dispatch_rec *hist, size_t nhist);
-/* plan_stream_finish: surprise picks, fire order and limits. Call once, after the last add. */
-void plan_stream_finish(struct plan_stream *ps);
-size_t plan_stream_count(const struct plan_stream *ps);
-/* plan_stream_row: dispatch i in fire order; row's strings are valid until the next call or the free. */
-void plan_stream_row(struct plan_stream *ps, size_t i, struct plan_row *row);
-void plan_stream_free(struct plan_stream *ps);   /* NULL is fine */
+const char *planner_signer(const struct config *cfg, const struct rule *r, int variant, const char *owner,
+                           const char *name);
 
 #endif

@@ -111,7 +111,7 @@ struct report_input {
 	size_t nsh;
 	const struct dispatch_rec *recs;   /* every record */
 	size_t nrecs;
-	const struct plan_list *plan;      /* from today for REPORT_WEEKS_AHEAD weeks */
+	const struct planner *plan;        /* finished, from today for REPORT_WEEKS_AHEAD weeks; or NULL */
 	day_t today;
 	day_t from;                        /* DAY_NONE for all */
 	day_t to;                          /* DAY_NONE for today */

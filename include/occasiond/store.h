@@ -67,7 +67,9 @@ int store_load_stakeholders(struct store *st, struct stakeholder **out, size_t *
 int store_get_stakeholder(struct store *st, const char *id, struct stakeholder *out, int *found, char err[ERR_LEN]);
 /* store_load_events: all, ordered by stakeholder, date; free with events_free. */
 int store_load_events(struct store *st, struct event **out, size_t *n, char err[ERR_LEN]);
-/* store_custom_columns: the distinct custom field names in use, sorted; free each and the array. */
+/* store_get_events: one stakeholder's events, title and details too, by date; free with events_free. 0 or -1. */
+int store_get_events(struct store *st, const char *sh_id, struct event **out, size_t *n, char err[ERR_LEN]);
+/* store_custom_columns: the distinct custom column names in use; free each and the array. */
 int store_custom_columns(struct store *st, char ***out, size_t *n, char err[ERR_LEN]);
 
 /*
