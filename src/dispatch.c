@@ -295,7 +295,8 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 		util_keepalive();
 		if (stop_check && stop_check()) {
 			/* Stop between dispatches: what is done is committed, the rest waits for the next start. */
-			log_info("stop requested: %zu dispatches left for the next start", due.n - i);
+			log_info("stop requested: %zu %s left for the next start", due.n - i,
+			         util_plural((long long)(due.n - i), "dispatch", "dispatches"));
 			ncards = 0;
 			break;
 		}

@@ -44,7 +44,8 @@ static const char usage_text[] =
 	"                                      the dispatch records\n"
 	"  mark ID... --as printed|signed|mailed|cancelled\n"
 	"                                      move cards along after the hand work\n"
-	"  report [--from DATE] [--to DATE] [--silence WEEKS] [--format table|json|html] [-o FILE]\n"
+	"  report [--from DATE] [--to DATE] [--silence WEEKS] [--at TIME] [--format table|json|html]\n"
+	"         [-o FILE]\n"
 	"                                      coverage, silences, cost, signing load, failures\n"
 	"\n"
 	"options:\n"
@@ -324,7 +325,9 @@ static int cmd_import(const char *config_path, int argc, char **argv)
 	rc = import_csv(w.st, rest[1], events, skip, &stats, &d);
 	diags_print(&d, stderr);
 	if (rc == 0)
-		printf("%s: %zu %s imported%s", rest[1], stats.written, events ? "events" : "stakeholders",
+		printf("%s: %zu %s imported%s", rest[1], stats.written,
+		       events ? util_plural((long long)stats.written, "event", "events") :
+		                util_plural((long long)stats.written, "stakeholder", "stakeholders"),
 		       stats.invalid ? "" : "\n");
 	if (rc == 0 && stats.invalid)
 		printf(", %zu invalid row%s skipped\n", stats.invalid, stats.invalid == 1 ? "" : "s");
@@ -557,7 +560,10 @@ static int cmd_mark(const char *config_path, int argc, char **argv)
 			continue;
 		}
 		if (store_get_dispatch(w.st, id, &rec, &found, err) != 0 || !found) {
-			log_err("mark: %s", found ? err : "no dispatch with that id");
+			if (found)
+				log_err("mark: %s", err);
+			else
+				log_err("mark: no dispatch with id %ld", id);
 			bad = 1;
 		} else if (rec.channel != CH_CARD) {
 			log_err("mark: dispatch %ld is an email; only cards are marked", id);

@@ -103,10 +103,10 @@ static void tiles(struct strbuf *h, const struct report_data *d)
 	sb_adds(h, "<section class=\"tiles\">");
 	sb_addf(h, "<div class=\"tile\"><b>%ld%%</b><span>reached in the last 90 days (%ld of %ld)</span></div>",
 	        pct(reached90, d->stakeholders), reached90, d->stakeholders);
-	sb_addf(h, "<div class=\"tile\"><b>%ld</b><span>cards and notes in 12 months (%ld cards, %ld emails)</span></div>",
-	        cards + emails, cards, emails);
-	sb_addf(h, "<div class=\"tile%s\"><b>%zu</b><span>silent for more than %ld weeks</span></div>",
-	        d->nsil ? " warn" : "", d->nsil, d->silence_weeks);
+	sb_addf(h, "<div class=\"tile\"><b>%ld</b><span>cards and notes in 12 months (%ld %s, %ld %s)</span></div>",
+	        cards + emails, cards, util_plural(cards, "card", "cards"), emails, util_plural(emails, "email", "emails"));
+	sb_addf(h, "<div class=\"tile%s\"><b>%zu</b><span>silent for more than %ld %s</span></div>",
+	        d->nsil ? " warn" : "", d->nsil, d->silence_weeks, util_plural(d->silence_weeks, "week", "weeks"));
 	{
 		const struct report_budget *cur = NULL;
 		for (size_t i = 0; i < d->nbudget; i++)
@@ -330,8 +330,8 @@ static void silences(struct strbuf *h, const struct report_data *d)
 		if (d->sil[i].days > max)
 			max = d->sil[i].days;
 	sb_addf(h, "<div class=\"card\"><h2>Longest silences</h2><p class=\"note\">%zu stakeholder%s without a word for "
-	           "more than %ld weeks; after seven to nine weeks people forget you.</p>",
-	        d->nsil, d->nsil == 1 ? "" : "s", d->silence_weeks);
+	           "more than %ld %s; after seven to nine weeks people forget you.</p>",
+	        d->nsil, d->nsil == 1 ? "" : "s", d->silence_weeks, util_plural(d->silence_weeks, "week", "weeks"));
 	if (!d->nsil) {
 		sb_adds(h, "<p class=\"empty\">Nobody has been silent that long.</p></div>\n");
 		return;
@@ -520,8 +520,8 @@ void report_html(FILE *fp, const struct config *cfg, const struct report_data *d
 	            "<p class=\"sub\">From %s to %s &middot; made %s</p></div><div class=\"org\">",
 	        css, a, b, t);
 	esc(&h, org);
-	sb_addf(&h, "<br><span style=\"font-weight:400\">%ld stakeholders, %ld opted out</span></div></header>\n",
-	        d->stakeholders, d->opted_out);
+	sb_addf(&h, "<br><span style=\"font-weight:400\">%ld %s, %ld opted out</span></div></header>\n",
+	        d->stakeholders, util_plural(d->stakeholders, "stakeholder", "stakeholders"), d->opted_out);
 	tiles(&h, d);
 	sb_adds(&h, "<section class=\"grid\">");
 	chart_months(&h, d);
