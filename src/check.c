@@ -1,6 +1,7 @@
 /* check: templates, columns and data problems for `occasiond check [--data]`. */
 #include "occasiond/check.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "occasiond/dispatch.h"
 #include "occasiond/mime.h"
 #include "occasiond/planner.h"
+#include "occasiond/template.h"
 
 static void check_template(const struct config *cfg, const struct rule *r, const char *name, int channel,
                            long line, long col, struct diags *d)
@@ -260,4 +262,231 @@ void check_data(const struct config *cfg, const struct ruleset *rs, struct store
 	free(names);
 	check_fonts(cfg, rs, sh, nsh, db, d);
 	stakeholders_free(sh, nsh);
+}
+
+/* ---- names a template uses ---- */
+
+/* What a template's context holds (dispatch_context): the top-level names besides the stakeholder
+ * columns, and the keys of its two maps. */
+static const char *const ctx_top[] = {"full_name", "greeting_name", "occasion", "years", "ordinal_years",
+                                      "signer", "event", "organization_name", NULL};
+static const char *const ctx_occasion[] = {"name", "date", "iso", "id", NULL};
+static const char *const ctx_event[] = {"title", "details", "date", "kind", NULL};
+
+struct name_check {
+	const struct config *cfg;
+	char **custom;          /* the database's custom columns */
+	size_t ncustom;
+	int have_db;            /* 0: custom columns are not known yet */
+	const char *file;       /* the template file being read */
+	struct diags *d;
+	char **seen;            /* "FILE:LINE:COL" already reported, and partial files already read */
+	size_t nseen;
+	int depth;              /* partials within partials */
+};
+
+static int in_list(const char *const *v, const char *s, size_t n)
+{
+	for (; *v; v++)
+		if (strlen(*v) == n && strncmp(*v, s, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* map_keys: the keys of a context map by its name, or NULL when the name is not a map. */
+static const char *const *map_keys(const char *s, size_t n)
+{
+	if (n == 8 && strncmp(s, "occasion", 8) == 0)
+		return ctx_occasion;
+	if (n == 5 && strncmp(s, "event", 5) == 0)
+		return ctx_event;
+	return NULL;
+}
+
+static int top_known(const struct name_check *nc, const char *s, size_t n)
+{
+	char buf[128];
+	if (n >= sizeof buf)
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (sh_field_lookup(buf) >= 0 || in_list(ctx_top, s, n))
+		return 1;
+	for (size_t i = 0; i < nc->ncustom; i++)
+		if (strcmp(nc->custom[i], buf) == 0)
+			return 1;
+	return 0;
+}
+
+/* scope_has: a section around the tag is one of the context's maps and has the key s. */
+static int scope_has(const struct template_use *outer, const char *s, size_t n)
+{
+	for (; outer; outer = outer->outer) {
+		const char *const *keys = outer->kind == '#' ? map_keys(outer->name, outer->len) : NULL;
+		if (keys && in_list(keys, s, n))
+			return 1;
+	}
+	return 0;
+}
+
+/* name_known: Mustache's lookup over what dispatch_context provides: a plain name in the
+ * sections' maps or at the top, a dotted one through a map. */
+static int name_known(const struct name_check *nc, const struct template_use *u)
+{
+	const char *dot = memchr(u->name, '.', u->len);
+	size_t head;
+	if (u->len == 1 && u->name[0] == '.')
+		return 1;
+	if (!dot)
+		return top_known(nc, u->name, u->len) || scope_has(u->outer, u->name, u->len);
+	head = (size_t)(dot - u->name);
+	{
+		const char *const *keys = map_keys(u->name, head);
+		const char *rest = dot + 1;
+		size_t nrest = u->len - head - 1;
+		return keys && !memchr(rest, '.', nrest) && in_list(keys, rest, nrest);
+	}
+}
+
+/* consider: keeps in best (a buffer of size) the candidate closest to name so far. */
+static void consider(const char *prefix, const char *cand, const char *name, char *best, size_t size, int *bestd)
+{
+	char full[128];
+	int dist;
+	snprintf(full, sizeof full, "%s%s", prefix, cand);
+	dist = util_levenshtein(name, full);
+	if (dist < *bestd) {
+		*bestd = dist;
+		util_strlcpy(best, full, size);
+	}
+}
+
+/* suggest: the known name closest to name, when it is close enough to be a typo; else NULL. */
+static const char *suggest(const struct name_check *nc, const char *name, const struct template_use *u,
+                           char *best, size_t size)
+{
+	int bestd = 1000;
+	for (int i = 0; i < SH_NFIELDS; i++)
+		consider("", sh_field_names[i], name, best, size, &bestd);
+	for (size_t i = 0; i < nc->ncustom; i++)
+		consider("", nc->custom[i], name, best, size, &bestd);
+	for (size_t i = 0; ctx_top[i]; i++)
+		consider("", ctx_top[i], name, best, size, &bestd);
+	for (size_t i = 0; ctx_occasion[i]; i++)
+		consider("occasion.", ctx_occasion[i], name, best, size, &bestd);
+	for (size_t i = 0; ctx_event[i]; i++)
+		consider("event.", ctx_event[i], name, best, size, &bestd);
+	for (const struct template_use *o = u->outer; o; o = o->outer) {
+		const char *const *keys = o->kind == '#' ? map_keys(o->name, o->len) : NULL;
+		for (size_t i = 0; keys && keys[i]; i++)
+			consider("", keys[i], name, best, size, &bestd);
+	}
+	return bestd <= 3 && bestd < (int)strlen(name) ? best : NULL;
+}
+
+static int seen_before(struct name_check *nc, const char *key)
+{
+	for (size_t i = 0; i < nc->nseen; i++)
+		if (strcmp(nc->seen[i], key) == 0)
+			return 1;
+	nc->seen = xreallocarray(nc->seen, nc->nseen + 1, sizeof *nc->seen);
+	nc->seen[nc->nseen++] = xstrdup(key);
+	return 0;
+}
+
+static void check_names_in(struct name_check *nc, const char *path, int quiet_missing);
+
+static int on_use(void *ud, const struct template_use *u)
+{
+	struct name_check *nc = ud;
+	char name[128], where[64], alt[80];
+	const char *best;
+	if (u->kind == '>') {
+		char *file = xasprintf("%.*s.mustache", (int)(u->len < 64 ? u->len : 64), u->name);
+		char *path = util_path_join(nc->cfg->templates, file), *key;
+		const char *saved = nc->file;
+		free(file);
+		if (!util_file_exists(path)) {
+			key = xasprintf("%s:%d:%d", nc->file, u->line, u->col);
+			if (!seen_before(nc, key))
+				diags_add(nc->d, 1, "%s:%d:%d: warning: partial '%.*s' not found (%s): it renders as nothing",
+				          nc->file, u->line, u->col, (int)(u->len < 64 ? u->len : 64), u->name, path);
+			free(key);
+		} else if (nc->depth < 8) {
+			nc->depth++;
+			check_names_in(nc, path, 1);
+			nc->depth--;
+			nc->file = saved;
+		}
+		free(path);
+		return 0;
+	}
+	if (name_known(nc, u) || u->len >= sizeof name)
+		return 0;
+	memcpy(name, u->name, u->len);
+	name[u->len] = '\0';
+	snprintf(where, sizeof where, "%d:%d", u->line, u->col);
+	{
+		char *key = xasprintf("%s:%s", nc->file, where);
+		int dup = seen_before(nc, key);
+		free(key);
+		if (dup)
+			return 0;
+	}
+	best = suggest(nc, name, u, alt, sizeof alt);
+	diags_add(nc->d, 1, "%s:%s: warning: unknown name '%s': %s; it renders empty%s%s%s", nc->file, where, name,
+	          nc->have_db ? "not a stakeholder column, a custom column or a template name" :
+	          "not a stakeholder column or a template name (custom columns are known after an import)",
+	          best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+	return 0;
+}
+
+/* check_names_in: the names of one template file (a partial once, whoever includes it). */
+static void check_names_in(struct name_check *nc, const char *path, int once)
+{
+	char *src = NULL, err[ERR_LEN];
+	size_t len;
+	if (once) {
+		char *key = xasprintf("partial:%s", path);
+		int dup = seen_before(nc, key);
+		free(key);
+		if (dup)
+			return;
+	}
+	if (util_read_file(path, 4u << 20, &src, &len, err) != 0)
+		return;   /* loading the template reported it already */
+	nc->file = path;
+	/* A whole file is one template: header lines and YAML around the tags are plain text, so every
+	 * tag is found at its own line and column. A file that does not parse whole (a stray {{ in a
+	 * YAML comment) has had its own pieces checked when it was loaded. */
+	(void)template_uses(src, 1, on_use, nc, err);
+	free(src);
+}
+
+void check_template_names(const struct config *cfg, const struct ruleset *rs, struct store *st, struct diags *d)
+{
+	struct name_check nc = {.cfg = cfg, .d = d};
+	char err[ERR_LEN];
+	if (st && store_custom_columns(st, &nc.custom, &nc.ncustom, err) == 0)
+		nc.have_db = 1;
+	for (size_t i = 0; i < rs->nrules; i++) {
+		const struct rule *r = &rs->rules[i];
+		for (size_t k = 0; k <= r->nvariants; k++) {
+			const char *name = k ? r->variants[k - 1].template_name : r->template_name;
+			static const char *const ext[] = {".card.yaml", ".email", ".email.html"};
+			if (!name)
+				continue;
+			for (int e = 0; e < 3; e++) {
+				char *file = xasprintf("%s%s", name, ext[e]), *path = util_path_join(cfg->templates, file);
+				char *key = xasprintf("template:%s", path);
+				if (util_file_exists(path) && !seen_before(&nc, key))
+					check_names_in(&nc, path, 0);
+				free(key);
+				free(file);
+				free(path);
+			}
+		}
+	}
+	free_strs(nc.custom, nc.ncustom);
+	free_strs(nc.seen, nc.nseen);
 }

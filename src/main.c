@@ -276,6 +276,8 @@ static int cmd_check(const char *config_path, int argc, char **argv)
 		rs = rules_load(cfg->rules, &d);
 	if (rs)
 		check_templates(cfg, rs, &d);
+	if (rs && !util_file_exists(cfg->database))
+		check_template_names(cfg, rs, NULL, &d);
 	if (rs && (data || util_file_exists(cfg->database))) {
 		struct store *st = NULL;
 		char err[ERR_LEN];
@@ -284,6 +286,7 @@ static int cmd_check(const char *config_path, int argc, char **argv)
 		else if (store_open(cfg->database, &st, err) != 0)
 			diags_add(&d, 0, "%s: error: %s", cfg->database, err);
 		else {
+			check_template_names(cfg, rs, st, &d);
 			check_columns(rs, st, cfg->database, &d);
 			if (data)
 				check_data(cfg, rs, st, &d);

@@ -190,12 +190,12 @@ static int parse_email(struct email_template *t, const char *src, char err[ERR_L
 		               t->hdr[EH_SUBJECT] ? t->hdr_line[EH_SUBJECT] : 1,
 		               t->hdr[EH_SUBJECT] ? "empty" : "missing");
 	for (int i = 0; i < EH_N; i++)
-		if (t->hdr[i] && template_check(t->hdr[i], terr) != 0)
-			return tpl_err(err, path, t->hdr_line[i], terr);
+		if (t->hdr[i] && template_check_at(t->hdr[i], t->hdr_line[i], terr) != 0)
+			return tpl_err(err, path, 1, terr);
 	if (strspn(t->text, " \t\r\n") == strlen(t->text))
 		return err_set(err, "%s:%d:1: error: empty body", path, t->text_line);
-	if (template_check(t->text, terr) != 0)
-		return tpl_err(err, path, t->text_line, terr);
+	if (template_check_at(t->text, t->text_line, terr) != 0)
+		return tpl_err(err, path, 1, terr);
 	return 0;
 }
 
@@ -278,11 +278,12 @@ static const char *base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
-static int render_part(const struct email_template *t, const char *path, const char *src,
+static int render_part(const struct email_template *t, const char *path, const char *src, int first_line,
                        const struct tval *ctx, const char *dir, int html, char **res, char err[ERR_LEN])
 {
 	struct partial_ud u = {dir ? dir : t->dir, t->pc};
-	struct template_opts o = {.escape_html = html, .empty_is_false = 1, .partial = cached_partial, .ud = &u};
+	struct template_opts o = {.escape_html = html, .empty_is_false = 1, .partial = cached_partial, .ud = &u,
+	                          .first_line = first_line};
 	struct strbuf sb = {0};
 	char terr[ERR_LEN];
 	if (template_render(src, ctx, &o, &sb, terr) != 0) {
@@ -304,7 +305,7 @@ static int render_header(const struct email_template *t, int i, const struct tva
 	*res = NULL;
 	if (!t->hdr[i])
 		return 0;
-	if (render_part(t, t->path, t->hdr[i], ctx, dir, 0, &v, err) != 0)
+	if (render_part(t, t->path, t->hdr[i], t->hdr_line[i], ctx, dir, 0, &v, err) != 0)
 		return -1;
 	if (util_has_ctl(v, NULL))
 		err_set(e2, "%s: control character", eh_fields[i]);
@@ -369,8 +370,8 @@ int email_template_render(const struct email_template *t, const struct tval *ctx
 	if (render_header(t, EH_SUBJECT, ctx, dir, &out->subject, err) != 0 ||
 	    render_header(t, EH_REPLY_TO, ctx, dir, &out->reply_to, err) != 0 ||
 	    render_header(t, EH_CC, ctx, dir, &out->cc, err) != 0 ||
-	    render_part(t, t->path, t->text, ctx, dir, 0, &out->text, err) != 0 ||
-	    (t->html && render_part(t, t->html_path, t->html, ctx, dir, 1, &out->html, err) != 0)) {
+	    render_part(t, t->path, t->text, t->text_line, ctx, dir, 0, &out->text, err) != 0 ||
+	    (t->html && render_part(t, t->html_path, t->html, 1, ctx, dir, 1, &out->html, err) != 0)) {
 		email_rendered_clear(out);
 		return -1;
 	}

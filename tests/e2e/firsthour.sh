@@ -59,3 +59,46 @@ for c in check import plan run serve preview log mark report; do
 	for o in $(cat "$T/opts"); do grep -qe "$o\b" "$T/top" || miss="$miss $o"; done
 	eq "--help shows every option of $c" "$miss" ""
 done
+
+# check: every name a template uses is one a stakeholder or occasiond gives, at FILE:LINE:COL.
+mkdir -p "$T/tpl"
+cp -r "$ROOT/templates/." "$T/tpl/"
+sed "s|^templates: .*|templates: $T/tpl|" "$CFG" > "$T/etc/tpl.yaml"
+OCC import stakeholders examples/stakeholders.csv > /dev/null 2>&1
+OCC -c "$T/etc/tpl.yaml" check > "$T/out" 2>&1; rc=$?
+eq "the shipped templates pass check" "$rc" 0
+check_out "with no warning" "0 warnings" "$T/out"
+printf 'Subject: Greetings, {{frist_name}}\n\nDear {{nick_name}} ({{department}}),\n{{#event}}{{title}} {{titel}}{{/event}}\n{{occasion.nmae}} {{> nosuch}}\n' > "$T/tpl/holiday.email"
+OCC -c "$T/etc/tpl.yaml" check > "$T/out" 2>&1; rc=$?
+eq "unknown names are warnings (exit 0)" "$rc" 0
+check_out "a misspelt name in a header, at its line and column, with a suggestion" \
+	"$T/tpl/holiday.email:1:21: warning: unknown name 'frist_name'" "$T/out"
+check_out "the suggestion" "(did you mean 'first_name'?)" "$T/out"
+check_out "a misspelt name in the body, at its file line" "$T/tpl/holiday.email:3:6: warning: unknown name 'nick_name'" "$T/out"
+check_out "its suggestion" "(did you mean 'nickname'?)" "$T/out"
+check_not "a custom column of the database is known" "unknown name 'department'" "$T/out"
+check_not "a name of the section's map is known" "unknown name 'title'" "$T/out"
+check_out "a misspelt key of a section's map" "$T/tpl/holiday.email:4:21: warning: unknown name 'titel'" "$T/out"
+check_out "a misspelt dotted name" "holiday.email:5:1: warning: unknown name 'occasion.nmae'" "$T/out"
+check_out "a partial that does not exist" "holiday.email:5:19: warning: partial 'nosuch' not found" "$T/out"
+printf 'Subject: Hi\n\n{{greeting_name}}\n{{> sig2}}\n' > "$T/tpl/holiday.email"
+printf '\n{{signer}} {{singer}}\n' > "$T/tpl/sig2.mustache"
+OCC -c "$T/etc/tpl.yaml" check > "$T/out" 2>&1
+check_out "names in a partial, at the partial's line" "$T/tpl/sig2.mustache:2:12: warning: unknown name 'singer'" "$T/out"
+sed 's/{{first_name}}/{{frist_name}}/' "$ROOT/templates/birthday.card.yaml" > "$T/tpl/birthday.card.yaml"
+OCC -c "$T/etc/tpl.yaml" check > "$T/out" 2>&1
+line=$(grep -n 'frist_name' "$T/tpl/birthday.card.yaml" | head -1 | cut -d: -f1)
+check_out "a misspelt name in a card template, at its line" "$T/tpl/birthday.card.yaml:$line:" "$T/out"
+check_out "named" "unknown name 'frist_name'" "$T/out"
+cp "$ROOT/templates/birthday.card.yaml" "$T/tpl/"
+
+# A template error names the file's lines, also for the section it refers to.
+printf 'Subject: Hi\n\n{{#nick_name}}\nx\n{{/nickname}}\n' > "$T/tpl/holiday.email"
+OCC -c "$T/etc/tpl.yaml" check > "$T/out" 2>&1; rc=$?
+eq "a mismatched section fails check" "$rc" 1
+check_out "both lines are the file's" \
+	"$T/tpl/holiday.email:5:1: error: {{/nickname}} does not close {{#nick_name}} opened on line 3" "$T/out"
+printf 'Subject: Hi\n\nDear {{first_name}},\n\n{{#years}}\n' > "$T/tpl/holiday.email"
+OCC -c "$T/etc/tpl.yaml" check > "$T/out" 2>&1
+check_out "an unclosed section at its file line" "$T/tpl/holiday.email:5:1: error: unclosed section {{#years}}" "$T/out"
+cp "$ROOT/templates/holiday.email" "$T/tpl/"
