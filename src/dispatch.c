@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "dispatch_int.h"
@@ -332,7 +333,7 @@ out:
 }
 
 int dispatch_preview(const struct config *cfg, const struct ruleset *rs, struct store *st, const char *rule_id,
-                     const char *sh_id, const char *out_path, int64_t now, char err[ERR_LEN])
+                     const char *sh_id, const char *out_path, int64_t now, char **written, char err[ERR_LEN])
 {
 	struct pass p = {0};
 	struct plan_input in;
@@ -372,6 +373,19 @@ int dispatch_preview(const struct config *cfg, const struct ruleset *rs, struct 
 		        "(audience, consent, opt-out or missing date)", rule_id, sh_id);
 		goto out;
 	}
+	{
+		/* The file name says what is in it: a card is a PDF, an email an .eml. */
+		const char *ext = it->channel == CH_CARD ? ".pdf" : ".eml";
+		size_t n = out_path ? strlen(out_path) : 0;
+		if (!out_path)
+			out_path = it->channel == CH_CARD ? "preview.pdf" : "preview.eml";
+		else if (n <= 4 || strcasecmp(out_path + n - 4, ext) != 0) {
+			err_set(err, "rule '%s' gives stakeholder '%s' %s, written as %s: '%s' does not end in %s", rule_id,
+			        sh_id, it->channel == CH_CARD ? "a card" : "an email", it->channel == CH_CARD ? "PDF" :
+			        "a message file", out_path, ext);
+			goto out;
+		}
+	}
 	if (it->channel == CH_CARD) {
 		struct card_batch *b = NULL;
 		int page;
@@ -389,6 +403,8 @@ int dispatch_preview(const struct config *cfg, const struct ruleset *rs, struct 
 			rc = 0;
 		sb_free(&msg);
 	}
+	if (rc == 0 && written)
+		*written = xstrdup(out_path);
 out:
 	dispatch_card_cache_free(cache, ncache);
 	plan_list_free(&pl);

@@ -469,12 +469,7 @@ static int cmd_preview(const char *config_path, int argc, char **argv)
 		return rc;
 	if (world_open(&w, config_path, 1, 1) != 0)
 		return EXIT_FAIL;
-	if (!out) {
-		const struct rule *r = rules_find(w.rs, rule);
-		out = r && r->channel == CH_EMAIL ? "preview.eml" : "preview.pdf";
-	}
-	path = xstrdup(out);
-	rc = dispatch_preview(w.cfg, w.rs, w.st, rule, shid, path, now_utc(), err);
+	rc = dispatch_preview(w.cfg, w.rs, w.st, rule, shid, out, now_utc(), &path, err);
 	if (rc != 0)
 		log_err("%s", err);
 	else

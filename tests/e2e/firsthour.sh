@@ -102,3 +102,23 @@ printf 'Subject: Hi\n\nDear {{first_name}},\n\n{{#years}}\n' > "$T/tpl/holiday.e
 OCC -c "$T/etc/tpl.yaml" check > "$T/out" 2>&1
 check_out "an unclosed section at its file line" "$T/tpl/holiday.email:5:1: error: unclosed section {{#years}}" "$T/out"
 cp "$ROOT/templates/holiday.email" "$T/tpl/"
+
+# preview: the file name says what is in it.
+cd "$T"
+OCC preview --rule birthday --stakeholder c001 -o x.eml > "$T/out" 2>&1; rc=$?
+eq "a card previewed into .eml is refused" "$rc" 1
+check_out "the refusal says why" "does not end in .pdf" "$T/out"
+eq "and nothing was written" "$(ls "$T"/x.eml 2>/dev/null)" ""
+OCC preview --rule thanksgiving --stakeholder c001 -o x.pdf > "$T/out" 2>&1; rc=$?
+eq "an email previewed into .pdf is refused" "$rc" 1
+check_out "the refusal says why" "does not end in .eml" "$T/out"
+OCC preview --rule birthday --stakeholder c001 -o card.PDF > "$T/out" 2>&1; rc=$?
+eq "a card into .PDF is fine" "$rc" 0
+OCC preview --rule holiday --stakeholder c001 > "$T/out" 2>&1; rc=$?
+eq "preview without -o exits 0" "$rc" 0
+check_out "a 'preferred' rule that resolves to a card for this stakeholder is preview.pdf" "preview.pdf" "$T/out"
+OCC preview --rule holiday --stakeholder c003 > "$T/out" 2>&1
+check_out "and to an email for another, preview.eml" "preview.eml" "$T/out"
+head -c 5 "$T/preview.pdf" > "$T/magic"
+check_out "preview.pdf is a PDF" "%PDF-" "$T/magic"
+cd "$ROOT"
