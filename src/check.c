@@ -85,9 +85,9 @@ void check_columns(const struct ruleset *rs, struct store *st, const char *db_na
 		for (size_t k = 0; k < ncols && !known; k++)
 			known = strcmp(cols[k], f) == 0;
 		if (!known)
-			diags_add(d, 1, "%s:%ld:%ld: warning: occasion '%s': no stakeholder has a '%s' column (%s)%s%s%s",
-			          r->file, r->field_line, r->field_col, r->id, f, db_name, ncols ? "; custom columns: " : "",
-			          ncols ? cols[0] : "", ncols > 1 ? ", ..." : "");
+			diags_add(d, 1, "%s:%ld:%ld: warning: occasion '%s': no stakeholder has a '%s' column (%s), so it "
+			          "never fires%s%s%s", r->file, r->field_line, r->field_col, r->id, f, db_name,
+			          ncols ? "; custom columns: " : "", ncols ? cols[0] : "", ncols > 1 ? ", ..." : "");
 	}
 	free_strs(cols, ncols);
 }

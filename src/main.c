@@ -358,6 +358,18 @@ static int load_plan_input(struct world *w, struct plan_input *in, struct stakeh
 	return 0;
 }
 
+/*
+ * plan_warn_columns: a rule on a date column no stakeholder has never fires; plan says so on
+ * stderr, once per rule, as check does (the plan itself is silent about what never comes).
+ */
+static void plan_warn_columns(const struct world *w)
+{
+	struct diags d = {0};
+	check_columns(w->rs, w->st, w->cfg->database, &d);
+	diags_print(&d, stderr);
+	diags_free(&d);
+}
+
 static int cmd_plan(const char *config_path, int argc, char **argv)
 {
 	const char *from_s = NULL, *days_s = NULL, *fmt_s = NULL;
@@ -386,6 +398,7 @@ static int cmd_plan(const char *config_path, int argc, char **argv)
 		return EXIT_FAIL;
 	if (!from_s)
 		from = today_in(w.cfg, now_utc());
+	plan_warn_columns(&w);
 	/* Streamed: memory grows with what is planned, not with the stakeholders (README, Decisions). */
 	fflush(stdout);   /* setvbuf only before the stream's next output */
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);   /* a long plan: fewer, larger writes */

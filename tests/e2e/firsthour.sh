@@ -122,3 +122,24 @@ check_out "and to an email for another, preview.eml" "preview.eml" "$T/out"
 head -c 5 "$T/preview.pdf" > "$T/magic"
 check_out "preview.pdf is a PDF" "%PDF-" "$T/magic"
 cd "$ROOT"
+
+# A rule on a column no stakeholder has never fires: plan says so too, once per rule.
+cp "$T/etc/occasions.yaml" "$T/etc/good.yaml"
+cat >> "$T/etc/occasions.yaml" <<'YEOF'
+
+  - id: cert
+    when: {anniversary_of: certified_on, years: [1, 5]}
+    channel: email
+    template: thank-you
+YEOF
+OCC plan --from 2026-12-01 --days 60 > "$T/out" 2> "$T/err"; rc=$?
+eq "plan still runs" "$rc" 0
+check_out "plan warns about the column" "warning: occasion 'cert': no stakeholder has a 'certified_on' column" "$T/err"
+check_out "and says what it means" "so it never fires" "$T/err"
+eq "once per rule" "$(grep -c "'cert'" "$T/err")" 1
+check_not "nothing of it on stdout" "certified_on" "$T/out"
+OCC plan --from 2026-12-01 --days 60 --format json > "$T/out" 2> "$T/err"
+"$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out"; eq "the json on stdout stays valid" "$?" 0
+cp "$T/etc/good.yaml" "$T/etc/occasions.yaml"
+OCC plan --from 2026-12-01 --days 60 > "$T/out" 2> "$T/err"
+eq "the shipped rules: no warning" "$(cat "$T/err")" ""
