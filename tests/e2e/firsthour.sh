@@ -143,3 +143,33 @@ OCC plan --from 2026-12-01 --days 60 --format json > "$T/out" 2> "$T/err"
 cp "$T/etc/good.yaml" "$T/etc/occasions.yaml"
 OCC plan --from 2026-12-01 --days 60 > "$T/out" 2> "$T/err"
 eq "the shipped rules: no warning" "$(cat "$T/err")" ""
+
+# The plan table lines up names in any script by display width (wide CJK, combining marks).
+printf 'id,first_name,last_name,type,email,preferred_channel,birthday,consent_personal\n' > "$T/scripts.csv"
+printf 'w1,太郎,山田,customer,w1@x.example,email,1980-12-20,yes\n' >> "$T/scripts.csv"
+printf 'w2,देवनागरी,शर्मा,customer,w2@x.example,email,1980-12-20,yes\n' >> "$T/scripts.csv"
+printf 'w3,สมชั้น,ใจดี,customer,w3@x.example,email,1980-12-20,yes\n' >> "$T/scripts.csv"
+printf 'w4,Zoe\314\210,Noe\314\210l,customer,w4@x.example,email,1980-12-20,yes\n' >> "$T/scripts.csv"
+printf 'w5,민준,김,customer,w5@x.example,email,1980-12-20,yes\n' >> "$T/scripts.csv"
+OCC import stakeholders "$T/scripts.csv" > /dev/null 2>&1
+OCC plan --from 2026-12-01 --days 20 > "$T/plan.txt" 2>&1
+"$PY" - "$T/plan.txt" > "$T/bad" <<'PYEOF'
+import sys, unicodedata
+def width(s):
+    w = 0
+    for ch in s:
+        if unicodedata.category(ch) in ('Mn', 'Me', 'Cf'):
+            continue
+        w += 2 if unicodedata.east_asian_width(ch) in ('W', 'F') else 1
+    return w
+lines = open(sys.argv[1], encoding='utf-8').read().splitlines()
+col = width(lines[0][:lines[0].index('CHANNEL')])
+import re
+rows = lines[1:]
+print(sum(1 for l in rows if re.search(r'  w[1-5]  ', l)) >= 5)
+for l in rows:
+    m = re.search(r'  (card|email)  ', l)
+    if not m or width(l[:m.start()]) + 2 != col:
+        print('drifts:', l)
+PYEOF
+eq "the CHANNEL column starts at the same display column on every line" "$(cat "$T/bad")" "True"
