@@ -15,6 +15,7 @@
 #include "occasiond/daemon.h"
 #include "occasiond/dispatch.h"
 #include "occasiond/import.h"
+#include "occasiond/init.h"
 #include "occasiond/log.h"
 #include "occasiond/mime.h"
 #include "occasiond/planner.h"
@@ -31,6 +32,7 @@ static const char usage_text[] =
 	"Greeting cards and personal notes on the occasions that matter.\n"
 	"\n"
 	"commands:\n"
+	"  init DIR [--timezone ZONE]          write a new site: config, rules, templates to edit\n"
 	"  check [--data]                      validate config, rules, templates (and the data)\n"
 	"  import stakeholders FILE.csv        insert or update stakeholders [--skip-invalid]\n"
 	"  import events FILE.csv              insert or update milestone events [--skip-invalid]\n"
@@ -64,6 +66,12 @@ struct cmd_help {
 };
 
 static const struct cmd_help helps[] = {
+	{"init", "usage: occasiond init DIR [--timezone ZONE]\n"
+	         "Writes a working site into DIR: occasiond.yaml (every key explained), occasions.yaml\n"
+	         "(starter rules), templates/ (a copy of the shipped ones, to edit) and var/ (the\n"
+	         "database and spool, once used). Then occasiond -c DIR/occasiond.yaml check passes.\n"
+	         "It never overwrites: an existing occasiond.yaml, occasions.yaml, templates or var\n"
+	         "in DIR is an error. The time zone is ZONE, else the machine's, else UTC.\n"},
 	{"check", "usage: occasiond check [--data]\n"
 	          "Validates the config, the rules and every template, font and image they name.\n"
 	          "Each problem is printed as FILE:LINE:COL: error: MESSAGE (or warning:).\n"
@@ -600,6 +608,39 @@ static int cmd_mark(const char *config_path, int argc, char **argv)
 	return bad ? EXIT_FAIL : EXIT_OK;
 }
 
+static int cmd_init(const char *config_path, int argc, char **argv)
+{
+	const char *zone = NULL;
+	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
+	struct opt opts[] = {{"--timezone", 1, &zone, NULL}, {NULL, 0, NULL, NULL}};
+	int nrest, rc;
+	char err[ERR_LEN], *datadir = NULL, *cfg = NULL;
+
+	(void)config_path;   /* init writes a config; it reads none */
+	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	if (rc == EXIT_OK && nrest != 1)
+		rc = usage_error("usage: occasiond init DIR [--timezone ZONE]%s", "");
+	if (rc == EXIT_OK && zone && !dates_zone_valid(zone))
+		rc = usage_error("--timezone: unknown time zone '%s' (an IANA name such as Europe/Berlin)", zone);
+	if (rc == EXIT_OK && !(datadir = init_find_datadir(err))) {
+		log_err("init: %s", err);
+		rc = EXIT_FAIL;
+	}
+	if (rc == EXIT_OK && init_site(rest[0], datadir, zone, stdout, err) != 0) {
+		log_err("init: %s", err);
+		rc = EXIT_FAIL;
+	}
+	if (rc == EXIT_OK) {
+		cfg = util_path_join(rest[0], "occasiond.yaml");
+		printf("next:\n  occasiond -c %s check\n  occasiond -c %s import stakeholders people.csv\n"
+		       "  occasiond -c %s plan --days 30\n", cfg, cfg, cfg);
+	}
+	free(cfg);
+	free(datadir);
+	free(rest);
+	return rc;
+}
+
 static int cmd_serve(const char *config_path, int argc, char **argv)
 {
 	if (argc > 0)
@@ -711,7 +752,7 @@ static const struct {
 } commands[] = {
 	{"check", cmd_check}, {"import", cmd_import}, {"plan", cmd_plan}, {"run", cmd_run},
 	{"serve", cmd_serve}, {"preview", cmd_preview}, {"log", cmd_log}, {"mark", cmd_mark},
-	{"report", cmd_report},
+	{"report", cmd_report}, {"init", cmd_init},
 };
 
 int main(int argc, char **argv)
