@@ -3,6 +3,7 @@
  * Every key is checked and every problem reported as FILE:LINE:COL (helpers in card_load.c).
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -157,18 +158,46 @@ static void add_text(struct card_template *t, const struct tblock *b)
 	t->texts[t->ntexts++] = *b;
 }
 
+/*
+ * text_first_line: the file line of a text's first line, so that template errors name the
+ * file's lines: the scalar's own line when it is one line, the next one for a literal block
+ * (`text: |`); 0 when the lines were folded (a quoted or `>` scalar) and cannot be told.
+ */
+static long text_first_line(const struct ynode *n)
+{
+	char *src = NULL, err[ERR_LEN];
+	size_t len;
+	long line = 1, first = 0;
+	if (!strchr(n->value, '\n'))
+		return n->line;
+	if (!n->file || util_read_file(n->file, 4u << 20, &src, &len, err) != 0)
+		return 0;
+	for (const char *p = src; *p; p++) {
+		if (line == n->line) {
+			if ((long)strlen(p) >= n->col && p[n->col - 1] == '|')
+				first = n->line + 1;
+			break;
+		}
+		line += *p == '\n';
+	}
+	free(src);
+	return first;
+}
+
 static int text_src(struct loader *L, const struct ynode *n, char **out)
 {
 	char err[ERR_LEN];
 	const char *s = ld_scalar(L, n, "text");
+	long first;
 	if (!s)
 		return -1;
 	if (strlen(s) > CARD_MAX_TEXT) {
 		ld_bad(L, n, "text is longer than %d bytes", CARD_MAX_TEXT);
 		return -1;
 	}
-	if (template_check(s, err) != 0) {
-		ld_bad(L, n, "text: %s", err);
+	first = text_first_line(n);
+	if (template_check_at(s, first > 0 && first < INT_MAX ? (int)first : 1, err) != 0) {
+		ld_bad(L, n, "text%s: %s", first > 0 ? "" : " (lines counted in the text)", err);
 		return -1;
 	}
 	*out = xstrdup(s);

@@ -173,3 +173,23 @@ for l in rows:
         print('drifts:', l)
 PYEOF
 eq "the CHANNEL column starts at the same display column on every line" "$(cat "$T/bad")" "True"
+
+# A card's text block: template errors name the file's lines too.
+"$PY" - "$ROOT/templates/birthday.card.yaml" "$T/tpl/birthday.card.yaml" <<'PYEOF'
+import sys
+s = open(sys.argv[1], encoding='utf-8').read()
+s = s.replace('  - text: Happy Birthday\n', '  - text: |\n      Happy\n      {{#nickname}}Birthday\n      {{/nick_name}}\n', 1)
+open(sys.argv[2], 'w', encoding='utf-8').write(s)
+PYEOF
+open=$(grep -n '{{#nickname}}Birthday' "$T/tpl/birthday.card.yaml" | cut -d: -f1)
+close=$((open + 1))
+OCC -c "$T/etc/tpl.yaml" check > "$T/out" 2>&1; rc=$?
+eq "a broken section in a card's text fails check" "$rc" 1
+check_out "the card's error gives the file's lines" "{{/nick_name}} does not close {{#nickname}} opened on line $open" "$T/out"
+check_out "and where it is closed" "text: line $close:" "$T/out"
+sed 's/  - text: Happy Birthday/  - text: "Happy {{#years}}"/' "$ROOT/templates/birthday.card.yaml" > "$T/tpl/birthday.card.yaml"
+line=$(grep -n 'Happy {{#years}}' "$T/tpl/birthday.card.yaml" | cut -d: -f1)
+OCC -c "$T/etc/tpl.yaml" check > "$T/out" 2>&1
+check_out "a one-line text: its own line" "unclosed section {{#years}}" "$T/out"
+check_out "numbered as in the file" "line $line: unclosed" "$T/out"
+cp "$ROOT/templates/birthday.card.yaml" "$T/tpl/"
