@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,7 +107,8 @@ static const struct cmd_help helps[] = {
 	           "by occasion, channel and status (occasion dates from --from to --to), dispatches per\n"
 	           "month, cost against the budget, the signing load of the weeks ahead, and the failed\n"
 	           "and unknown dispatches that need a person. --to is the reference date (default\n"
-	           "today); --at makes the report as of TIME. html is one self-contained page.\n"},
+	           "today); --at makes the report as of TIME. html is one self-contained page.\n"
+	           "Without --format, -o FILE's extension chooses it (.html, .json, else table).\n"},
 	{NULL, NULL}
 };
 
@@ -648,6 +650,31 @@ static int cmd_serve(const char *config_path, int argc, char **argv)
 	return daemon_serve(config_path) == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
+/*
+ * report_file_format: -o FILE's extension says what is in it: without --format it chooses
+ * the format (.html/.htm html, .json json, else the table); with --format, a file named for
+ * another format is refused, as preview refuses a card in an .eml.
+ */
+static int report_file_format(const char *out, int given, int *fmt)
+{
+	static const struct {
+		const char *ext;
+		int fmt;
+	} exts[] = {{".html", FMT_HTML}, {".htm", FMT_HTML}, {".json", FMT_JSON}, {".txt", FMT_TABLE}};
+	size_t n = strlen(out);
+	for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+		size_t k = strlen(exts[i].ext);
+		if (n <= k || strcasecmp(out + n - k, exts[i].ext) != 0)
+			continue;
+		if (!given)
+			*fmt = exts[i].fmt;
+		else if (*fmt != exts[i].fmt)
+			return usage_error("report: -o '%s' is named for another format than --format gives", out);
+		return EXIT_OK;
+	}
+	return EXIT_OK;
+}
+
 static int cmd_report(const char *config_path, int argc, char **argv)
 {
 	const char *from_s = NULL, *to_s = NULL, *fmt_s = NULL, *out = NULL, *sil_s = NULL, *at_s = NULL;
@@ -679,6 +706,8 @@ static int cmd_report(const char *config_path, int argc, char **argv)
 		rc = get_format(fmt_s, 0, 1, &fmt);
 	if (rc == EXIT_OK && fmt == FMT_CSV)
 		rc = usage_error("report: the formats are table, json and html%s", "");
+	if (rc == EXIT_OK && out)
+		rc = report_file_format(out, fmt_s != NULL, &fmt);
 	if (rc == EXIT_OK && from_s && dates_parse_iso(from_s, &from) != 0)
 		rc = usage_error("--from: expected a date YYYY-MM-DD, got '%s'", from_s);
 	if (rc == EXIT_OK && to_s && dates_parse_iso(to_s, &to) != 0)

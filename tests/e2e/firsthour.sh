@@ -193,3 +193,14 @@ OCC -c "$T/etc/tpl.yaml" check > "$T/out" 2>&1
 check_out "a one-line text: its own line" "unclosed section {{#years}}" "$T/out"
 check_out "numbered as in the file" "line $line: unclosed" "$T/out"
 cp "$ROOT/templates/birthday.card.yaml" "$T/tpl/"
+
+# report -o: the file's name says what is in it, as for preview.
+OCC report --at 2026-12-10T12:00 -o "$T/r.html" > /dev/null 2>&1; rc=$?
+eq "report -o r.html exits 0" "$rc" 0
+head -c 15 "$T/r.html" > "$T/magic"
+check_out "without --format, .html gives the page" "<!DOCTYPE html>" "$T/magic"
+OCC report --at 2026-12-10T12:00 -o "$T/r.json" > /dev/null 2>&1
+"$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/r.json"; eq "and .json gives JSON" "$?" 0
+OCC report --format json -o "$T/x.html" > "$T/out" 2>&1; rc=$?
+eq "--format json into an .html file is refused" "$rc" 2
+check "and nothing is written" test ! -e "$T/x.html"
