@@ -180,6 +180,10 @@ char *init_find_datadir(char err[ERR_LEN])
 			free(cand);
 			cand = xstrdup(up);                      /* SOURCE/build/occasiond */
 		}
+		if (!is_data_dir(cand)) {
+			free(cand);
+			cand = util_dirname(up);                 /* SOURCE/build/san/occasiond */
+		}
 		free(bin);
 		free(up);
 		if (is_data_dir(cand))

@@ -12,8 +12,8 @@
 /*
  * init_find_datadir: the directory that holds the shipped templates/ and fonts/:
  * $OCCASIOND_DATADIR when set, else share/occasiond next to the running binary (an installed
- * copy), else the source tree the binary was built in (build/occasiond), else the data
- * directory compiled in. Returns a malloc'd path the caller frees, or NULL with err set.
+ * copy), else the source tree the binary was built in (build/occasiond, build/san/occasiond),
+ * else the data directory compiled in. Returns a malloc'd path the caller frees, or NULL with err set.
  */
 char *init_find_datadir(char err[ERR_LEN]);
 
