@@ -266,15 +266,9 @@ void check_data(const struct config *cfg, const struct ruleset *rs, struct store
 
 /* ---- names a template uses ---- */
 
-/* What a template's context holds (dispatch_context): the top-level names besides the stakeholder
- * columns, and the keys of its two maps. */
-static const char *const ctx_top[] = {"full_name", "greeting_name", "occasion", "years", "ordinal_years",
-                                      "signer", "event", "organization_name", NULL};
-static const char *const ctx_occasion[] = {"name", "date", "iso", "id", NULL};
-static const char *const ctx_event[] = {"title", "details", "date", "kind", NULL};
-
 struct name_check {
 	const struct config *cfg;
+	struct tval *ctx;       /* a context as dispatch_context makes it: the names there are */
 	char **custom;          /* the database's custom columns */
 	size_t ncustom;
 	int have_db;            /* 0: custom columns are not known yet */
@@ -285,47 +279,40 @@ struct name_check {
 	int depth;              /* partials within partials */
 };
 
-static int in_list(const char *const *v, const char *s, size_t n)
+/* ctx_get: the context's value under the name s[0..n), or NULL. */
+static const struct tval *ctx_get(const struct tval *map, const char *s, size_t n)
 {
-	for (; *v; v++)
-		if (strlen(*v) == n && strncmp(*v, s, n) == 0)
-			return 1;
-	return 0;
+	char buf[MODEL_MAX_COLUMN_NAME + 1];
+	if (!map || map->type != TV_MAP || n >= sizeof buf)
+		return NULL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return tval_map_get(map, buf);
 }
 
-/* map_keys: the keys of a context map by its name, or NULL when the name is not a map. */
-static const char *const *map_keys(const char *s, size_t n)
+/* map_of: the context map a name stands for (occasion, event), or NULL when it is not a map. */
+static const struct tval *map_of(const struct name_check *nc, const char *s, size_t n)
 {
-	if (n == 8 && strncmp(s, "occasion", 8) == 0)
-		return ctx_occasion;
-	if (n == 5 && strncmp(s, "event", 5) == 0)
-		return ctx_event;
-	return NULL;
+	const struct tval *v = ctx_get(nc->ctx, s, n);
+	return v && v->type == TV_MAP ? v : NULL;
 }
 
 static int top_known(const struct name_check *nc, const char *s, size_t n)
 {
-	char buf[128];
-	if (n >= sizeof buf)
-		return 0;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	if (sh_field_lookup(buf) >= 0 || in_list(ctx_top, s, n))
+	if (ctx_get(nc->ctx, s, n))
 		return 1;
 	for (size_t i = 0; i < nc->ncustom; i++)
-		if (strcmp(nc->custom[i], buf) == 0)
+		if (strlen(nc->custom[i]) == n && strncmp(nc->custom[i], s, n) == 0)
 			return 1;
 	return 0;
 }
 
 /* scope_has: a section around the tag is one of the context's maps and has the key s. */
-static int scope_has(const struct template_use *outer, const char *s, size_t n)
+static int scope_has(const struct name_check *nc, const struct template_use *outer, const char *s, size_t n)
 {
-	for (; outer; outer = outer->outer) {
-		const char *const *keys = outer->kind == '#' ? map_keys(outer->name, outer->len) : NULL;
-		if (keys && in_list(keys, s, n))
+	for (; outer; outer = outer->outer)
+		if (outer->kind == '#' && ctx_get(map_of(nc, outer->name, outer->len), s, n))
 			return 1;
-	}
 	return 0;
 }
 
@@ -338,20 +325,19 @@ static int name_known(const struct name_check *nc, const struct template_use *u)
 	if (u->len == 1 && u->name[0] == '.')
 		return 1;
 	if (!dot)
-		return top_known(nc, u->name, u->len) || scope_has(u->outer, u->name, u->len);
+		return top_known(nc, u->name, u->len) || scope_has(nc, u->outer, u->name, u->len);
 	head = (size_t)(dot - u->name);
 	{
-		const char *const *keys = map_keys(u->name, head);
 		const char *rest = dot + 1;
 		size_t nrest = u->len - head - 1;
-		return keys && !memchr(rest, '.', nrest) && in_list(keys, rest, nrest);
+		return !memchr(rest, '.', nrest) && ctx_get(map_of(nc, u->name, head), rest, nrest);
 	}
 }
 
 /* consider: keeps in best (a buffer of size) the candidate closest to name so far. */
 static void consider(const char *prefix, const char *cand, const char *name, char *best, size_t size, int *bestd)
 {
-	char full[128];
+	char full[384];
 	int dist;
 	snprintf(full, sizeof full, "%s%s", prefix, cand);
 	dist = util_levenshtein(name, full);
@@ -366,20 +352,20 @@ static const char *suggest(const struct name_check *nc, const char *name, const 
                            char *best, size_t size)
 {
 	int bestd = 1000;
-	for (int i = 0; i < SH_NFIELDS; i++)
-		consider("", sh_field_names[i], name, best, size, &bestd);
 	for (size_t i = 0; i < nc->ncustom; i++)
 		consider("", nc->custom[i], name, best, size, &bestd);
-	for (size_t i = 0; ctx_top[i]; i++)
-		consider("", ctx_top[i], name, best, size, &bestd);
-	for (size_t i = 0; ctx_occasion[i]; i++)
-		consider("occasion.", ctx_occasion[i], name, best, size, &bestd);
-	for (size_t i = 0; ctx_event[i]; i++)
-		consider("event.", ctx_event[i], name, best, size, &bestd);
+	for (size_t i = 0; i < nc->ctx->n; i++) {
+		const struct tval *v = nc->ctx->items[i];
+		char prefix[256];
+		consider("", nc->ctx->keys[i], name, best, size, &bestd);
+		snprintf(prefix, sizeof prefix, "%s.", nc->ctx->keys[i]);
+		for (size_t k = 0; v->type == TV_MAP && k < v->n; k++)
+			consider(prefix, v->keys[k], name, best, size, &bestd);
+	}
 	for (const struct template_use *o = u->outer; o; o = o->outer) {
-		const char *const *keys = o->kind == '#' ? map_keys(o->name, o->len) : NULL;
-		for (size_t i = 0; keys && keys[i]; i++)
-			consider("", keys[i], name, best, size, &bestd);
+		const struct tval *m = o->kind == '#' ? map_of(nc, o->name, o->len) : NULL;
+		for (size_t k = 0; m && k < m->n; k++)
+			consider("", m->keys[k], name, best, size, &bestd);
 	}
 	return bestd <= 3 && bestd < (int)strlen(name) ? best : NULL;
 }
@@ -463,10 +449,26 @@ static void check_names_in(struct name_check *nc, const char *path, int once)
 	free(src);
 }
 
+/* context_shape: what dispatch_context gives a template, for an empty stakeholder and event,
+ * so that the names known here are the names a dispatch has, never a second list of them. */
+static struct tval *context_shape(const struct config *cfg, const struct rule *r)
+{
+	static char empty[] = "";
+	struct stakeholder sh;
+	struct event ev = {empty, empty, empty, empty, empty};
+	memset(&sh, 0, sizeof sh);
+	for (int i = 0; i < SH_NFIELDS; i++)
+		sh.f[i] = empty;
+	return dispatch_context(cfg, r, &sh, &ev, 0, 1, "");
+}
+
 void check_template_names(const struct config *cfg, const struct ruleset *rs, struct store *st, struct diags *d)
 {
 	struct name_check nc = {.cfg = cfg, .d = d};
 	char err[ERR_LEN];
+	if (!rs->nrules)
+		return;
+	nc.ctx = context_shape(cfg, &rs->rules[0]);
 	if (st && store_custom_columns(st, &nc.custom, &nc.ncustom, err) == 0)
 		nc.have_db = 1;
 	for (size_t i = 0; i < rs->nrules; i++) {
@@ -489,4 +491,5 @@ void check_template_names(const struct config *cfg, const struct ruleset *rs, st
 	}
 	free_strs(nc.custom, nc.ncustom);
 	free_strs(nc.seen, nc.nseen);
+	tval_free(nc.ctx);
 }
