@@ -344,9 +344,11 @@ static int cmd_import(const char *config_path, int argc, char **argv)
 		       stats.invalid ? "" : "\n");
 	if (rc == 0 && stats.invalid)
 		printf(", %zu invalid row%s skipped\n", stats.invalid, stats.invalid == 1 ? "" : "s");
-	if (rc != 0)
+	if (rc != 0 && stats.invalid)   /* else the one error above says why (a file that cannot be read) */
 		fprintf(stderr, "occasiond: %s: nothing imported (%zu invalid row%s)\n", rest[1], stats.invalid,
 		        stats.invalid == 1 ? "" : "s");
+	else if (rc != 0)
+		fprintf(stderr, "occasiond: %s: nothing imported\n", rest[1]);
 	rc = rc != 0 || d.nerrors ? EXIT_FAIL : EXIT_OK;
 	diags_free(&d);
 	world_close(&w);

@@ -204,3 +204,7 @@ OCC report --at 2026-12-10T12:00 -o "$T/r.json" > /dev/null 2>&1
 OCC report --format json -o "$T/x.html" > "$T/out" 2>&1; rc=$?
 eq "--format json into an .html file is refused" "$rc" 2
 check "and nothing is written" test ! -e "$T/x.html"
+OCC import stakeholders "$T/no-such.csv" > "$T/out" 2>&1; rc=$?
+eq "importing a missing file fails" "$rc" 1
+check_out "saying it cannot be opened" "cannot open $T/no-such.csv" "$T/out"
+check_not "not blaming 0 invalid rows" "0 invalid rows" "$T/out"
