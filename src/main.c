@@ -371,8 +371,8 @@ static int load_plan_input(struct world *w, struct plan_input *in, struct stakeh
 }
 
 /*
- * plan_warn_columns: a rule on a date column no stakeholder has never fires; plan says so on
- * stderr, once per rule, as check does (the plan itself is silent about what never comes).
+ * plan_warn_columns: a rule on a date column no stakeholder has never fires; plan and run say
+ * so on stderr, once per rule, as check does (a plan or a pass is silent about what never comes).
  */
 static void plan_warn_columns(const struct world *w)
 {
@@ -451,6 +451,7 @@ static int cmd_run(const char *config_path, int argc, char **argv)
 		world_close(&w);
 		return usage_error("--at: %s", err);
 	}
+	plan_warn_columns(&w);
 	if (store_quick_check(w.st, err) != 0 || dispatch_run(w.cfg, w.rs, w.st, now, dry, &stats, &wake, err) != 0) {
 		log_err("%s", err);
 		world_close(&w);

@@ -140,6 +140,8 @@ eq "once per rule" "$(grep -c "'cert'" "$T/err")" 1
 check_not "nothing of it on stdout" "certified_on" "$T/out"
 OCC plan --from 2026-12-01 --days 60 --format json > "$T/out" 2> "$T/err"
 "$PY" -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out"; eq "the json on stdout stays valid" "$?" 0
+OCC run --once --dry-run --at 2026-12-10T10:00 > "$T/out" 2> "$T/err"
+check_out "run says so too" "warning: occasion 'cert': no stakeholder has a 'certified_on' column" "$T/err"
 cp "$T/etc/good.yaml" "$T/etc/occasions.yaml"
 OCC plan --from 2026-12-01 --days 60 > "$T/out" 2> "$T/err"
 eq "the shipped rules: no warning" "$(cat "$T/err")" ""
