@@ -159,6 +159,7 @@ struct parser {
 	const char *src;
 	size_t len, pos;
 	int line;           /* line number at pos */
+	int col;            /* column of the tag being parsed (for the caller's FILE:LINE:COL) */
 	char otag[MAX_DELIM + 1], ctag[MAX_DELIM + 1];
 	size_t olen, clen;
 	size_t open[MAX_SECTION_DEPTH]; /* token indices of the open sections */
@@ -352,7 +353,7 @@ static int column_of(const char *src, size_t at)
  * template_parse: src stays borrowed (tokens point into it) unless the caller sets t->owned.
  * first_line is the line number of src's first line in its file (a body after headers).
  */
-static int template_parse(const char *src, int first_line, struct tmpl **out, char err[ERR_LEN])
+static int template_parse(const char *src, int first_line, struct tmpl **out, int *err_col, char err[ERR_LEN])
 {
 	struct parser p;
 	char needle[MAX_DELIM + 2];
@@ -375,6 +376,7 @@ static int template_parse(const char *src, int first_line, struct tmpl **out, ch
 		}
 		size_t tag_start = (size_t)(hit - src), cstart = tag_start + p.olen, nlen;
 		int line = p.line + count_nl(src + p.pos, tag_start - p.pos);
+		p.col = column_of(src, tag_start);
 		char kind = cstart < p.len && strchr("#^/!>=&{", src[cstart]) ? src[cstart] : 0;
 		if (kind)
 			cstart++;
@@ -402,12 +404,13 @@ static int template_parse(const char *src, int first_line, struct tmpl **out, ch
 		if (parse_tag(&p, kind, name, n, line, src + ls, alone && kind == '>' ? tag_start - ls : 0) != 0)
 			goto out;
 		if (p.t->n > before)
-			p.t->toks[p.t->n - 1].col = column_of(src, tag_start);
+			p.t->toks[p.t->n - 1].col = p.col;
 		p.line += count_nl(src + p.pos, next - p.pos);
 		p.pos = next;
 	}
 	if (p.nopen) {
 		struct tok *open = &p.t->toks[p.open[p.nopen - 1]];
+		p.col = open->col;
 		err_set(err, "line %d: unclosed section {{%c%.*s}}", open->line, open->type == T_SECTION ? '#' : '^',
 		        (int)(open->len < MAX_NAME_IN_ERR ? open->len : MAX_NAME_IN_ERR), open->s);
 		goto out;
@@ -416,6 +419,8 @@ static int template_parse(const char *src, int first_line, struct tmpl **out, ch
 	p.t = NULL;
 	rc = 0;
 out:
+	if (rc != 0 && err_col)
+		*err_col = p.col > 0 ? p.col : 1;
 	tmpl_free(p.t);
 	return rc;
 }
@@ -427,10 +432,17 @@ int template_check(const char *src, char err[ERR_LEN])
 
 int template_check_at(const char *src, int first_line, char err[ERR_LEN])
 {
+	return template_check_pos(src, first_line, NULL, err);
+}
+
+int template_check_pos(const char *src, int first_line, int *col, char err[ERR_LEN])
+{
 	struct tmpl *t = NULL;
+	if (col)
+		*col = 1;
 	if (!src)
 		return err_set(err, "line %d: no template", first_line > 0 ? first_line : 1);
-	if (template_parse(src, first_line, &t, err) != 0)
+	if (template_parse(src, first_line, &t, col, err) != 0)
 		return -1;
 	tmpl_free(t);
 	return 0;
@@ -474,7 +486,7 @@ int template_uses(const char *src, int first_line, template_use_fn fn, void *ud,
 	int rc;
 	if (!src)
 		return err_set(err, "line %d: no template", first_line > 0 ? first_line : 1);
-	if (template_parse(src, first_line, &t, err) != 0)
+	if (template_parse(src, first_line, &t, NULL, err) != 0)
 		return -1;
 	rc = uses_walk(t, 0, t->n, NULL, fn, ud);
 	tmpl_free(t);
@@ -627,7 +639,7 @@ static int partial_get(struct render *r, const struct tok *tk, struct pentry **p
 		} else if (indent_text(text, indent, tk->indent_len, &src, tk->line, r->err) != 0) {
 			goto out;
 		}
-		if (template_parse(src, 1, &e->t, r->err) != 0) {
+		if (template_parse(src, 1, &e->t, NULL, r->err) != 0) {
 			free(src);
 			snprintf(r->err_in, sizeof r->err_in, "%.*s", MAX_NAME_IN_ERR, name);
 			goto out;
@@ -746,7 +758,7 @@ int template_render(const char *src, const struct tval *ctx, const struct templa
 		err_set(err, "line 1: no template");
 		goto out;
 	}
-	if (template_parse(src, r.opts->first_line, &t, err) != 0)
+	if (template_parse(src, r.opts->first_line, &t, NULL, err) != 0)
 		goto out;
 	if (ctx)
 		push(&r, ctx);

@@ -65,6 +65,9 @@ int template_check(const char *src, char err[ERR_LEN]);
  * a line of the file.
  */
 int template_check_at(const char *src, int first_line, char err[ERR_LEN]);
+/* template_check_pos: template_check_at that also sets *col (may be NULL) to the column, in
+ * characters from 1, of the tag the error is about (1 when there is none). */
+int template_check_pos(const char *src, int first_line, int *col, char err[ERR_LEN]);
 
 /* One tag of a template, as template_uses reports it. */
 struct template_use {

@@ -210,3 +210,10 @@ OCC import stakeholders "$T/no-such.csv" > "$T/out" 2>&1; rc=$?
 eq "importing a missing file fails" "$rc" 1
 check_out "saying it cannot be opened" "cannot open $T/no-such.csv" "$T/out"
 check_not "not blaming 0 invalid rows" "0 invalid rows" "$T/out"
+printf 'Subject: Hi {{#x}}\n\nDear {{first_name}},\n' > "$T/tpl/holiday.email"
+OCC -c "$T/etc/tpl.yaml" check > "$T/out" 2>&1
+check_out "a template error in a header: its column in the file" "$T/tpl/holiday.email:1:13: error: unclosed section {{#x}}" "$T/out"
+printf 'Subject: Hi\n\nDear {{first_name}},\n  x {{/years}}\n' > "$T/tpl/holiday.email"
+OCC -c "$T/etc/tpl.yaml" check > "$T/out" 2>&1
+check_out "and in the body" "$T/tpl/holiday.email:4:5: error: {{/years}} without an open section" "$T/out"
+cp "$ROOT/templates/holiday.email" "$T/tpl/"
