@@ -173,8 +173,8 @@ static void chart_months(struct strbuf *h, const struct report_data *d)
 		double x = L + bw * k + bw * 0.18, w = bw * 0.64, base = H - B;
 		double hc = (H - T - B) * (double)m->count[0] / (double)max;
 		double he = (H - T - B) * (double)m->count[1] / (double)max;
-		sb_addf(h, "<g><title>%s %d: %ld cards, %ld emails</title>", month_abbr[m->month - 1], m->year, m->count[0],
-		        m->count[1]);
+		sb_addf(h, "<g><title>%s %d: %ld %s, %ld %s</title>", month_abbr[m->month - 1], m->year, m->count[0],
+		        util_plural(m->count[0], "card", "cards"), m->count[1], util_plural(m->count[1], "email", "emails"));
 		if (hc > 0)
 			sb_addf(h, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"" COLOR_CARD "\"/>", x,
 			        base - hc, w, hc);
@@ -221,8 +221,8 @@ static void chart_coverage(struct strbuf *h, const struct report_data *d)
 		esc(h, c->dimension);
 		sb_adds(h, " ");
 		esc(h, c->segment);
-		sb_addf(h, ": %ld stakeholders; 30 days %ld%%, 60 days %ld%%, 90 days %ld%%</title>", c->total,
-		        pct(c->reached[0], c->total), pct(c->reached[1], c->total), pct(c->reached[2], c->total));
+		sb_addf(h, ": %ld %s; 30 days %ld%%, 60 days %ld%%, 90 days %ld%%</title>", c->total,
+		        util_plural(c->total, "stakeholder", "stakeholders"), pct(c->reached[0], c->total), pct(c->reached[1], c->total), pct(c->reached[2], c->total));
 		sb_addf(h, "<text x=\"%d\" y=\"%.1f\" font-size=\"12\" fill=\"#2b2622\" text-anchor=\"end\"%s>", L - 8,
 		        y + 15, strcmp(c->dimension, "all") == 0 ? " font-weight=\"600\"" : "");
 		if (strcmp(c->dimension, "all") == 0)
