@@ -189,11 +189,13 @@ OCC -c "$T/etc/tpl.yaml" check > "$T/out" 2>&1; rc=$?
 eq "a broken section in a card's text fails check" "$rc" 1
 check_out "the card's error gives the file's lines" "{{/nick_name}} does not close {{#nickname}} opened on line $open" "$T/out"
 check_out "and where it is closed" "text: line $close:" "$T/out"
+check_out "at the closing tag's line and column" "birthday.card.yaml:$close:7: error:" "$T/out"
 sed 's/  - text: Happy Birthday/  - text: "Happy {{#years}}"/' "$ROOT/templates/birthday.card.yaml" > "$T/tpl/birthday.card.yaml"
 line=$(grep -n 'Happy {{#years}}' "$T/tpl/birthday.card.yaml" | cut -d: -f1)
 OCC -c "$T/etc/tpl.yaml" check > "$T/out" 2>&1
 check_out "a one-line text: its own line" "unclosed section {{#years}}" "$T/out"
 check_out "numbered as in the file" "line $line: unclosed" "$T/out"
+check_out "at the tag's column, past the quote" "birthday.card.yaml:$line:18: error:" "$T/out"
 cp "$ROOT/templates/birthday.card.yaml" "$T/tpl/"
 
 # report -o: the file's name says what is in it, as for preview.
