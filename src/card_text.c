@@ -276,7 +276,8 @@ static int fit(struct pblock *pb, char err[ERR_LEN])
 			snippet(txt.s ? txt.s : "", &sb);
 			sb_free(&txt);
 			err_set(err, "the text block at %s does not fit its box even at min_size %gpt: %s needs "
-			        "%zu lines (%.1f mm), the box is %g mm high", blk->where, s, sb.s, pb->nlines,
+			        "%zu %s (%.1f mm), the box is %g mm high", blk->where, s, sb.s, pb->nlines,
+			        util_plural((long long)pb->nlines, "line", "lines"),
 			        (double)pb->nlines * s * st->line_spacing / MM_PT, blk->box[3]);
 		}
 		sb_free(&sb);

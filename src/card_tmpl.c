@@ -3,6 +3,7 @@
  * Every key is checked and every problem reported as FILE:LINE:COL (helpers in card_load.c).
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -157,18 +158,67 @@ static void add_text(struct card_template *t, const struct tblock *b)
 	t->texts[t->ntexts++] = *b;
 }
 
+/*
+ * text_place: where a text's characters stand in its file, so that template errors name the
+ * file's lines and columns: *col0 is the file column before the text's first column. A one-line
+ * scalar starts on its own line (past the quote when quoted); a literal block (`text: |`) on
+ * the next line, at its indentation. Returns the file line of the text's first line, or 0 when
+ * the lines were folded (a multi-line quoted or `>` scalar) and cannot be told.
+ */
+static long text_place(const struct ynode *n, long *col0)
+{
+	char *src = NULL, err[ERR_LEN];
+	size_t len;
+	long line = 1, first = 0;
+	*col0 = 0;
+	if (!strchr(n->value, '\n')) {
+		*col0 = n->col - 1 + (n->plain ? 0 : 1);
+		return n->line;
+	}
+	if (!n->file || util_read_file(n->file, 4u << 20, &src, &len, err) != 0)
+		return 0;
+	for (const char *p = src; *p; p++) {
+		if (line == n->line) {
+			if ((long)strlen(p) >= n->col && p[n->col - 1] == '|')
+				first = n->line + 1;
+		} else if (first && line > n->line) {
+			size_t ind = strspn(p, " ");
+			if (p[ind] != '\n' && p[ind] != '\r') {   /* the first line that is not blank */
+				*col0 = (long)ind;
+				break;
+			}
+		}
+		if (line == n->line && !first)
+			break;
+		while (*p && *p != '\n')
+			p++;
+		if (!*p)
+			break;
+		line++;
+	}
+	free(src);
+	return first;
+}
+
 static int text_src(struct loader *L, const struct ynode *n, char **out)
 {
 	char err[ERR_LEN];
 	const char *s = ld_text(L, n, "text");
+	long first, col0;
+	int col;
 	if (!s)
 		return -1;
 	if (strlen(s) > CARD_MAX_TEXT) {
 		ld_bad(L, n, "text is longer than %d bytes", CARD_MAX_TEXT);
 		return -1;
 	}
-	if (template_check(s, err) != 0) {
-		ld_bad(L, n, "text: %s", err);
+	first = text_place(n, &col0);
+	if (template_check_pos(s, first > 0 && first < INT_MAX ? (int)first : 1, &col, err) != 0) {
+		struct ynode at = *n;   /* the error's own place, when the text's place in the file is known */
+		int eline = 0;
+		if (first > 0 && sscanf(err, "line %d:", &eline) == 1)
+			at.line = eline, at.col = col0 + col;
+		ld_bad(L, &at, "text%s: %s", first > 0 ? "" : " (lines counted in the text)", err);
 		return -1;
 	}
 	*out = xstrdup(s);

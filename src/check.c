@@ -1,6 +1,7 @@
 /* check: templates, columns and data problems for `occasiond check [--data]`. */
 #include "occasiond/check.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "occasiond/dispatch.h"
 #include "occasiond/mime.h"
 #include "occasiond/planner.h"
+#include "occasiond/template.h"
 
 static void check_template(const struct config *cfg, const struct rule *r, const char *name, int channel,
                            long line, long col, struct diags *d)
@@ -83,9 +85,9 @@ void check_columns(const struct ruleset *rs, struct store *st, const char *db_na
 		for (size_t k = 0; k < ncols && !known; k++)
 			known = strcmp(cols[k], f) == 0;
 		if (!known)
-			diags_add(d, 1, "%s:%ld:%ld: warning: occasion '%s': no stakeholder has a '%s' column (%s)%s%s%s",
-			          r->file, r->field_line, r->field_col, r->id, f, db_name, ncols ? "; custom columns: " : "",
-			          ncols ? cols[0] : "", ncols > 1 ? ", ..." : "");
+			diags_add(d, 1, "%s:%ld:%ld: warning: occasion '%s': no stakeholder has a '%s' column (%s), so it "
+			          "never fires%s%s%s", r->file, r->field_line, r->field_col, r->id, f, db_name,
+			          ncols ? "; custom columns: " : "", ncols ? cols[0] : "", ncols > 1 ? ", ..." : "");
 	}
 	free_strs(cols, ncols);
 }
@@ -262,4 +264,234 @@ void check_data(const struct config *cfg, const struct ruleset *rs, struct store
 	free(names);
 	check_fonts(cfg, rs, sh, nsh, db, d);
 	stakeholders_free(sh, nsh);
+}
+
+/* ---- names a template uses ---- */
+
+struct name_check {
+	const struct config *cfg;
+	struct tval *ctx;       /* a context as dispatch_context makes it: the names there are */
+	char **custom;          /* the database's custom columns */
+	size_t ncustom;
+	int have_db;            /* 0: custom columns are not known yet */
+	const char *file;       /* the template file being read */
+	struct diags *d;
+	char **seen;            /* "FILE:LINE:COL" already reported, and partial files already read */
+	size_t nseen;
+	int depth;              /* partials within partials */
+};
+
+/* ctx_get: the context's value under the name s[0..n), or NULL. */
+static const struct tval *ctx_get(const struct tval *map, const char *s, size_t n)
+{
+	char buf[MODEL_MAX_COLUMN_NAME + 1];
+	if (!map || map->type != TV_MAP || n >= sizeof buf)
+		return NULL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return tval_map_get(map, buf);
+}
+
+/* map_of: the context map a name stands for (occasion, event), or NULL when it is not a map. */
+static const struct tval *map_of(const struct name_check *nc, const char *s, size_t n)
+{
+	const struct tval *v = ctx_get(nc->ctx, s, n);
+	return v && v->type == TV_MAP ? v : NULL;
+}
+
+static int top_known(const struct name_check *nc, const char *s, size_t n)
+{
+	if (ctx_get(nc->ctx, s, n))
+		return 1;
+	for (size_t i = 0; i < nc->ncustom; i++)
+		if (strlen(nc->custom[i]) == n && strncmp(nc->custom[i], s, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* scope_has: a section around the tag is one of the context's maps and has the key s. */
+static int scope_has(const struct name_check *nc, const struct template_use *outer, const char *s, size_t n)
+{
+	for (; outer; outer = outer->outer)
+		if (outer->kind == '#' && ctx_get(map_of(nc, outer->name, outer->len), s, n))
+			return 1;
+	return 0;
+}
+
+/* name_known: Mustache's lookup over what dispatch_context provides: a plain name in the
+ * sections' maps or at the top, a dotted one through a map. */
+static int name_known(const struct name_check *nc, const struct template_use *u)
+{
+	const char *dot = memchr(u->name, '.', u->len);
+	size_t head;
+	if (u->len == 1 && u->name[0] == '.')
+		return 1;
+	if (!dot)
+		return top_known(nc, u->name, u->len) || scope_has(nc, u->outer, u->name, u->len);
+	head = (size_t)(dot - u->name);
+	{
+		const char *rest = dot + 1;
+		size_t nrest = u->len - head - 1;
+		return !memchr(rest, '.', nrest) && ctx_get(map_of(nc, u->name, head), rest, nrest);
+	}
+}
+
+/* consider: keeps in best (a buffer of size) the candidate closest to name so far. */
+static void consider(const char *prefix, const char *cand, const char *name, char *best, size_t size, int *bestd)
+{
+	char full[384];
+	int dist;
+	snprintf(full, sizeof full, "%s%s", prefix, cand);
+	dist = util_levenshtein(name, full);
+	if (dist < *bestd) {
+		*bestd = dist;
+		util_strlcpy(best, full, size);
+	}
+}
+
+/* suggest: the known name closest to name, when it is close enough to be a typo; else NULL. */
+static const char *suggest(const struct name_check *nc, const char *name, const struct template_use *u,
+                           char *best, size_t size)
+{
+	int bestd = 1000;
+	for (size_t i = 0; i < nc->ncustom; i++)
+		consider("", nc->custom[i], name, best, size, &bestd);
+	for (size_t i = 0; i < nc->ctx->n; i++) {
+		const struct tval *v = nc->ctx->items[i];
+		char prefix[256];
+		consider("", nc->ctx->keys[i], name, best, size, &bestd);
+		snprintf(prefix, sizeof prefix, "%s.", nc->ctx->keys[i]);
+		for (size_t k = 0; v->type == TV_MAP && k < v->n; k++)
+			consider(prefix, v->keys[k], name, best, size, &bestd);
+	}
+	for (const struct template_use *o = u->outer; o; o = o->outer) {
+		const struct tval *m = o->kind == '#' ? map_of(nc, o->name, o->len) : NULL;
+		for (size_t k = 0; m && k < m->n; k++)
+			consider("", m->keys[k], name, best, size, &bestd);
+	}
+	return bestd <= 3 && bestd < (int)strlen(name) ? best : NULL;
+}
+
+static int seen_before(struct name_check *nc, const char *key)
+{
+	for (size_t i = 0; i < nc->nseen; i++)
+		if (strcmp(nc->seen[i], key) == 0)
+			return 1;
+	nc->seen = xreallocarray(nc->seen, nc->nseen + 1, sizeof *nc->seen);
+	nc->seen[nc->nseen++] = xstrdup(key);
+	return 0;
+}
+
+static void check_names_in(struct name_check *nc, const char *path, int quiet_missing);
+
+static int on_use(void *ud, const struct template_use *u)
+{
+	struct name_check *nc = ud;
+	char name[128], where[64], alt[80];
+	const char *best;
+	if (u->kind == '>') {
+		char *file = xasprintf("%.*s.mustache", (int)(u->len < 64 ? u->len : 64), u->name);
+		char *path = util_path_join(nc->cfg->templates, file), *key;
+		const char *saved = nc->file;
+		free(file);
+		if (!util_file_exists(path)) {
+			key = xasprintf("%s:%d:%d", nc->file, u->line, u->col);
+			if (!seen_before(nc, key))
+				diags_add(nc->d, 1, "%s:%d:%d: warning: partial '%.*s' not found (%s): it renders as nothing",
+				          nc->file, u->line, u->col, (int)(u->len < 64 ? u->len : 64), u->name, path);
+			free(key);
+		} else if (nc->depth < 8) {
+			nc->depth++;
+			check_names_in(nc, path, 1);
+			nc->depth--;
+			nc->file = saved;
+		}
+		free(path);
+		return 0;
+	}
+	if (name_known(nc, u) || u->len >= sizeof name)
+		return 0;
+	memcpy(name, u->name, u->len);
+	name[u->len] = '\0';
+	snprintf(where, sizeof where, "%d:%d", u->line, u->col);
+	{
+		char *key = xasprintf("%s:%s", nc->file, where);
+		int dup = seen_before(nc, key);
+		free(key);
+		if (dup)
+			return 0;
+	}
+	best = suggest(nc, name, u, alt, sizeof alt);
+	diags_add(nc->d, 1, "%s:%s: warning: unknown name '%s': %s; it renders empty%s%s%s", nc->file, where, name,
+	          nc->have_db ? "not a stakeholder column, a custom column or a template name" :
+	          "not a stakeholder column or a template name (custom columns are known after an import)",
+	          best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+	return 0;
+}
+
+/* check_names_in: the names of one template file (a partial once, whoever includes it). */
+static void check_names_in(struct name_check *nc, const char *path, int once)
+{
+	char *src = NULL, err[ERR_LEN];
+	size_t len;
+	if (once) {
+		char *key = xasprintf("partial:%s", path);
+		int dup = seen_before(nc, key);
+		free(key);
+		if (dup)
+			return;
+	}
+	if (util_read_file(path, 4u << 20, &src, &len, err) != 0)
+		return;   /* loading the template reported it already */
+	nc->file = path;
+	/* A whole file is one template: header lines and YAML around the tags are plain text, so every
+	 * tag is found at its own line and column. A file that does not parse whole (a stray {{ in a
+	 * YAML comment) has had its own pieces checked when it was loaded. */
+	(void)template_uses(src, 1, on_use, nc, err);
+	free(src);
+}
+
+/* context_shape: what dispatch_context gives a template, for an empty stakeholder and event,
+ * so that the names known here are the names a dispatch has, never a second list of them. */
+static struct tval *context_shape(const struct config *cfg, const struct rule *r)
+{
+	static char empty[] = "";
+	struct stakeholder sh;
+	struct event ev = {empty, empty, empty, empty, empty};
+	memset(&sh, 0, sizeof sh);
+	for (int i = 0; i < SH_NFIELDS; i++)
+		sh.f[i] = empty;
+	return dispatch_context(cfg, r, &sh, &ev, 0, 1, "");
+}
+
+void check_template_names(const struct config *cfg, const struct ruleset *rs, struct store *st, struct diags *d)
+{
+	struct name_check nc = {.cfg = cfg, .d = d};
+	char err[ERR_LEN];
+	if (!rs->nrules)
+		return;
+	nc.ctx = context_shape(cfg, &rs->rules[0]);
+	if (st && store_custom_columns(st, &nc.custom, &nc.ncustom, err) == 0)
+		nc.have_db = 1;
+	for (size_t i = 0; i < rs->nrules; i++) {
+		const struct rule *r = &rs->rules[i];
+		for (size_t k = 0; k <= r->nvariants; k++) {
+			const char *name = k ? r->variants[k - 1].template_name : r->template_name;
+			static const char *const ext[] = {".card.yaml", ".email", ".email.html"};
+			if (!name)
+				continue;
+			for (int e = 0; e < 3; e++) {
+				char *file = xasprintf("%s%s", name, ext[e]), *path = util_path_join(cfg->templates, file);
+				char *key = xasprintf("template:%s", path);
+				if (util_file_exists(path) && !seen_before(&nc, key))
+					check_names_in(&nc, path, 0);
+				free(key);
+				free(file);
+				free(path);
+			}
+		}
+	}
+	free_strs(nc.custom, nc.ncustom);
+	free_strs(nc.seen, nc.nseen);
+	tval_free(nc.ctx);
 }

@@ -285,9 +285,10 @@ static int64_t pass(struct daemon *dm)
 	if (wake <= now)
 		wake = now + 1;   /* became due while the pass ran */
 	dates_format_instant(wake, dm->cfg->timezone, when, sizeof when);
-	snprintf(status, sizeof status, "STATUS=%s %s; last pass: %d emails, %d cards, %d skipped, %d missed, "
+	snprintf(status, sizeof status, "STATUS=%s %s; last pass: %d %s, %d %s, %d skipped, %d missed, "
 	         "%d retry, %d failed", wake == plan_wake ? "next dispatch" : wake == retry_wake ? "next retry" :
-	         "nothing due before", when, s.emails, s.cards, s.skipped, s.missed, s.retry, s.failed);
+	         "nothing due before", when, s.emails, util_plural(s.emails, "email", "emails"), s.cards,
+	         util_plural(s.cards, "card", "cards"), s.skipped, s.missed, s.retry, s.failed);
 	notify(status);
 	log_debug("%s", status + 7);
 	return wake;

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "dispatch_int.h"
@@ -74,7 +75,8 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 		util_keepalive();
 		if (dispatch_stopping()) {
 			/* Stop between dispatches: what is done is committed, the rest waits for the next start. */
-			log_info("stop requested: %zu dispatches left for the next start", n - i);
+			log_info("stop requested: %zu %s left for the next start", n - i,
+			         util_plural((long long)(n - i), "dispatch", "dispatches"));
 			ncards = 0;
 			break;
 		}
@@ -118,7 +120,7 @@ out:
 }
 
 int dispatch_preview(const struct config *cfg, const struct ruleset *rs, struct store *st, const char *rule_id,
-                     const char *sh_id, const char *out_path, int64_t now, char err[ERR_LEN])
+                     const char *sh_id, const char *out_path, int64_t now, char **written, char err[ERR_LEN])
 {
 	struct pass p;
 	struct dispatch_stats stats;
@@ -161,6 +163,19 @@ int dispatch_preview(const struct config *cfg, const struct ruleset *rs, struct 
 		err_set(err, "no stakeholder with id '%s'", sh_id);
 		goto out;
 	}
+	{
+		/* The file name says what is in it: a card is a PDF, an email an .eml. */
+		const char *ext = it.channel == CH_CARD ? ".pdf" : ".eml";
+		size_t n = out_path ? strlen(out_path) : 0;
+		if (!out_path)
+			out_path = it.channel == CH_CARD ? "preview.pdf" : "preview.eml";
+		else if (n <= 4 || strcasecmp(out_path + n - 4, ext) != 0) {
+			err_set(err, "rule '%s' gives stakeholder '%s' %s, written as %s: '%s' does not end in %s", rule_id,
+			        sh_id, it.channel == CH_CARD ? "a card" : "an email", it.channel == CH_CARD ? "PDF" :
+			        "a message file", out_path, ext);
+			goto out;
+		}
+	}
 	if (it.channel == CH_CARD) {
 		struct card_batch *b = NULL;
 		int page;
@@ -178,6 +193,8 @@ int dispatch_preview(const struct config *cfg, const struct ruleset *rs, struct 
 			rc = 0;
 		sb_free(&msg);
 	}
+	if (rc == 0 && written)
+		*written = xstrdup(out_path);
 out:
 	dispatch_mail_finish(&p);
 	planner_free(pl);

@@ -419,7 +419,7 @@ static void withdraw(struct pass *p, const struct job_ctx *ctx, size_t n)
 			k++;
 		}
 	if (k)
-		log_info("stop requested: %zu emails left for the next start", k);
+		log_info("stop requested: %zu %s left for the next start", k, util_plural((long long)k, "email", "emails"));
 }
 
 static void deliver_smtp(struct pass *p, const struct mail_item *items, size_t n)
@@ -648,7 +648,8 @@ int dispatch_mail_items(struct pass *p, const struct plan_item *const *items, si
 	for (size_t g = 0; g < n && rc == 0; g += CLAIM_GROUP) {
 		size_t k = n - g < CLAIM_GROUP ? n - g : CLAIM_GROUP, i;
 		if (dispatch_stopping()) {
-			log_info("stop requested: %zu emails left for the next start", n - g);
+			log_info("stop requested: %zu %s left for the next start", n - g,
+			         util_plural((long long)(n - g), "email", "emails"));
 			break;
 		}
 		/* The group's stakeholders, fetched before its claims (one gone since the plan: not claimed). */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "occasiond/daemon.h"
 #include "occasiond/dispatch.h"
 #include "occasiond/import.h"
+#include "occasiond/init.h"
 #include "occasiond/log.h"
 #include "occasiond/mime.h"
 #include "occasiond/planner.h"
@@ -31,6 +33,7 @@ static const char usage_text[] =
 	"Greeting cards and personal notes on the occasions that matter.\n"
 	"\n"
 	"commands:\n"
+	"  init DIR [--timezone ZONE]          write a new site: config, rules, templates to edit\n"
 	"  check [--data]                      validate config, rules, templates (and the data)\n"
 	"  import stakeholders FILE.csv        insert or update stakeholders [--skip-invalid]\n"
 	"  import events FILE.csv              insert or update milestone events [--skip-invalid]\n"
@@ -44,7 +47,8 @@ static const char usage_text[] =
 	"                                      the dispatch records\n"
 	"  mark ID... --as printed|signed|mailed|cancelled\n"
 	"                                      move cards along after the hand work\n"
-	"  report [--from DATE] [--to DATE] [--silence WEEKS] [--format table|json|html] [-o FILE]\n"
+	"  report [--from DATE] [--to DATE] [--silence WEEKS] [--at TIME] [--format table|json|html]\n"
+	"         [-o FILE]\n"
 	"                                      coverage, silences, cost, signing load, failures\n"
 	"\n"
 	"options:\n"
@@ -63,6 +67,12 @@ struct cmd_help {
 };
 
 static const struct cmd_help helps[] = {
+	{"init", "usage: occasiond init DIR [--timezone ZONE]\n"
+	         "Writes a working site into DIR: occasiond.yaml (every key explained), occasions.yaml\n"
+	         "(starter rules), templates/ (a copy of the shipped ones, to edit) and var/ (the\n"
+	         "database and spool, once used). Then occasiond -c DIR/occasiond.yaml check passes.\n"
+	         "It never overwrites: an existing occasiond.yaml, occasions.yaml, templates or var\n"
+	         "in DIR is an error. The time zone is ZONE, else the machine's, else UTC.\n"},
 	{"check", "usage: occasiond check [--data]\n"
 	          "Validates the config, the rules and every template, font and image they name.\n"
 	          "Each problem is printed as FILE:LINE:COL: error: MESSAGE (or warning:).\n"
@@ -97,7 +107,8 @@ static const struct cmd_help helps[] = {
 	           "by occasion, channel and status (occasion dates from --from to --to), dispatches per\n"
 	           "month, cost against the budget, the signing load of the weeks ahead, and the failed\n"
 	           "and unknown dispatches that need a person. --to is the reference date (default\n"
-	           "today); --at makes the report as of TIME. html is one self-contained page.\n"},
+	           "today); --at makes the report as of TIME. html is one self-contained page.\n"
+	           "Without --format, -o FILE's extension chooses it (.html, .json, else table).\n"},
 	{NULL, NULL}
 };
 
@@ -271,6 +282,8 @@ static int cmd_check(const char *config_path, int argc, char **argv)
 		rs = rules_load(cfg->rules, &d);
 	if (rs)
 		check_templates(cfg, rs, &d);
+	if (rs && !store_present(cfg->database))
+		check_template_names(cfg, rs, NULL, &d);
 	if (rs && (data || store_present(cfg->database))) {
 		struct store *st = NULL;
 		char err[ERR_LEN], *name = store_safe_name(cfg->database);
@@ -279,6 +292,7 @@ static int cmd_check(const char *config_path, int argc, char **argv)
 		else if (store_open(cfg->database, &st, err) != 0)
 			diags_add(&d, 0, "%s: error: %s", name, err);
 		else {
+			check_template_names(cfg, rs, st, &d);
 			check_columns(rs, st, name, &d);
 			if (data)
 				check_data(cfg, rs, st, &d);
@@ -321,18 +335,36 @@ static int cmd_import(const char *config_path, int argc, char **argv)
 	rc = import_csv(w.st, rest[1], events, skip, &stats, &d);
 	diags_print(&d, stderr);
 	if (rc == 0)
-		printf("%s: %zu %s imported%s", rest[1], stats.written, events ? "events" : "stakeholders",
+		printf("%s: %zu %s imported%s", rest[1], stats.written,
+		       events ? util_plural((long long)stats.written, "event", "events") :
+		                util_plural((long long)stats.written, "stakeholder", "stakeholders"),
 		       stats.invalid ? "" : "\n");
 	if (rc == 0 && stats.invalid)
 		printf(", %zu invalid row%s skipped\n", stats.invalid, stats.invalid == 1 ? "" : "s");
-	if (rc != 0)
+	if (rc != 0 && stats.invalid)   /* else the one error above says why (a file that cannot be read) */
 		fprintf(stderr, "occasiond: %s: nothing imported (%zu invalid row%s)\n", rest[1], stats.invalid,
 		        stats.invalid == 1 ? "" : "s");
+	else if (rc != 0)
+		fprintf(stderr, "occasiond: %s: nothing imported\n", rest[1]);
 	rc = rc != 0 || d.nerrors ? EXIT_FAIL : EXIT_OK;
 	diags_free(&d);
 	world_close(&w);
 	free(rest);
 	return rc;
+}
+
+/*
+ * plan_warn_columns: a rule on a date column no stakeholder has never fires; plan and run say
+ * so on stderr, once per rule, as check does (a plan or a pass is silent about what never comes).
+ */
+static void plan_warn_columns(const struct world *w)
+{
+	struct diags d = {0};
+	char *name = store_safe_name(w->cfg->database);
+	check_columns(w->rs, w->st, name, &d);
+	free(name);
+	diags_print(&d, stderr);
+	diags_free(&d);
 }
 
 static int cmd_plan(const char *config_path, int argc, char **argv)
@@ -364,6 +396,7 @@ static int cmd_plan(const char *config_path, int argc, char **argv)
 		return EXIT_FAIL;
 	if (!from_s)
 		from = today_in(w.cfg, now_utc());
+	plan_warn_columns(&w);
 	/* Streamed: memory grows with what is planned, not with the stakeholders (README, Decisions). */
 	fflush(stdout);   /* setvbuf only before the stream's next output */
 	setvbuf(stdout, NULL, _IOFBF, 1 << 16);   /* a long plan: fewer, larger writes */
@@ -408,6 +441,7 @@ static int cmd_run(const char *config_path, int argc, char **argv)
 		world_close(&w);
 		return usage_error("--at: %s", err);
 	}
+	plan_warn_columns(&w);
 	if (store_quick_check(w.st, err) != 0 || dispatch_run(w.cfg, w.rs, w.st, now, dry, &stats, &wake, err) != 0) {
 		log_err("%s", err);
 		world_close(&w);
@@ -451,12 +485,7 @@ static int cmd_preview(const char *config_path, int argc, char **argv)
 		return rc;
 	if (world_open(&w, config_path, 1, 1) != 0)
 		return EXIT_FAIL;
-	if (!out) {
-		const struct rule *r = rules_find(w.rs, rule);
-		out = r && r->channel == CH_EMAIL ? "preview.eml" : "preview.pdf";
-	}
-	path = xstrdup(out);
-	rc = dispatch_preview(w.cfg, w.rs, w.st, rule, shid, path, now_utc(), err);
+	rc = dispatch_preview(w.cfg, w.rs, w.st, rule, shid, out, now_utc(), &path, err);
 	if (rc != 0)
 		log_err("%s", err);
 	else
@@ -551,11 +580,69 @@ static int cmd_mark(const char *config_path, int argc, char **argv)
 	return bad ? EXIT_FAIL : EXIT_OK;
 }
 
+static int cmd_init(const char *config_path, int argc, char **argv)
+{
+	const char *zone = NULL;
+	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
+	struct opt opts[] = {{"--timezone", 1, &zone, NULL}, {NULL, 0, NULL, NULL}};
+	int nrest, rc;
+	char err[ERR_LEN], *datadir = NULL, *cfg = NULL;
+
+	(void)config_path;   /* init writes a config; it reads none */
+	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	if (rc == EXIT_OK && nrest != 1)
+		rc = usage_error("usage: occasiond init DIR [--timezone ZONE]%s", "");
+	if (rc == EXIT_OK && zone && !dates_zone_valid(zone))
+		rc = usage_error("--timezone: unknown time zone '%s' (an IANA name such as Europe/Berlin)", zone);
+	if (rc == EXIT_OK && !(datadir = init_find_datadir(err))) {
+		log_err("init: %s", err);
+		rc = EXIT_FAIL;
+	}
+	if (rc == EXIT_OK && init_site(rest[0], datadir, zone, stdout, err) != 0) {
+		log_err("init: %s", err);
+		rc = EXIT_FAIL;
+	}
+	if (rc == EXIT_OK) {
+		cfg = util_path_join(rest[0], "occasiond.yaml");
+		printf("next:\n  occasiond -c %s check\n  occasiond -c %s import stakeholders people.csv\n"
+		       "  occasiond -c %s plan --days 30\n", cfg, cfg, cfg);
+	}
+	free(cfg);
+	free(datadir);
+	free(rest);
+	return rc;
+}
+
 static int cmd_serve(const char *config_path, int argc, char **argv)
 {
 	if (argc > 0)
 		return usage_error("serve: unexpected argument '%s'", argv[0]);
 	return daemon_serve(config_path) == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+/*
+ * report_file_format: -o FILE's extension says what is in it: without --format it chooses
+ * the format (.html/.htm html, .json json, else the table); with --format, a file named for
+ * another format is refused, as preview refuses a card in an .eml.
+ */
+static int report_file_format(const char *out, int given, int *fmt)
+{
+	static const struct {
+		const char *ext;
+		int fmt;
+	} exts[] = {{".html", FMT_HTML}, {".htm", FMT_HTML}, {".json", FMT_JSON}, {".txt", FMT_TABLE}};
+	size_t n = strlen(out);
+	for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+		size_t k = strlen(exts[i].ext);
+		if (n <= k || strcasecmp(out + n - k, exts[i].ext) != 0)
+			continue;
+		if (!given)
+			*fmt = exts[i].fmt;
+		else if (*fmt != exts[i].fmt)
+			return usage_error("report: -o '%s' is named for another format than --format gives", out);
+		return EXIT_OK;
+	}
+	return EXIT_OK;
 }
 
 static int cmd_report(const char *config_path, int argc, char **argv)
@@ -588,6 +675,8 @@ static int cmd_report(const char *config_path, int argc, char **argv)
 		rc = get_format(fmt_s, 0, 1, &fmt);
 	if (rc == EXIT_OK && fmt == FMT_CSV)
 		rc = usage_error("report: the formats are table, json and html%s", "");
+	if (rc == EXIT_OK && out)
+		rc = report_file_format(out, fmt_s != NULL, &fmt);
 	if (rc == EXIT_OK && from_s && dates_parse_iso(from_s, &from) != 0)
 		rc = usage_error("--from: expected a date YYYY-MM-DD, got '%s'", from_s);
 	if (rc == EXIT_OK && to_s && dates_parse_iso(to_s, &to) != 0)
@@ -663,7 +752,7 @@ static const struct {
 } commands[] = {
 	{"check", cmd_check}, {"import", cmd_import}, {"plan", cmd_plan}, {"run", cmd_run},
 	{"serve", cmd_serve}, {"preview", cmd_preview}, {"log", cmd_log}, {"mark", cmd_mark},
-	{"report", cmd_report},
+	{"report", cmd_report}, {"init", cmd_init},
 };
 
 int main(int argc, char **argv)

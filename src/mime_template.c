@@ -25,6 +25,7 @@ struct email_template {
 	char *path, *html_path;  /* for messages */
 	char *hdr[EH_N];         /* header value sources, or NULL */
 	int hdr_line[EH_N];
+	int hdr_col[EH_N];     /* the column where the header's value starts */
 	char *text, *html;       /* body sources (html NULL when there is no .email.html) */
 	int text_line;
 	struct partials *pc;     /* partials read so far: a template rendered for many people reads them once */
@@ -78,12 +79,12 @@ static int line_of(const char *s, const char *p)
  * tpl_err: "FILE:LINE:1: error: MESSAGE" from template_check's "line N: MESSAGE", N
  * counted from base (the file line where that piece of template starts).
  */
-static int tpl_err(char err[ERR_LEN], const char *path, int base, const char *terr)
+static int tpl_err(char err[ERR_LEN], const char *path, int base, int col, const char *terr)
 {
 	int n = 0, off = 0;
 	if (sscanf(terr, "line %d: %n", &n, &off) >= 1 && off > 0 && n >= 1)
-		return err_set(err, "%s:%d:1: error: %s", path, base + n - 1, terr + off);
-	return err_set(err, "%s:%d:1: error: %s", path, base, terr);
+		return err_set(err, "%s:%d:%d: error: %s", path, base + n - 1, col, terr + off);
+	return err_set(err, "%s:%d:%d: error: %s", path, base, col, terr);
 }
 
 /* read_template: at most 256 KB of UTF-8 without NUL bytes; a leading BOM is dropped. */
@@ -138,7 +139,7 @@ static int valid_template_name(const char *name)
 static int parse_email(struct email_template *t, const char *src, char err[ERR_LEN])
 {
 	const char *p = src, *path = t->path;
-	int line = 1, cur = -1;
+	int line = 1, cur = -1, col;
 	char terr[ERR_LEN];
 	for (;; line++) {
 		const char *nl = strchr(p, '\n'), *e = nl ? nl : p + strlen(p), *colon;
@@ -180,6 +181,8 @@ static int parse_email(struct email_template *t, const char *src, char err[ERR_L
 				return err_set(err, "%s:%d:1: error: duplicate header '%s'", path, line, eh_names[cur]);
 			t->hdr[cur] = mime_trim_copy(colon + 1, n - nl2 - 1);
 			t->hdr_line[cur] = line;
+			/* The value's first column: past the name, the colon and the blanks after it. */
+			t->hdr_col[cur] = (int)(nl2 + 2 + strspn(colon + 1, " \t"));
 		}
 		if (strchr(t->hdr[cur], '\t'))
 			return err_set(err, "%s:%d:1: error: tab in the %s header", path, line, eh_names[cur]);
@@ -190,12 +193,12 @@ static int parse_email(struct email_template *t, const char *src, char err[ERR_L
 		               t->hdr[EH_SUBJECT] ? t->hdr_line[EH_SUBJECT] : 1,
 		               t->hdr[EH_SUBJECT] ? "empty" : "missing");
 	for (int i = 0; i < EH_N; i++)
-		if (t->hdr[i] && template_check(t->hdr[i], terr) != 0)
-			return tpl_err(err, path, t->hdr_line[i], terr);
+		if (t->hdr[i] && template_check_pos(t->hdr[i], t->hdr_line[i], &col, terr) != 0)
+			return tpl_err(err, path, 1, t->hdr_col[i] + col - 1, terr);
 	if (strspn(t->text, " \t\r\n") == strlen(t->text))
 		return err_set(err, "%s:%d:1: error: empty body", path, t->text_line);
-	if (template_check(t->text, terr) != 0)
-		return tpl_err(err, path, t->text_line, terr);
+	if (template_check_pos(t->text, t->text_line, &col, terr) != 0)
+		return tpl_err(err, path, 1, col, terr);
 	return 0;
 }
 
@@ -204,7 +207,7 @@ int email_template_load(const char *dir, const char *name, struct email_template
 	struct email_template *t;
 	char *src = NULL, *fn, terr[ERR_LEN];
 	struct stat st;
-	int rc = -1;
+	int rc = -1, col;
 	*out = NULL;
 	if (!valid_template_name(name))
 		return err_set(err, "bad email template name '%.64s' (letters, digits, '_' and '-')", name ? name : "");
@@ -223,8 +226,8 @@ int email_template_load(const char *dir, const char *name, struct email_template
 	}
 	if (read_template(t->html_path, &t->html, err) != 0)
 		goto out;
-	if (template_check(t->html, terr) != 0) {
-		tpl_err(err, t->html_path, 1, terr);
+	if (template_check_pos(t->html, 1, &col, terr) != 0) {
+		tpl_err(err, t->html_path, 1, col, terr);
 		goto out;
 	}
 	rc = 0;
@@ -278,11 +281,12 @@ static const char *base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
-static int render_part(const struct email_template *t, const char *path, const char *src,
+static int render_part(const struct email_template *t, const char *path, const char *src, int first_line,
                        const struct tval *ctx, const char *dir, int html, char **res, char err[ERR_LEN])
 {
 	struct partial_ud u = {dir ? dir : t->dir, t->pc};
-	struct template_opts o = {.escape_html = html, .empty_is_false = 1, .partial = cached_partial, .ud = &u};
+	struct template_opts o = {.escape_html = html, .empty_is_false = 1, .partial = cached_partial, .ud = &u,
+	                          .first_line = first_line};
 	struct strbuf sb = {0};
 	char terr[ERR_LEN];
 	if (template_render(src, ctx, &o, &sb, terr) != 0) {
@@ -304,7 +308,7 @@ static int render_header(const struct email_template *t, int i, const struct tva
 	*res = NULL;
 	if (!t->hdr[i])
 		return 0;
-	if (render_part(t, t->path, t->hdr[i], ctx, dir, 0, &v, err) != 0)
+	if (render_part(t, t->path, t->hdr[i], t->hdr_line[i], ctx, dir, 0, &v, err) != 0)
 		return -1;
 	if (util_has_ctl(v, NULL))
 		err_set(e2, "%s: control character", eh_fields[i]);
@@ -369,8 +373,8 @@ int email_template_render(const struct email_template *t, const struct tval *ctx
 	if (render_header(t, EH_SUBJECT, ctx, dir, &out->subject, err) != 0 ||
 	    render_header(t, EH_REPLY_TO, ctx, dir, &out->reply_to, err) != 0 ||
 	    render_header(t, EH_CC, ctx, dir, &out->cc, err) != 0 ||
-	    render_part(t, t->path, t->text, ctx, dir, 0, &out->text, err) != 0 ||
-	    (t->html && render_part(t, t->html_path, t->html, ctx, dir, 1, &out->html, err) != 0)) {
+	    render_part(t, t->path, t->text, t->text_line, ctx, dir, 0, &out->text, err) != 0 ||
+	    (t->html && render_part(t, t->html_path, t->html, 1, ctx, dir, 1, &out->html, err) != 0)) {
 		email_rendered_clear(out);
 		return -1;
 	}

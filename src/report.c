@@ -195,7 +195,7 @@ static void csv_cell(struct strbuf *sb, const char *s)
 			sb_add_csv_field(sb, s);
 			return;
 		}
-	if (n && (s[0] == ' ' || s[n - 1] == ' '))
+	if (n && (s[0] == ' ' || s[n - 1] == ' ' || util_csv_formula_start(s)))
 		sb_add_csv_field(sb, s);
 	else
 		sb_addn(sb, s, n);

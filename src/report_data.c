@@ -548,8 +548,8 @@ static void print_table(FILE *fp, const struct report_data *d)
 
 	iso_or(d->from, "the start", a);
 	iso_or(d->ref, "", b);
-	fprintf(fp, "Report from %s to %s: %ld stakeholders (%ld opted out, not counted)\n", a, b, d->stakeholders,
-	        d->opted_out);
+	fprintf(fp, "Report from %s to %s: %ld %s (%ld opted out, not counted)\n", a, b, d->stakeholders,
+	        util_plural(d->stakeholders, "stakeholder", "stakeholders"), d->opted_out);
 
 	heading(fp, "Coverage: share reached in the last 30, 60 and 90 days", 0);
 	tbl_init(&t, 6);
@@ -567,7 +567,8 @@ static void print_table(FILE *fp, const struct report_data *d)
 
 	{
 		char title[96];
-		snprintf(title, sizeof title, "Silences: no dispatch for more than %ld weeks (%zu)", d->silence_weeks, d->nsil);
+		snprintf(title, sizeof title, "Silences: no dispatch for more than %ld %s (%zu)", d->silence_weeks,
+		         util_plural(d->silence_weeks, "week", "weeks"), d->nsil);
 		heading(fp, title, 0);
 	}
 	tbl_init(&t, 6);

@@ -80,7 +80,7 @@ static const char css[] =
 	"table{border-collapse:collapse;width:100%;font-size:13.5px}"
 	"th{text-align:left;font-weight:600;color:#6b625a;font-size:12px;text-transform:uppercase;"
 	"letter-spacing:.03em;border-bottom:1px solid #e2dcd3;padding:4px 6px}"
-	"td{border-bottom:1px solid #f0ebe4;padding:5px 6px;vertical-align:top}"
+	"td{border-bottom:1px solid #f0ebe4;padding:5px 6px;vertical-align:top;overflow-wrap:break-word}"
 	"td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}"
 	".bar{display:inline-block;height:8px;border-radius:4px;background:#c9a27e;vertical-align:middle}"
 	".legend{font-size:12.5px;color:#6b625a;margin-top:4px}"
@@ -89,7 +89,17 @@ static const char css[] =
 	".nw{white-space:nowrap}"
 	".empty{color:#6b625a;font-style:italic;margin:8px 0}"
 	"footer{color:#8a8178;font-size:12px;margin-top:8px}"
-	"svg text{font-family:system-ui,'DejaVu Sans',sans-serif}";
+	"svg text{font-family:system-ui,'DejaVu Sans',sans-serif}"
+	/* A table of many columns scrolls inside its panel when the screen is too narrow for it. */
+	".scroll{overflow-x:auto}"
+	".scroll td:first-child{min-width:9em}"
+	"td.brk{overflow-wrap:anywhere}td.err{min-width:14em}"
+	".load th.n,.load td.n{width:3.3em}"
+	/* Tablets and phones: one panel a row, tiles two a row, the header stacked. */
+	"@media (max-width:900px){.grid{grid-template-columns:1fr}.tiles{grid-template-columns:repeat(2,1fr)}}"
+	"@media (max-width:560px){main{padding:16px 12px 28px}header{flex-direction:column;align-items:flex-start}"
+	".org{text-align:left;margin-top:8px}.card{padding:14px 12px 12px}td,th{padding:4px 4px}"
+	"td{overflow-wrap:anywhere}td.err{min-width:0}}";
 
 static void tiles(struct strbuf *h, const struct report_data *d)
 {
@@ -103,10 +113,10 @@ static void tiles(struct strbuf *h, const struct report_data *d)
 	sb_adds(h, "<section class=\"tiles\">");
 	sb_addf(h, "<div class=\"tile\"><b>%ld%%</b><span>reached in the last 90 days (%ld of %ld)</span></div>",
 	        pct(reached90, d->stakeholders), reached90, d->stakeholders);
-	sb_addf(h, "<div class=\"tile\"><b>%ld</b><span>cards and notes in 12 months (%ld cards, %ld emails)</span></div>",
-	        cards + emails, cards, emails);
-	sb_addf(h, "<div class=\"tile%s\"><b>%zu</b><span>silent for more than %ld weeks</span></div>",
-	        d->nsil ? " warn" : "", d->nsil, d->silence_weeks);
+	sb_addf(h, "<div class=\"tile\"><b>%ld</b><span>cards and notes in 12 months (%ld %s, %ld %s)</span></div>",
+	        cards + emails, cards, util_plural(cards, "card", "cards"), emails, util_plural(emails, "email", "emails"));
+	sb_addf(h, "<div class=\"tile%s\"><b>%zu</b><span>silent for more than %ld %s</span></div>",
+	        d->nsil ? " warn" : "", d->nsil, d->silence_weeks, util_plural(d->silence_weeks, "week", "weeks"));
 	{
 		const struct report_budget *cur = NULL;
 		for (size_t i = 0; i < d->nbudget; i++)
@@ -163,8 +173,8 @@ static void chart_months(struct strbuf *h, const struct report_data *d)
 		double x = L + bw * k + bw * 0.18, w = bw * 0.64, base = H - B;
 		double hc = (H - T - B) * (double)m->count[0] / (double)max;
 		double he = (H - T - B) * (double)m->count[1] / (double)max;
-		sb_addf(h, "<g><title>%s %d: %ld cards, %ld emails</title>", month_abbr[m->month - 1], m->year, m->count[0],
-		        m->count[1]);
+		sb_addf(h, "<g><title>%s %d: %ld %s, %ld %s</title>", month_abbr[m->month - 1], m->year, m->count[0],
+		        util_plural(m->count[0], "card", "cards"), m->count[1], util_plural(m->count[1], "email", "emails"));
 		if (hc > 0)
 			sb_addf(h, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"" COLOR_CARD "\"/>", x,
 			        base - hc, w, hc);
@@ -211,8 +221,8 @@ static void chart_coverage(struct strbuf *h, const struct report_data *d)
 		esc(h, c->dimension);
 		sb_adds(h, " ");
 		esc(h, c->segment);
-		sb_addf(h, ": %ld stakeholders; 30 days %ld%%, 60 days %ld%%, 90 days %ld%%</title>", c->total,
-		        pct(c->reached[0], c->total), pct(c->reached[1], c->total), pct(c->reached[2], c->total));
+		sb_addf(h, ": %ld %s; 30 days %ld%%, 60 days %ld%%, 90 days %ld%%</title>", c->total,
+		        util_plural(c->total, "stakeholder", "stakeholders"), pct(c->reached[0], c->total), pct(c->reached[1], c->total), pct(c->reached[2], c->total));
 		sb_addf(h, "<text x=\"%d\" y=\"%.1f\" font-size=\"12\" fill=\"#2b2622\" text-anchor=\"end\"%s>", L - 8,
 		        y + 15, strcmp(c->dimension, "all") == 0 ? " font-weight=\"600\"" : "");
 		if (strcmp(c->dimension, "all") == 0)
@@ -330,8 +340,8 @@ static void silences(struct strbuf *h, const struct report_data *d)
 		if (d->sil[i].days > max)
 			max = d->sil[i].days;
 	sb_addf(h, "<div class=\"card\"><h2>Longest silences</h2><p class=\"note\">%zu stakeholder%s without a word for "
-	           "more than %ld weeks; after seven to nine weeks people forget you.</p>",
-	        d->nsil, d->nsil == 1 ? "" : "s", d->silence_weeks);
+	           "more than %ld %s; after seven to nine weeks people forget you.</p>",
+	        d->nsil, d->nsil == 1 ? "" : "s", d->silence_weeks, util_plural(d->silence_weeks, "week", "weeks"));
 	if (!d->nsil) {
 		sb_adds(h, "<p class=\"empty\">Nobody has been silent that long.</p></div>\n");
 		return;
@@ -349,7 +359,7 @@ static void silences(struct strbuf *h, const struct report_data *d)
 			sb_adds(h, ", ");
 			esc(h, s->tier);
 		}
-		sb_adds(h, "</span></td><td class=\"nw\">");
+		sb_adds(h, "</span></td><td>");
 		esc(h, s->owner);
 		sb_addf(h, "</td><td class=\"nw\">%s</td>", last);
 		if (s->days >= 0)
@@ -437,7 +447,7 @@ static void chart_budget(struct strbuf *h, const struct report_data *d)
 static void signer_load(struct strbuf *h, const struct report_data *d)
 {
 	long max = 1;
-	sb_adds(h, "<div class=\"card\"><h2>Signing load</h2><p class=\"note\">Cards each signer will sign, per week "
+	sb_adds(h, "<div class=\"card wide\"><h2>Signing load</h2><p class=\"note\">Cards each signer will sign, per week "
 	           "(weeks start on Monday).</p>");
 	if (!d->nload) {
 		sb_adds(h, "<p class=\"empty\">No cards planned in the next 13 weeks.</p></div>\n");
@@ -447,7 +457,7 @@ static void signer_load(struct strbuf *h, const struct report_data *d)
 		for (int w = 0; w < REPORT_WEEKS_AHEAD; w++)
 			if (d->load[i].cards[w] > max)
 				max = d->load[i].cards[w];
-	sb_adds(h, "<table><tr><th>Signer</th>");
+	sb_adds(h, "<div class=\"scroll\"><table class=\"load\"><tr><th>Signer</th>");
 	for (int w = 0; w < REPORT_WEEKS_AHEAD; w++) {
 		int y, m, dd;
 		dates_to_ymd(d->week0 + 7 * w, &y, &m, &dd);
@@ -468,12 +478,12 @@ static void signer_load(struct strbuf *h, const struct report_data *d)
 		}
 		sb_adds(h, "</tr>");
 	}
-	sb_adds(h, "</table></div>\n");
+	sb_adds(h, "</table></div></div>\n");
 }
 
 static void attention(struct strbuf *h, const struct report_data *d)
 {
-	sb_addf(h, "<div class=\"card\"><h2>Needs a person</h2><p class=\"note\">Failed dispatches and emails in "
+	sb_addf(h, "<div class=\"card wide\"><h2>Needs a person</h2><p class=\"note\">Failed dispatches and emails in "
 	           "<b>unknown</b> state (the server may have them; occasiond never resends those by itself).</p>");
 	if (!d->nattention) {
 		sb_adds(h, "<p class=\"empty\">Nothing: every dispatch went out or is on its way.</p></div>\n");
@@ -487,9 +497,9 @@ static void attention(struct strbuf *h, const struct report_data *d)
 		esc(h, r->rule);
 		sb_adds(h, " <span class=\"note\">");
 		esc(h, r->occasion_date);
-		sb_adds(h, "</span></td><td>");
+		sb_adds(h, "</span></td><td class=\"brk\">");
 		esc(h, r->stakeholder);
-		sb_addf(h, "</td><td class=\"skip\">%s</td><td>", dispatch_status_names[r->status]);
+		sb_addf(h, "</td><td class=\"skip nw\">%s</td><td class=\"brk err\">", dispatch_status_names[r->status]);
 		esc(h, r->error);
 		sb_adds(h, "</td></tr>");
 	}
@@ -520,8 +530,8 @@ void report_html(FILE *fp, const struct config *cfg, const struct report_data *d
 	            "<p class=\"sub\">From %s to %s &middot; made %s</p></div><div class=\"org\">",
 	        css, a, b, t);
 	esc(&h, org);
-	sb_addf(&h, "<br><span style=\"font-weight:400\">%ld stakeholders, %ld opted out</span></div></header>\n",
-	        d->stakeholders, d->opted_out);
+	sb_addf(&h, "<br><span style=\"font-weight:400\">%ld %s, %ld opted out</span></div></header>\n",
+	        d->stakeholders, util_plural(d->stakeholders, "stakeholder", "stakeholders"), d->opted_out);
 	tiles(&h, d);
 	sb_adds(&h, "<section class=\"grid\">");
 	chart_months(&h, d);
@@ -531,10 +541,11 @@ void report_html(FILE *fp, const struct config *cfg, const struct report_data *d
 	sb_adds(&h, "<section class=\"grid\">");
 	silences(&h, d);
 	chart_budget(&h, d);
-	sb_adds(&h, "</section>\n<section class=\"grid\">");
+	sb_adds(&h, "</section>\n");
+	/* Full width: thirteen weeks of columns, and error texts, do not fit half a page. */
 	signer_load(&h, d);
 	attention(&h, d);
-	sb_adds(&h, "</section>\n<footer>Made by occasiond from its dispatch records and plan. &ldquo;Reached&rdquo; "
+	sb_adds(&h, "<footer>Made by occasiond from its dispatch records and plan. &ldquo;Reached&rdquo; "
 	            "counts cards rendered, printed, signed or mailed and emails sent; opted-out stakeholders are left "
 	            "out.</footer>\n</main></body></html>\n");
 	fputs(h.s, fp);

@@ -338,7 +338,7 @@ int store_mark_dispatch(struct store *st, int64_t id, enum dispatch_status to, c
 	if (store_get_dispatch(st, id, &rec, &found, err) != 0)
 		goto out;
 	if (!found) {
-		err_set(err, "no dispatch with that id");
+		err_set(err, "no dispatch with id %lld", (long long)id);
 	} else if ((no = mark_refusal(&rec, to)) && strcmp(no, "email") == 0) {
 		err_set(err, "dispatch %lld is an email; only cards are marked", (long long)id);
 	} else if (no) {

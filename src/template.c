@@ -146,6 +146,7 @@ struct tok {
 	size_t indent_len;
 	size_t end;         /* T_SECTION, T_INVERTED: index just past the body */
 	int line;
+	int col;            /* tags: the column of the opening delimiter, in characters from 1 */
 };
 
 struct tmpl {
@@ -158,6 +159,7 @@ struct parser {
 	const char *src;
 	size_t len, pos;
 	int line;           /* line number at pos */
+	int col;            /* column of the tag being parsed (for the caller's FILE:LINE:COL) */
 	char otag[MAX_DELIM + 1], ctag[MAX_DELIM + 1];
 	size_t olen, clen;
 	size_t open[MAX_SECTION_DEPTH]; /* token indices of the open sections */
@@ -335,8 +337,23 @@ static int parse_tag(struct parser *p, char kind, const char *name, size_t n, in
 	}
 }
 
-/* template_parse: src stays borrowed (tokens point into it) unless the caller sets t->owned. */
-static int template_parse(const char *src, struct tmpl **out, char err[ERR_LEN])
+/* column_of: the column of src[at] in characters (UTF-8 lead bytes), from 1. */
+static int column_of(const char *src, size_t at)
+{
+	size_t ls = at;
+	int col = 1;
+	while (ls > 0 && src[ls - 1] != '\n')
+		ls--;
+	for (; ls < at; ls++)
+		col += ((unsigned char)src[ls] & 0xC0) != 0x80;
+	return col;
+}
+
+/*
+ * template_parse: src stays borrowed (tokens point into it) unless the caller sets t->owned.
+ * first_line is the line number of src's first line in its file (a body after headers).
+ */
+static int template_parse(const char *src, int first_line, struct tmpl **out, int *err_col, char err[ERR_LEN])
 {
 	struct parser p;
 	char needle[MAX_DELIM + 2];
@@ -345,7 +362,7 @@ static int template_parse(const char *src, struct tmpl **out, char err[ERR_LEN])
 	memset(&p, 0, sizeof p);
 	p.src = src;
 	p.len = strlen(src);
-	p.line = 1;
+	p.line = first_line > 0 ? first_line : 1;
 	p.err = err;
 	p.t = xcalloc(1, sizeof *p.t);
 	set_delims(&p, "{{", 2, "}}", 2);
@@ -359,6 +376,7 @@ static int template_parse(const char *src, struct tmpl **out, char err[ERR_LEN])
 		}
 		size_t tag_start = (size_t)(hit - src), cstart = tag_start + p.olen, nlen;
 		int line = p.line + count_nl(src + p.pos, tag_start - p.pos);
+		p.col = column_of(src, tag_start);
 		char kind = cstart < p.len && strchr("#^/!>=&{", src[cstart]) ? src[cstart] : 0;
 		if (kind)
 			cstart++;
@@ -382,13 +400,17 @@ static int template_parse(const char *src, struct tmpl **out, char err[ERR_LEN])
 			ls = tag_start;
 		if (ls > p.pos)
 			tok_add(p.t, T_TEXT, src + p.pos, ls - p.pos, p.line);
+		size_t before = p.t->n;
 		if (parse_tag(&p, kind, name, n, line, src + ls, alone && kind == '>' ? tag_start - ls : 0) != 0)
 			goto out;
+		if (p.t->n > before)
+			p.t->toks[p.t->n - 1].col = p.col;
 		p.line += count_nl(src + p.pos, next - p.pos);
 		p.pos = next;
 	}
 	if (p.nopen) {
 		struct tok *open = &p.t->toks[p.open[p.nopen - 1]];
+		p.col = open->col;
 		err_set(err, "line %d: unclosed section {{%c%.*s}}", open->line, open->type == T_SECTION ? '#' : '^',
 		        (int)(open->len < MAX_NAME_IN_ERR ? open->len : MAX_NAME_IN_ERR), open->s);
 		goto out;
@@ -397,19 +419,78 @@ static int template_parse(const char *src, struct tmpl **out, char err[ERR_LEN])
 	p.t = NULL;
 	rc = 0;
 out:
+	if (rc != 0 && err_col)
+		*err_col = p.col > 0 ? p.col : 1;
 	tmpl_free(p.t);
 	return rc;
 }
 
 int template_check(const char *src, char err[ERR_LEN])
 {
+	return template_check_at(src, 1, err);
+}
+
+int template_check_at(const char *src, int first_line, char err[ERR_LEN])
+{
+	return template_check_pos(src, first_line, NULL, err);
+}
+
+int template_check_pos(const char *src, int first_line, int *col, char err[ERR_LEN])
+{
 	struct tmpl *t = NULL;
+	if (col)
+		*col = 1;
 	if (!src)
-		return err_set(err, "line 1: no template");
-	if (template_parse(src, &t, err) != 0)
+		return err_set(err, "line %d: no template", first_line > 0 ? first_line : 1);
+	if (template_parse(src, first_line, &t, col, err) != 0)
 		return -1;
 	tmpl_free(t);
 	return 0;
+}
+
+/* uses_walk: the tags of toks[from, to) in order, each with the innermost section around it. */
+static int uses_walk(const struct tmpl *t, size_t from, size_t to, const struct template_use *outer,
+                     template_use_fn fn, void *ud)
+{
+	for (size_t i = from; i < to; i++) {
+		const struct tok *tk = &t->toks[i];
+		struct template_use u = {tk->s, tk->len, 0, tk->line, tk->col, outer};
+		switch (tk->type) {
+		case T_TEXT:
+			continue;
+		case T_SECTION:
+		case T_INVERTED:
+			u.kind = tk->type == T_SECTION ? '#' : '^';
+			if (fn(ud, &u) != 0 || uses_walk(t, i + 1, tk->end, &u, fn, ud) != 0)
+				return -1;
+			i = tk->end - 1;
+			continue;
+		case T_PARTIAL:
+			u.kind = '>';
+			break;
+		case T_RAW:
+			u.kind = '&';
+			break;
+		default:
+			break;
+		}
+		if (fn(ud, &u) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int template_uses(const char *src, int first_line, template_use_fn fn, void *ud, char err[ERR_LEN])
+{
+	struct tmpl *t = NULL;
+	int rc;
+	if (!src)
+		return err_set(err, "line %d: no template", first_line > 0 ? first_line : 1);
+	if (template_parse(src, first_line, &t, NULL, err) != 0)
+		return -1;
+	rc = uses_walk(t, 0, t->n, NULL, fn, ud);
+	tmpl_free(t);
+	return rc;
 }
 
 /* ---- rendering ---- */
@@ -558,7 +639,7 @@ static int partial_get(struct render *r, const struct tok *tk, struct pentry **p
 		} else if (indent_text(text, indent, tk->indent_len, &src, tk->line, r->err) != 0) {
 			goto out;
 		}
-		if (template_parse(src, &e->t, r->err) != 0) {
+		if (template_parse(src, 1, &e->t, NULL, r->err) != 0) {
 			free(src);
 			snprintf(r->err_in, sizeof r->err_in, "%.*s", MAX_NAME_IN_ERR, name);
 			goto out;
@@ -663,7 +744,7 @@ static int render_toks(struct render *r, const struct tmpl *t, size_t from, size
 int template_render(const char *src, const struct tval *ctx, const struct template_opts *opts,
                     struct strbuf *out, char err[ERR_LEN])
 {
-	static const struct template_opts defaults = {1, 0, NULL, NULL};
+	static const struct template_opts defaults = {1, 0, NULL, NULL, 1};
 	struct render r;
 	struct tmpl *t = NULL;
 	int rc = -1;
@@ -677,7 +758,7 @@ int template_render(const char *src, const struct tval *ctx, const struct templa
 		err_set(err, "line 1: no template");
 		goto out;
 	}
-	if (template_parse(src, &t, err) != 0)
+	if (template_parse(src, r.opts->first_line, &t, NULL, err) != 0)
 		goto out;
 	if (ctx)
 		push(&r, ctx);

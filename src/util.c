@@ -206,21 +206,43 @@ void sb_add_json_str(struct strbuf *sb, const char *s)
 	sb_addc(sb, '"');
 }
 
+int util_csv_formula_start(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	if (!s)
+		return 0;
+	if (u[0] && strchr("=+-@\t\r", u[0]))
+		return 1;
+	/* The full-width forms (U+FF0B, U+FF0D, U+FF1D, U+FF20): some spreadsheets fold them. */
+	return u[0] == 0xEF && u[1] == 0xBC && (u[2] == 0x8B || u[2] == 0x8D || u[2] == 0x9D || u[2] == 0xA0);
+}
+
 void sb_add_csv_field(struct strbuf *sb, const char *s)
 {
+	int guard;
 	if (!s)
 		s = "";
+	guard = util_csv_formula_start(s);
 	if (!strpbrk(s, ",\"\r\n") && s[0] != ' ' && (!*s || s[strlen(s) - 1] != ' ')) {
+		if (guard)
+			sb_addc(sb, '\'');
 		sb_adds(sb, s);
 		return;
 	}
 	sb_addc(sb, '"');
+	if (guard)
+		sb_addc(sb, '\'');
 	for (; *s; s++) {
 		if (*s == '"')
 			sb_addc(sb, '"');
 		sb_addc(sb, *s);
 	}
 	sb_addc(sb, '"');
+}
+
+const char *util_plural(long long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
 }
 
 size_t util_strlcpy(char *dst, const char *src, size_t size)

@@ -19,6 +19,14 @@ void check_templates(const struct config *cfg, const struct ruleset *rs, struct 
  */
 void check_columns(const struct ruleset *rs, struct store *st, const char *db_name, struct diags *d);
 /*
+ * check_template_names: a warning at FILE:LINE:COL for each name a template of a rule (card,
+ * email, its HTML part, and the partials they include) uses that no stakeholder column, no
+ * custom column of the database (st; NULL before the first import) and no name of the
+ * template context provides, with the closest known name when it looks like a typo; and for
+ * each partial that does not exist.
+ */
+void check_template_names(const struct config *cfg, const struct ruleset *rs, struct store *st, struct diags *d);
+/*
  * check_data: warnings about the stakeholders: no address for a channel a rule needs, a name
  * a card's fonts cannot print, 29 February dates, birthdays without a year, unknown time
  * zones, two stakeholders with the same email or the same name and birthday.

@@ -55,9 +55,12 @@ void dispatch_set_stop_check(int (*fn)(void));
 
 /*
  * dispatch_preview: renders rule's card (.pdf) or email (.eml) for one stakeholder into
- * out_path, for the rule's next occasion after now, recording nothing. 0 or -1.
+ * out_path, for the rule's next occasion after now, recording nothing. out_path NULL means
+ * preview.pdf or preview.eml by what the rule resolves to for that stakeholder; a name that
+ * does not end in the extension of what would be written is refused (nothing written).
+ * *written (may be NULL) gets the path written, which the caller frees. 0 or -1.
  */
 int dispatch_preview(const struct config *cfg, const struct ruleset *rs, struct store *st, const char *rule_id,
-                     const char *sh_id, const char *out_path, int64_t now, char err[ERR_LEN]);
+                     const char *sh_id, const char *out_path, int64_t now, char **written, char err[ERR_LEN]);
 
 #endif

@@ -1,11 +1,13 @@
 /*
- * table: rows of text cells printed with their columns aligned (by code points, so names in
- * any script line up), for the table formats of plan, log and report.
+ * table: rows of text cells printed with their columns aligned (by display width: wide CJK
+ * characters count two columns, combining marks none, so names in any script line up), for
+ * the table formats of plan, log and report.
  */
 #ifndef OCCASIOND_TABLE_H
 #define OCCASIOND_TABLE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct table {
@@ -20,8 +22,11 @@ void tbl_init(struct table *t, size_t ncol);
 void tbl_add(struct table *t, const char *const *row);
 /* tbl_print: every row to fp, columns two spaces apart, no trailing blanks. */
 void tbl_print(FILE *fp, const struct table *t);
-/* tbl_width: the width of s in code points (what a terminal column counts, near enough). */
+/* tbl_width: the width of UTF-8 s in terminal columns (the sum of tbl_cp_width). */
 size_t tbl_width(const char *s);
+/* tbl_cp_width: the columns code point cp takes: 0 (a combining mark, a format or control
+ * character), 2 (East Asian Wide or Fullwidth) or 1. */
+int tbl_cp_width(uint32_t cp);
 /* tbl_free: frees the cells; the table can be reused (empty). */
 void tbl_free(struct table *t);
 

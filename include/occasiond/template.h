@@ -47,6 +47,7 @@ struct template_opts {
 	 */
 	int (*partial)(void *ud, const char *name, char **text, char err[ERR_LEN]);
 	void *ud;
+	int first_line;       /* the line of src's first line in its file (0: 1), for error messages */
 };
 
 /*
@@ -58,6 +59,32 @@ int template_render(const char *src, const struct tval *ctx, const struct templa
                     struct strbuf *out, char err[ERR_LEN]);
 /* template_check: syntax check only (partials are not loaded). 0 or -1 with "line N: ..." in err. */
 int template_check(const char *src, char err[ERR_LEN]);
+/*
+ * template_check_at: template_check for a template whose first line is line first_line of its
+ * file (a body after header lines): every line number in err, "opened on line N" included, is
+ * a line of the file.
+ */
+int template_check_at(const char *src, int first_line, char err[ERR_LEN]);
+/* template_check_pos: template_check_at that also sets *col (may be NULL) to the column, in
+ * characters from 1, of the tag the error is about (1 when there is none). */
+int template_check_pos(const char *src, int first_line, int *col, char err[ERR_LEN]);
+
+/* One tag of a template, as template_uses reports it. */
+struct template_use {
+	const char *name;    /* the tag's name as written (not terminated; dotted names whole) */
+	size_t len;
+	char kind;           /* 0 variable, '&' unescaped, '#' section, '^' inverted, '>' partial */
+	int line, col;       /* where its opening delimiter is: file line (from first_line), column */
+	const struct template_use *outer;  /* the innermost section around it, or NULL */
+};
+/* template_use_fn: called for each tag; return 0 to go on, -1 to stop (template_uses returns -1). */
+typedef int (*template_use_fn)(void *ud, const struct template_use *u);
+/*
+ * template_uses: parses src (set delimiters honoured, partials not loaded) and calls fn for
+ * every variable, section, inverted section and partial tag, in source order. Returns 0, or -1
+ * with "line N: ..." in err when src does not parse (or fn stopped it).
+ */
+int template_uses(const char *src, int first_line, template_use_fn fn, void *ud, char err[ERR_LEN]);
 
 /*
  * template_dir_partial: a partial loader for template_opts.partial with ud = the templates

@@ -55,8 +55,16 @@ void sb_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
 char *sb_detach(struct strbuf *sb);
 /* sb_add_json_str: appends s as a quoted JSON string (invalid UTF-8 becomes U+FFFD). */
 void sb_add_json_str(struct strbuf *sb, const char *s);
-/* sb_add_csv_field: appends s as an RFC 4180 field, quoted when needed. */
+/* util_csv_formula_start: 1 when a spreadsheet would take a cell of text s as a formula: it
+ * starts with = + - @, a tab or a CR (or their full-width forms), else 0 (OWASP CSV injection). */
+int util_csv_formula_start(const char *s);
+/* sb_add_csv_field: appends s as an RFC 4180 field, quoted when needed; a text that
+ * util_csv_formula_start would flag is prefixed with ' so it is shown as text. */
 void sb_add_csv_field(struct strbuf *sb, const char *s);
+
+/* util_plural: one when n is 1, else many ("1 stakeholder", "2 stakeholders"); returns one of
+ * the two pointers given. */
+const char *util_plural(long long n, const char *one, const char *many);
 
 /* strlcpy-like: copies at most size-1 bytes and always terminates; returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t size);

@@ -26,6 +26,12 @@ check_out "the installed config keeps its database in the state directory" \
 	"database: /var/lib/occasiond/occasiond.db" "$D/etc/occasiond/occasiond.yaml"
 check_out "... and reads the installed templates" "templates: /usr/local/share/occasiond/templates" "$D/etc/occasiond/occasiond.yaml"
 check_out "sysusers.d declares the service user" "u occasiond" "$D/usr/local/lib/sysusers.d/occasiond.conf"
+# The installed binary finds its templates next to it (share/occasiond), wherever DESTDIR put it.
+"$D/usr/local/sbin/occasiond" init "$T/site" > "$T/out" 2>&1
+eq "the installed binary's init makes a site" "$?" 0
+check_out "its fonts are the installed ones" "fonts: \"$D/usr/local/share/occasiond/fonts\"" "$T/site/occasiond.yaml"
+"$D/usr/local/sbin/occasiond" -c "$T/site/occasiond.yaml" check > "$T/out" 2>&1
+eq "which passes check" "$?" 0
 
 # An edited config survives a second install and the uninstall.
 echo "# edited by the admin" >> "$D/etc/occasiond/occasiond.yaml"

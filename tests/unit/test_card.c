@@ -617,7 +617,7 @@ static void test_bad_templates(void)
 		{"front on a flat card", "size: A6\nfront: {}\nsignature: {box: [20, 100, 60, 10]}\n",
 		 ":2:8: error: front: is for layout: folded"},
 		{"bad Mustache", "size: A6\ntexts:\n  - text: \"{{#first_name}}hi\"\n    box: [10, 10, 50, 20]\n    fonts: [Lato-Regular.ttf]\n",
-		 ":3:11: error: text: line 1:"},
+		 ":3:12: error: text: line 3:"},   /* the tag, past the quote */
 		{"text over the signature", "size: A6\nfonts: [Lato-Regular.ttf]\ntexts:\n  - {text: hi, box: [10, 100, 85, 20]}\nsignature:\n  box: [30, 110, 45, 12]\n",
 		 ":4:5: error: text block box overlaps the signature box"},
 		{"no fonts", "size: A6\ntexts:\n  - {text: hi, box: [10, 10, 50, 20]}\n", ":3:5: error: no fonts for this text"},

@@ -756,10 +756,10 @@ static void test_template_errors(void)
 	CHECK_STR(err, want, "  FILE:LINE:1 message");
 
 	write_template("syn.email", "Subject: Hi {{first_name}}\nCc: {{#x}}a@b.example\n\nBody\n");
-	CHECK(email_template_load(tmpdir, "syn", &t, err) == -1 && strstr(err, "syn.email:2:1: error: "),
-	      "Mustache error in a header reported at its line: %s", err);
+	CHECK(email_template_load(tmpdir, "syn", &t, err) == -1 && strstr(err, "syn.email:2:5: error: "),
+	      "Mustache error in a header reported at its line and column: %s", err);
 	write_template("synb.email", "Subject: Hi\n\nline 3\nline 4 {{#open}}\nline 5\n");
-	CHECK(email_template_load(tmpdir, "synb", &t, err) == -1 && strstr(err, "synb.email:4:1: error: "),
+	CHECK(email_template_load(tmpdir, "synb", &t, err) == -1 && strstr(err, "synb.email:4:8: error: "),
 	      "Mustache error in the body reported at its file line: %s", err);
 	write_template("nobl.email", "Subject: Hi\n");
 	CHECK(email_template_load(tmpdir, "nobl", &t, err) == -1 && strstr(err, "no blank line"), "no body refused: %s", err);

@@ -90,7 +90,7 @@ static void spec_run_test(const char *file, const struct tval *test)
 	const struct tval *name = tval_map_get(test, "name"), *data = tval_map_get(test, "data");
 	const struct tval *tpl = tval_map_get(test, "template"), *want = tval_map_get(test, "expected");
 	const struct tval *partials = tval_map_get(test, "partials");
-	struct template_opts opts = {1, 0, spec_partial, (void *)partials};
+	struct template_opts opts = {1, 0, spec_partial, (void *)partials, 1};
 	struct strbuf out = {0};
 	char err[ERR_LEN] = "";
 	const char *tname = name && name->type == TV_STRING ? name->s : "?";

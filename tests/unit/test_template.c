@@ -22,13 +22,13 @@ static const char *render_opts(const char *src, const struct tval *ctx, const st
 
 static const char *render_html(const char *src, const struct tval *ctx)
 {
-	struct template_opts o = {1, 0, NULL, NULL};
+	struct template_opts o = {1, 0, NULL, NULL, 1};
 	return render_opts(src, ctx, &o);
 }
 
 static const char *render_text(const char *src, const struct tval *ctx)
 {
-	struct template_opts o = {0, 1, NULL, NULL};
+	struct template_opts o = {0, 1, NULL, NULL, 1};
 	return render_opts(src, ctx, &o);
 }
 
@@ -206,7 +206,7 @@ static int mem_partial(void *ud, const char *name, char **text, char err[ERR_LEN
 static void test_partials(void)
 {
 	int stop = 32;
-	struct template_opts o = {1, 0, mem_partial, &stop};
+	struct template_opts o = {1, 0, mem_partial, &stop, 1};
 	struct tval *m = tval_map();
 	const char *r;
 
@@ -239,7 +239,7 @@ static int write_file(const char *dir, const char *name, const char *text, size_
 static void test_dir_partial(void)
 {
 	char dir[] = "/tmp/occasiond-test-template-XXXXXX", err[ERR_LEN], *text = NULL, path[512];
-	struct template_opts o = {0, 1, template_dir_partial, dir};
+	struct template_opts o = {0, 1, template_dir_partial, dir, 1};
 	struct tval *m = tval_map();
 	char *big;
 	const char *r;
@@ -289,8 +289,32 @@ static void test_dir_partial(void)
 	rmdir(dir);
 }
 
+static int collect(void *ud, const struct template_use *u)
+{
+	struct strbuf *sb = ud;
+	sb_addf(sb, "%c%.*s@%d:%d<%.*s ", u->kind ? u->kind : 'v', (int)u->len, u->name, u->line, u->col,
+	        u->outer ? (int)u->outer->len : 0, u->outer ? u->outer->name : "");
+	return 0;
+}
+
+/* Lines counted from where a template starts in its file; the tags with their places. */
+static void test_lines_and_uses(void)
+{
+	char err[ERR_LEN];
+	struct strbuf sb = {0};
+	CHECK(template_check_at("{{#a}}\nx\n{{/b}}\n", 3, err) == -1 &&
+	      strcmp(err, "line 5: {{/b}} does not close {{#a}} opened on line 3") == 0, "rebased: %s", err);
+	CHECK(template_check_at("x\n\n{{^a}}", 10, err) == -1 && strcmp(err, "line 12: unclosed section {{^a}}") == 0,
+	      "unclosed, rebased: %s", err);
+	CHECK(template_uses("Hi {{ first }},\n\u00e9 {{#event}}{{title}}{{/event}} {{> sig}}{{=<% %>=}} <%&x.y%>", 7,
+	                    collect, &sb, err) == 0, "uses");
+	CHECK_STR(sb.s, "vfirst@7:4< #event@8:3< vtitle@8:13<event >sig@8:33< &x.y@8:54< ", "every tag, its place, its section");
+	sb_free(&sb);
+}
+
 int main(void)
 {
+	test_lines_and_uses();
 	test_tval();
 	test_basics();
 	test_errors();

@@ -80,6 +80,22 @@ int main(void)
 		CHECK(access(buf2, F_OK) == 0, "a running writer's temporary file is left alone");
 	}
 
+	/* CSV cells that a spreadsheet would run as a formula are shown as text (CONTRACT 7). */
+	{
+		static const char *const cases[][2] = {
+			{"=HYPERLINK(\"http://x\",\"click\") Smith", "\"'=HYPERLINK(\"\"http://x\"\",\"\"click\"\") Smith\""},
+			{"@SUM(1)", "'@SUM(1)"}, {"+1", "'+1"}, {"-2+3", "'-2+3"}, {"\tx", "'\tx"},
+			{"\rx", "\"'\rx\""}, {"\xEF\xBC\x9D" "1+1", "'\xEF\xBC\x9D" "1+1"},
+			{"Smith =1", "Smith =1"}, {"", ""}, {"a,b", "\"a,b\""}, {"3.50", "3.50"},
+		};
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+			struct strbuf sb = {0};
+			sb_add_csv_field(&sb, cases[i][0]);
+			CHECK_STR(sb.s ? sb.s : "", cases[i][1], "CSV cell %zu", i);
+			sb_free(&sb);
+		}
+	}
+
 	snprintf(buf, sizeof buf, "rm -rf '%s'", root);
 	if (system(buf) != 0)
 		printf("# could not remove %s\n", root);
