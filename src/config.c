@@ -17,10 +17,14 @@ static const char *const top_keys[] = {
 	"organization", "mail", "cards", NULL
 };
 static const char *const org_keys[] = {"name", "return_address", NULL};
-static const char *const mail_keys[] = {"from", "transport", "smtp", "retry", NULL};
+static const char *const mail_keys[] = {"from", "transport", "smtp", "retry", "unsubscribe", NULL};
 static const char *const smtp_keys[] = {
-	"url", "tls", "username", "password_file", "ca_file", "rate_per_minute", "timeout", "connections", NULL
+	"url", "tls", "username", "password_file", "ca_file", "rate_per_minute", "timeout", "connections",
+	"auth", "oauth2", "token_command", NULL
 };
+static const char *const oauth2_keys[] = {"token_url", "client_id", "client_secret_file", "refresh_token_file",
+                                          "scope", "ca_file", NULL};
+const char *const smtp_auth_names[] = {"password", "xoauth2", "oauthbearer", NULL};
 static const char *const retry_keys[] = {"attempts", "first_delay", "max_delay", NULL};
 static const char *const cards_keys[] = {"signing", "transit", "remind_signers", "print_command", "envelope",
                                          "labels", NULL};
@@ -57,6 +61,14 @@ void config_free(struct config *c)
 	free(c->smtp.username);
 	free(c->smtp.password_file);
 	free(c->smtp.ca_file);
+	free(c->smtp.oauth2.token_url);
+	free(c->smtp.oauth2.client_id);
+	free(c->smtp.oauth2.client_secret_file);
+	free(c->smtp.oauth2.refresh_token_file);
+	free(c->smtp.oauth2.scope);
+	free(c->smtp.oauth2.ca_file);
+	free(c->smtp.token_command);
+	free(c->unsubscribe);
 	free(c->cards.print_command);
 	free(c);
 }
@@ -244,6 +256,75 @@ static int host_is_loopback(const char *h)
 	       b >= 0 && b <= 255 && c >= 0 && c <= 255 && e >= 0 && e <= 255;
 }
 
+/* get_choice: one of names (case-insensitive), or def when the key is absent. */
+static int get_choice(const struct ynode *map, const char *key, const char *const *names, int count, int def,
+                      struct diags *d)
+{
+	const struct ynode *n = map ? ytree_get(map, key) : NULL;
+	const char *s;
+	struct strbuf sb = {0};
+	if (!n || !(s = scalar(n, key, d)))
+		return def;
+	for (int i = 0; i < count; i++)
+		if (util_strcaseeq(s, names[i]))
+			return i;
+	for (int i = 0; i < count; i++)
+		sb_addf(&sb, "%s%s", i ? (i == count - 1 ? " or " : ", ") : "", names[i]);
+	ytree_diag(d, 0, n, "%s: expected %s, got '%s'", key, sb.s, s);
+	sb_free(&sb);
+	return def;
+}
+
+/* secret_check: a secret file that must exist and be private (0600), reported at node n. */
+static void secret_check(const char *path, const struct ynode *n, const char *key, struct diags *d)
+{
+	char err[ERR_LEN];
+	if (path && mail_password_check(path, err) != 0)
+		ytree_diag(d, 0, n, "%s: %s", key, err);
+}
+
+/*
+ * check_oauth: auth xoauth2/oauthbearer: the mailbox (username), and exactly one token
+ * source: the oauth2 section (https token_url, client_id, a private refresh token file) or
+ * token_command. A password_file has no use there and is refused rather than ignored.
+ */
+static void check_oauth(const struct config *c, const struct ynode *smtp, struct diags *d)
+{
+	const struct oauth2_cfg *o = &c->smtp.oauth2;
+	const struct ynode *on = ytree_get(smtp, "oauth2"), *an = ytree_get(smtp, "auth");
+	if (!c->smtp.username)
+		ytree_diag(d, 0, an, "auth: %s needs username (the mailbox the token belongs to)",
+		           smtp_auth_names[c->smtp.auth]);
+	if (c->smtp.password_file)
+		ytree_diag(d, 0, ytree_get(smtp, "password_file"), "password_file: not used with auth: %s (remove it)",
+		           smtp_auth_names[c->smtp.auth]);
+	if (!on == !c->smtp.token_command) {
+		ytree_diag(d, 0, an, "auth: %s needs either an oauth2 section or token_command (one of them)",
+		           smtp_auth_names[c->smtp.auth]);
+		return;
+	}
+	if (c->smtp.token_command) {
+		if (!c->smtp.token_command[0] || util_has_ctl(c->smtp.token_command, NULL))
+			ytree_diag(d, 0, ytree_get(smtp, "token_command"), "token_command must be one line of text");
+		return;
+	}
+	if (!o->token_url || strncmp(o->token_url, "https://", 8) != 0 || strlen(o->token_url) < 9 ||
+	    strchr(o->token_url, ' ') || util_has_ctl(o->token_url, NULL))
+		ytree_diag(d, 0, ytree_get(on, "token_url") ? ytree_get(on, "token_url") : on,
+		           "oauth2.token_url: an https:// URL is needed");
+	if (!o->client_id || !o->client_id[0] || util_has_ctl(o->client_id, NULL))
+		ytree_diag(d, 0, ytree_get(on, "client_id") ? ytree_get(on, "client_id") : on,
+		           "oauth2.client_id is needed (the application's id at the provider)");
+	if (!o->refresh_token_file)
+		ytree_diag(d, 0, on, "oauth2.refresh_token_file is needed (see occasiond oauth login)");
+	if (o->scope && util_has_ctl(o->scope, NULL))
+		ytree_diag(d, 0, ytree_get(on, "scope"), "oauth2.scope must be one line of text");
+	secret_check(o->refresh_token_file, ytree_get(on, "refresh_token_file"), "refresh_token_file", d);
+	secret_check(o->client_secret_file, ytree_get(on, "client_secret_file"), "client_secret_file", d);
+	if (o->ca_file && access(o->ca_file, R_OK) != 0)
+		ytree_diag(d, 0, ytree_get(on, "ca_file"), "ca_file: cannot read %s: %s", o->ca_file, strerror(errno));
+}
+
 /*
  * check_smtp: the smtp section when the transport is smtp: url scheme against tls, tls none
  * only to loopback, the password file present and private (checked again at send time).
@@ -267,12 +348,16 @@ static void check_smtp(struct config *c, const struct ynode *mail, const struct 
 	else if (c->smtp.tls == TLS_NONE && !host_is_loopback(host))
 		ytree_diag(d, 0, tn, "tls: none is only allowed to a loopback host (localhost, 127.0.0.1, ::1), not '%s'",
 		           host);
-	if (c->smtp.password_file && !c->smtp.username)
-		ytree_diag(d, 0, ytree_get(smtp, "password_file"), "password_file needs a username");
-	if (c->smtp.username && !c->smtp.password_file)
-		ytree_diag(d, 0, ytree_get(smtp, "username"), "username needs a password_file");
-	if (c->smtp.password_file && mail_password_check(c->smtp.password_file, err) != 0)
-		ytree_diag(d, 0, ytree_get(smtp, "password_file"), "password_file: %s", err);
+	if (c->smtp.auth != AUTH_PASSWORD) {
+		check_oauth(c, smtp, d);
+	} else {
+		if (c->smtp.password_file && !c->smtp.username)
+			ytree_diag(d, 0, ytree_get(smtp, "password_file"), "password_file needs a username");
+		if (c->smtp.username && !c->smtp.password_file)
+			ytree_diag(d, 0, ytree_get(smtp, "username"), "username needs a password_file");
+		if (c->smtp.password_file && mail_password_check(c->smtp.password_file, err) != 0)
+			ytree_diag(d, 0, ytree_get(smtp, "password_file"), "password_file: %s", err);
+	}
 	if (c->smtp.ca_file && access(c->smtp.ca_file, R_OK) != 0)
 		ytree_diag(d, 0, ytree_get(smtp, "ca_file"), "ca_file: cannot read %s: %s", c->smtp.ca_file, strerror(errno));
 }
@@ -280,7 +365,7 @@ static void check_smtp(struct config *c, const struct ynode *mail, const struct 
 static void parse_mail(struct config *c, const struct ynode *root, struct diags *d)
 {
 	const struct ynode *mail = get_map(root, "mail", mail_keys, d);
-	const struct ynode *smtp, *retry, *n;
+	const struct ynode *smtp, *retry, *n, *oauth;
 	char err[ERR_LEN];
 	char *t;
 
@@ -320,10 +405,32 @@ static void parse_mail(struct config *c, const struct ynode *root, struct diags 
 	c->smtp.rate_per_minute = get_long(smtp, "rate_per_minute", 120, 0, 1000000, d);
 	c->smtp.timeout_secs = (long)get_secs(smtp, "timeout", "30s", d);
 	c->smtp.connections = get_long(smtp, "connections", 1, 1, 32, d);
+	c->smtp.auth = get_choice(smtp, "auth", smtp_auth_names, 3, AUTH_PASSWORD, d);
+	c->smtp.token_command = get_str(smtp, "token_command", NULL, d);
+	oauth = get_map(smtp, "oauth2", oauth2_keys, d);
+	if (oauth) {
+		c->smtp.oauth2.token_url = get_str(oauth, "token_url", NULL, d);
+		c->smtp.oauth2.client_id = get_str(oauth, "client_id", NULL, d);
+		c->smtp.oauth2.scope = get_str(oauth, "scope", NULL, d);
+		if (ytree_get(oauth, "client_secret_file"))
+			c->smtp.oauth2.client_secret_file = path_value(c, oauth, "client_secret_file", NULL, d);
+		if (ytree_get(oauth, "refresh_token_file"))
+			c->smtp.oauth2.refresh_token_file = path_value(c, oauth, "refresh_token_file", NULL, d);
+		if (ytree_get(oauth, "ca_file"))
+			c->smtp.oauth2.ca_file = path_value(c, oauth, "ca_file", NULL, d);
+	}
+	if (c->smtp.auth == AUTH_PASSWORD && (oauth || c->smtp.token_command))
+		ytree_diag(d, 0, oauth ? ytree_key(smtp, "oauth2") : ytree_get(smtp, "token_command"),
+		           "%s is for auth: xoauth2 or oauthbearer (set auth)", oauth ? "oauth2" : "token_command");
 	if (ytree_get(smtp, "timeout") && c->smtp.timeout_secs < 1)
 		ytree_diag(d, 0, ytree_get(smtp, "timeout"), "timeout: must be at least 1 second");
 	if (c->transport == TRANSPORT_SMTP)
 		check_smtp(c, mail, smtp, d);
+
+	c->unsubscribe = get_str(mail, "unsubscribe", NULL, d);
+	n = ytree_get(mail, "unsubscribe");
+	if (c->unsubscribe && mime_unsubscribe_check(c->unsubscribe, err) != 0)
+		ytree_diag(d, 0, n, "unsubscribe: %s", err);
 
 	retry = get_map(mail, "retry", retry_keys, d);
 	c->retry.attempts = get_long(retry, "attempts", 8, 1, 1000, d);
@@ -331,25 +438,6 @@ static void parse_mail(struct config *c, const struct ynode *root, struct diags 
 	c->retry.max_delay = get_secs(retry, "max_delay", "6h", d);
 	if (c->retry.first_delay > c->retry.max_delay)
 		ytree_diag(d, 0, ytree_get(retry, "first_delay"), "first_delay is longer than max_delay");
-}
-
-/* get_choice: one of names (case-insensitive), or def when the key is absent. */
-static int get_choice(const struct ynode *map, const char *key, const char *const *names, int count, int def,
-                      struct diags *d)
-{
-	const struct ynode *n = map ? ytree_get(map, key) : NULL;
-	const char *s;
-	struct strbuf sb = {0};
-	if (!n || !(s = scalar(n, key, d)))
-		return def;
-	for (int i = 0; i < count; i++)
-		if (util_strcaseeq(s, names[i]))
-			return i;
-	for (int i = 0; i < count; i++)
-		sb_addf(&sb, "%s%s", i ? (i == count - 1 ? " or " : ", ") : "", names[i]);
-	ytree_diag(d, 0, n, "%s: expected %s, got '%s'", key, sb.s, s);
-	sb_free(&sb);
-	return def;
 }
 
 static void parse_cards(struct config *c, const struct ynode *root, struct diags *d)

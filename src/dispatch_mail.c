@@ -182,6 +182,7 @@ static int build(const struct pass *p, struct mail_run *mr, struct tmpl_cache **
 	m.html = er.html;
 	snprintf(did, sizeof did, "%lld", (long long)id);
 	m.dispatch_id = did;
+	m.unsubscribe = p->cfg->unsubscribe;
 	if (r->attach_card) {
 		if (card_pdf(p, cache, ncache, r, sh, ev, occasion, years, tmpl_name, signer, id, &pdf, &pdf_len, err) != 0)
 			goto out;
@@ -332,6 +333,8 @@ static void settle(struct pass *p, struct dispatch_rec *rec, const struct mail_r
 		break;
 	case MAIL_RETRY:
 		rec->data_sent = 0;   /* the server cannot have it: no final "." went out */
+		if (res->not_counted && rec->attempts > 0)
+			rec->attempts--;   /* no token, throttled, stopped: not this message's fault */
 		if (rec->attempts >= p->cfg->retry.attempts) {
 			char *e = xasprintf("%d attempts spent; last: %s", rec->attempts, res->err);
 			rec->status = DS_FAILED;
@@ -443,6 +446,7 @@ static void deliver_smtp(struct pass *p, const struct mail_item *items, size_t n
 		m->open_tried = 1;
 		if (mail_smtp_open(p->cfg, &m->smtp, m->open_err) != 0)
 			log_err("%s", m->open_err);
+		mail_smtp_set_stop(m->smtp, dispatch_stopping);
 	}
 	if (m->smtp && !m->down) {
 		mail_smtp_send_many(m->smtp, jobs, n, prepare, before_data, on_done, m);

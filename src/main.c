@@ -16,6 +16,7 @@
 #include "occasiond/dispatch.h"
 #include "occasiond/import.h"
 #include "occasiond/log.h"
+#include "occasiond/mail.h"
 #include "occasiond/mime.h"
 #include "occasiond/planner.h"
 #include "occasiond/report.h"
@@ -31,7 +32,8 @@ static const char usage_text[] =
 	"Greeting cards and personal notes on the occasions that matter.\n"
 	"\n"
 	"commands:\n"
-	"  check [--data]                      validate config, rules, templates (and the data)\n"
+	"  check [--data] [--smtp]             validate config, rules, templates (and the data,\n"
+	"                                      the SMTP login)\n"
 	"  import stakeholders FILE.csv        insert or update stakeholders [--skip-invalid]\n"
 	"  import events FILE.csv              insert or update milestone events [--skip-invalid]\n"
 	"  plan [--from DATE] [--days N] [--format table|csv|json|ics]\n"
@@ -63,12 +65,14 @@ struct cmd_help {
 };
 
 static const struct cmd_help helps[] = {
-	{"check", "usage: occasiond check [--data]\n"
+	{"check", "usage: occasiond check [--data] [--smtp]\n"
 	          "Validates the config, the rules and every template, font and image they name.\n"
 	          "Each problem is printed as FILE:LINE:COL: error: MESSAGE (or warning:).\n"
 	          "--data also looks at the stakeholders: missing addresses, names a font cannot\n"
 	          "print, 29 February dates, birthdays without a year, unknown time zones and\n"
-	          "duplicates (the same email, or the same name and birthday).\n"},
+	          "duplicates (the same email, or the same name and birthday).\n"
+	          "--smtp also connects to the SMTP server, says STARTTLS and logs in (fetching an\n"
+	          "OAuth2 access token when auth is xoauth2 or oauthbearer), then quits: nothing is sent.\n"},
 	{"import", "usage: occasiond import stakeholders|events FILE.csv [--skip-invalid]\n"
 	           "Inserts or updates by id in one transaction. A bad row is reported as\n"
 	           "FILE:LINE: error: MESSAGE and nothing is written, unless --skip-invalid.\n"},
@@ -257,9 +261,9 @@ static int get_format(const char *s, int allow_ics, int allow_html, int *fmt)
 
 static int cmd_check(const char *config_path, int argc, char **argv)
 {
-	int data = 0, nrest, rc;
+	int data = 0, smtp = 0, nrest, rc;
 	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	struct opt opts[] = {{"--data", 0, NULL, &data}, {NULL, 0, NULL, NULL}};
+	struct opt opts[] = {{"--data", 0, NULL, &data}, {"--smtp", 0, NULL, &smtp}, {NULL, 0, NULL, NULL}};
 	struct diags d = {0};
 	struct config *cfg = NULL;
 	struct ruleset *rs = NULL;
@@ -288,6 +292,15 @@ static int cmd_check(const char *config_path, int argc, char **argv)
 				check_data(cfg, rs, st, &d);
 		}
 		store_close(st);
+	}
+	if (cfg && smtp) {
+		char err[ERR_LEN];
+		if (cfg->transport != TRANSPORT_SMTP)
+			diags_add(&d, 0, "%s: error: --smtp: mail.transport is not smtp", config_path);
+		else if (mail_smtp_check(cfg, err) != 0)
+			diags_add(&d, 0, "%s: error: %s", config_path, err);
+		else
+			printf("%s: smtp: logged in to %s and quit, nothing sent\n", config_path, cfg->smtp.url);
 	}
 	diags_print(&d, stderr);
 	if (d.nerrors == 0)
