@@ -38,6 +38,37 @@ static int progress_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	return 0;
 }
 
+/*
+ * perform: the transfer through a multi handle, waking at least every 250 ms to feed the
+ * watchdog (the progress callback of curl_easy_perform may wait a second when nothing moves).
+ */
+static CURLcode perform(CURL *h)
+{
+	CURLM *m = curl_multi_init();
+	CURLMsg *msg;
+	CURLcode rc = CURLE_FAILED_INIT;
+	int running = 1, left;
+	if (!m)
+		return rc;
+	if (curl_multi_add_handle(m, h) != CURLM_OK) {
+		curl_multi_cleanup(m);
+		return rc;
+	}
+	while (running) {
+		if (curl_multi_perform(m, &running) != CURLM_OK)
+			break;
+		if (running)
+			curl_multi_poll(m, NULL, 0, 250, NULL);
+		util_keepalive();
+	}
+	while ((msg = curl_multi_info_read(m, &left)))
+		if (msg->msg == CURLMSG_DONE)
+			rc = msg->data.result;
+	curl_multi_remove_handle(m, h);
+	curl_multi_cleanup(m);
+	return rc;
+}
+
 /* url_host: the host part of the URL, for messages (printable, bounded). */
 static void url_host(const char *url, char *out, size_t size)
 {
@@ -140,7 +171,7 @@ enum net_error net_request(const struct net_request *rq, struct net_response *rs
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "occasiond");
-	rc = curl_easy_perform(h);
+	rc = perform(h);
 	if (k.too_large) {
 		ret = NET_TOO_LARGE;
 		err_set(err, "%s: the response is larger than %zu bytes", host, k.max);

@@ -5,12 +5,13 @@ usage: tokend.py DIR --cert PEM --key KEY
 
 It listens on a free port of 127.0.0.1 and writes that port to DIR/port. DIR/refresh holds
 the refresh token it accepts; each access token it issues (about 1.5 KB, like Microsoft's)
-is appended to DIR/valid, the file smtpd.py --bearer reads. DIR/requests.log gets one line
+is appended to DIR/valid, the file smtpd.py --bearer reads, and with every rotated refresh
+token to DIR/all (so a test can look for any of them where none may be). DIR/requests.log gets one line
 per request (the grant type and the outcome, never a token). The behaviour is read from
 small files at each request, so a test changes it without a restart:
   DIR/mode      ok (default) | rotate (a new refresh token each time, the old one dies) |
                 invalid_grant | junk (a 200 that is not JSON) | huge (5 MB) | slow (DIR/delay
-                seconds, then ok) | e500
+                seconds, then 503) | e500
   DIR/expires   expires_in of the tokens it issues (default 3600)
 """
 import argparse
@@ -64,7 +65,10 @@ class H(BaseHTTPRequestHandler):
         get = lambda k: form.get(k, [""])[0]
         mode = setting("mode", "ok")
         if mode == "slow":
+            # The client has given up by then: nothing is issued, so no token appears late.
             time.sleep(float(setting("delay", "5")))
+            log("slow")
+            return self.reply(503, '{"error":"temporarily_unavailable"}')
         if mode == "junk":
             log("junk")
             return self.reply(200, "<html>this is not json")
@@ -83,6 +87,8 @@ class H(BaseHTTPRequestHandler):
         tok = secrets.token_urlsafe(1125)   # 1500 characters
         with open(os.path.join(D, "valid"), "a") as f:
             f.write(tok + "\n")
+        with open(os.path.join(D, "all"), "a") as f:
+            f.write(tok + "\n")
         body = '{"token_type":"Bearer","scope":"%s","expires_in":%s,"access_token":"%s"' % (
             get("scope"), setting("expires", "3600"), tok)
         if mode == "rotate":
@@ -91,6 +97,8 @@ class H(BaseHTTPRequestHandler):
             with open(tmp, "w") as f:
                 f.write(new)
             os.rename(tmp, os.path.join(D, "refresh"))
+            with open(os.path.join(D, "all"), "a") as f:
+                f.write(new + "\n")
             body += ',"refresh_token":"%s"' % new
         log("issued client_id=%s scope=%s mode=%s" % (get("client_id"), get("scope"), mode))
         self.reply(200, body + "}")
