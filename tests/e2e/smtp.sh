@@ -481,3 +481,20 @@ stop
 printf 's3cret-pass\n' > "$T/pw"
 check_not "the password never appears in the log (with -v), nor in a record" "s3cret-pass" "$D/v.out"
 check_not "nor the wrong one after a failed AUTH" "wrong-pass" "$D/v.out"
+
+# Throttling: a server answering 451 4.7.28 to every third MAIL FROM. Every message is sent
+# once, none spends an attempt on it, and the log says the pace went down.
+{
+	echo "id,first_name,last_name,email"
+	for i in 1 2 3 4 5 6 7 8 9; do echo "t$i,Tia,Number$i,t$i@example.com"; done
+} > "$T/nine.csv"
+newcase throttle none smtp "" "$T/nine.csv"
+server "$D" --tls none --mode throttle3
+"$OCCASIOND" -v -c "$CFG" run --once --at $AT > "$D/run.out" 2> "$D/run.err"
+eq "throttled: run exits 0" "$?" 0
+eq "throttled: all nine sent" "$(sql "$D/var/occasiond.db" "select count(*) from dispatches where status='sent'")" 9
+eq "throttled: each exactly once at the server" "$(cat "$D"/srv/*.rcpt | sort | uniq -d | wc -l) $(ls "$D"/srv/*.eml | wc -l)" "0 9"
+eq "throttled: one attempt each" "$(sql "$D/var/occasiond.db" "select max(attempts) from dispatches")" 1
+check_out "throttled: the slower pace is logged" "the server throttles (451 4.7.28" "$D/run.err"
+check_out "... with the new rate" "pace slowed to" "$D/run.err"
+stop
