@@ -108,8 +108,7 @@ server() {
 	: > "$sd/events.log"
 	"$PY" "$ROOT/tests/e2e/smtpd.py" "$sd" --cert "$C/srv.pem" --key "$C/srv.key" "$@" 2>"$sd/stderr" &
 	SRV_PID=$!
-	i=0
-	while [ ! -s "$sd/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	wait_for 30 test -s "$sd/port"   # a busy machine may take seconds to start Python
 	PORT=$(cat "$sd/port" 2>/dev/null)
 	sed -i "s/:PORT\$/:$PORT/; s/127\.0\.0\.1:[0-9]*\$/127.0.0.1:$PORT/" "$CFG"
 }
