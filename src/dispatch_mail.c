@@ -602,6 +602,15 @@ void dispatch_mail_retry_due(struct pass *p)
 			p->stats->failed++;
 			continue;
 		}
+		if (it.sh && stakeholder_flag(it.sh, SH_OPTED_OUT)) {
+			/* Opted out since: nothing more goes to them. */
+			rec->status = DS_SKIPPED;
+			set_str(&rec->reason, "opted-out");
+			if (store_update_dispatch(p->st, rec, err) != 0)
+				log_err("%s", err);
+			dispatch_log_rec(rec);
+			continue;
+		}
 		if (rec->attempts >= p->cfg->retry.attempts) {
 			rec->status = DS_FAILED;
 			if (store_update_dispatch(p->st, rec, err) != 0)

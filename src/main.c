@@ -46,6 +46,7 @@ static const char usage_text[] =
 	"                                      the dispatch records\n"
 	"  mark ID... --as printed|signed|mailed|cancelled\n"
 	"                                      move cards along after the hand work\n"
+	"  optout ID|EMAIL...                  nothing more goes to those stakeholders\n"
 	"  report [--from DATE] [--to DATE] [--silence WEEKS] [--format table|json|html] [-o FILE]\n"
 	"                                      coverage, silences, cost, signing load, failures\n"
 	"\n"
@@ -102,6 +103,10 @@ static const struct cmd_help helps[] = {
 	           "month, cost against the budget, the signing load of the weeks ahead, and the failed\n"
 	           "and unknown dispatches that need a person. --to is the reference date (default\n"
 	           "today); --at makes the report as of TIME. html is one self-contained page.\n"},
+	{"optout", "usage: occasiond optout ID|EMAIL...\n"
+	           "Marks the stakeholders with that id, or every one with that email (any case),\n"
+	           "opted out at once: nothing more is sent or planned for them, a retry waiting\n"
+	           "for them is skipped, and their records stay.\n"},
 	{NULL, NULL}
 };
 
@@ -699,6 +704,47 @@ out:
 	return rc;
 }
 
+/* optout */
+
+static int cmd_optout(const char *config_path, int argc, char **argv)
+{
+	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
+	struct opt opts[] = {{NULL, 0, NULL, NULL}};
+	int nrest, rc, bad = 0;
+	struct world w;
+	char err[ERR_LEN];
+
+	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	if (rc == EXIT_OK && nrest == 0)
+		rc = usage_error("usage: occasiond optout ID|EMAIL...%s", "");
+	if (rc != EXIT_OK || world_open(&w, config_path, 0, 1) != 0) {
+		free(rest);
+		return rc != EXIT_OK ? rc : EXIT_FAIL;
+	}
+	for (int i = 0; i < nrest; i++) {
+		char **ids = NULL;
+		size_t n = 0;
+		if (util_has_ctl(rest[i], NULL) || !rest[i][0]) {
+			log_err("optout: '%s' is not a stakeholder id or an email", rest[i]);
+			bad = 1;
+		} else if (store_optout(w.st, rest[i], &ids, &n, err) != 0) {
+			log_err("optout: %s", err);
+			bad = 1;
+		} else if (n == 0) {
+			log_err("optout: no stakeholder with the id or email '%s'", rest[i]);
+			bad = 1;
+		}
+		for (size_t k = 0; k < n; k++) {
+			printf("%s opted out\n", ids[k]);
+			free(ids[k]);
+		}
+		free(ids);
+	}
+	world_close(&w);
+	free(rest);
+	return bad ? EXIT_FAIL : EXIT_OK;
+}
+
 typedef int (*cmd_fn)(const char *config_path, int argc, char **argv);
 
 static const struct {
@@ -707,7 +753,7 @@ static const struct {
 } commands[] = {
 	{"check", cmd_check}, {"import", cmd_import}, {"plan", cmd_plan}, {"run", cmd_run},
 	{"serve", cmd_serve}, {"preview", cmd_preview}, {"log", cmd_log}, {"mark", cmd_mark},
-	{"report", cmd_report},
+	{"report", cmd_report}, {"optout", cmd_optout},
 };
 
 int main(int argc, char **argv)

@@ -488,6 +488,7 @@ check_not "nor the wrong one after a failed AUTH" "wrong-pass" "$D/v.out"
 	for i in 1 2 3 4 5 6 7 8 9; do echo "t$i,Tia,Number$i,t$i@example.com"; done
 } > "$T/nine.csv"
 newcase throttle none smtp "" "$T/nine.csv"
+sed -i 's|^  from: .*|&\n  unsubscribe: "https://acme.example/unsubscribe?list=notes"|' "$CFG"
 server "$D" --tls none --mode throttle3
 "$OCCASIOND" -v -c "$CFG" run --once --at $AT > "$D/run.out" 2> "$D/run.err"
 eq "throttled: run exits 0" "$?" 0
@@ -497,3 +498,16 @@ eq "throttled: one attempt each" "$(sql "$D/var/occasiond.db" "select max(attemp
 check_out "throttled: the slower pace is logged" "the server throttles (451 4.7.28" "$D/run.err"
 check_out "... with the new rate" "pace slowed to" "$D/run.err"
 stop
+check_out "mail.unsubscribe: List-Unsubscribe on the message" "List-Unsubscribe: <https://acme.example/unsubscribe?list=notes>" "$D/srv/1.eml"
+check_out "... and RFC 8058 one-click for an https URL" "List-Unsubscribe-Post: List-Unsubscribe=One-Click" "$D/srv/1.eml"
+
+# optout: by id and by email (any case); an unknown one is an error naming it.
+OCC optout t1 T2@EXAMPLE.COM > "$D/optout.out" 2> "$D/optout.err"
+eq "optout: exit 0" "$?" 0
+eq "optout: both marked at once" "$(sql "$D/var/occasiond.db" "select group_concat(id) from stakeholders where opted_out='1'")" "t1,t2"
+OCC optout nobody > "$D/optout.out" 2> "$D/optout.err"
+eq "optout unknown: exit 1" "$?" 1
+check_out "optout unknown: said" "no stakeholder with the id or email 'nobody'" "$D/optout.err"
+sed -i 's|^  unsubscribe: .*|  unsubscribe: "http://acme.example/u"|' "$CFG"
+OCC check > "$D/check.out" 2>&1
+check_out "mail.unsubscribe: http (not https or mailto) refused" "unsubscribe: expected mailto:ADDRESS or an https:// URL" "$D/check.out"
