@@ -319,7 +319,12 @@ static void check_oauth(const struct config *c, const struct ynode *smtp, struct
 		ytree_diag(d, 0, on, "oauth2.refresh_token_file is needed (see occasiond oauth login)");
 	if (o->scope && util_has_ctl(o->scope, NULL))
 		ytree_diag(d, 0, ytree_get(on, "scope"), "oauth2.scope must be one line of text");
-	secret_check(o->refresh_token_file, ytree_get(on, "refresh_token_file"), "refresh_token_file", d);
+	if (o->refresh_token_file && access(o->refresh_token_file, F_OK) != 0 && errno == ENOENT)
+		ytree_diag(d, 1, ytree_get(on, "refresh_token_file"),
+		           "refresh_token_file: %s does not exist yet: run occasiond oauth login (or write the first "
+		           "refresh token there, chmod 600)", o->refresh_token_file);
+	else
+		secret_check(o->refresh_token_file, ytree_get(on, "refresh_token_file"), "refresh_token_file", d);
 	secret_check(o->client_secret_file, ytree_get(on, "client_secret_file"), "client_secret_file", d);
 	if (o->ca_file && access(o->ca_file, R_OK) != 0)
 		ytree_diag(d, 0, ytree_get(on, "ca_file"), "ca_file: cannot read %s: %s", o->ca_file, strerror(errno));

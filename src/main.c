@@ -17,6 +17,7 @@
 #include "occasiond/import.h"
 #include "occasiond/log.h"
 #include "occasiond/mail.h"
+#include "occasiond/oauth.h"
 #include "occasiond/mime.h"
 #include "occasiond/planner.h"
 #include "occasiond/report.h"
@@ -47,6 +48,7 @@ static const char usage_text[] =
 	"  mark ID... --as printed|signed|mailed|cancelled\n"
 	"                                      move cards along after the hand work\n"
 	"  optout ID|EMAIL...                  nothing more goes to those stakeholders\n"
+	"  oauth login [--device-url URL]      sign in (device code) and save the refresh token\n"
 	"  report [--from DATE] [--to DATE] [--silence WEEKS] [--format table|json|html] [-o FILE]\n"
 	"                                      coverage, silences, cost, signing load, failures\n"
 	"\n"
@@ -103,6 +105,11 @@ static const struct cmd_help helps[] = {
 	           "month, cost against the budget, the signing load of the weeks ahead, and the failed\n"
 	           "and unknown dispatches that need a person. --to is the reference date (default\n"
 	           "today); --at makes the report as of TIME. html is one self-contained page.\n"},
+	{"oauth", "usage: occasiond oauth login [--device-url URL]\n"
+	          "Runs the OAuth2 device-code flow (RFC 8628) for mail.smtp.oauth2: prints a URL and a\n"
+	          "code to enter there as the mailbox's user, waits for the sign-in, then writes the\n"
+	          "refresh token to refresh_token_file (mode 0600). The device endpoint defaults to the\n"
+	          "token_url with /token replaced by /devicecode (Microsoft's); give --device-url else.\n"},
 	{"optout", "usage: occasiond optout ID|EMAIL...\n"
 	           "Marks the stakeholders with that id, or every one with that email (any case),\n"
 	           "opted out at once: nothing more is sent or planned for them, a retry waiting\n"
@@ -745,6 +752,49 @@ static int cmd_optout(const char *config_path, int argc, char **argv)
 	return bad ? EXIT_FAIL : EXIT_OK;
 }
 
+/* oauth login */
+
+static int cmd_oauth(const char *config_path, int argc, char **argv)
+{
+	const char *device_url = NULL;
+	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
+	struct opt opts[] = {{"--device-url", 1, &device_url, NULL}, {NULL, 0, NULL, NULL}};
+	int nrest, rc;
+	struct world w;
+	char err[ERR_LEN], *derived = NULL;
+
+	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	if (rc == EXIT_OK && (nrest != 1 || strcmp(rest[0], "login") != 0))
+		rc = usage_error("usage: occasiond oauth login [--device-url URL]%s", "");
+	free(rest);
+	if (rc != EXIT_OK)
+		return rc;
+	if (world_open(&w, config_path, 0, 0) != 0)
+		return EXIT_FAIL;
+	if (!w.cfg->smtp.oauth2.token_url) {
+		log_err("oauth login: %s has no mail.smtp.oauth2 section", config_path);
+		world_close(&w);
+		return EXIT_FAIL;
+	}
+	if (!device_url) {
+		/* Microsoft's device endpoint sits beside its token endpoint: .../oauth2/v2.0/devicecode */
+		const char *t = w.cfg->smtp.oauth2.token_url;
+		size_t n = strlen(t);
+		if (n > 6 && strcmp(t + n - 6, "/token") == 0)
+			device_url = derived = xasprintf("%.*s/devicecode", (int)(n - 6), t);
+	}
+	if (!device_url) {
+		log_err("oauth login: give --device-url (the provider's device authorization endpoint)");
+		rc = EXIT_USAGE;
+	} else if (oauth_login(w.cfg, device_url, stdout, err) != 0) {
+		log_err("%s", err);
+		rc = EXIT_FAIL;
+	}
+	free(derived);
+	world_close(&w);
+	return rc;
+}
+
 typedef int (*cmd_fn)(const char *config_path, int argc, char **argv);
 
 static const struct {
@@ -754,6 +804,7 @@ static const struct {
 	{"check", cmd_check}, {"import", cmd_import}, {"plan", cmd_plan}, {"run", cmd_run},
 	{"serve", cmd_serve}, {"preview", cmd_preview}, {"log", cmd_log}, {"mark", cmd_mark},
 	{"report", cmd_report}, {"optout", cmd_optout},
+	{"oauth", cmd_oauth},
 };
 
 int main(int argc, char **argv)

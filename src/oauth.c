@@ -442,3 +442,117 @@ enum oauth_status oauth_token(const struct config *cfg, int force, char **token,
 	*token = xstrdup(tok);
 	return OAUTH_OK;
 }
+
+enum { D_DEVICE, D_USER, D_URI, D_URL, D_URI_FULL, D_INTERVAL, D_EXPIRES, D_ERROR, D_NKEYS };
+static const char *const device_keys[] = {"device_code", "user_code", "verification_uri", "verification_url",
+                                          "verification_uri_complete", "interval", "expires_in", "error"};
+
+/* form_client: &client_id=...[&client_secret=...] appended; -1 when the secret cannot be read. */
+static int form_client(const struct oauth2_cfg *o, struct strbuf *form, char err[ERR_LEN])
+{
+	char *secret = NULL;
+	sb_adds(form, "&client_id=");
+	net_form_escape(o->client_id, form);
+	if (o->client_secret_file) {
+		if (read_secret(o->client_secret_file, "client_secret_file", &secret, err) != 0)
+			return -1;
+		sb_adds(form, "&client_secret=");
+		net_form_escape(secret, form);
+		wipe_free(secret);
+	}
+	return 0;
+}
+
+int oauth_login(const struct config *cfg, const char *device_url, FILE *out, char err[ERR_LEN])
+{
+	const struct oauth2_cfg *o = &cfg->smtp.oauth2;
+	static const char *const hdrs[] = {"Content-Type: application/x-www-form-urlencoded",
+	                                   "Accept: application/json"};
+	struct net_request rq = {"POST", device_url, hdrs, 2, NULL, 0, RESPONSE_MAX, cfg->smtp.timeout_secs,
+	                         o->ca_file, NULL, NULL, 0};
+	struct net_response rs = {0};
+	struct strbuf form = {0};
+	char *dv[D_NKEYS] = {0}, *vals[V_NKEYS] = {0}, e[ERR_LEN], b1[128];
+	long interval = 5, life = 900, status;
+	int64_t deadline;
+	int rc = -1;
+
+	if (!o->token_url || !o->client_id || !o->refresh_token_file)
+		return err_set(err, "oauth login: mail.smtp.oauth2 needs token_url, client_id and refresh_token_file");
+	sb_adds(&form, "scope=");
+	net_form_escape(o->scope ? o->scope : "", &form);
+	if (form_client(o, &form, err) != 0)
+		goto out;
+	rq.body = form.s;
+	rq.body_len = form.len;
+	if (net_request(&rq, &rs, e) != NET_OK) {
+		err_set(err, "oauth login: the device endpoint cannot be reached: %s", e);
+		goto out;
+	}
+	if (json_object_get(rs.body, rs.len, device_keys, D_NKEYS, dv, e) != 0) {
+		err_set(err, "oauth login: the device endpoint's answer (HTTP %ld) is not JSON (%s)", rs.status, e);
+		goto out;
+	}
+	if (rs.status != 200 || !dv[D_DEVICE] || !dv[D_USER] || !(dv[D_URI] || dv[D_URL])) {
+		err_set(err, "oauth login: the device endpoint refused (HTTP %ld, %s): check client_id, scope and that "
+		        "the application allows the device-code flow", rs.status, printable_copy(dv[D_ERROR], b1));
+		goto out;
+	}
+	if (dv[D_INTERVAL])
+		util_parse_long(dv[D_INTERVAL], 1, 300, &interval);
+	if (dv[D_EXPIRES])
+		util_parse_long(dv[D_EXPIRES], 1, 86400, &life);
+	fprintf(out, "To sign in, open %s and enter the code %s\n", printable_copy(dv[D_URI] ? dv[D_URI] : dv[D_URL], b1),
+	        dv[D_USER]);
+	fprintf(out, "(as the user of the mailbox %s). Waiting...\n", cfg->smtp.username ? cfg->smtp.username : "");
+	fflush(out);
+	deadline = mono_secs() + life;
+	for (;;) {
+		struct timespec ts = {interval, 0};
+		if (mono_secs() > deadline) {
+			err_set(err, "oauth login: the code expired before the sign-in; run it again");
+			goto out;
+		}
+		nanosleep(&ts, NULL);
+		sb_free(&form);
+		sb_adds(&form, "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=");
+		net_form_escape(dv[D_DEVICE], &form);
+		if (form_client(o, &form, err) != 0)
+			goto out;
+		for (int i = 0; i < V_NKEYS; i++)
+			wipe_free(vals[i]);
+		if (post_token(o, cfg->smtp.timeout_secs, form.s, &status, vals, err) != OAUTH_OK)
+			goto out;
+		if (vals[V_ERROR] && strcmp(vals[V_ERROR], "authorization_pending") == 0)
+			continue;
+		if (vals[V_ERROR] && strcmp(vals[V_ERROR], "slow_down") == 0) {
+			interval += 5;   /* RFC 8628 section 3.5 */
+			continue;
+		}
+		if (vals[V_ERROR]) {
+			err_set(err, "oauth login: %s", printable_copy(vals[V_ERROR], b1));
+			goto out;
+		}
+		if (!vals[V_REFRESH] || !token_ok(vals[V_REFRESH], SECRET_MAX - 2)) {
+			err_set(err, "oauth login: signed in, but no refresh token came: add offline_access to the scope");
+			goto out;
+		}
+		if (write_secret(o->refresh_token_file, vals[V_REFRESH], e) != 0) {
+			err_set(err, "oauth login: %s", e);
+			goto out;
+		}
+		fprintf(out, "Signed in: the refresh token is in %s (mode 0600).\n", o->refresh_token_file);
+		rc = 0;
+		goto out;
+	}
+out:
+	for (int i = 0; i < D_NKEYS; i++)
+		wipe_free(dv[i]);
+	for (int i = 0; i < V_NKEYS; i++)
+		wipe_free(vals[i]);
+	net_response_free(&rs);
+	if (form.s)
+		explicit_bzero(form.s, form.cap);
+	sb_free(&form);
+	return rc;
+}

@@ -9,6 +9,8 @@
 #ifndef OCCASIOND_OAUTH_H
 #define OCCASIOND_OAUTH_H
 
+#include <stdio.h>
+
 #include "occasiond/config.h"
 #include "occasiond/util.h"
 
@@ -32,5 +34,13 @@ enum oauth_status oauth_token(const struct config *cfg, int force, char **token,
 void oauth_token_free(char *token);
 /* oauth_forget: wipes the cached token (the next oauth_token fetches anew). */
 void oauth_forget(void);
+
+/*
+ * oauth_login: the device-code grant (RFC 8628) for cfg->smtp.oauth2: asks device_url for a
+ * code, prints to out what the user must open and enter, polls token_url until the user has
+ * signed in (or the code expires), then writes the refresh token to refresh_token_file
+ * (0600, atomically). 0, or -1 with err.
+ */
+int oauth_login(const struct config *cfg, const char *device_url, FILE *out, char err[ERR_LEN]);
 
 #endif

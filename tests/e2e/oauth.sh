@@ -190,6 +190,20 @@ conf noauth "$(printf '%s\n' "$OAUTH" | sed '/auth: xoauth2/d')"
 OCC check > "$D/check.out" 2>&1
 check_out "oauth2 without auth: refused" "oauth2 is for auth: xoauth2 or oauthbearer" "$D/check.out"
 
+# 7b. oauth login: the device-code flow writes a new refresh token (0600), which then works.
+rm -f "$T/rt"
+conf login "$OAUTH"
+OCC check > "$D/check.out" 2>&1
+check_out "no refresh token yet: check warns what to run" "run occasiond oauth login" "$D/check.out"
+OCC oauth login > "$D/login.out" 2> "$D/login.err"
+eq "oauth login: exit 0" "$?" 0
+check_out "oauth login: tells where to sign in and the code" "open https://login.example/device and enter the code WDJB-MJHT" "$D/login.out"
+check_out "oauth login: it waited for the sign-in" "authorization_pending" "$TK/requests.log"
+eq "oauth login: the refresh token written, 0600" "$(tr -d '\n' < "$T/rt") $(stat -c %a "$T/rt")" "$(cat "$TK/refresh") 600"
+people a1
+OCC run --once --at $AT > "$D/run.out" 2> "$D/run.err"
+eq "oauth login: the new refresh token works" "$(field a1 status)" sent
+
 # 8. serve: a token that expires between two passes is fetched anew; one the server refuses
 #    mid-run is replaced once and the message goes; a slow endpoint times out while the
 #    watchdog keeps being fed.

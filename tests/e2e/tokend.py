@@ -13,6 +13,8 @@ small files at each request, so a test changes it without a restart:
                 invalid_grant | junk (a 200 that is not JSON) | huge (5 MB) | slow (DIR/delay
                 seconds, then 503) | e500
   DIR/expires   expires_in of the tokens it issues (default 3600)
+.../devicecode answers a device-code request (RFC 8628); the token endpoint then answers the
+device-code grant with authorization_pending once, then with a new refresh token.
 """
 import argparse
 import os
@@ -42,6 +44,9 @@ def setting(name, default):
 def log(line):
     with open(os.path.join(D, "requests.log"), "a") as f:
         f.write(line + "\n")
+
+
+state = {}
 
 
 class H(BaseHTTPRequestHandler):
@@ -78,6 +83,27 @@ class H(BaseHTTPRequestHandler):
         if mode == "e500":
             log("e500")
             return self.reply(500, '{"error":"temporarily_unavailable"}')
+        if self.path.endswith("/devicecode"):
+            # RFC 8628 3.2: a device code; the user "signs in" at the second poll.
+            log("devicecode client_id=%s scope=%s" % (get("client_id"), get("scope")))
+            return self.reply(200, '{"device_code":"dc-42","user_code":"WDJB-MJHT","verification_uri":'
+                              '"https://login.example/device","expires_in":60,"interval":1}')
+        if get("grant_type") == "urn:ietf:params:oauth:grant-type:device_code":
+            state["polls"] = state.get("polls", 0) + 1
+            if get("device_code") != "dc-42":
+                return self.reply(400, '{"error":"invalid_grant"}')
+            if state["polls"] < 2:
+                log("authorization_pending")
+                return self.reply(400, '{"error":"authorization_pending"}')
+            new = secrets.token_urlsafe(600)
+            with open(os.path.join(D, "refresh.tmp"), "w") as f:
+                f.write(new)
+            os.rename(os.path.join(D, "refresh.tmp"), os.path.join(D, "refresh"))
+            with open(os.path.join(D, "all"), "a") as f:
+                f.write(new + "\n")
+            log("device signed in")
+            return self.reply(200, '{"token_type":"Bearer","expires_in":3600,"access_token":"x%s","refresh_token":"%s"}'
+                              % (secrets.token_urlsafe(30), new))
         if get("grant_type") != "refresh_token" or not get("client_id"):
             log("bad request")
             return self.reply(400, '{"error":"invalid_request"}')
