@@ -131,6 +131,10 @@ newcase starttls starttls smtp "$AUTHCFG"
 server "$D" --tls starttls --auth occasiond:s3cret-pass
 OCC check > "$D/check.out" 2>&1
 eq "check accepts the smtp config" "$?" 0
+OCC check --smtp > "$D/check.out" 2>&1
+eq "check --smtp with a password: exit 0" "$?" 0
+check_out "check --smtp: AUTH PLAIN inside TLS" "AUTH PLAIN ok tls=yes" "$D/srv/events.log"
+check_not "check --smtp: nothing sent" "MAIL " "$D/srv/events.log"
 OCC run --once --at $AT > "$D/run.out" 2>"$D/run.err"
 eq "starttls: run exits 0" "$?" 0
 eq "starttls: status sent" "$(field p1 status)" sent
