@@ -89,5 +89,6 @@ echo; sh bench/plan_run.sh
 } > bench/RESULTS.md
 { echo; bench/cards.sh; } >> bench/RESULTS.md
 { echo; sh bench/smtp.sh; } >> bench/RESULTS.md
+{ echo; sh bench/oauth.sh; } >> bench/RESULTS.md
 sh bench/idle.sh >> bench/RESULTS.md
 cat bench/RESULTS.md

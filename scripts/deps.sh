@@ -6,6 +6,7 @@
 set -e
 build="gcc make pkg-config libcurl4-openssl-dev libhpdf-dev libpng-dev libyaml-dev libsqlite3-dev libsystemd-dev tzdata"
 test="bc poppler-utils qpdf python3 python3-aiosmtpd python3-icalendar openssl sqlite3 remind faketime mandoc systemd strace chromium"
+test="$test spamassassin"   # tests/e2e/spam.sh: the shipped email templates
 bench="python3-reportlab postfix procps"
 case "$1" in
 test) want="$build $test" ;;

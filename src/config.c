@@ -18,10 +18,14 @@ static const char *const top_keys[] = {
 	"organization", "mail", "cards", NULL
 };
 static const char *const org_keys[] = {"name", "return_address", NULL};
-static const char *const mail_keys[] = {"from", "transport", "smtp", "retry", NULL};
+static const char *const mail_keys[] = {"from", "transport", "smtp", "retry", "unsubscribe", NULL};
 static const char *const smtp_keys[] = {
-	"url", "tls", "username", "password_file", "ca_file", "rate_per_minute", "timeout", "connections", NULL
+	"url", "tls", "username", "password_file", "ca_file", "rate_per_minute", "timeout", "connections",
+	"auth", "oauth2", "token_command", NULL
 };
+static const char *const oauth2_keys[] = {"token_url", "client_id", "client_secret_file", "refresh_token_file",
+                                          "scope", "ca_file", NULL};
+const char *const smtp_auth_names[] = {"password", "xoauth2", "oauthbearer", NULL};
 static const char *const retry_keys[] = {"attempts", "first_delay", "max_delay", NULL};
 static const char *const cards_keys[] = {"signing", "transit", "remind_signers", "print_command", "envelope",
                                          "labels", "signers", NULL};
@@ -58,6 +62,14 @@ void config_free(struct config *c)
 	free(c->smtp.username);
 	free(c->smtp.password_file);
 	free(c->smtp.ca_file);
+	free(c->smtp.oauth2.token_url);
+	free(c->smtp.oauth2.client_id);
+	free(c->smtp.oauth2.client_secret_file);
+	free(c->smtp.oauth2.refresh_token_file);
+	free(c->smtp.oauth2.scope);
+	free(c->smtp.oauth2.ca_file);
+	free(c->smtp.token_command);
+	free(c->unsubscribe);
 	free(c->cards.print_command);
 	for (size_t i = 0; i < c->cards.nsigners; i++) {
 		free(c->cards.signers[i].name);
@@ -150,6 +162,61 @@ static int host_is_loopback(const char *h)
 	       b >= 0 && b <= 255 && c >= 0 && c <= 255 && e >= 0 && e <= 255;
 }
 
+/* secret_check: a secret file that must exist and be private (0600), reported at node n. */
+static void secret_check(const char *path, const struct ynode *n, const char *key, struct diags *d)
+{
+	char err[ERR_LEN];
+	if (path && mail_password_check(path, err) != 0)
+		ytree_diag(d, 0, n, "%s: %s", key, err);
+}
+
+/*
+ * check_oauth: auth xoauth2/oauthbearer: the mailbox (username), and exactly one token
+ * source: the oauth2 section (https token_url, client_id, a private refresh token file) or
+ * token_command. A password_file has no use there and is refused rather than ignored.
+ */
+static void check_oauth(const struct config *c, const struct ynode *smtp, struct diags *d)
+{
+	const struct oauth2_cfg *o = &c->smtp.oauth2;
+	const struct ynode *on = ytree_get(smtp, "oauth2"), *an = ytree_get(smtp, "auth");
+	if (!c->smtp.username)
+		ytree_diag(d, 0, an, "auth: %s needs username (the mailbox the token belongs to)",
+		           smtp_auth_names[c->smtp.auth]);
+	if (c->smtp.password_file)
+		ytree_diag(d, 0, ytree_get(smtp, "password_file"), "password_file: not used with auth: %s (remove it)",
+		           smtp_auth_names[c->smtp.auth]);
+	if (!on == !c->smtp.token_command) {
+		ytree_diag(d, 0, an, "auth: %s needs either an oauth2 section or token_command (one of them)",
+		           smtp_auth_names[c->smtp.auth]);
+		return;
+	}
+	if (c->smtp.token_command) {
+		if (!c->smtp.token_command[0] || util_has_ctl(c->smtp.token_command, NULL))
+			ytree_diag(d, 0, ytree_get(smtp, "token_command"), "token_command must be one line of text");
+		return;
+	}
+	if (!o->token_url || strncmp(o->token_url, "https://", 8) != 0 || strlen(o->token_url) < 9 ||
+	    strchr(o->token_url, ' ') || util_has_ctl(o->token_url, NULL))
+		ytree_diag(d, 0, ytree_get(on, "token_url") ? ytree_get(on, "token_url") : on,
+		           "oauth2.token_url: an https:// URL is needed");
+	if (!o->client_id || !o->client_id[0] || util_has_ctl(o->client_id, NULL))
+		ytree_diag(d, 0, ytree_get(on, "client_id") ? ytree_get(on, "client_id") : on,
+		           "oauth2.client_id is needed (the application's id at the provider)");
+	if (!o->refresh_token_file)
+		ytree_diag(d, 0, on, "oauth2.refresh_token_file is needed (see occasiond oauth login)");
+	if (o->scope && util_has_ctl(o->scope, NULL))
+		ytree_diag(d, 0, ytree_get(on, "scope"), "oauth2.scope must be one line of text");
+	if (o->refresh_token_file && access(o->refresh_token_file, F_OK) != 0 && errno == ENOENT)
+		ytree_diag(d, 1, ytree_get(on, "refresh_token_file"),
+		           "refresh_token_file: %s does not exist yet: run occasiond oauth login (or write the first "
+		           "refresh token there, chmod 600)", o->refresh_token_file);
+	else
+		secret_check(o->refresh_token_file, ytree_get(on, "refresh_token_file"), "refresh_token_file", d);
+	secret_check(o->client_secret_file, ytree_get(on, "client_secret_file"), "client_secret_file", d);
+	if (o->ca_file && access(o->ca_file, R_OK) != 0)
+		ytree_diag(d, 0, ytree_get(on, "ca_file"), "ca_file: cannot read %s: %s", o->ca_file, strerror(errno));
+}
+
 /*
  * check_smtp: the smtp section when the transport is smtp: url scheme against tls, tls none
  * only to loopback, the password file present and private (checked again at send time).
@@ -173,12 +240,16 @@ static void check_smtp(struct config *c, const struct ynode *mail, const struct 
 	else if (c->smtp.tls == TLS_NONE && !host_is_loopback(host))
 		ytree_diag(d, 0, tn, "tls: none is only allowed to a loopback host (localhost, 127.0.0.1, ::1), not '%s'",
 		           host);
-	if (c->smtp.password_file && !c->smtp.username)
-		ytree_diag(d, 0, ytree_get(smtp, "password_file"), "password_file needs a username");
-	if (c->smtp.username && !c->smtp.password_file)
-		ytree_diag(d, 0, ytree_get(smtp, "username"), "username needs a password_file");
-	if (c->smtp.password_file && mail_password_check(c->smtp.password_file, err) != 0)
-		ytree_diag(d, 0, ytree_get(smtp, "password_file"), "password_file: %s", err);
+	if (c->smtp.auth != AUTH_PASSWORD) {
+		check_oauth(c, smtp, d);
+	} else {
+		if (c->smtp.password_file && !c->smtp.username)
+			ytree_diag(d, 0, ytree_get(smtp, "password_file"), "password_file needs a username");
+		if (c->smtp.username && !c->smtp.password_file)
+			ytree_diag(d, 0, ytree_get(smtp, "username"), "username needs a password_file");
+		if (c->smtp.password_file && mail_password_check(c->smtp.password_file, err) != 0)
+			ytree_diag(d, 0, ytree_get(smtp, "password_file"), "password_file: %s", err);
+	}
 	if (c->smtp.ca_file && access(c->smtp.ca_file, R_OK) != 0)
 		ytree_diag(d, 0, ytree_get(smtp, "ca_file"), "ca_file: cannot read %s: %s", c->smtp.ca_file, strerror(errno));
 }
@@ -189,7 +260,7 @@ static const char *const tls_names[] = {"starttls", "implicit", "none"}; /* enum
 static void parse_mail(struct config *c, const struct ynode *root, struct diags *d)
 {
 	const struct ynode *mail = ytree_map(ytree_get(root, "mail"), "mail", mail_keys, d);
-	const struct ynode *smtp, *retry;
+	const struct ynode *smtp, *retry, *oauth;
 	char err[ERR_LEN];
 	int v;
 
@@ -223,8 +294,31 @@ static void parse_mail(struct config *c, const struct ynode *root, struct diags 
 	}
 	c->smtp.connections = 1;
 	ytree_long(ytree_get(smtp, "connections"), "connections", 1, 32, &c->smtp.connections, d);
+	c->smtp.auth = AUTH_PASSWORD;
+	if (ytree_enum(ytree_get(smtp, "auth"), "auth", smtp_auth_names, 3, NULL, &v, d) == 0)
+		c->smtp.auth = (enum smtp_auth)v;
+	c->smtp.token_command = ytree_strdup(ytree_get(smtp, "token_command"), "token_command", NULL, d);
+	oauth = ytree_map(ytree_get(smtp, "oauth2"), "oauth2", oauth2_keys, d);
+	if (oauth) {
+		c->smtp.oauth2.token_url = ytree_strdup(ytree_get(oauth, "token_url"), "token_url", NULL, d);
+		c->smtp.oauth2.client_id = ytree_strdup(ytree_get(oauth, "client_id"), "client_id", NULL, d);
+		c->smtp.oauth2.scope = ytree_strdup(ytree_get(oauth, "scope"), "scope", NULL, d);
+		if (ytree_get(oauth, "client_secret_file"))
+			c->smtp.oauth2.client_secret_file = path_value(c, oauth, "client_secret_file", NULL, d);
+		if (ytree_get(oauth, "refresh_token_file"))
+			c->smtp.oauth2.refresh_token_file = path_value(c, oauth, "refresh_token_file", NULL, d);
+		if (ytree_get(oauth, "ca_file"))
+			c->smtp.oauth2.ca_file = path_value(c, oauth, "ca_file", NULL, d);
+	}
+	if (c->smtp.auth == AUTH_PASSWORD && (oauth || c->smtp.token_command))
+		ytree_diag(d, 0, oauth ? ytree_key(smtp, "oauth2") : ytree_get(smtp, "token_command"),
+		           "%s is for auth: xoauth2 or oauthbearer (set auth)", oauth ? "oauth2" : "token_command");
 	if (c->transport == TRANSPORT_SMTP)
 		check_smtp(c, mail, smtp, d);
+
+	c->unsubscribe = ytree_strdup(ytree_get(mail, "unsubscribe"), "unsubscribe", NULL, d);
+	if (c->unsubscribe && mime_unsubscribe_check(c->unsubscribe, err) != 0)
+		ytree_diag(d, 0, ytree_get(mail, "unsubscribe"), "unsubscribe: %s", err);
 
 	retry = ytree_map(ytree_get(mail, "retry"), "retry", retry_keys, d);
 	c->retry.attempts = 8;

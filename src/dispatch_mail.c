@@ -179,6 +179,7 @@ static int build(struct pass *p, struct mail_run *mr, const struct rule *r, cons
 	m.html = er.html;
 	snprintf(did, sizeof did, "%lld", (long long)id);
 	m.dispatch_id = did;
+	m.unsubscribe = p->cfg->unsubscribe;
 	if (r->attach_card) {
 		if (card_pdf(p, r, sh, ev, occasion, years, tmpl_name, signer, id, &pdf, &pdf_len, err) != 0)
 			goto out;
@@ -325,6 +326,8 @@ static void settle(struct pass *p, struct dispatch_rec *rec, const struct mail_r
 		break;
 	case MAIL_RETRY:
 		rec->data_sent = 0;   /* the server cannot have it: no final "." went out */
+		if (res->not_counted && rec->attempts > 0)
+			rec->attempts--;   /* no token, throttled, stopped: not this message's fault */
 		if (rec->attempts >= p->cfg->retry.attempts) {
 			char *e = xasprintf("%d attempts spent; last: %s", rec->attempts, res->err);
 			rec->status = DS_FAILED;
@@ -436,6 +439,7 @@ static void deliver_smtp(struct pass *p, const struct mail_item *items, size_t n
 		m->open_tried = 1;
 		if (mail_smtp_open(p->cfg, &m->smtp, m->open_err) != 0)
 			log_err("%s", m->open_err);
+		mail_smtp_set_stop(m->smtp, dispatch_stopping);
 	}
 	if (m->smtp && !m->down) {
 		mail_smtp_send_many(m->smtp, jobs, n, prepare, before_data, on_done, m);
@@ -619,6 +623,15 @@ void dispatch_mail_retry_due(struct pass *p)
 			if (store_update_dispatch(p->st, rec, err) != 0)
 				log_err("%s", err);
 			p->stats->failed++;
+			continue;
+		}
+		if (it.sh && stakeholder_flag(it.sh, SH_OPTED_OUT)) {
+			/* Opted out since: nothing more goes to them. */
+			rec->status = DS_SKIPPED;
+			set_str(&rec->reason, "opted-out");
+			if (store_update_dispatch(p->st, rec, err) != 0)
+				log_err("%s", err);
+			dispatch_log_rec(rec);
 			continue;
 		}
 		if (rec->attempts >= p->cfg->retry.attempts) {

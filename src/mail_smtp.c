@@ -14,6 +14,14 @@
  * Outcomes come from the server's reply code (CURLINFO_RESPONSE_CODE), not only from the
  * CURLcode, which is the same for 4xx and 5xx. A transfer that breaks after libcurl had the
  * whole message and before a final reply may have been accepted (MAIL_UNKNOWN).
+ *
+ * OAuth2 (auth xoauth2/oauthbearer): the access token comes from oauth.c and is handed to
+ * libcurl as CURLOPT_XOAUTH2_BEARER with CURLOPT_LOGIN_OPTIONS naming the mechanism (never
+ * CURLOPT_HTTPAUTH, which would make libcurl ignore the login options, curl#10259).
+ *
+ * Throttling: providers answer a sender that goes too fast with 4xx replies (421 4.7.0,
+ * 451 4.7.28, 452 4.5.3, 4.3.2). Those are the session's pace, not the message's fault: the
+ * pace is halved and the message queued again; a run of successes lets it creep back up.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -25,11 +33,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "occasiond/log.h"
 #include "occasiond/mail.h"
+#include "occasiond/oauth.h"
 
 #define PASSWORD_MAX 1024
 #define MAX_CONNS 32
 #define GATHER_MAX_NS 10000000   /* the longest a transfer at 354 waits for others to join its commit */
+#define NS 1000000000LL
+#define THROTTLE_TRIES 6         /* a throttled message is queued again at most this often per run */
+#define THROTTLE_MIN_NS (NS / 4) /* the slowest first step when the pace was unlimited */
+#define THROTTLE_MAX_NS (60 * NS)
+#define RECOVER_AFTER 10         /* successes in a row before the pace goes up again */
 
 const char *const mail_outcome_names[] = {"sent", "retry", "failed", "unknown"};
 
@@ -44,6 +59,7 @@ struct slot {
 	size_t off;
 	enum phase phase;
 	int done;                  /* libcurl had every byte of the message */
+	unsigned token_gen;        /* the access token this transfer authenticates with */
 	int64_t wait_since;
 	char lines[4][256];        /* the last reply lines, a ring */
 	unsigned nlines;
@@ -54,7 +70,17 @@ struct mail_smtp {
 	CURLM *multi;
 	struct slot slots[MAX_CONNS];
 	int nslots;
-	long rate_per_minute;      /* 0: unpaced */
+	const struct config *cfg;
+	int oauth;                 /* auth xoauth2 / oauthbearer */
+	char *token;               /* the access token the transfers use (wiped on close) */
+	unsigned token_gen;        /* counts the tokens this session had */
+	int token_retried;         /* a refused token was replaced once already */
+	int (*stopping)(void);
+	int64_t ceiling_ns;        /* the interval rate_per_minute allows (0: unpaced) */
+	int64_t interval_ns;       /* the interval in force: never below ceiling_ns */
+	int64_t first_start_ns;
+	long starts, sent;
+	unsigned ok_streak;
 	int64_t next_start_ns;     /* monotonic: the earliest start of the next message */
 	int64_t commit_ns;         /* what a before_data call took lately (a moving average) */
 };
@@ -197,7 +223,9 @@ int mail_smtp_open(const struct config *cfg, struct mail_smtp **out, char err[ER
 		curl_ready = 1;
 	}
 	s = xcalloc(1, sizeof *s);
-	s->rate_per_minute = cfg->smtp.rate_per_minute;
+	s->cfg = cfg;
+	s->ceiling_ns = cfg->smtp.rate_per_minute > 0 ? 60 * NS / cfg->smtp.rate_per_minute : 0;
+	s->interval_ns = s->ceiling_ns;
 	s->multi = curl_multi_init();
 	h = curl_easy_init();
 	if (!s->multi || !h) {
@@ -213,7 +241,17 @@ int mail_smtp_open(const struct config *cfg, struct mail_smtp **out, char err[ER
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (cfg->smtp.ca_file)
 		curl_easy_setopt(h, CURLOPT_CAINFO, cfg->smtp.ca_file);
-	if (cfg->smtp.username) {
+	if (cfg->smtp.auth != AUTH_PASSWORD) {
+		if (!cfg->smtp.username) {
+			err_set(err, "smtp: auth %s needs a username", smtp_auth_names[cfg->smtp.auth]);
+			goto out;
+		}
+		/* The token itself is fetched when the first message is about to go. */
+		s->oauth = 1;
+		curl_easy_setopt(h, CURLOPT_USERNAME, cfg->smtp.username);
+		curl_easy_setopt(h, CURLOPT_LOGIN_OPTIONS,
+		                 cfg->smtp.auth == AUTH_XOAUTH2 ? "AUTH=XOAUTH2" : "AUTH=OAUTHBEARER");
+	} else if (cfg->smtp.username) {
 		if (!cfg->smtp.password_file) {
 			err_set(err, "smtp: username without password_file");
 			goto out;
@@ -269,7 +307,42 @@ void mail_smtp_close(struct mail_smtp *s)
 		curl_easy_cleanup(s->slots[i].h);
 	if (s->multi)
 		curl_multi_cleanup(s->multi);   /* closes the pooled connections, with QUIT */
+	oauth_token_free(s->token);
 	free(s);
+}
+
+void mail_smtp_set_stop(struct mail_smtp *s, int (*stopping)(void))
+{
+	if (s)
+		s->stopping = stopping;
+}
+
+/*
+ * get_token: the access token for the next transfers (cached by oauth.c; fetched anew when
+ * force). 0, or -1 with res saying why (a retry that is not the message's fault) and one
+ * log line telling the user what to do.
+ */
+static int get_token(struct mail_smtp *s, int force, struct mail_result *res)
+{
+	char *tok = NULL;
+	int fetched = 0;
+	if (oauth_token(s->cfg, force, &tok, &fetched, res->err) != OAUTH_OK) {
+		res->outcome = MAIL_RETRY;
+		res->conn_failed = 1;
+		res->not_counted = 1;
+		log_err("%s", res->err);
+		return -1;
+	}
+	if (fetched)
+		log_debug("smtp: a new OAuth2 access token for %s", s->cfg->smtp.username);
+	if (!s->token || strcmp(s->token, tok) != 0) {
+		oauth_token_free(s->token);
+		s->token = tok;
+		s->token_gen++;
+	} else {
+		oauth_token_free(tok);
+	}
+	return 0;
 }
 
 /* conn_level: failures of the connection itself, the same for every message that follows. */
@@ -371,6 +444,10 @@ static int start(struct mail_smtp *s, struct slot *sl, struct mail_job *j)
 	sl->nlines = 0;
 	sl->errbuf[0] = '\0';
 	sl->phase = PH_EARLY;
+	if (s->oauth) {
+		curl_easy_setopt(sl->h, CURLOPT_XOAUTH2_BEARER, s->token);   /* libcurl keeps a copy */
+		sl->token_gen = s->token_gen;
+	}
 	curl_easy_setopt(sl->h, CURLOPT_MAIL_FROM, j->from);
 	curl_easy_setopt(sl->h, CURLOPT_MAIL_RCPT, sl->rcpt);
 	curl_easy_setopt(sl->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)j->len);
@@ -441,7 +518,102 @@ static int release(struct mail_smtp *s, int (*before_data)(void *, struct mail_j
 static int64_t pace_wait_ns(const struct mail_smtp *s)
 {
 	int64_t now = mono_ns();
-	return s->rate_per_minute > 0 && now < s->next_start_ns ? s->next_start_ns - now : 0;
+	return s->interval_ns > 0 && now < s->next_start_ns ? s->next_start_ns - now : 0;
+}
+
+static double per_minute(int64_t interval_ns)
+{
+	return interval_ns > 0 ? 60.0 * NS / (double)interval_ns : 0;
+}
+
+/*
+ * is_throttle: a reply that says "too fast" rather than "not this message": the enhanced
+ * codes providers use for rate limits (RFC 3463: 4.7.0 with 421, 4.7.28, 4.5.3, 4.3.2).
+ */
+static int is_throttle(long code, const char *reply)
+{
+	if (code < 400 || code >= 500 || strlen(reply) < 4)
+		return 0;
+	reply += 4;
+	return strncmp(reply, "4.7.28", 6) == 0 || strncmp(reply, "4.5.3", 5) == 0 || strncmp(reply, "4.3.2", 5) == 0 ||
+	       (code == 421 && strncmp(reply, "4.7.0", 5) == 0);
+}
+
+/* slow_down: halves the pace (at least from what was measured so far), logged. */
+static void slow_down(struct mail_smtp *s, const char *reply)
+{
+	int64_t cur = s->interval_ns;
+	if (cur <= 0 && s->starts > 1)
+		cur = (mono_ns() - s->first_start_ns) / s->starts;
+	cur *= 2;
+	if (cur < THROTTLE_MIN_NS)
+		cur = THROTTLE_MIN_NS;
+	if (cur > THROTTLE_MAX_NS)
+		cur = THROTTLE_MAX_NS;
+	s->interval_ns = cur;
+	s->ok_streak = 0;
+	s->next_start_ns = mono_ns() + cur;
+	log_warn("smtp: the server throttles (%s): pace slowed to %.1f emails/min", reply, per_minute(cur));
+}
+
+/* speed_up: after RECOVER_AFTER successes in a row, a quarter faster, up to rate_per_minute. */
+static void speed_up(struct mail_smtp *s)
+{
+	if (s->interval_ns <= s->ceiling_ns || ++s->ok_streak < RECOVER_AFTER)
+		return;
+	s->ok_streak = 0;
+	s->interval_ns = s->interval_ns * 3 / 4;
+	if (s->interval_ns < s->ceiling_ns || (s->ceiling_ns == 0 && s->interval_ns < THROTTLE_MIN_NS))
+		s->interval_ns = s->ceiling_ns;
+	if (s->interval_ns > 0)
+		log_info("smtp: pace up to %.1f emails/min", per_minute(s->interval_ns));
+	else
+		log_info("smtp: pace back to unlimited (rate_per_minute 0)");
+}
+
+/* auth_refused: the server refused our credentials (535, or a 334 challenge then an error). */
+static int auth_refused(CURLcode rc)
+{
+	return rc == CURLE_LOGIN_DENIED || rc == CURLE_AUTH_ERROR;
+}
+
+/* A job queue: the jobs in order, and those put back (a refused token, throttling) at the end. */
+struct queue {
+	size_t *idx;
+	size_t head, tail, cap;
+};
+
+static void push(struct queue *q, size_t i)
+{
+	if (q->tail == q->cap) {
+		q->cap = q->cap ? 2 * q->cap : 16;
+		q->idx = xreallocarray(q->idx, q->cap, sizeof *q->idx);
+	}
+	q->idx[q->tail++] = i;
+}
+
+/* refused: the server refused the OAuth2 token of j: a new one (once), then j again. 1 when put back. */
+static int refused(struct mail_smtp *s, struct slot *sl, struct mail_job *j)
+{
+	char rbuf[sizeof j->res.reply];
+	if (sl->token_gen != s->token_gen)
+		return 1;    /* that token was replaced meanwhile */
+	util_strlcpy(rbuf, j->res.reply, sizeof rbuf);
+	if (!s->token_retried) {
+		s->token_retried = 1;
+		log_info("smtp: the server refused the OAuth2 access token (%s): fetching a new one", rbuf);
+		memset(&j->res, 0, sizeof j->res);
+		if (get_token(s, 1, &j->res) == 0)
+			return 1;
+		return 0;
+	}
+	j->res.not_counted = 1;
+	j->res.conn_failed = 1;
+	err_set(j->res.err, "the SMTP server refused a fresh OAuth2 access token for %s (%s): check that SMTP AUTH "
+	        "is allowed for this mailbox and that the application may send as it (scope and permissions)",
+	        s->cfg->smtp.username, rbuf[0] ? rbuf : "no reply");
+	log_err("%s", j->res.err);
+	return 0;
 }
 
 int mail_smtp_send_many(struct mail_smtp *s, struct mail_job *jobs, size_t n,
@@ -449,20 +621,43 @@ int mail_smtp_send_many(struct mail_smtp *s, struct mail_job *jobs, size_t n,
                         int (*before_data)(void *, struct mail_job *const *, size_t),
                         void (*on_done)(void *, struct mail_job *), void *arg)
 {
-	size_t next = 0;
+	struct queue q = {0};
+	unsigned char *tries = xcalloc(n ? n : 1, 1);   /* 0: not prepared yet; then 1 + times put back */
 	int running = 0, active = 0, waiting;
 	const struct mail_result *down = NULL;
+	struct mail_result token_res;
 
+	for (size_t i = 0; i < n; i++)
+		push(&q, i);
 	for (;;) {
+		int stop = s->stopping && s->stopping();
 		/* Start jobs on idle slots, paced, unless the server is known to be unreachable. */
-		while (next < n && active < s->nslots && pace_wait_ns(s) == 0) {
-			struct mail_job *j = &jobs[next++];
+		while (q.head < q.tail && active < s->nslots && (pace_wait_ns(s) == 0 || stop || down)) {
+			size_t ji = q.idx[q.head++];
+			struct mail_job *j = &jobs[ji];
 			struct slot *sl = NULL;
-			memset(&j->res, 0, sizeof j->res);
-			if ((prepare && prepare(arg, j) != 0) || check_job(j) != 0) {
+			if (tries[ji] == 0) {
+				tries[ji] = 1;
+				memset(&j->res, 0, sizeof j->res);
+				if ((prepare && prepare(arg, j) != 0) || check_job(j) != 0) {
+					if (on_done)
+						on_done(arg, j);
+					continue;
+				}
+			} else if (stop && !down) {
+				/* Put back earlier and not started again: the next pass sends it. */
+				memset(&j->res, 0, sizeof j->res);
+				j->res.outcome = MAIL_RETRY;
+				j->res.not_counted = 1;
+				util_strlcpy(j->res.err, "stopped before it was sent", sizeof j->res.err);
 				if (on_done)
 					on_done(arg, j);
 				continue;
+			}
+			if (!down && s->oauth) {
+				memset(&token_res, 0, sizeof token_res);
+				if (get_token(s, 0, &token_res) != 0)
+					down = &token_res;
 			}
 			if (down) {
 				j->res = *down;
@@ -480,17 +675,19 @@ int mail_smtp_send_many(struct mail_smtp *s, struct mail_job *jobs, size_t n,
 				continue;
 			}
 			active++;
-			if (s->rate_per_minute > 0) {
+			if (s->starts++ == 0)
+				s->first_start_ns = mono_ns();
+			if (s->interval_ns > 0) {
 				int64_t now = mono_ns(), base = s->next_start_ns > now ? s->next_start_ns : now;
-				s->next_start_ns = base + (int64_t)60 * 1000000000 / s->rate_per_minute;
+				s->next_start_ns = base + s->interval_ns;
 			}
 		}
-		if (active == 0 && next >= n)
+		if (active == 0 && q.head >= q.tail)
 			break;
 		if (active == 0) {
 			/* Only the pace holds us back: sleep, in slices so the watchdog is fed. */
-			int64_t w = pace_wait_ns(s), slice = w < 1000000000 ? w : 1000000000;
-			struct timespec ts = {(time_t)(slice / 1000000000), (long)(slice % 1000000000)};
+			int64_t w = pace_wait_ns(s), slice = w < NS / 4 ? w : NS / 4;
+			struct timespec ts = {(time_t)(slice / NS), (long)(slice % NS)};
 			util_keepalive();
 			nanosleep(&ts, NULL);
 			continue;
@@ -501,14 +698,40 @@ int mail_smtp_send_many(struct mail_smtp *s, struct mail_job *jobs, size_t n,
 			CURLMsg *msg = curl_multi_info_read(s->multi, &left);
 			struct slot *sl = NULL;
 			struct mail_job *j;
+			size_t ji;
+			unsigned nlines;
+			CURLcode rc;
 			if (!msg)
 				break;
 			if (msg->msg != CURLMSG_DONE)
 				continue;
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&sl);
 			j = sl->job;
-			finish(s, sl, msg->data.result);
+			ji = (size_t)(j - jobs);
+			nlines = sl->nlines;
+			rc = msg->data.result;
+			finish(s, sl, rc);
 			active--;
+			if (j->res.outcome == MAIL_SENT) {
+				s->sent++;
+				speed_up(s);
+			} else if (s->oauth && auth_refused(rc)) {
+				if (refused(s, sl, j)) {
+					push(&q, ji);
+					continue;
+				}
+			} else if (j->res.outcome == MAIL_RETRY && is_throttle(j->res.code, j->res.reply) &&
+			           (s->sent > 0 || nlines > 1)) {
+				/* (A 421 as the very first line is a server that is down, not one that throttles.) */
+				slow_down(s, j->res.reply);
+				j->res.conn_failed = 0;
+				j->res.not_counted = 1;
+				if (tries[ji] < THROTTLE_TRIES && !stop) {
+					tries[ji]++;
+					push(&q, ji);
+					continue;
+				}
+			}
 			/* A connection-level failure: the jobs not started yet are not tried this time. */
 			if (j->res.conn_failed && !down)
 				down = &j->res;
@@ -519,12 +742,14 @@ int mail_smtp_send_many(struct mail_smtp *s, struct mail_job *jobs, size_t n,
 		if (active > 0) {
 			int64_t w = pace_wait_ns(s);
 			int ms = waiting ? 1 : 50;
-			if (next < n && active < s->nslots && w > 0 && w / 1000000 < ms)
+			if (q.head < q.tail && active < s->nslots && w > 0 && w / 1000000 < ms)
 				ms = (int)(w / 1000000) + 1;
 			curl_multi_poll(s->multi, NULL, 0, ms, NULL);
 			util_keepalive();
 		}
 	}
+	free(q.idx);
+	free(tries);
 	return 0;
 }
 
@@ -555,4 +780,59 @@ enum mail_outcome mail_smtp_send(struct mail_smtp *s, const char *from, const ch
 	mail_smtp_send_many(s, &j, 1, NULL, on_data ? before_one : NULL, NULL, &o);
 	*res = j.res;
 	return res->outcome;
+}
+
+/* check_once: one connection that stops after AUTH (CURLOPT_CONNECT_ONLY); QUIT on cleanup. */
+static CURLcode check_once(struct mail_smtp *s, char *reply, size_t size)
+{
+	struct slot *sl = &s->slots[0];
+	CURLcode rc;
+	long code = 0;
+	if (s->oauth)
+		curl_easy_setopt(sl->h, CURLOPT_XOAUTH2_BEARER, s->token);
+	curl_easy_setopt(sl->h, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(sl->h, CURLOPT_FRESH_CONNECT, 1L);
+	sl->nlines = 0;
+	sl->errbuf[0] = '\0';
+	rc = curl_easy_perform(sl->h);
+	curl_easy_getinfo(sl->h, CURLINFO_RESPONSE_CODE, &code);
+	last_reply(sl, code, reply, size);
+	return rc;
+}
+
+int mail_smtp_check(const struct config *cfg, char err[ERR_LEN])
+{
+	struct mail_smtp *s = NULL;
+	struct mail_result res;
+	char reply[256];
+	CURLcode rc;
+	int ret = -1;
+
+	memset(&res, 0, sizeof res);
+	if (mail_smtp_open(cfg, &s, err) != 0)
+		return -1;
+	if (s->oauth && get_token(s, 0, &res) != 0) {
+		util_strlcpy(err, res.err, ERR_LEN);
+		goto out;
+	}
+	rc = check_once(s, reply, sizeof reply);
+	if (s->oauth && auth_refused(rc)) {
+		if (get_token(s, 1, &res) != 0) {
+			util_strlcpy(err, res.err, ERR_LEN);
+			goto out;
+		}
+		rc = check_once(s, reply, sizeof reply);
+	}
+	if (rc == CURLE_OK)
+		ret = 0;
+	else if (auth_refused(rc))
+		err_set(err, "smtp: the server refused %s for %s (%s)%s", s->oauth ? "the OAuth2 access token" : "the password",
+		        cfg->smtp.username ? cfg->smtp.username : "", reply[0] ? reply : "no reply",
+		        s->oauth ? ": check that SMTP AUTH is allowed for this mailbox and the application's scope" : "");
+	else
+		err_set(err, "smtp: %s%s%s%s", s->slots[0].errbuf[0] ? s->slots[0].errbuf : curl_easy_strerror(rc),
+		        reply[0] ? " (server: " : "", reply, reply[0] ? ")" : "");
+out:
+	mail_smtp_close(s);
+	return ret;
 }

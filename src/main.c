@@ -18,6 +18,8 @@
 #include "occasiond/import.h"
 #include "occasiond/init.h"
 #include "occasiond/log.h"
+#include "occasiond/mail.h"
+#include "occasiond/oauth.h"
 #include "occasiond/mime.h"
 #include "occasiond/planner.h"
 #include "occasiond/report.h"
@@ -34,7 +36,8 @@ static const char usage_text[] =
 	"\n"
 	"commands:\n"
 	"  init DIR [--timezone ZONE]          write a new site: config, rules, templates to edit\n"
-	"  check [--data]                      validate config, rules, templates (and the data)\n"
+	"  check [--data] [--smtp]             validate config, rules, templates (and the data,\n"
+	"                                      the SMTP login)\n"
 	"  import stakeholders FILE.csv        insert or update stakeholders [--skip-invalid]\n"
 	"  import events FILE.csv              insert or update milestone events [--skip-invalid]\n"
 	"  plan [--from DATE] [--days N] [--format table|csv|json|ics]\n"
@@ -47,6 +50,8 @@ static const char usage_text[] =
 	"                                      the dispatch records\n"
 	"  mark ID... --as printed|signed|mailed|cancelled\n"
 	"                                      move cards along after the hand work\n"
+	"  optout ID|EMAIL...                  nothing more goes to those stakeholders\n"
+	"  oauth login [--device-url URL]      sign in (device code) and save the refresh token\n"
 	"  report [--from DATE] [--to DATE] [--silence WEEKS] [--at TIME] [--format table|json|html]\n"
 	"         [-o FILE]\n"
 	"                                      coverage, silences, cost, signing load, failures\n"
@@ -73,12 +78,14 @@ static const struct cmd_help helps[] = {
 	         "database and spool, once used). Then occasiond -c DIR/occasiond.yaml check passes.\n"
 	         "It never overwrites: an existing occasiond.yaml, occasions.yaml, templates or var\n"
 	         "in DIR is an error. The time zone is ZONE, else the machine's, else UTC.\n"},
-	{"check", "usage: occasiond check [--data]\n"
+	{"check", "usage: occasiond check [--data] [--smtp]\n"
 	          "Validates the config, the rules and every template, font and image they name.\n"
 	          "Each problem is printed as FILE:LINE:COL: error: MESSAGE (or warning:).\n"
 	          "--data also looks at the stakeholders: missing addresses, names a font cannot\n"
 	          "print, 29 February dates, birthdays without a year, unknown time zones and\n"
-	          "duplicates (the same email, or the same name and birthday).\n"},
+	          "duplicates (the same email, or the same name and birthday).\n"
+	          "--smtp also connects to the SMTP server, says STARTTLS and logs in (fetching an\n"
+	          "OAuth2 access token when auth is xoauth2 or oauthbearer), then quits: nothing is sent.\n"},
 	{"import", "usage: occasiond import stakeholders|events FILE.csv [--skip-invalid]\n"
 	           "Inserts or updates by id in one transaction. A bad row is reported as\n"
 	           "FILE:LINE: error: MESSAGE and nothing is written, unless --skip-invalid.\n"},
@@ -109,6 +116,15 @@ static const struct cmd_help helps[] = {
 	           "and unknown dispatches that need a person. --to is the reference date (default\n"
 	           "today); --at makes the report as of TIME. html is one self-contained page.\n"
 	           "Without --format, -o FILE's extension chooses it (.html, .json, else table).\n"},
+	{"oauth", "usage: occasiond oauth login [--device-url URL]\n"
+	          "Runs the OAuth2 device-code flow (RFC 8628) for mail.smtp.oauth2: prints a URL and a\n"
+	          "code to enter there as the mailbox's user, waits for the sign-in, then writes the\n"
+	          "refresh token to refresh_token_file (mode 0600). The device endpoint defaults to the\n"
+	          "token_url with /token replaced by /devicecode (Microsoft's); give --device-url else.\n"},
+	{"optout", "usage: occasiond optout ID|EMAIL...\n"
+	           "Marks the stakeholders with that id, or every one with that email (any case),\n"
+	           "opted out at once: nothing more is sent or planned for them, a retry waiting\n"
+	           "for them is skipped, and their records stay.\n"},
 	{NULL, NULL}
 };
 
@@ -264,9 +280,9 @@ static int get_format(const char *s, int allow_ics, int allow_html, int *fmt)
 
 static int cmd_check(const char *config_path, int argc, char **argv)
 {
-	int data = 0, nrest, rc;
+	int data = 0, smtp = 0, nrest, rc;
 	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	struct opt opts[] = {{"--data", 0, NULL, &data}, {NULL, 0, NULL, NULL}};
+	struct opt opts[] = {{"--data", 0, NULL, &data}, {"--smtp", 0, NULL, &smtp}, {NULL, 0, NULL, NULL}};
 	struct diags d = {0};
 	struct config *cfg = NULL;
 	struct ruleset *rs = NULL;
@@ -299,6 +315,15 @@ static int cmd_check(const char *config_path, int argc, char **argv)
 		}
 		store_close(st);
 		free(name);
+	}
+	if (cfg && smtp) {
+		char err[ERR_LEN];
+		if (cfg->transport != TRANSPORT_SMTP)
+			diags_add(&d, 0, "%s: error: --smtp: mail.transport is not smtp", config_path);
+		else if (mail_smtp_check(cfg, err) != 0)
+			diags_add(&d, 0, "%s: error: %s", config_path, err);
+		else
+			printf("%s: smtp: logged in to %s and quit, nothing sent\n", config_path, cfg->smtp.url);
 	}
 	diags_print(&d, stderr);
 	if (d.nerrors == 0)
@@ -744,6 +769,90 @@ out:
 	return rc;
 }
 
+/* optout */
+
+static int cmd_optout(const char *config_path, int argc, char **argv)
+{
+	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
+	struct opt opts[] = {{NULL, 0, NULL, NULL}};
+	int nrest, rc, bad = 0;
+	struct world w;
+	char err[ERR_LEN];
+
+	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	if (rc == EXIT_OK && nrest == 0)
+		rc = usage_error("usage: occasiond optout ID|EMAIL...%s", "");
+	if (rc != EXIT_OK || world_open(&w, config_path, 0, 1) != 0) {
+		free(rest);
+		return rc != EXIT_OK ? rc : EXIT_FAIL;
+	}
+	for (int i = 0; i < nrest; i++) {
+		char **ids = NULL;
+		size_t n = 0;
+		if (util_has_ctl(rest[i], NULL) || !rest[i][0]) {
+			log_err("optout: '%s' is not a stakeholder id or an email", rest[i]);
+			bad = 1;
+		} else if (store_optout(w.st, rest[i], &ids, &n, err) != 0) {
+			log_err("optout: %s", err);
+			bad = 1;
+		} else if (n == 0) {
+			log_err("optout: no stakeholder with the id or email '%s'", rest[i]);
+			bad = 1;
+		}
+		for (size_t k = 0; k < n; k++) {
+			printf("%s opted out\n", ids[k]);
+			free(ids[k]);
+		}
+		free(ids);
+	}
+	world_close(&w);
+	free(rest);
+	return bad ? EXIT_FAIL : EXIT_OK;
+}
+
+/* oauth login */
+
+static int cmd_oauth(const char *config_path, int argc, char **argv)
+{
+	const char *device_url = NULL;
+	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
+	struct opt opts[] = {{"--device-url", 1, &device_url, NULL}, {NULL, 0, NULL, NULL}};
+	int nrest, rc;
+	struct world w;
+	char err[ERR_LEN], *derived = NULL;
+
+	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	if (rc == EXIT_OK && (nrest != 1 || strcmp(rest[0], "login") != 0))
+		rc = usage_error("usage: occasiond oauth login [--device-url URL]%s", "");
+	free(rest);
+	if (rc != EXIT_OK)
+		return rc;
+	if (world_open(&w, config_path, 0, 0) != 0)
+		return EXIT_FAIL;
+	if (!w.cfg->smtp.oauth2.token_url) {
+		log_err("oauth login: %s has no mail.smtp.oauth2 section", config_path);
+		world_close(&w);
+		return EXIT_FAIL;
+	}
+	if (!device_url) {
+		/* Microsoft's device endpoint sits beside its token endpoint: .../oauth2/v2.0/devicecode */
+		const char *t = w.cfg->smtp.oauth2.token_url;
+		size_t n = strlen(t);
+		if (n > 6 && strcmp(t + n - 6, "/token") == 0)
+			device_url = derived = xasprintf("%.*s/devicecode", (int)(n - 6), t);
+	}
+	if (!device_url) {
+		log_err("oauth login: give --device-url (the provider's device authorization endpoint)");
+		rc = EXIT_USAGE;
+	} else if (oauth_login(w.cfg, device_url, stdout, err) != 0) {
+		log_err("%s", err);
+		rc = EXIT_FAIL;
+	}
+	free(derived);
+	world_close(&w);
+	return rc;
+}
+
 typedef int (*cmd_fn)(const char *config_path, int argc, char **argv);
 
 static const struct {
@@ -752,7 +861,8 @@ static const struct {
 } commands[] = {
 	{"check", cmd_check}, {"import", cmd_import}, {"plan", cmd_plan}, {"run", cmd_run},
 	{"serve", cmd_serve}, {"preview", cmd_preview}, {"log", cmd_log}, {"mark", cmd_mark},
-	{"report", cmd_report}, {"init", cmd_init},
+	{"report", cmd_report}, {"init", cmd_init}, {"optout", cmd_optout},
+	{"oauth", cmd_oauth},
 };
 
 int main(int argc, char **argv)

@@ -171,7 +171,41 @@ static int add_headers(const struct mime_message *m, struct strbuf *out, char er
 			return -1;
 		sb_addf(out, "X-Occasiond-Dispatch: %s\r\n", m->dispatch_id);
 	}
+	if (m->unsubscribe) {
+		if (mime_unsubscribe_check(m->unsubscribe, err) != 0)
+			return -1;
+		sb_addf(out, "List-Unsubscribe: <%s>\r\n", m->unsubscribe);
+		if (strncmp(m->unsubscribe, "https://", 8) == 0)
+			sb_adds(out, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
+	}
 	return 0;
+}
+
+int mime_unsubscribe_check(const char *url, char err[ERR_LEN])
+{
+	size_t n = strlen(url);
+	if (n > 500)
+		return err_set(err, "longer than 500 bytes");
+	for (size_t i = 0; i < n; i++)
+		if (url[i] <= 0x20 || url[i] >= 0x7f || strchr("<>,\"\\", url[i]))
+			return err_set(err, "a URL of printable ASCII without spaces, quotes, commas or angle brackets is needed");
+	if (strncmp(url, "mailto:", 7) == 0) {
+		const char *q = strchr(url + 7, '?');
+		char addr[256];
+		size_t alen = q ? (size_t)(q - url - 7) : n - 7;
+		if (alen >= sizeof addr)
+			return err_set(err, "mailto: address too long");
+		memcpy(addr, url + 7, alen);
+		addr[alen] = '\0';
+		if (!mime_addr_valid(addr))
+			return err_set(err, "mailto: '%s' is not a valid address", addr);
+		if (q && strspn(q + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789=&%-_.~+") != strlen(q + 1))
+			return err_set(err, "mailto: the part after '?' must be URL-encoded");
+		return 0;
+	}
+	if (strncmp(url, "https://", 8) == 0 && url[8] && url[8] != '/')
+		return 0;
+	return err_set(err, "expected mailto:ADDRESS or an https:// URL, got '%s'", url);
 }
 
 int mime_build(const struct mime_message *m, struct strbuf *out, char err[ERR_LEN])

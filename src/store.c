@@ -517,3 +517,13 @@ void store_scan_close(struct store_scan *sc)
 	sb_free(&sc->last_id);
 	free(sc);
 }
+
+/* ---- opt-out (the optout command) ---- */
+
+int store_optout(struct store *st, const char *key, char ***ids, size_t *n, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	if (st->be->optout(st->b, key, store_now(st), ids, n, why) < 0)
+		return err_set(err, "store: opt-out of %s: %s", key, why);
+	return 0;
+}

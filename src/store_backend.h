@@ -109,6 +109,12 @@ struct store_backend {
 	int (*watch_fd)(struct store_be *b, char why[ERR_LEN]);
 	void (*watch_mark)(struct store_be *b);
 	int (*changed)(struct store_be *b);
+
+	/*
+	 * optout: opted_out "1" (updated_at now) for the stakeholder whose id is key and, when key
+	 * holds an '@', every one with that email in any case; *ids the ids marked (malloc'd). 0, -1.
+	 */
+	int (*optout)(struct store_be *b, const char *key, int64_t now, char ***ids, size_t *n, char why[ERR_LEN]);
 };
 
 extern const struct store_backend store_backend_sqlite;

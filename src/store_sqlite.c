@@ -1440,6 +1440,41 @@ static int sq_scan_next(struct store_be_scan *sc, const struct store_sh_row **ro
 	return 1;
 }
 
+/* ---- opt-out ---- */
+
+static int sq_optout(struct store_be *st, const char *key, int64_t now, char ***ids, size_t *n, char why[ERR_LEN])
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+	*ids = NULL;
+	*n = 0;
+	/* An id, or an email in any case: every stakeholder with that address. */
+	rc = sqlite3_prepare_v2(st->db,
+	                        "UPDATE stakeholders SET opted_out = '1', updated_at = ?2 "
+	                        "WHERE id = ?1 OR (instr(?1, '@') > 0 AND lower(email) = lower(?1)) RETURNING id",
+	                        -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, now);
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			*ids = xreallocarray(*ids, *n + 1, sizeof **ids);
+			(*ids)[(*n)++] = xstrdup((const char *)sqlite3_column_text(s, 0));
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		err_set(why, "%s", sqlite3_errmsg(st->db));
+		sqlite3_finalize(s);
+		for (size_t i = 0; i < *n; i++)
+			free((*ids)[i]);
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+		return -1;
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
 const struct store_backend store_backend_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1472,4 +1507,5 @@ const struct store_backend store_backend_sqlite = {
 	.watch_fd = sq_watch_fd,
 	.watch_mark = sq_watch_mark,
 	.changed = sq_changed,
+	.optout = sq_optout,
 };

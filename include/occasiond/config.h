@@ -20,6 +20,19 @@
 
 enum mail_transport { TRANSPORT_MAILDIR, TRANSPORT_SMTP };
 enum smtp_tls { TLS_STARTTLS, TLS_IMPLICIT, TLS_NONE };
+/* How occasiond authenticates to the SMTP server: a password, or an OAuth2 access token (SASL). */
+enum smtp_auth { AUTH_PASSWORD, AUTH_XOAUTH2, AUTH_OAUTHBEARER };
+extern const char *const smtp_auth_names[];
+
+/* mail.smtp.oauth2 (CONTRACT §3): where access tokens come from. Paths resolved. */
+struct oauth2_cfg {
+	char *token_url;          /* https:// */
+	char *client_id;
+	char *client_secret_file; /* or NULL (public clients) */
+	char *refresh_token_file; /* rewritten when the server rotates the refresh token */
+	char *scope;              /* or NULL */
+	char *ca_file;            /* or NULL: the system's */
+};
 
 struct config {
 	char *path;               /* the config file */
@@ -48,7 +61,11 @@ struct config {
 		long rate_per_minute;
 		long timeout_secs;
 		long connections;      /* parallel connections, 1 by default */
+		enum smtp_auth auth;   /* password unless auth: says otherwise */
+		struct oauth2_cfg oauth2;   /* token_url set when the oauth2 section is there */
+		char *token_command;   /* or NULL: run as /bin/sh -c CMD, prints an access token */
 	} smtp;
+	char *unsubscribe;        /* mail.unsubscribe: a mailto: or https: URL, or NULL */
 	struct {
 		long attempts;
 		int64_t first_delay;

@@ -47,6 +47,8 @@ struct mail_result {
 	int data_started;         /* the data phase began (the server said 354) */
 	int conn_failed;          /* the connection itself failed (connect, TLS, AUTH, 421): the next
 	                             messages of this run would fail the same way */
+	int not_counted;          /* not the message's fault (no OAuth2 token, the server throttling,
+	                             a stop): the attempt is not counted against mail.retry.attempts */
 };
 
 /* One message for mail_smtp_send_many; the caller owns every pointer. */
@@ -70,6 +72,18 @@ struct mail_smtp;
 int mail_smtp_open(const struct config *cfg, struct mail_smtp **out, char err[ERR_LEN]);
 void mail_smtp_close(struct mail_smtp *s);    /* NULL is fine */
 /*
+ * mail_smtp_set_stop: stopping (may be NULL) is asked while the session waits to send a
+ * message again that the server throttled; non-zero gives that message up for this run
+ * (MAIL_RETRY, not counted).
+ */
+void mail_smtp_set_stop(struct mail_smtp *s, int (*stopping)(void));
+/*
+ * mail_smtp_check: connects to cfg's server, says EHLO, STARTTLS and AUTH (an OAuth2 token
+ * fetched as for sending) and QUIT; sends no message. 0, or -1 with err saying what failed
+ * and what to do.
+ */
+int mail_smtp_check(const struct config *cfg, char err[ERR_LEN]);
+/*
  * mail_smtp_send: one message (already CRLF, never altered: libcurl dot-stuffs it) from
  * envelope sender from to rcpt[0..nrcpt). Paces itself to rate_per_minute (sleeping, with
  * util_keepalive calls). on_data, when not NULL, is called once, when the server has
@@ -91,7 +105,11 @@ enum mail_outcome mail_smtp_send(struct mail_smtp *s, const char *from, const ch
  * out; transfers reaching 354 at about the same time share one call. Non-zero aborts those
  * k (MAIL_RETRY). on_done (may be NULL) is called once per job as soon as its outcome is
  * in its res. A connection-level failure leaves the jobs not yet started with the same
- * result, untried. Returns 0.
+ * result, untried. With auth xoauth2/oauthbearer the access token comes from oauth.c before
+ * the first job; a token the server refuses is replaced once and the job tried again. A
+ * reply that says the server throttles (421 4.7.0, 451 4.7.28, 452 4.5.3, 4.3.2) halves the
+ * session's pace (logged; it creeps back towards rate_per_minute, never past it) and puts
+ * the job back in the queue, a few times at most. Returns 0.
  */
 int mail_smtp_send_many(struct mail_smtp *s, struct mail_job *jobs, size_t n,
                         int (*prepare)(void *arg, struct mail_job *job),

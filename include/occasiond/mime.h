@@ -37,6 +37,7 @@ struct mime_message {
 	const struct mime_attachment *attachments;
 	size_t nattachments;
 	const char *dispatch_id;           /* X-Occasiond-Dispatch header value, or NULL */
+	const char *unsubscribe;           /* List-Unsubscribe URL (mime_unsubscribe_check), or NULL */
 };
 
 /*
@@ -45,6 +46,14 @@ struct mime_message {
  * the current time (UTC). message_id and subject are required.
  */
 int mime_build(const struct mime_message *m, struct strbuf *out, char err[ERR_LEN]);
+
+/*
+ * mime_unsubscribe_check: 0 when url may stand in List-Unsubscribe (RFC 2369): "mailto:" and a
+ * valid address (an optional ?subject=... of URL-safe characters), or "https://" and a host,
+ * printable ASCII without spaces, angle brackets or commas, at most 500 bytes. -1 with err.
+ * An https URL also gets List-Unsubscribe-Post (RFC 8058 one-click) from mime_build.
+ */
+int mime_unsubscribe_check(const char *url, char err[ERR_LEN]);
 
 /*
  * mime_addr_valid: 1 for a strict addr-spec: dot-atom local part of ASCII atext (<= 64),

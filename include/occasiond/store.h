@@ -186,4 +186,11 @@ int store_scan_open(struct store *st, uint32_t fields, int custom, int events, i
 int store_scan_next(struct store_scan *sc, const struct store_sh_row **row, char err[ERR_LEN]);
 void store_scan_close(struct store_scan *sc);   /* NULL is fine */
 
+/*
+ * store_optout: marks opted out (opted_out "1") the stakeholder whose id is key and, when
+ * key holds an '@', every stakeholder with that email (any case), at once. *ids (malloc'd,
+ * each freed by the caller) receives the ids marked, *n how many (0: none matched). 0 or -1.
+ */
+int store_optout(struct store *st, const char *key, char ***ids, size_t *n, char err[ERR_LEN]);
+
 #endif

@@ -108,8 +108,7 @@ server() {
 	: > "$sd/events.log"
 	"$PY" "$ROOT/tests/e2e/smtpd.py" "$sd" --cert "$C/srv.pem" --key "$C/srv.key" "$@" 2>"$sd/stderr" &
 	SRV_PID=$!
-	i=0
-	while [ ! -s "$sd/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	wait_for 30 test -s "$sd/port"   # a busy machine may take seconds to start Python
 	PORT=$(cat "$sd/port" 2>/dev/null)
 	sed -i "s/:PORT\$/:$PORT/; s/127\.0\.0\.1:[0-9]*\$/127.0.0.1:$PORT/" "$CFG"
 }
@@ -132,6 +131,10 @@ newcase starttls starttls smtp "$AUTHCFG"
 server "$D" --tls starttls --auth occasiond:s3cret-pass
 OCC check > "$D/check.out" 2>&1
 eq "check accepts the smtp config" "$?" 0
+OCC check --smtp > "$D/check.out" 2>&1
+eq "check --smtp with a password: exit 0" "$?" 0
+check_out "check --smtp: AUTH PLAIN inside TLS" "AUTH PLAIN ok tls=yes" "$D/srv/events.log"
+check_not "check --smtp: nothing sent" "MAIL " "$D/srv/events.log"
 OCC run --once --at $AT > "$D/run.out" 2>"$D/run.err"
 eq "starttls: run exits 0" "$?" 0
 eq "starttls: status sent" "$(field p1 status)" sent
@@ -489,3 +492,34 @@ stop
 printf 's3cret-pass\n' > "$T/pw"
 check_not "the password never appears in the log (with -v), nor in a record" "s3cret-pass" "$D/v.out"
 check_not "nor the wrong one after a failed AUTH" "wrong-pass" "$D/v.out"
+
+# Throttling: a server answering 451 4.7.28 to every third MAIL FROM. Every message is sent
+# once, none spends an attempt on it, and the log says the pace went down.
+{
+	echo "id,first_name,last_name,email"
+	for i in 1 2 3 4 5 6 7 8 9; do echo "t$i,Tia,Number$i,t$i@example.com"; done
+} > "$T/nine.csv"
+newcase throttle none smtp "" "$T/nine.csv"
+sed -i 's|^  from: .*|&\n  unsubscribe: "https://acme.example/unsubscribe?list=notes"|' "$CFG"
+server "$D" --tls none --mode throttle3
+"$OCCASIOND" -v -c "$CFG" run --once --at $AT > "$D/run.out" 2> "$D/run.err"
+eq "throttled: run exits 0" "$?" 0
+eq "throttled: all nine sent" "$(sql "$D/var/occasiond.db" "select count(*) from dispatches where status='sent'")" 9
+eq "throttled: each exactly once at the server" "$(cat "$D"/srv/*.rcpt | sort | uniq -d | wc -l) $(ls "$D"/srv/*.eml | wc -l)" "0 9"
+eq "throttled: one attempt each" "$(sql "$D/var/occasiond.db" "select max(attempts) from dispatches")" 1
+check_out "throttled: the slower pace is logged" "the server throttles (451 4.7.28" "$D/run.err"
+check_out "... with the new rate" "pace slowed to" "$D/run.err"
+stop
+check_out "mail.unsubscribe: List-Unsubscribe on the message" "List-Unsubscribe: <https://acme.example/unsubscribe?list=notes>" "$D/srv/1.eml"
+check_out "... and RFC 8058 one-click for an https URL" "List-Unsubscribe-Post: List-Unsubscribe=One-Click" "$D/srv/1.eml"
+
+# optout: by id and by email (any case); an unknown one is an error naming it.
+OCC optout t1 T2@EXAMPLE.COM > "$D/optout.out" 2> "$D/optout.err"
+eq "optout: exit 0" "$?" 0
+eq "optout: both marked at once" "$(sql "$D/var/occasiond.db" "select group_concat(id) from stakeholders where opted_out='1'")" "t1,t2"
+OCC optout nobody > "$D/optout.out" 2> "$D/optout.err"
+eq "optout unknown: exit 1" "$?" 1
+check_out "optout unknown: said" "no stakeholder with the id or email 'nobody'" "$D/optout.err"
+sed -i 's|^  unsubscribe: .*|  unsubscribe: "http://acme.example/u"|' "$CFG"
+OCC check > "$D/check.out" 2>&1
+check_out "mail.unsubscribe: http (not https or mailto) refused" "unsubscribe: expected mailto:ADDRESS or an https:// URL" "$D/check.out"
