@@ -1,55 +1,92 @@
-/* import: CSV rows -> validated records -> one store transaction. */
+/*
+ * import: rows -> validated records -> one store transaction, streamed: each row is read,
+ * validated and written before the next is read, so memory does not grow with the file.
+ * All or nothing still holds: the transaction is committed only when no row was bad
+ * (or with skip_invalid), and a duplicate id is found through the store's table of the ids
+ * this import has seen.
+ */
 #include "occasiond/import.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "occasiond/csv.h"
 #include "occasiond/model.h"
 
-#define IMPORT_MAX_ROWS 5000000
+/* Past this many reported rows, the rest are counted, not listed (a wrong file must not fill memory). */
+#define IMPORT_MAX_REPORTED 1000
 
-struct row {
-	long line;
-	struct stakeholder sh;
-	struct event ev;
+struct importer {
+	struct store *st;
+	const char *path;
+	int events, skip_invalid;
+	struct import_stats *stats;
+	struct diags *d;
+	size_t unreported;
+	int writing;      /* 0 once a bad row makes the import fail: the rest is only validated */
 };
 
-static void rows_free(struct row *rows, size_t n, int events)
+/* bad_row: reports one bad row (the first IMPORT_MAX_REPORTED of them). */
+static void bad_row(struct importer *im, long line, const char *msg)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (events)
-			event_clear(&rows[i].ev);
-		else
-			stakeholder_clear(&rows[i].sh);
+	im->stats->invalid++;
+	if (!im->skip_invalid)
+		im->writing = 0;
+	if (im->d->nerrors >= IMPORT_MAX_REPORTED) {
+		im->unreported++;
+		return;
 	}
-	free(rows);
+	diags_add(im->d, 0, "%s:%ld: error: %s", im->path, line, msg);
 }
 
-/* A sorted index of ids, to report a stakeholder given twice in one file. */
-struct seen {
-	const char *id;
-	long line;
-};
-
-static int seen_cmp(const void *a, const void *b)
+/* take_row: validates one record and writes it. 0, or -1 when the store failed (the import ends). */
+static int take_row(struct importer *im, char *const *header, size_t nheader, const struct csv_record *rec,
+                    struct stakeholder *sh, struct event *ev)
 {
-	const struct seen *x = a, *y = b;
-	int c = strcmp(x->id, y->id);
-	return c ? c : (x->line > y->line) - (x->line < y->line);
+	char err[ERR_LEN];
+	long first;
+	int bad = im->events ? model_event_from_row(header, nheader, rec->fields, rec->lens, rec->n, ev, err)
+	                     : model_stakeholder_from_row(header, nheader, rec->fields, rec->lens, rec->n, sh, err);
+	if (bad) {
+		bad_row(im, rec->line, err);
+		return 0;
+	}
+	if (!im->events) {
+		if (store_import_seen(im->st, sh->f[SH_ID], rec->line, &first, err) < 0)
+			goto store_failed;
+		if (first) {
+			char msg[ERR_LEN];
+			snprintf(msg, sizeof msg, "duplicate id '%s' (also on line %ld)", sh->f[SH_ID], first);
+			bad_row(im, rec->line, msg);
+			return 0;
+		}
+	}
+	if (!im->writing)
+		return 0;
+	if (store_import_put(im->st, im->events ? NULL : sh, ev, err) < 0) {
+		bad_row(im, rec->line, err);
+		return 0;
+	}
+	im->stats->written++;
+	return 0;
+store_failed:
+	diags_add(im->d, 0, "%s:%ld: error: %s", im->path, rec->line, err);
+	return -1;
 }
 
 int import_csv(struct store *st, const char *path, int events, int skip_invalid, struct import_stats *stats,
                struct diags *d)
 {
+	struct importer im = {st, path, events, skip_invalid, stats, d, 0, 1};
 	struct csv_reader *r = NULL;
 	struct csv_record rec, head;
-	struct row *rows = NULL;
+	struct stakeholder sh = {0};
+	struct event ev = {0};
 	char **header = NULL;
-	size_t nheader = 0, nrows = 0;
+	size_t nheader = 0;
 	char err[ERR_LEN];
-	int rc = -1, more;
-	size_t before = d->nerrors;
+	int rc = -1, more, begun = 0;
 
 	memset(stats, 0, sizeof *stats);
 	if (csv_open(path, &r, err) != 0) {
@@ -75,86 +112,41 @@ int import_csv(struct store *st, const char *path, int events, int skip_invalid,
 		diags_add(d, 0, "%s:%ld: error: %s", path, head.line, err);
 		goto out;
 	}
+	if (store_import_begin(st, skip_invalid, err) != 0) {
+		diags_add(d, 0, "%s", err);
+		goto out;
+	}
+	begun = 1;
 	while ((more = csv_next(r, &rec, err)) > 0) {
-		struct row *row;
-		int bad;
 		stats->rows++;
-		if (nrows >= IMPORT_MAX_ROWS) {
-			diags_add(d, 0, "%s:%ld: error: more than %d rows", path, rec.line, IMPORT_MAX_ROWS);
+		if (take_row(&im, header, nheader, &rec, &sh, &ev) < 0)
 			goto out;
-		}
-		if (rec.n != nheader) {
-			diags_add(d, 0, "%s:%ld: error: %zu fields, the header has %zu", path, rec.line, rec.n, nheader);
-			stats->invalid++;
-			continue;
-		}
-		rows = xreallocarray(rows, nrows + 1, sizeof *rows);
-		row = &rows[nrows];
-		memset(row, 0, sizeof *row);
-		row->line = rec.line;
-		bad = events ? model_event_from_row(header, nheader, rec.fields, rec.lens, rec.n, &row->ev, err)
-		             : model_stakeholder_from_row(header, nheader, rec.fields, rec.lens, rec.n, &row->sh, err);
-		if (bad) {
-			diags_add(d, 0, "%s:%ld: error: %s", path, rec.line, err);
-			stats->invalid++;
-			if (events)
-				event_clear(&row->ev);
-			else
-				stakeholder_clear(&row->sh);
-			continue;
-		}
-		nrows++;
 	}
 	if (more < 0) {
 		/* A broken quote makes the rest of the file unreadable: nothing is written. */
 		diags_add(d, 0, "%s", err);
 		goto out;
 	}
-	if (!events && nrows > 1) {
-		struct seen *s = xcalloc(nrows, sizeof *s);
-		for (size_t i = 0; i < nrows; i++)
-			s[i] = (struct seen){rows[i].sh.f[SH_ID], rows[i].line};
-		qsort(s, nrows, sizeof *s, seen_cmp);
-		for (size_t i = 1; i < nrows; i++)
-			if (strcmp(s[i].id, s[i - 1].id) == 0) {
-				diags_add(d, 0, "%s:%ld: error: duplicate id '%s' (also on line %ld)", path, s[i].line, s[i].id,
-				          s[i - 1].line);
-				stats->invalid++;
-			}
-		free(s);
-	}
-	if (d->nerrors != before && !skip_invalid)
+	if (im.unreported)
+		diags_add(d, 0, "%s: error: %zu more bad rows not listed", path, im.unreported);
+	if (!im.writing)
 		goto out;
-
-	if (store_begin(st, err) != 0) {
+	begun = 0;
+	if (store_import_end(st, 1, err) != 0) {
 		diags_add(d, 0, "%s", err);
-		goto out;
-	}
-	for (size_t i = 0; i < nrows; i++) {
-		int bad = events ? store_put_event(st, &rows[i].ev, err) : store_put_stakeholder(st, &rows[i].sh, err);
-		if (bad) {
-			diags_add(d, 0, "%s:%ld: error: %s", path, rows[i].line, err);
-			stats->invalid++;
-			if (!skip_invalid) {
-				store_rollback(st);
-				stats->written = 0;
-				goto out;
-			}
-			continue;
-		}
-		stats->written++;
-	}
-	if (store_commit(st, err) != 0) {
-		diags_add(d, 0, "%s", err);
-		stats->written = 0;
 		goto out;
 	}
 	rc = 0;
 out:
+	if (begun)
+		store_import_end(st, 0, err);
+	if (rc != 0)
+		stats->written = 0;
+	stakeholder_clear(&sh);
+	event_clear(&ev);
 	for (size_t i = 0; i < nheader; i++)
 		free(header[i]);
 	free(header);
-	rows_free(rows, nrows, events);
 	csv_close(r);
 	return rc;
 }

@@ -95,6 +95,7 @@ enum stmt_id {
 	ST_SH_PUT, ST_SH_GET, ST_SH_ALL, ST_SHF_DEL, ST_SHF_PUT, ST_SHF_GET, ST_SHF_ALL, ST_SHF_NAMES,
 	ST_EV_PUT, ST_EV_ALL,
 	ST_DS_CLAIM, ST_DS_UPDATE, ST_DS_DELETE, ST_DS_GET,
+	ST_IMP_SEEN, ST_IMP_LINE, ST_IMP_SAVE, ST_IMP_RELEASE, ST_IMP_UNDO,
 	ST__N
 };
 
@@ -129,6 +130,12 @@ static const char *const fixed_sql[ST__N] = {
 	                 "last_reply = ?16, updated_at = ?17 WHERE id = ?18",
 	[ST_DS_DELETE] = "DELETE FROM dispatches WHERE id = ?1",
 	[ST_DS_GET] = "SELECT " DS_COLS " FROM dispatches WHERE id = ?1",
+	/* The ids one import has written so far (temp.import_ids exists while it runs). */
+	[ST_IMP_SEEN] = "INSERT INTO temp.import_ids(id, line) VALUES(?1, ?2) ON CONFLICT(id) DO NOTHING",
+	[ST_IMP_LINE] = "SELECT line FROM temp.import_ids WHERE id = ?1",
+	[ST_IMP_SAVE] = "SAVEPOINT import_row",
+	[ST_IMP_RELEASE] = "RELEASE import_row",
+	[ST_IMP_UNDO] = "ROLLBACK TO import_row",
 };
 
 /* The filters of store_list_dispatches, one bit each; a statement is cached per combination. */
@@ -145,6 +152,7 @@ struct store {
 	sqlite3_stmt *list_stmts[1 << F__N];
 	int64_t clock;   /* 0: time() */
 	int ready;       /* opened and migrated */
+	int importing;   /* between store_import_begin and store_import_end: 1, or 2 with a savepoint per row */
 };
 
 static int64_t store_now(const struct store *st)
@@ -538,6 +546,7 @@ void store_close(struct store *st)
 		return;
 	for (int i = 0; i < ST__N; i++)
 		sqlite3_finalize(st->stmts[i]);
+	st->importing = 0;
 	for (int i = 0; i < 1 << F__N; i++)
 		sqlite3_finalize(st->list_stmts[i]);
 	if (st->db) {
@@ -611,12 +620,25 @@ static int put_custom(struct store *st, const struct stakeholder *sh, char why[E
 	return 0;
 }
 
-int store_put_stakeholder(struct store *st, const struct stakeholder *sh, char err[ERR_LEN])
+/* put_rows: the stakeholder's row and its custom fields, inside the caller's transaction. */
+static int put_rows(struct store *st, const struct stakeholder *sh, char why[ERR_LEN])
 {
 	/* Columns written on update: those the row had, or all of them. */
 	int64_t mask = sh->present ? (int64_t)sh->present : (int64_t)((1ul << SH_NFIELDS) - 1);
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = stmt(st, ST_SH_PUT, why);
 	struct binder b;
+	if (!s)
+		return -1;
+	b = bind_to(s);
+	for (int i = 0; i < SH_NFIELDS; i++)
+		b_text(&b, i + 1, sh->f[i]);
+	b_int(&b, SH_NFIELDS + 1, store_now(st));
+	b_int(&b, SH_NFIELDS + 2, mask);
+	return run(st, &b, why) == 0 && put_custom(st, sh, why) == 0 ? 0 : -1;
+}
+
+int store_put_stakeholder(struct store *st, const struct stakeholder *sh, char err[ERR_LEN])
+{
 	enum tx_mode mode;
 	char why[ERR_LEN];
 	int ok;
@@ -625,15 +647,7 @@ int store_put_stakeholder(struct store *st, const struct stakeholder *sh, char e
 		return err_set(err, "store: cannot save a stakeholder without an id");
 	if (tx_enter(st, &mode, why) < 0)
 		return err_set(err, "store: cannot save stakeholder %s: %s", sh->f[SH_ID], why);
-	ok = (s = stmt(st, ST_SH_PUT, why)) != NULL;
-	if (ok) {
-		b = bind_to(s);
-		for (int i = 0; i < SH_NFIELDS; i++)
-			b_text(&b, i + 1, sh->f[i]);
-		b_int(&b, SH_NFIELDS + 1, store_now(st));
-		b_int(&b, SH_NFIELDS + 2, mask);
-		ok = run(st, &b, why) == 0 && put_custom(st, sh, why) == 0;
-	}
+	ok = put_rows(st, sh, why) == 0;
 	if (tx_leave(st, mode, ok, why) < 0)
 		return err_set(err, "store: cannot save stakeholder %s: %s", sh->f[SH_ID], why);
 	return 0;
@@ -1392,4 +1406,111 @@ int store_scan_next(struct store_scan *sc, const struct store_sh_row **row, char
 		return err_set(err, "store: cannot read the stakeholders: %s", why);
 	*row = &sc->row;
 	return 1;
+}
+
+/* ---- bulk import ---- */
+
+/*
+ * The ids an import has seen live in a temporary table (SQLite's temp database spills to a
+ * file when its cache is full), so a duplicate is found in memory that does not grow with the
+ * file. Its statements are prepared once and reused for every row.
+ */
+int store_import_begin(struct store *st, int per_row_undo, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	if (st->importing)
+		return err_set(err, "store: an import is already running");
+	if (exec(st, "BEGIN IMMEDIATE", why) < 0)
+		return err_set(err, "store: cannot begin the import: %s", why);
+	if (exec(st, "CREATE TEMP TABLE IF NOT EXISTS import_ids(id TEXT PRIMARY KEY, line INTEGER NOT NULL) "
+	             "WITHOUT ROWID; DELETE FROM temp.import_ids", why) < 0) {
+		store_rollback(st);
+		return err_set(err, "store: cannot begin the import: %s", why);
+	}
+	st->importing = per_row_undo ? 2 : 1;
+	return 0;
+}
+
+int store_import_seen(struct store *st, const char *id, long line, long *first_line, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	sqlite3_stmt *s;
+	struct binder b;
+	int rc;
+
+	*first_line = 0;
+	if (!st->importing)
+		return err_set(err, "store: no import is running");
+	if (!(s = stmt(st, ST_IMP_SEEN, why)))
+		return err_set(err, "store: cannot check id %s: %s", id, why);
+	b = bind_to(s);
+	b_text(&b, 1, id);
+	b_int(&b, 2, line);
+	if (run(st, &b, why) < 0)
+		return err_set(err, "store: cannot check id %s: %s", id, why);
+	if (sqlite3_changes(st->db) > 0)
+		return 0;
+	if (!(s = stmt(st, ST_IMP_LINE, why)))
+		return err_set(err, "store: cannot check id %s: %s", id, why);
+	b = bind_to(s);
+	b_text(&b, 1, id);
+	rc = next_row(st, &b, why);
+	if (rc < 0)
+		return err_set(err, "store: cannot check id %s: %s", id, why);
+	*first_line = rc == 1 ? (long)sqlite3_column_int64(s, 0) : -1;
+	stmt_done(s);
+	return 0;
+}
+
+/* step_fixed: runs one of the statements without parameters. */
+static int step_fixed(struct store *st, enum stmt_id id, char why[ERR_LEN])
+{
+	sqlite3_stmt *s = stmt(st, id, why);
+	struct binder b = bind_to(s);
+	return s ? run(st, &b, why) : -1;
+}
+
+int store_import_put(struct store *st, const struct stakeholder *sh, const struct event *ev, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	int rc;
+	if (!st->importing)
+		return err_set(err, "store: no import is running");
+	/*
+	 * All or nothing: a failure rolls back the whole import, so the row needs no savepoint of
+	 * its own. With skip_invalid the good rows stay: a failed row is undone alone.
+	 */
+	if (st->importing == 2 && step_fixed(st, ST_IMP_SAVE, why) < 0)
+		return err_set(err, "store: cannot save: %s", why);
+	if (!sh)
+		rc = store_put_event(st, ev, err);
+	else if (!sh->f[SH_ID] || !*sh->f[SH_ID])
+		rc = err_set(err, "store: cannot save a stakeholder without an id");
+	else if ((rc = put_rows(st, sh, why)) < 0)
+		err_set(err, "store: cannot save stakeholder %s: %s", sh->f[SH_ID], why);
+	if (st->importing == 2) {
+		if (rc < 0)
+			step_fixed(st, ST_IMP_UNDO, why);
+		if (step_fixed(st, ST_IMP_RELEASE, why) < 0 && rc == 0)
+			return err_set(err, "store: cannot save: %s", why);
+	}
+	return rc;
+}
+
+int store_import_end(struct store *st, int commit, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	int was = st->importing;
+	st->importing = 0;
+	if (!was)
+		return commit ? err_set(err, "store: no import is running") : 0;
+	sqlite3_exec(st->db, "DELETE FROM temp.import_ids", NULL, NULL, NULL);
+	if (!commit) {
+		store_rollback(st);
+		return 0;
+	}
+	if (exec(st, "COMMIT", why) == 0)
+		return 0;
+	store_rollback(st);
+	return err_set(err, "store: cannot commit the import: %s", why);
 }
