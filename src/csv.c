@@ -223,21 +223,6 @@ static int peek_raw(struct csv_reader *r, size_t n)
 	return 0;
 }
 
-/* utf8_prefix_valid: valid UTF-8, but for a character cut at the end of the sample. */
-static int utf8_prefix_valid(const char *s, size_t len, int whole)
-{
-	size_t cut = len;
-	if (!whole) {
-		/* Step back over at most 3 bytes of a character that the sample may have cut. */
-		size_t k = 0;
-		while (k < 3 && k < len && ((unsigned char)s[len - 1 - k] & 0xC0) == 0x80)
-			k++;
-		if (k < len && ((unsigned char)s[len - 1 - k] & 0xC0) == 0xC0)
-			cut = len - 1 - k;
-	}
-	return util_utf8_valid(s, cut);
-}
-
 /* set_decoder: decodes the rest of the file (the bytes in buf first) from e. */
 static int set_decoder(struct csv_reader *r, const struct enc *e, char err[ERR_LEN])
 {
@@ -323,17 +308,8 @@ int csv_open_opts(const char *path, const struct csv_opts *o, struct csv_reader 
 		err_set(err, "%s:1: error: the file starts with a %s byte-order mark, not %s", path, e->name, want->name);
 		goto fail;
 	}
-	if (!e && want) {
-		e = want;
-	} else if (!e) {
-		e = &encodings[0];
-		if (!utf8_prefix_valid(r->buf, r->len, r->eof)) {
-			/* What Excel writes as "CSV" on a Western Windows: say so, once. */
-			e = &encodings[3];
-			snprintf(r->note, sizeof r->note, "%s: note: not UTF-8: read as windows-1252 (--encoding to say otherwise)",
-			         path);
-		}
-	}
+	if (!e)
+		e = want ? want : &encodings[0];
 	if (set_decoder(r, e, err) < 0)
 		goto fail;
 	r->delim = o->delimiter;

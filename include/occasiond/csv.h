@@ -30,9 +30,9 @@ struct csv_opts {
 };
 /*
  * csv_open_opts: reads path decoded to UTF-8 through iconv. A byte-order mark (UTF-8, UTF-16
- * LE/BE) decides the encoding; without one and without o->encoding, a file whose first 16 KB
- * are not UTF-8 is read as windows-1252 (a superset of ISO-8859-1's printable characters),
- * with a note. A byte the encoding cannot hold is a csv_next error at its line. o may be NULL.
+ * LE/BE) decides the encoding, else o->encoding, else UTF-8 (whose invalid bytes are the
+ * caller's to find). A byte the encoding cannot hold is a csv_next error at its line; a BOM
+ * that contradicts o->encoding is an error. o may be NULL.
  * 0 or -1 with err.
  */
 int csv_open_opts(const char *path, const struct csv_opts *o, struct csv_reader **out, char err[ERR_LEN]);
