@@ -117,6 +117,8 @@ install: all
 	install -m 0644 man/occasiond.yaml.5 $(DESTDIR)$(MANDIR)/man5/occasiond.yaml.5
 	cp -R templates/. $(DESTDIR)$(DATADIR)/templates/
 	cp -R fonts/. $(DESTDIR)$(DATADIR)/fonts/
+	install -d $(DESTDIR)$(DATADIR)/maps
+	install -m 0644 maps/*.yaml $(DESTDIR)$(DATADIR)/maps/
 	chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)
 	sed -e 's|/usr/local/sbin/occasiond|$(SBINDIR)/occasiond|' -e 's|/etc/occasiond/|$(SYSCONFDIR)/occasiond/|g' \
 	  systemd/occasiond.service > $(DESTDIR)$(UNITDIR)/occasiond.service

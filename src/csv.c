@@ -297,17 +297,16 @@ int csv_open_opts(const char *path, const struct csv_opts *o, struct csv_reader 
 		err_set(err, "cannot read %s: %s", path, strerror(r->io_errno));
 		goto fail;
 	}
-	/* A byte-order mark says what the file is; a named encoding that contradicts it is an error. */
+	/*
+	 * A byte-order mark says what the file is, whatever was named: a preset names the encoding
+	 * of a system's export without one (Outlook's desktop export), and its web export has one.
+	 */
 	if (r->len >= 3 && memcmp(r->buf, "\xEF\xBB\xBF", 3) == 0)
 		e = &encodings[0], r->pos = 3;
 	else if (r->len >= 2 && memcmp(r->buf, "\xFF\xFE", 2) == 0)
 		e = &encodings[1], r->pos = 2;
 	else if (r->len >= 2 && memcmp(r->buf, "\xFE\xFF", 2) == 0)
 		e = &encodings[2], r->pos = 2;
-	if (e && want && strncmp(e->name, want->name, 3) != 0) {
-		err_set(err, "%s:1: error: the file starts with a %s byte-order mark, not %s", path, e->name, want->name);
-		goto fail;
-	}
 	if (!e)
 		e = want ? want : &encodings[0];
 	if (set_decoder(r, e, err) < 0)

@@ -23,6 +23,8 @@ struct target {
 	char *field;            /* our column (standard or custom) */
 	enum tkind kind;
 	char *column;           /* TK_COLUMN, TK_KEEP: the source column's name */
+	char **alts;            /* TK_COLUMN: other names it may go by (a list in the map: the first present) */
+	size_t nalts;
 	size_t col;             /* its index once bound */
 	char *tmpl;             /* TK_TEMPLATE */
 	char *format;           /* a date format, or NULL */
@@ -72,6 +74,9 @@ static void target_free(struct target *t)
 {
 	free(t->field);
 	free(t->column);
+	for (size_t i = 0; i < t->nalts; i++)
+		free(t->alts[i]);
+	free(t->alts);
 	free(t->tmpl);
 	free(t->format);
 	for (size_t i = 0; i < t->nvalues; i++) {
@@ -273,6 +278,25 @@ static int load_values(struct target *t, const struct ynode *v, struct diags *d)
 	return 0;
 }
 
+/* load_alts: a list of names for one column (exports of several versions): the first present is used. */
+static int load_alts(struct target *t, const struct ynode *v, struct diags *d)
+{
+	if (v->n == 0) {
+		ytree_diag(d, 0, v, "an empty list of columns");
+		return -1;
+	}
+	t->kind = TK_COLUMN;
+	t->alts = xcalloc(v->n, sizeof *t->alts);
+	for (size_t i = 0; i < v->n; i++) {
+		const char *s = scalar_of(v->items[i], "a column", d);
+		if (!s)
+			return -1;
+		t->alts[t->nalts++] = xstrdup(s);
+	}
+	t->column = xstrdup(t->alts[0]);
+	return 0;
+}
+
 static int load_column(struct imap *m, const char *field, const struct ynode *key, const struct ynode *v,
                        struct diags *d)
 {
@@ -296,6 +320,8 @@ static int load_column(struct imap *m, const char *field, const struct ynode *ke
 		t->column = xstrdup(v->value);
 		return 0;
 	}
+	if (v->type == Y_SEQ)
+		return load_alts(t, v, d);
 	if (v->type != Y_MAP) {
 		ytree_diag(d, 0, v, "a column is a source column's name or a mapping, not %s", ytree_type_name(v->type));
 		return -1;
@@ -312,10 +338,15 @@ static int load_column(struct imap *m, const char *field, const struct ynode *ke
 		t->kind = TK_FROM_EMAIL;
 	}
 	if ((x = ytree_get(v, "column"))) {
-		if (!(s = scalar_of(x, "column", d)))
-			return -1;
-		t->kind = TK_COLUMN;
-		t->column = xstrdup(s);
+		if (x->type == Y_SEQ) {
+			if (load_alts(t, x, d) < 0)
+				return -1;
+		} else {
+			if (!(s = scalar_of(x, "column", d)))
+				return -1;
+			t->kind = TK_COLUMN;
+			t->column = xstrdup(s);
+		}
 	}
 	if ((x = ytree_get(v, "template"))) {
 		char err[ERR_LEN];
@@ -595,6 +626,11 @@ int imap_bind(struct imap *m, char *const *header, size_t n, const char *file, l
 		if (t->kind != TK_COLUMN)
 			continue;
 		c = src_find(m, t->column);
+		for (size_t k = 1; c < 0 && k < t->nalts; k++)
+			if ((c = src_find(m, t->alts[k])) >= 0) {
+				free(t->column);
+				t->column = xstrdup(t->alts[k]);
+			}
 		if (c < 0) {
 			diags_add(d, 0, "%s: error: column \"%.64s\" is not in %s (its columns: %s)", t->where, t->column,
 			          file, cols);
@@ -713,6 +749,9 @@ int imap_convert_date(const char *v, const char *fmt, struct strbuf *out, char e
 	while (*p == ' ')
 		p++;
 	if (!*p)
+		return 0;
+	/* Outlook writes "0/0/00" for no date; others "00.00.0000". */
+	if (strspn(p, "0") && p[strspn(p, "0/.- ")] == '\0')
 		return 0;
 	/* ISO's year-less date, whatever the format (Google writes "--02-14"). */
 	if (p[0] == '-' && p[1] == '-') {

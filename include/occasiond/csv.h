@@ -31,8 +31,8 @@ struct csv_opts {
 /*
  * csv_open_opts: reads path decoded to UTF-8 through iconv. A byte-order mark (UTF-8, UTF-16
  * LE/BE) decides the encoding, else o->encoding, else UTF-8 (whose invalid bytes are the
- * caller's to find). A byte the encoding cannot hold is a csv_next error at its line; a BOM
- * that contradicts o->encoding is an error. o may be NULL.
+ * caller's to find). A byte the encoding cannot hold is a csv_next error at its line. o may
+ * be NULL.
  * 0 or -1 with err.
  */
 int csv_open_opts(const char *path, const struct csv_opts *o, struct csv_reader **out, char err[ERR_LEN]);
