@@ -173,19 +173,24 @@ char *import_preset_path(const char *name, char err[ERR_LEN])
 	if (*name && util_file_exists(path))
 		return path;
 	free(path);
-	/* Run from the source tree (build/occasiond): the maps beside it. */
+	/* Run from the source tree (build/occasiond, build/san/occasiond): the maps up the tree. */
 	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n > 0 && *name) {
-		char *bindir, *top;
+		char *dir;
 		exe[n] = '\0';
-		bindir = util_dirname(exe);
-		top = util_dirname(bindir);
-		path = xasprintf("%s/maps/%s.yaml", top, name);
-		free(bindir);
-		free(top);
-		if (util_file_exists(path))
-			return path;
-		free(path);
+		dir = util_dirname(exe);
+		for (int up = 0; up < 2; up++) {
+			char *parent = util_dirname(dir);
+			free(dir);
+			dir = parent;
+			path = xasprintf("%s/maps/%s.yaml", dir, name);
+			if (util_file_exists(path)) {
+				free(dir);
+				return path;
+			}
+			free(path);
+		}
+		free(dir);
 	}
 	err_set(err, "unknown preset '%.40s' (hubspot, salesforce, google, outlook; the maps are in %s/maps)", name,
 	        OCCASIOND_DATADIR);
