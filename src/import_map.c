@@ -44,6 +44,7 @@ struct imap {
 	struct target *t;
 	size_t nt;
 	int keep_all;
+	int missing_skip;       /* missing: skip (presets): a mapped column the file lacks is left out */
 	char **keep;            /* before binding: names in keep: */
 	size_t nkeep;
 	char *path;
@@ -407,7 +408,8 @@ static int load_column(struct imap *m, const char *field, const struct ynode *ke
 
 static int load_tree(const char *path, struct ynode *root, struct imap **out, struct diags *d)
 {
-	static const char *const top[] = {"delimiter", "encoding", "id", "columns", "keep", "defaults", NULL};
+	static const char *const top[] = {"delimiter", "encoding", "id", "columns", "keep", "defaults", "missing",
+	                                  NULL};
 	const struct ynode *x;
 	struct imap *m;
 	size_t before = d->nerrors;
@@ -429,6 +431,13 @@ static int load_tree(const char *path, struct ynode *root, struct imap **out, st
 			ytree_diag(d, 0, x, "delimiter is \",\", \";\", \"\\t\" or \"|\"");
 		else if (s)
 			m->delimiter = s[0];
+	}
+	if ((x = ytree_get(root, "missing"))) {
+		const char *s = scalar_of(x, "missing", d);
+		if (s && strcmp(s, "skip") == 0)
+			m->missing_skip = 1;
+		else if (s && strcmp(s, "error") != 0)
+			ytree_diag(d, 0, x, "missing is error (a mapped column the file lacks is an error) or skip");
 	}
 	if ((x = ytree_get(root, "encoding"))) {
 		const char *s = scalar_of(x, "encoding", d);
@@ -631,6 +640,14 @@ int imap_bind(struct imap *m, char *const *header, size_t n, const char *file, l
 				free(t->column);
 				t->column = xstrdup(t->alts[k]);
 			}
+		if (c < 0 && m->missing_skip && strcmp(t->field, "id") != 0 && strcmp(t->field, "first_name") != 0) {
+			/* An export holds the properties the user picked: what it lacks stays as stored. */
+			target_free(t);
+			memmove(t, t + 1, (m->nt - i - 1) * sizeof *t);
+			m->nt--;
+			i--;
+			continue;
+		}
 		if (c < 0) {
 			diags_add(d, 0, "%s: error: column \"%.64s\" is not in %s (its columns: %s)", t->where, t->column,
 			          file, cols);

@@ -29,6 +29,9 @@ eq "outlook: Anniversary as a custom date" "$(custom jose@cafe.example anniversa
 eq "outlook: 0/0/00 is no date" "$(row sophie@martin.example "'[' || birthday || ']'")" "[]"
 check "outlook preset imports Outlook.com's export (BOM, CRLF)" OCC import stakeholders "$D/outlook-com.csv" --preset outlook
 eq "outlook.com: UTF-8 with BOM wins over the preset's encoding" "$(row dmitri@example.ru "last_name || ' ' || birthday")" "Иванов 1975-03-08"
+printf '"Record ID","First Name","Email"\n"77","Few","few@x.example"\n' > "$T/few.csv"
+check "a preset takes an export with only some of its columns" OCC import stakeholders "$T/few.csv" --preset hubspot
+eq "... what it holds is there" "$(row 77 "first_name || ' ' || email")" "Few few@x.example"
 N=$(count)
 OCC import stakeholders "$D/hubspot.csv" --preset hubspot > "$T/out" 2>&1
 eq "importing an export again updates, adds nobody" "$(count)" "$N"
