@@ -26,7 +26,8 @@ struct target {
 	char **alts;            /* TK_COLUMN: other names it may go by (a list in the map: the first present) */
 	size_t nalts;
 	size_t col;             /* its index once bound */
-	char *tmpl;             /* TK_TEMPLATE */
+	char *tmpl;             /* TK_TEMPLATE, its names encoded (name_encode) */
+	char *tmpl_src;         /* as the map writes it */
 	char *format;           /* a date format, or NULL */
 	int is_date;            /* a date column (standard, or given a format) */
 	char **vfrom, **vto;    /* the value table ("*": any other non-empty value) */
@@ -79,6 +80,7 @@ static void target_free(struct target *t)
 		free(t->alts[i]);
 	free(t->alts);
 	free(t->tmpl);
+	free(t->tmpl_src);
 	free(t->format);
 	for (size_t i = 0; i < t->nvalues; i++) {
 		free(t->vfrom[i]);
@@ -298,6 +300,55 @@ static int load_alts(struct target *t, const struct ynode *v, struct diags *d)
 	return 0;
 }
 
+/*
+ * Source columns are named as their system names them ("Given Name", "N.given"), but a
+ * Mustache name holds no space and a dot is a path: in a map's template both are written as
+ * they are and stand for bytes no column name holds (0x01, 0x02), in the tags and in the
+ * row's context alike.
+ */
+static void name_encode(const char *s, size_t n, struct strbuf *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sb_addc(out, s[i] == ' ' ? '\x01' : s[i] == '.' ? '\x02' : s[i]);
+}
+
+/* tmpl_encode: the template with its tag names encoded (the default delimiters only). */
+static char *tmpl_encode(const char *t)
+{
+	struct strbuf sb = {0};
+	const char *p = t;
+	for (;;) {
+		const char *o = strstr(p, "{{"), *c, *a, *b;
+		if (!o) {
+			sb_adds(&sb, p);
+			break;
+		}
+		sb_addn(&sb, p, (size_t)(o - p) + 2);
+		a = o + 2;
+		if (*a == '{')
+			a++;
+		c = strstr(a, "}}");
+		if (!c || *a == '!' || *a == '=') {
+			p = a;
+			sb_addn(&sb, o + 2, (size_t)(a - (o + 2)));
+			continue;
+		}
+		sb_addn(&sb, o + 2, (size_t)(a - (o + 2)));
+		/* The sigil and the white space around the name stay as they are. */
+		if (strchr("#^/&>", *a) && *a)
+			sb_addc(&sb, *a++);
+		while (a < c && (*a == ' ' || *a == '\t'))
+			sb_addc(&sb, *a++);
+		b = c;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '}'))
+			b--;
+		name_encode(a, (size_t)(b - a), &sb);
+		sb_addn(&sb, b, (size_t)(c - b));
+		p = c;
+	}
+	return sb_detach(&sb);
+}
+
 static int load_column(struct imap *m, const char *field, const struct ynode *key, const struct ynode *v,
                        struct diags *d)
 {
@@ -357,12 +408,13 @@ static int load_column(struct imap *m, const char *field, const struct ynode *ke
 			ytree_diag(d, 0, x, "a column comes from a column or a template, not both");
 			return -1;
 		}
-		if (template_check(s, err) != 0) {
+		t->kind = TK_TEMPLATE;
+		t->tmpl = tmpl_encode(s);
+		t->tmpl_src = xstrdup(s);
+		if (template_check(t->tmpl, err) != 0) {
 			ytree_diag(d, 0, x, "template: %s", err);
 			return -1;
 		}
-		t->kind = TK_TEMPLATE;
-		t->tmpl = xstrdup(s);
 	}
 	if (!ytree_get(v, "column") && !ytree_get(v, "template") && !ytree_get(v, "from")) {
 		if (!ytree_get(v, "default")) {
@@ -872,8 +924,12 @@ static int render(struct imap *m, struct target *t, struct strbuf *out, char err
 	struct tval *ctx = tval_map();
 	char terr[ERR_LEN];
 	int rc;
-	for (size_t i = 0; i < m->nsrc && i < m->rown; i++)
-		tval_map_set_str(ctx, m->src[i], m->row[i]);
+	for (size_t i = 0; i < m->nsrc && i < m->rown; i++) {
+		struct strbuf key = {0};
+		name_encode(m->src[i], strlen(m->src[i]), &key);
+		tval_map_set_str(ctx, key.s ? key.s : "", m->row[i]);
+		sb_free(&key);
+	}
 	rc = template_render(t->tmpl, ctx, &o, out, terr);
 	tval_free(ctx);
 	if (rc != 0)
@@ -1030,7 +1086,7 @@ void imap_print_row(const struct imap *m, FILE *fp)
 			break;
 		case TK_TEMPLATE:
 			fputs("  <- template ", fp);
-			print_quoted(fp, t->tmpl, 40);
+			print_quoted(fp, t->tmpl_src, 40);
 			break;
 		case TK_FROM_EMAIL:
 			fputs("  <- derived from the email", fp);
@@ -1041,6 +1097,17 @@ void imap_print_row(const struct imap *m, FILE *fp)
 		}
 		fputc('\n', fp);
 	}
+}
+
+/* uses: the (encoded) template names the source column. */
+static int uses(const char *tmpl, const char *col)
+{
+	struct strbuf key = {0};
+	int found;
+	name_encode(col, strlen(col), &key);
+	found = key.s && strstr(tmpl, key.s) != NULL;
+	sb_free(&key);
+	return found;
 }
 
 void imap_print_columns(const struct imap *m, FILE *fp)
@@ -1055,7 +1122,7 @@ void imap_print_columns(const struct imap *m, FILE *fp)
 				fprintf(fp, any ? ", %s%s" : " -> %s%s", t->kind == TK_KEEP ? "kept as custom field " : "", t->field);
 				any = 1;
 			}
-			if (t->kind == TK_TEMPLATE && strstr(t->tmpl, m->src[c])) {
+			if (t->kind == TK_TEMPLATE && uses(t->tmpl, m->src[c])) {
 				fprintf(fp, any ? ", %s (template)" : " -> %s (template)", t->field);
 				any = 1;
 			}

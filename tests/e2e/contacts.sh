@@ -44,6 +44,10 @@ check_out "--dry-run says it wrote nothing" "nothing written (--dry-run)" "$T/ou
 rm -f "$DB" "$DB-wal" "$DB-shm"
 OCC import stakeholders "$D/google.csv" --preset google --dry-run > /dev/null 2>&1
 eq "--dry-run writes nothing" "$(count)" "0"
+printf 'id: {from: email}\ncolumns:\n  first_name: "First Name"\n  email: {column: "E-mail 1 - Value", split: " ::: "}\n  nickname: {template: "{{First Name}} {{Last Name}} ({{Organization Name}})"}\n' > "$T/tpl.yaml"
+OCC import stakeholders "$D/google.csv" --map "$T/tpl.yaml" --dry-run > "$T/out" 2>&1
+check_out "a template over column names with spaces" 'nickname           "Emily Carter (Carter & Co)"  <- template "{{First Name}}' "$T/out"
+check_out "--dry-run: a column used by a template" '"Last Name" -> nickname (template)' "$T/out"
 
 # --- a map with every key ---
 cat > "$T/m.yaml" <<'EOF'
@@ -53,7 +57,7 @@ id: {from: email}
 columns:
   first_name: Vorname
   last_name: Nachname
-  nickname: {template: "{{Vorname}} aus {{Ort}}"}
+  nickname: {template: "{{Vorname}} aus {{ Ort }}{{#Notiz}} ({{Notiz}}){{/Notiz}}"}
   email: {column: Mails, split: ","}
   city: Ort
   birthday: {column: Geburtstag, format: "D.M.YYYY"}
@@ -64,7 +68,7 @@ defaults: {tier: silver, country: Germany}
 EOF
 printf 'Vorname;Nachname;Mails;Ort;Geburtstag;Status;Eintritt;Lieblingsteam;Notiz\nJ\374rgen;Wei\337;"juergen@x.example, j@y.example";K\366ln;3.7.1970;Kunde;01/04/15;FC \244;egal\nAnna;Berg;anna@x.example;Bonn;14.2.1985 08:00;Lieferant;;;\n' > "$T/m.csv"
 check "a map with every key imports" OCC import stakeholders "$T/m.csv" --map "$T/m.yaml"
-eq "map: id from the email, ISO-8859-15, template, split" "$(row juergen@x.example "first_name || ' ' || last_name || '|' || nickname || '|' || email")" "Jürgen Weiß|Jürgen aus Köln|juergen@x.example"
+eq "map: id from the email, ISO-8859-15, template, split" "$(row juergen@x.example "first_name || ' ' || last_name || '|' || nickname || '|' || email")" "Jürgen Weiß|Jürgen aus Köln (egal)|juergen@x.example"
 eq "map: D.M.YYYY, DD/MM/YY, a value table, defaults" "$(row juergen@x.example "birthday || ' ' || hire_date || ' ' || type || ' ' || tier || ' ' || country")" "1970-07-03 2015-04-01 customer silver Germany"
 eq "map: a date with a time, the \"*\" default" "$(row anna@x.example "birthday || ' ' || type")" "1985-02-14 other"
 eq "map: keep (ISO-8859-15's euro sign)" "$(custom juergen@x.example Lieblingsteam)" "FC €"
