@@ -97,6 +97,15 @@ int vcard_open(const char *path, struct vcard_reader **out, char err[ERR_LEN])
 	*out = NULL;
 	if (!fp)
 		return err_set(err, "cannot open %s: %s", path, strerror(errno));
+	{
+		/* UTF-16 cards exist (old Windows tools); say so rather than read them as garbage. */
+		int a = getc(fp), b = getc(fp);
+		if ((a == 0xFF && b == 0xFE) || (a == 0xFE && b == 0xFF)) {
+			fclose(fp);
+			return err_set(err, "%s:1: error: a UTF-16 vCard file: save it as UTF-8", path);
+		}
+		rewind(fp);
+	}
 	r = xcalloc(1, sizeof *r);
 	r->path = xstrdup(path);
 	r->fp = fp;

@@ -172,5 +172,7 @@ printf 'BEGIN:VCARD\r\nVERSION:3.0\r\nUID:ok1\r\nFN:Fine One\r\nEND:VCARD\r\nBEG
 fails "a truncated vCard (and the good card before it is not written either)" "$T/cut.vcf:6: error: the card that begins here has no END:VCARD" import stakeholders "$T/cut.vcf"
 printf 'BEGIN:VCARD\r\nVERSION:3.0\r\nUID:bd1\r\nFN:Bad Day\r\nBDAY:1980-13-45\r\nEND:VCARD\r\n' > "$T/bday.vcf"
 fails "a vCard with a BDAY that is no date" "$T/bday.vcf:1: error: column BDAY:" import stakeholders "$T/bday.vcf"
+"$PY" -c "import sys; open(sys.argv[1],'wb').write('BEGIN:VCARD\r\nVERSION:3.0\r\nFN:U\r\nEND:VCARD\r\n'.encode('utf-16'))" "$T/u16.vcf"
+fails "a UTF-16 vCard" "$T/u16.vcf:1: error: a UTF-16 vCard file: save it as UTF-8" import stakeholders "$T/u16.vcf"
 printf 'garbage\n' > "$T/junk.vcf"
 fails "text that is no vCard" "$T/junk.vcf:1: error: not a vCard line" import stakeholders "$T/junk.vcf"
