@@ -147,7 +147,7 @@ uninstall:
 
 # Fuzzing (clang's libFuzzer): FUZZ_TIME seconds per harness, seeds in tests/fuzz/corpus/.
 FUZZ_TIME ?= 60
-FUZZERS := yaml csv template mime card
+FUZZERS := yaml csv template mime card vcard
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_OBJS := $(LIB_SRCS:src/%.c=build/fuzz/obj/%.o)
