@@ -299,7 +299,8 @@ int import_file(struct store *st, const char *path, const struct import_opts *o,
 	}
 	if (open_source(&im, &src, &header, &nheader) != 0)
 		goto out;
-	if (store_import_begin(st, o->skip_invalid, err) != 0) {
+	if (store_import_begin(st, (o->skip_invalid ? STORE_IMPORT_PER_ROW : 0) | (o->dry_run ? STORE_IMPORT_DRY : 0),
+	                       err) != 0) {
 		diags_add(d, 0, "%s", err);
 		goto out;
 	}

@@ -1415,12 +1415,14 @@ int store_scan_next(struct store_scan *sc, const struct store_sh_row **row, char
  * file when its cache is full), so a duplicate is found in memory that does not grow with the
  * file. Its statements are prepared once and reused for every row.
  */
-int store_import_begin(struct store *st, int per_row_undo, char err[ERR_LEN])
+int store_import_begin(struct store *st, int flags, char err[ERR_LEN])
 {
 	char why[ERR_LEN];
+	int per_row_undo = (flags & STORE_IMPORT_PER_ROW) != 0;
 	if (st->importing)
 		return err_set(err, "store: an import is already running");
-	if (exec(st, "BEGIN IMMEDIATE", why) < 0)
+	/* A dry run writes only to the temporary table: it takes no write lock from a running daemon. */
+	if (exec(st, flags & STORE_IMPORT_DRY ? "BEGIN" : "BEGIN IMMEDIATE", why) < 0)
 		return err_set(err, "store: cannot begin the import: %s", why);
 	if (exec(st, "CREATE TEMP TABLE IF NOT EXISTS import_ids(id TEXT PRIMARY KEY, line INTEGER NOT NULL) "
 	             "WITHOUT ROWID; DELETE FROM temp.import_ids", why) < 0) {

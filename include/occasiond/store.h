@@ -36,14 +36,17 @@ int store_put_stakeholder(struct store *st, const struct stakeholder *sh, char e
 int store_put_event(struct store *st, const struct event *ev, char err[ERR_LEN]);
 /*
  * Bulk import: one write transaction for a whole file, written row by row. store_import_begin
- * opens it (per_row_undo: a row that fails is undone alone, for --skip-invalid; else any
- * failure is meant to end in store_import_end(st, 0)). store_import_seen records id at line
+ * opens it; flags: STORE_IMPORT_PER_ROW: a row that fails is undone alone (--skip-invalid;
+ * else any failure is meant to end in store_import_end(st, 0)); STORE_IMPORT_DRY: nothing
+ * will be put, so no write lock is taken (--dry-run still finds duplicates). store_import_seen records id at line
  * and sets *first_line to the line it was first seen on when it is a duplicate (0 when new),
  * in memory that does not grow with the file. store_import_put writes a stakeholder (sh) or an
  * event (ev, when sh is NULL) as store_put_stakeholder/store_put_event. store_import_end
  * commits (commit 1) or rolls everything back (commit 0). Each returns 0, or -1 with err.
  */
-int store_import_begin(struct store *st, int per_row_undo, char err[ERR_LEN]);
+#define STORE_IMPORT_PER_ROW 1
+#define STORE_IMPORT_DRY 2
+int store_import_begin(struct store *st, int flags, char err[ERR_LEN]);
 int store_import_seen(struct store *st, const char *id, long line, long *first_line, char err[ERR_LEN]);
 int store_import_put(struct store *st, const struct stakeholder *sh, const struct event *ev, char err[ERR_LEN]);
 int store_import_end(struct store *st, int commit, char err[ERR_LEN]);
