@@ -117,6 +117,8 @@ install: all
 	install -m 0644 man/occasiond.yaml.5 $(DESTDIR)$(MANDIR)/man5/occasiond.yaml.5
 	cp -R templates/. $(DESTDIR)$(DATADIR)/templates/
 	cp -R fonts/. $(DESTDIR)$(DATADIR)/fonts/
+	install -d $(DESTDIR)$(DATADIR)/maps
+	install -m 0644 maps/*.yaml $(DESTDIR)$(DATADIR)/maps/
 	chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)
 	sed -e 's|/usr/local/sbin/occasiond|$(SBINDIR)/occasiond|' -e 's|/etc/occasiond/|$(SYSCONFDIR)/occasiond/|g' \
 	  systemd/occasiond.service > $(DESTDIR)$(UNITDIR)/occasiond.service
@@ -147,6 +149,7 @@ uninstall:
 FUZZ_TIME ?= 60
 FUZZERS := yaml csv template mime card
 FUZZERS += json
+FUZZERS += vcard
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_OBJS := $(LIB_SRCS:src/%.c=build/fuzz/obj/%.o)

@@ -86,6 +86,7 @@ echo
 echo "Batches embed each font once per file; a card of its own pays for the whole embedded font."
 echo; sh bench/plan.sh
 echo; sh bench/plan_run.sh
+echo; sh bench/import.sh
 } > bench/RESULTS.md
 { echo; bench/cards.sh; } >> bench/RESULTS.md
 { echo; sh bench/smtp.sh; } >> bench/RESULTS.md

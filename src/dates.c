@@ -558,12 +558,21 @@ day_t dates_add_duration(const struct calendar *cal, day_t day, const struct dur
 
 /* ---- time zones ---- */
 
+/*
+ * Zones found valid, so that an import of a million rows opens each zone file once, not once a
+ * row (a zone file that vanishes while the process runs is not worth a check per row).
+ */
+#define ZONE_CACHE 32
+static char zone_ok[ZONE_CACHE][ZONE_MAX + 1];
+static unsigned zone_ok_next;
+
 int dates_zone_valid(const char *zone)
 {
 	char path[sizeof ZONE_DIR + 1 + ZONE_MAX];
 	char magic[4];
 	size_t len, got;
 	FILE *fp;
+	int ok;
 
 	if (!zone)
 		return 0;
@@ -582,6 +591,9 @@ int dates_zone_valid(const char *zone)
 	/* right/ zones count leap seconds; instants here are POSIX seconds. */
 	if (strncmp(zone, "right/", 6) == 0)
 		return 0;
+	for (unsigned i = 0; i < ZONE_CACHE; i++)
+		if (strcmp(zone_ok[i], zone) == 0)
+			return 1;
 	memcpy(path, ZONE_DIR "/", sizeof ZONE_DIR);
 	memcpy(path + sizeof ZONE_DIR, zone, len + 1);
 	fp = fopen(path, "rbe");
@@ -589,7 +601,10 @@ int dates_zone_valid(const char *zone)
 		return 0;
 	got = fread(magic, 1, sizeof magic, fp);
 	fclose(fp);
-	return got == sizeof magic && memcmp(magic, "TZif", 4) == 0;
+	ok = got == sizeof magic && memcmp(magic, "TZif", 4) == 0;
+	if (ok)
+		memcpy(zone_ok[zone_ok_next++ % ZONE_CACHE], zone, len + 1);
+	return ok;
 }
 
 /* The zone TZ was last set to here, so each change costs one validation and one tzset. */

@@ -38,7 +38,11 @@ static const char usage_text[] =
 	"  init DIR [--timezone ZONE]          write a new site: config, rules, templates to edit\n"
 	"  check [--data] [--smtp]             validate config, rules, templates (and the data,\n"
 	"                                      the SMTP login)\n"
-	"  import stakeholders FILE.csv        insert or update stakeholders [--skip-invalid]\n"
+	"  import stakeholders FILE.csv        insert or update stakeholders [--skip-invalid]; also\n"
+	"                                      vCard and exports in their own columns through\n"
+	"                                      [--map MAP.yaml | --preset hubspot|salesforce|google|outlook]\n"
+	"                                      [--format csv|vcard] [--encoding E] [--delimiter C] [--dry-run]\n"
+	"                                      [--skip-invalid]\n"
 	"  import events FILE.csv              insert or update milestone events [--skip-invalid]\n"
 	"  plan [--from DATE] [--days N] [--format table|csv|json|ics]\n"
 	"                                      what will fire, without sending or recording\n"
@@ -86,7 +90,9 @@ static const struct cmd_help helps[] = {
 	          "duplicates (the same email, or the same name and birthday).\n"
 	          "--smtp also connects to the SMTP server, says STARTTLS and logs in (fetching an\n"
 	          "OAuth2 access token when auth is xoauth2 or oauthbearer), then quits: nothing is sent.\n"},
-	{"import", "usage: occasiond import stakeholders|events FILE.csv [--skip-invalid]\n"
+	{"import", "usage: occasiond import stakeholders FILE [--map MAP.yaml | --preset NAME] [--format csv|vcard]\n"
+	           "         [--encoding ENC] [--delimiter C] [--dry-run] [--skip-invalid]\n"
+	           "       occasiond import events FILE.csv [--skip-invalid]\n"
 	           "Inserts or updates by id in one transaction. A bad row is reported as\n"
 	           "FILE:LINE: error: MESSAGE and nothing is written, unless --skip-invalid.\n"},
 	{"plan", "usage: occasiond plan [--from DATE] [--days N] [--format table|csv|json|ics]\n"
@@ -338,33 +344,56 @@ static int cmd_check(const char *config_path, int argc, char **argv)
 
 static int cmd_import(const char *config_path, int argc, char **argv)
 {
-	int skip = 0, nrest, rc, events;
+	int skip = 0, dry = 0, nrest, rc, events;
+	const char *map = NULL, *preset = NULL, *format = NULL, *encoding = NULL, *delim = NULL;
 	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	struct opt opts[] = {{"--skip-invalid", 0, NULL, &skip}, {NULL, 0, NULL, NULL}};
+	struct opt opts[] = {{"--skip-invalid", 0, NULL, &skip}, {"--dry-run", 0, NULL, &dry},
+	                     {"--map", 1, &map, NULL}, {"--preset", 1, &preset, NULL},
+	                     {"--format", 1, &format, NULL}, {"--encoding", 1, &encoding, NULL},
+	                     {"--delimiter", 1, &delim, NULL}, {NULL, 0, NULL, NULL}};
+	struct import_opts io = {0};
 	struct world w;
 	struct diags d = {0};
 	struct import_stats stats;
+	static const char usage[] = "usage: occasiond import stakeholders FILE [--map MAP.yaml | --preset NAME] "
+	                            "[--format csv|vcard] [--encoding ENC] [--delimiter C] [--dry-run] [--skip-invalid]\n"
+	                            "       occasiond import events FILE.csv [--skip-invalid]";
 
 	rc = parse_opts(argc, argv, opts, &rest, &nrest);
 	if (rc == EXIT_OK && (nrest != 2 || (strcmp(rest[0], "stakeholders") != 0 && strcmp(rest[0], "events") != 0)))
-		rc = usage_error("usage: occasiond import stakeholders|events FILE.csv [--skip-invalid]%s", "");
+		rc = usage_error("%s", usage);
+	if (rc == EXIT_OK && map && preset)
+		rc = usage_error("--map and --preset: one or the other%s", "");
+	if (rc == EXIT_OK && format && strcmp(format, "csv") != 0 && strcmp(format, "vcard") != 0)
+		rc = usage_error("--format is csv or vcard, not '%s'", format);
+	if (rc == EXIT_OK && delim && strcmp(delim, ",") != 0 && strcmp(delim, ";") != 0 && strcmp(delim, "\t") != 0 &&
+	    strcmp(delim, "tab") != 0 && strcmp(delim, "\\t") != 0 && strcmp(delim, "|") != 0)
+		rc = usage_error("--delimiter is ',', ';', tab or '|', not '%s'", delim);
 	if (rc != EXIT_OK) {
 		free(rest);
 		return rc;
 	}
 	events = strcmp(rest[0], "events") == 0;
+	io.events = events;
+	io.skip_invalid = skip;
+	io.dry_run = dry;
+	io.map = map;
+	io.preset = preset;
+	io.format = format;
+	io.encoding = encoding;
+	io.delimiter = !delim ? 0 : (strcmp(delim, "tab") == 0 || strcmp(delim, "\\t") == 0) ? '\t' : delim[0];
 	if (world_open(&w, config_path, 0, 1) != 0) {
 		free(rest);
 		return EXIT_FAIL;
 	}
-	rc = import_csv(w.st, rest[1], events, skip, &stats, &d);
+	rc = import_file(w.st, rest[1], &io, &stats, &d);
 	diags_print(&d, stderr);
-	if (rc == 0)
+	if (rc == 0 && !dry)
 		printf("%s: %zu %s imported%s", rest[1], stats.written,
 		       events ? util_plural((long long)stats.written, "event", "events") :
 		                util_plural((long long)stats.written, "stakeholder", "stakeholders"),
 		       stats.invalid ? "" : "\n");
-	if (rc == 0 && stats.invalid)
+	if (rc == 0 && !dry && stats.invalid)
 		printf(", %zu invalid row%s skipped\n", stats.invalid, stats.invalid == 1 ? "" : "s");
 	if (rc != 0 && stats.invalid)   /* else the one error above says why (a file that cannot be read) */
 		fprintf(stderr, "occasiond: %s: nothing imported (%zu invalid row%s)\n", rest[1], stats.invalid,

@@ -22,6 +22,7 @@ struct store {
 	char *where;      /* the `database:` value as messages show it (store_safe_name) */
 	int64_t clock;    /* 0: time() */
 	int locked;       /* the pass lock is held */
+	int importing;    /* between store_import_begin and store_import_end */
 };
 
 static int64_t store_now(const struct store *st)
@@ -525,5 +526,69 @@ int store_optout(struct store *st, const char *key, char ***ids, size_t *n, char
 	char why[ERR_LEN];
 	if (st->be->optout(st->b, key, store_now(st), ids, n, why) < 0)
 		return err_set(err, "store: opt-out of %s: %s", key, why);
+	return 0;
+}
+
+/* ---- bulk import ---- */
+
+int store_import_begin(struct store *st, int flags, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	if (st->importing)
+		return err_set(err, "store: an import is already running");
+	if (st->be->import_begin(st->b, (flags & STORE_IMPORT_PER_ROW) != 0, (flags & STORE_IMPORT_DRY) != 0, why) < 0)
+		return err_set(err, "store: cannot begin the import: %s", why);
+	st->importing = 1;
+	return 0;
+}
+
+int store_import_seen(struct store *st, const char *id, long line, long *first_line, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	*first_line = 0;
+	if (!st->importing)
+		return err_set(err, "store: no import is running");
+	if (st->be->import_seen(st->b, id, line, first_line, why) < 0)
+		return err_set(err, "store: cannot check id %s: %s", id, why);
+	return 0;
+}
+
+int store_import_put(struct store *st, const struct stakeholder *sh, const struct event *ev, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	int rc;
+	if (!st->importing)
+		return err_set(err, "store: no import is running");
+	if (sh) {
+		if (!sh->f[SH_ID] || !*sh->f[SH_ID])
+			return err_set(err, "store: cannot save a stakeholder without an id");
+		for (size_t i = 0; i < sh->ncustom; i++)
+			if (!sh->custom[i].key || !*sh->custom[i].key)
+				return err_set(err, "store: cannot save stakeholder %s: a custom field without a name",
+				               sh->f[SH_ID]);
+		if (st->be->import_put(st->b, sh, NULL, store_now(st), why) != 0)
+			return err_set(err, "store: cannot save stakeholder %s: %s", sh->f[SH_ID], why);
+		return 0;
+	}
+	if (!ev->stakeholder_id || !*ev->stakeholder_id || !ev->kind || !*ev->kind || !ev->date || !*ev->date)
+		return err_set(err, "store: cannot save an event without stakeholder, kind and date");
+	rc = st->be->import_put(st->b, NULL, ev, store_now(st), why);
+	if (rc == 1)
+		return err_set(err, "store: cannot save event %s of %s: unknown stakeholder %s", ev->kind,
+		               ev->stakeholder_id, ev->stakeholder_id);
+	if (rc < 0)
+		return err_set(err, "store: cannot save event %s of %s: %s", ev->kind, ev->stakeholder_id, why);
+	return 0;
+}
+
+int store_import_end(struct store *st, int commit, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	int was = st->importing;
+	st->importing = 0;
+	if (!was)
+		return commit ? err_set(err, "store: no import is running") : 0;
+	if (st->be->import_end(st->b, commit, why) < 0)
+		return err_set(err, "store: cannot commit the import: %s", why);
 	return 0;
 }

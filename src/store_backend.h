@@ -115,6 +115,19 @@ struct store_backend {
 	 * holds an '@', every one with that email in any case; *ids the ids marked (malloc'd). 0, -1.
 	 */
 	int (*optout)(struct store_be *b, const char *key, int64_t now, char ***ids, size_t *n, char why[ERR_LEN]);
+
+	/*
+	 * Bulk import (see store_import_begin): one write transaction for a file. import_begin:
+	 * per_row: a failed row is undone alone; dry: nothing will be put, take no write lock.
+	 * import_seen: *first_line 0 when id is new, else the line it was first seen on.
+	 * import_put: a stakeholder (sh), or ev when sh is NULL; 0, 1 (an event's stakeholder does
+	 * not exist), -1. import_end: commits (commit 1) or rolls back.
+	 */
+	int (*import_begin)(struct store_be *b, int per_row, int dry, char why[ERR_LEN]);
+	int (*import_seen)(struct store_be *b, const char *id, long line, long *first_line, char why[ERR_LEN]);
+	int (*import_put)(struct store_be *b, const struct stakeholder *sh, const struct event *ev, int64_t now,
+	                  char why[ERR_LEN]);
+	int (*import_end)(struct store_be *b, int commit, char why[ERR_LEN]);
 };
 
 extern const struct store_backend store_backend_sqlite;

@@ -98,6 +98,7 @@ enum stmt_id {
 	ST_SH_PUT, ST_SH_GET, ST_SH_ALL, ST_SHF_DEL, ST_SHF_PUT, ST_SHF_GET, ST_SHF_ALL, ST_SHF_NAMES,
 	ST_EV_PUT, ST_EV_ALL, ST_EV_OF,
 	ST_DS_CLAIM, ST_DS_UPDATE, ST_DS_DELETE, ST_DS_GET,
+	ST_IMP_SEEN, ST_IMP_LINE, ST_IMP_SAVE, ST_IMP_RELEASE, ST_IMP_UNDO,
 	ST__N
 };
 
@@ -134,6 +135,12 @@ static const char *const fixed_sql[ST__N] = {
 	                 "last_reply = ?16, updated_at = ?17 WHERE id = ?18",
 	[ST_DS_DELETE] = "DELETE FROM dispatches WHERE id = ?1",
 	[ST_DS_GET] = "SELECT " DS_COLS " FROM dispatches WHERE id = ?1",
+	/* The ids one import has written so far (temp.import_ids exists while it runs). */
+	[ST_IMP_SEEN] = "INSERT INTO temp.import_ids(id, line) VALUES(?1, ?2) ON CONFLICT(id) DO NOTHING",
+	[ST_IMP_LINE] = "SELECT line FROM temp.import_ids WHERE id = ?1",
+	[ST_IMP_SAVE] = "SAVEPOINT import_row",
+	[ST_IMP_RELEASE] = "RELEASE import_row",
+	[ST_IMP_UNDO] = "ROLLBACK TO import_row",
 };
 
 /* The filters of store_list_dispatches, one bit each; a statement is cached per combination. */
@@ -156,6 +163,7 @@ struct store_be {
 	int64_t mark;        /* data_version at watch_mark */
 	int pending;         /* the watch saw the files move without a visible commit */
 	int seen;            /* a commit of another process seen since the mark */
+	int importing;       /* between import_begin and import_end: 1, or 2 with a savepoint per row */
 };
 
 static const char *db_msg(const struct store_be *st)
@@ -623,27 +631,29 @@ static int put_custom(struct store_be *st, const struct stakeholder *sh, char wh
 	return 0;
 }
 
-static int sq_sh_put(struct store_be *st, const struct stakeholder *sh, int64_t now, char why[ERR_LEN])
+/* put_rows: the stakeholder's row and its custom fields, inside the caller's transaction. */
+static int put_rows(struct store_be *st, const struct stakeholder *sh, int64_t now, char why[ERR_LEN])
 {
 	/* Columns written on update: those the row had, or all of them. */
 	int64_t mask = sh->present ? (int64_t)sh->present : (int64_t)((1ul << SH_NFIELDS) - 1);
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = stmt(st, ST_SH_PUT, why);
 	struct binder b;
-	enum tx_mode mode;
-	int ok;
+	if (!s)
+		return -1;
+	b = bind_to(s);
+	for (int i = 0; i < SH_NFIELDS; i++)
+		b_text(&b, i + 1, sh->f[i]);
+	b_int(&b, SH_NFIELDS + 1, now);
+	b_int(&b, SH_NFIELDS + 2, mask);
+	return run(st, &b, why) == 0 && put_custom(st, sh, why) == 0 ? 0 : -1;
+}
 
+static int sq_sh_put(struct store_be *st, const struct stakeholder *sh, int64_t now, char why[ERR_LEN])
+{
+	enum tx_mode mode;
 	if (tx_enter(st, &mode, why) < 0)
 		return -1;
-	ok = (s = stmt(st, ST_SH_PUT, why)) != NULL;
-	if (ok) {
-		b = bind_to(s);
-		for (int i = 0; i < SH_NFIELDS; i++)
-			b_text(&b, i + 1, sh->f[i]);
-		b_int(&b, SH_NFIELDS + 1, now);
-		b_int(&b, SH_NFIELDS + 2, mask);
-		ok = run(st, &b, why) == 0 && put_custom(st, sh, why) == 0;
-	}
-	return tx_leave(st, mode, ok, why);
+	return tx_leave(st, mode, put_rows(st, sh, now, why) == 0, why);
 }
 
 static void read_stakeholder(sqlite3_stmt *s, struct stakeholder *sh)
@@ -1440,6 +1450,97 @@ static int sq_scan_next(struct store_be_scan *sc, const struct store_sh_row **ro
 	return 1;
 }
 
+/* ---- bulk import ---- */
+
+/*
+ * The ids an import has seen live in a temporary table (SQLite's temp database spills to a
+ * file when its cache is full), so a duplicate is found in memory that does not grow with the
+ * file. Its statements are prepared once and reused for every row.
+ */
+static int sq_import_begin(struct store_be *st, int per_row, int dry, char why[ERR_LEN])
+{
+	/* A dry run writes only to the temporary table: it takes no write lock from a running daemon. */
+	if (exec(st, dry ? "BEGIN" : "BEGIN IMMEDIATE", why) < 0)
+		return -1;
+	if (exec(st, "CREATE TEMP TABLE IF NOT EXISTS import_ids(id TEXT PRIMARY KEY, line INTEGER NOT NULL) "
+	             "WITHOUT ROWID; DELETE FROM temp.import_ids", why) < 0) {
+		sq_rollback(st);
+		return -1;
+	}
+	st->importing = per_row ? 2 : 1;
+	return 0;
+}
+
+static int sq_import_seen(struct store_be *st, const char *id, long line, long *first_line, char why[ERR_LEN])
+{
+	sqlite3_stmt *s;
+	struct binder b;
+	int rc;
+
+	*first_line = 0;
+	if (!(s = stmt(st, ST_IMP_SEEN, why)))
+		return -1;
+	b = bind_to(s);
+	b_text(&b, 1, id);
+	b_int(&b, 2, line);
+	if (run(st, &b, why) < 0)
+		return -1;
+	if (sqlite3_changes(st->db) > 0)
+		return 0;
+	if (!(s = stmt(st, ST_IMP_LINE, why)))
+		return -1;
+	b = bind_to(s);
+	b_text(&b, 1, id);
+	if ((rc = next_row(st, &b, why)) < 0)
+		return -1;
+	*first_line = rc == 1 ? (long)sqlite3_column_int64(s, 0) : -1;
+	stmt_done(s);
+	return 0;
+}
+
+/* step_fixed: runs one of the statements without parameters. */
+static int step_fixed(struct store_be *st, enum stmt_id id, char why[ERR_LEN])
+{
+	sqlite3_stmt *s = stmt(st, id, why);
+	struct binder b = bind_to(s);
+	return s ? run(st, &b, why) : -1;
+}
+
+static int sq_import_put(struct store_be *st, const struct stakeholder *sh, const struct event *ev, int64_t now,
+                         char why[ERR_LEN])
+{
+	int rc;
+	/*
+	 * All or nothing: a failure rolls back the whole import, so the row needs no savepoint of
+	 * its own. With skip_invalid the good rows stay: a failed row is undone alone.
+	 */
+	if (st->importing == 2 && step_fixed(st, ST_IMP_SAVE, why) < 0)
+		return -1;
+	rc = sh ? put_rows(st, sh, now, why) : sq_ev_put(st, ev, why);
+	if (st->importing == 2) {
+		char why2[ERR_LEN];
+		if (rc != 0)
+			step_fixed(st, ST_IMP_UNDO, why2);
+		if (step_fixed(st, ST_IMP_RELEASE, rc == 0 ? why : why2) < 0 && rc == 0)
+			return -1;
+	}
+	return rc;
+}
+
+static int sq_import_end(struct store_be *st, int commit, char why[ERR_LEN])
+{
+	st->importing = 0;
+	sqlite3_exec(st->db, "DELETE FROM temp.import_ids", NULL, NULL, NULL);
+	if (!commit) {
+		sq_rollback(st);
+		return 0;
+	}
+	if (exec(st, "COMMIT", why) == 0)
+		return 0;
+	sq_rollback(st);
+	return -1;
+}
+
 /* ---- opt-out ---- */
 
 static int sq_optout(struct store_be *st, const char *key, int64_t now, char ***ids, size_t *n, char why[ERR_LEN])
@@ -1508,4 +1609,8 @@ const struct store_backend store_backend_sqlite = {
 	.watch_mark = sq_watch_mark,
 	.changed = sq_changed,
 	.optout = sq_optout,
+	.import_begin = sq_import_begin,
+	.import_seen = sq_import_seen,
+	.import_put = sq_import_put,
+	.import_end = sq_import_end,
 };

@@ -62,6 +62,23 @@ int store_put_stakeholder(struct store *st, const struct stakeholder *sh, char e
 /* store_put_event: inserts, or updates title/details of the same (stakeholder, kind, date). Unknown stakeholder: error. */
 int store_put_event(struct store *st, const struct event *ev, char err[ERR_LEN]);
 /* store_load_stakeholders: all, with custom fields, in id order (bytewise); free with stakeholders_free. */
+/*
+ * Bulk import: one write transaction for a whole file, written row by row. store_import_begin
+ * opens it; flags: STORE_IMPORT_PER_ROW: a row that fails is undone alone (--skip-invalid;
+ * else any failure is meant to end in store_import_end(st, 0)); STORE_IMPORT_DRY: nothing
+ * will be put, so no write lock is taken (--dry-run still finds duplicates). store_import_seen records id at line
+ * and sets *first_line to the line it was first seen on when it is a duplicate (0 when new),
+ * in memory that does not grow with the file. store_import_put writes a stakeholder (sh) or an
+ * event (ev, when sh is NULL) as store_put_stakeholder/store_put_event. store_import_end
+ * commits (commit 1) or rolls everything back (commit 0). Each returns 0, or -1 with err.
+ */
+#define STORE_IMPORT_PER_ROW 1
+#define STORE_IMPORT_DRY 2
+int store_import_begin(struct store *st, int flags, char err[ERR_LEN]);
+int store_import_seen(struct store *st, const char *id, long line, long *first_line, char err[ERR_LEN]);
+int store_import_put(struct store *st, const struct stakeholder *sh, const struct event *ev, char err[ERR_LEN]);
+int store_import_end(struct store *st, int commit, char err[ERR_LEN]);
+/* store_load_stakeholders: all, ordered by id; free with stakeholders_free. */
 int store_load_stakeholders(struct store *st, struct stakeholder **out, size_t *n, char err[ERR_LEN]);
 /* store_get_stakeholder: one by id with its custom fields; *found 0 when absent. Clear *out with stakeholder_clear. */
 int store_get_stakeholder(struct store *st, const char *id, struct stakeholder *out, int *found, char err[ERR_LEN]);
