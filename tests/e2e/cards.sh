@@ -5,6 +5,12 @@
 # keeping pages true; a failed save leaving the old batch intact; preview of every template.
 . tests/e2e/lib.inc
 setup
+# fontconfig sees one empty directory of the test's own: no system font covers the CJK name
+# here, so that card fails as a card with a character no font has must.
+mkdir -p "$T/sysfonts"
+printf '<?xml version="1.0"?>\n<fontconfig><dir>%s</dir><cachedir>%s</cachedir></fontconfig>\n' \
+	"$T/sysfonts" "$T/fccache" > "$T/fonts.conf"
+export FONTCONFIG_FILE="$T/fonts.conf"
 
 cat > "$T/etc/cards.yaml" <<'EOF'
 occasions:
