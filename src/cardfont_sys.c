@@ -66,6 +66,13 @@ static size_t font_slot(const char *path, unsigned index)
 	return sys.nfonts++;
 }
 
+/* family_serif: a serif face by its family name (Noto Serif ..., Noto Naskh Arabic, DejaVu Serif). */
+static int family_serif(const char *family)
+{
+	return (strstr(family, "Serif") || strstr(family, "Naskh") || strstr(family, "Mincho") ||
+	        strstr(family, "Myeongjo")) && !strstr(family, "Sans");
+}
+
 /* lookup: fontconfig's fonts for cp, best first for the style; the first one we can read. */
 static size_t lookup(uint32_t cp, int serif)
 {
@@ -82,26 +89,31 @@ static size_t lookup(uint32_t cp, int serif)
 	FcConfigSubstitute(NULL, pat, FcMatchPattern);
 	FcDefaultSubstitute(pat);
 	set = FcFontSort(NULL, pat, FcFalse, NULL, &res);
-	for (int i = 0; set && i < set->nfont && found == SIZE_MAX; i++) {
-		FcPattern *p = set->fonts[i];
-		FcCharSet *fcs = NULL;
-		FcChar8 *file = NULL;
-		FcBool color = FcFalse;
-		int index = 0;
-		size_t k;
-		if (FcPatternGetCharSet(p, FC_CHARSET, 0, &fcs) != FcResultMatch || !FcCharSetHasChar(fcs, cp))
-			continue;
-		if (FcPatternGetBool(p, FC_COLOR, 0, &color) == FcResultMatch && color)
-			continue;       /* colour bitmaps (emoji) cannot be set as PDF text */
-		if (FcPatternGetString(p, FC_FILE, 0, &file) != FcResultMatch)
-			continue;
-		FcPatternGetInteger(p, FC_INDEX, 0, &index);
-		if (index < 0 || index > 0xFFFF)
-			continue;       /* named instances of variable fonts */
-		k = font_slot((const char *)file, (unsigned)index);
-		if (sys.fonts[k].f && cardfont_glyph(sys.fonts[k].f, cp))
-			found = k;
-	}
+	/* First a face of the asked style among those that have cp, then any. */
+	for (int pass = 0; pass < 2 && found == SIZE_MAX; pass++)
+		for (int i = 0; set && i < set->nfont && found == SIZE_MAX; i++) {
+			FcPattern *p = set->fonts[i];
+			FcCharSet *fcs = NULL;
+			FcChar8 *file = NULL, *family = NULL;
+			FcBool color = FcFalse;
+			int index = 0;
+			size_t k;
+			if (FcPatternGetCharSet(p, FC_CHARSET, 0, &fcs) != FcResultMatch || !FcCharSetHasChar(fcs, cp))
+				continue;
+			if (FcPatternGetBool(p, FC_COLOR, 0, &color) == FcResultMatch && color)
+				continue;       /* colour bitmaps (emoji) cannot be set as PDF text */
+			if (FcPatternGetString(p, FC_FILE, 0, &file) != FcResultMatch)
+				continue;
+			if (pass == 0 && (FcPatternGetString(p, FC_FAMILY, 0, &family) != FcResultMatch ||
+			                  family_serif((const char *)family) != serif))
+				continue;
+			FcPatternGetInteger(p, FC_INDEX, 0, &index);
+			if (index < 0 || index > 0xFFFF)
+				continue;       /* named instances of variable fonts */
+			k = font_slot((const char *)file, (unsigned)index);
+			if (sys.fonts[k].f && cardfont_glyph(sys.fonts[k].f, cp))
+				found = k;
+		}
 	if (set)
 		FcFontSetDestroy(set);
 	FcCharSetDestroy(cs);

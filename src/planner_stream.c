@@ -189,7 +189,6 @@ static void arena_add(struct plan_stream *ps, const void *p, size_t n)
 static uint32_t record(struct plan_stream *ps, const struct sh_in *s)
 {
 	const struct stakeholder *sh = s->sh;
-	const char *first = sh->f[SH_FIRST_NAME], *last = sh->f[SH_LAST_NAME], *nick = sh->f[SH_NICKNAME];
 	unsigned char head[REC_DAYS];
 	uint32_t off = (uint32_t)ps->alen, ndays = 0;
 
@@ -212,19 +211,10 @@ static uint32_t record(struct plan_stream *ps, const struct sh_in *s)
 			arena_add(ps, &d, sizeof d);
 	}
 	arena_add(ps, sh->f[SH_ID], strlen(sh->f[SH_ID]) + 1);
-	/* The name as stakeholder_display_name makes it. */
-	if (first && *first && last && *last) {
-		arena_add(ps, first, strlen(first));
-		arena_add(ps, " ", 1);
-		arena_add(ps, last, strlen(last) + 1);
-	} else if (first && *first) {
-		arena_add(ps, first, strlen(first) + 1);
-	} else if (last && *last) {
-		arena_add(ps, last, strlen(last) + 1);
-	} else if (nick && *nick) {
-		arena_add(ps, nick, strlen(nick) + 1);
-	} else {
-		arena_add(ps, sh->f[SH_ID], strlen(sh->f[SH_ID]) + 1);
+	{
+		char *name = stakeholder_display_name(sh);
+		arena_add(ps, name, strlen(name) + 1);
+		free(name);
 	}
 	ps->cur_rec = off;
 	return off;

@@ -28,6 +28,7 @@ static struct tval *make_ctx(const char *first, const char *last)
 	tval_map_set_str(c, "first_name", first);
 	tval_map_set_str(c, "last_name", last);
 	tval_map_set_str(c, "full_name", full);
+	tval_map_set_str(c, "greeting_name", first);
 	tval_map_set_str(c, "organization", "Globex");
 	tval_map_set_str(c, "title", "Head of Logistics");
 	tval_map_set_str(occ, "name", "Birthday");
