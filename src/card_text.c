@@ -103,6 +103,9 @@ struct cardfont *card_font_for(const struct card_template *t, const struct style
 	for (size_t i = 0; i < st->nfonts; i++)
 		if (cardfont_glyph(t->fonts[st->font[i]].cf, cp))
 			return t->fonts[st->font[i]].cf;
+	/* The system font already in use keeps its run together (one shaping context). */
+	if (prev && cardfont_glyph(prev, cp))
+		return prev;
 	if ((f = cardfont_system(cp, style_serif(t, st))))
 		return f;
 	if (prev && cardfont_is_mark(cp))

@@ -66,6 +66,34 @@ static size_t font_slot(const char *path, unsigned index)
 	return sys.nfonts++;
 }
 
+/*
+ * script_lang: a language written in cp's script, so that fontconfig ranks the fonts made for
+ * that script first (Noto Sans Tamil before Noto Sans Grantha, which has some Tamil letters
+ * but not Tamil's marks).
+ */
+static const char *script_lang(uint32_t cp)
+{
+	static const struct {
+		hb_script_t sc;
+		const char *lang;
+	} t[] = {
+		{HB_SCRIPT_ARABIC, "ar"}, {HB_SCRIPT_HEBREW, "he"}, {HB_SCRIPT_DEVANAGARI, "hi"},
+		{HB_SCRIPT_BENGALI, "bn"}, {HB_SCRIPT_TAMIL, "ta"}, {HB_SCRIPT_TELUGU, "te"},
+		{HB_SCRIPT_KANNADA, "kn"}, {HB_SCRIPT_MALAYALAM, "ml"}, {HB_SCRIPT_GUJARATI, "gu"},
+		{HB_SCRIPT_GURMUKHI, "pa"}, {HB_SCRIPT_ORIYA, "or"}, {HB_SCRIPT_SINHALA, "si"},
+		{HB_SCRIPT_THAI, "th"}, {HB_SCRIPT_LAO, "lo"}, {HB_SCRIPT_KHMER, "km"}, {HB_SCRIPT_MYANMAR, "my"},
+		{HB_SCRIPT_TIBETAN, "bo"}, {HB_SCRIPT_ETHIOPIC, "am"}, {HB_SCRIPT_ARMENIAN, "hy"},
+		{HB_SCRIPT_GEORGIAN, "ka"}, {HB_SCRIPT_GREEK, "el"}, {HB_SCRIPT_CYRILLIC, "ru"},
+		{HB_SCRIPT_HIRAGANA, "ja"}, {HB_SCRIPT_KATAKANA, "ja"}, {HB_SCRIPT_HANGUL, "ko"},
+		{HB_SCRIPT_HAN, "zh-cn"},
+	};
+	hb_script_t sc = (hb_script_t)cardfont_script(cp);
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (t[i].sc == sc)
+			return t[i].lang;
+	return NULL;
+}
+
 /* family_serif: a serif face by its family name (Noto Serif ..., Noto Naskh Arabic, DejaVu Serif). */
 static int family_serif(const char *family)
 {
@@ -84,6 +112,8 @@ static size_t lookup(uint32_t cp, int serif)
 
 	FcCharSetAddChar(cs, cp);
 	FcPatternAddString(pat, FC_FAMILY, (const FcChar8 *)(serif ? "serif" : "sans-serif"));
+	if (script_lang(cp))
+		FcPatternAddString(pat, FC_LANG, (const FcChar8 *)script_lang(cp));
 	FcPatternAddCharSet(pat, FC_CHARSET, cs);
 	FcPatternAddBool(pat, FC_SCALABLE, FcTrue);
 	FcConfigSubstitute(NULL, pat, FcMatchPattern);
