@@ -303,6 +303,19 @@ OCC retry "$id6" > "$T/retry3" 2>&1
 eq "a cancelled card is not retried" "$?" 1
 check_out "retry says why" "only a failed or unknown one is retried" "$T/retry3"
 
+# attach_card: a card that cannot be drawn (no font has a character of the name) does not
+# hold the email back: it goes without the attachment and its record says so.
+printf 'occasions:\n  - id: ecard\n    when: {anniversary_of: birthday}\n    channel: email\n    attach_card: true\n    template: birthday\n' > "$T/etc/cards.yaml"
+printf 'id,first_name,last_name,type,email,birthday\nk7,Ada \360\237\253\240,Lovelace,customer,ada@example.org,1980-12-13\n' > "$T/k7.csv"
+OCC import stakeholders "$T/k7.csv" > /dev/null 2>&1
+OCC run --once --at 2026-12-13T10:00 > "$T/run7" 2> "$T/run7.err"
+OCC log --stakeholder k7 --format json | "$PY" -c "import json,sys; r=json.load(sys.stdin)[-1]; print(r['status'], r['reason'][:18])" > "$T/rec7"
+check_out "the e-card email goes out without its card" "sent card not attached" "$T/rec7"
+check_out "and the log says why" "U+1FAE0" "$T/run7.err"
+ls "$T/var/spool/outbox/new" | grep -v '^remind' > "$T/out7"
+f7=$(grep -l 'Lovelace' "$T"/var/spool/outbox/new/* 2>/dev/null | head -1)
+check "the message is in the outbox, with no PDF" sh -c "test -n '$f7' && ! grep -q 'application/pdf' '$f7'"
+
 # The new cards keys are checked like every other key.
 sed -i 's/^  envelope: .*/  envelope: b5/' "$CFG"
 grep -q '^  envelope:' "$CFG" || printf '  envelope: b5\n' >> "$CFG"
