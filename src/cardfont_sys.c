@@ -30,13 +30,38 @@ static struct {
 	size_t used;
 } sys;
 
+static void forget(void)
+{
+	for (size_t i = 0; i < sys.nfonts; i++) {
+		free(sys.fonts[i].path);
+		cardfont_free(sys.fonts[i].f);
+	}
+	free(sys.fonts);
+	sys.fonts = NULL;
+	sys.nfonts = 0;
+	memset(sys.keys, 0, sizeof sys.keys);
+	sys.used = 0;
+}
+
+/* at_exit: fontconfig's configuration is only given back by FcFini (else a leak checker sees it). */
+static void at_exit(void)
+{
+	forget();
+	if (sys.inited)
+		FcFini();
+	sys.inited = 0;
+}
+
 static void sys_init(void)
 {
+	static int registered;
 	const char *dirs = getenv("OCCASIOND_FONT_DIRS");
 	if (sys.inited)
 		return;
 	sys.inited = 1;
 	FcInit();
+	if (!registered++)
+		atexit(at_exit);
 	/* Extra directories (tests, a site's own fonts) besides fontconfig's own. */
 	if (dirs && *dirs) {
 		char *copy = xstrdup(dirs), *d = copy;
@@ -112,8 +137,12 @@ static size_t lookup(uint32_t cp, int serif)
 
 	FcCharSetAddChar(cs, cp);
 	FcPatternAddString(pat, FC_FAMILY, (const FcChar8 *)(serif ? "serif" : "sans-serif"));
-	if (script_lang(cp))
-		FcPatternAddString(pat, FC_LANG, (const FcChar8 *)script_lang(cp));
+	if (script_lang(cp)) {
+		FcLangSet *ls = FcLangSetCreate();
+		FcLangSetAdd(ls, (const FcChar8 *)script_lang(cp));
+		FcPatternAddLangSet(pat, FC_LANG, ls);
+		FcLangSetDestroy(ls);
+	}
 	FcPatternAddCharSet(pat, FC_CHARSET, cs);
 	FcPatternAddBool(pat, FC_SCALABLE, FcTrue);
 	FcConfigSubstitute(NULL, pat, FcMatchPattern);
@@ -174,17 +203,9 @@ struct cardfont *cardfont_system(uint32_t cp, int serif)
 
 void cardfont_system_rescan(void)
 {
-	for (size_t i = 0; i < sys.nfonts; i++) {
-		free(sys.fonts[i].path);
-		cardfont_free(sys.fonts[i].f);
-	}
-	free(sys.fonts);
-	sys.fonts = NULL;
-	sys.nfonts = 0;
-	memset(sys.keys, 0, sizeof sys.keys);
-	sys.used = 0;
+	forget();
 	if (sys.inited)
-		FcInitReinitialize();
+		FcFini();
 	sys.inited = 0;
 }
 

@@ -101,9 +101,10 @@ int cardfont_subset(const struct cardfont *f, const unsigned *gids, size_t n, un
  */
 struct cardfont *cardfont_system(uint32_t cp, int serif);
 /*
- * cardfont_system_dirs: adds directories to fontconfig's (OCCASIOND_FONT_DIRS, ':'-separated,
- * is read by cardfont_system itself); forgets what was cached, so a font installed meanwhile
- * is found. For long-running processes between passes.
+ * cardfont_system_rescan: forgets the fonts found and fontconfig's view of the system, so a
+ * font installed meanwhile is found by the next cardfont_system. Fonts it returned before
+ * are freed: no text prepared with them may be in use. (OCCASIOND_FONT_DIRS, ':'-separated,
+ * adds directories to fontconfig's own.)
  */
 void cardfont_system_rescan(void);
 /* cardfont_package: the Debian package whose fonts cover cp ("fonts-noto-cjk", ...), or NULL. */
