@@ -106,47 +106,11 @@ void card_batch_free(struct card_batch *b)
 		return;
 	if (b->doc)
 		HPDF_Free(b->doc);
-	for (size_t i = 0; i < b->nfonts; i++) {
-		free(b->fonts[i]->path);
-		free(b->fonts[i]);
-	}
-	free(b->fonts);
+	card_pdf_free(b);
 	for (size_t i = 0; i < b->nimages; i++)
 		free(b->images[i].path);
 	free(b->images);
 	free(b);
-}
-
-/* batch_font: the document's font for a template font, loaded once per document. */
-struct bfont *card_batch_font(struct card_batch *b, const struct tfont *tf, char err[ERR_LEN])
-{
-	const char *name;
-	struct bfont *f;
-
-	for (size_t i = 0; i < b->nfonts; i++)
-		if (strcmp(b->fonts[i]->path, tf->path) == 0)
-			return b->fonts[i];
-	b->herr.status = 0;
-	name = HPDF_LoadTTFontFromFile(b->doc, tf->path, HPDF_TRUE);
-	if (!name || b->herr.status) {
-		card_hpdf_fail(err, &b->herr, tf->name);
-		HPDF_ResetError(b->doc);
-		return NULL;
-	}
-	f = xcalloc(1, sizeof *f);
-	f->font = HPDF_GetFont(b->doc, name, "UTF-8");
-	f->def = HPDF_GetFontDef(b->doc, name);
-	if (!f->font || !f->def || b->herr.status ||
-	    ((HPDF_TTFontDefAttr)f->def->attr)->num_glyphs != cardfont_num_glyphs(tf->cf)) {
-		card_hpdf_fail(err, &b->herr, tf->name);
-		HPDF_ResetError(b->doc);
-		free(f);
-		return NULL;
-	}
-	f->path = xstrdup(tf->path);
-	b->fonts = xreallocarray(b->fonts, b->nfonts + 1, sizeof *b->fonts);
-	b->fonts[b->nfonts++] = f;
-	return f;
 }
 
 static HPDF_Image batch_image(struct card_batch *b, const struct timage *im, char err[ERR_LEN])
@@ -190,64 +154,146 @@ static HPDF_STATUS rounded_rect(HPDF_Page pg, double x, double y, double w, doub
 	return st;
 }
 
-/* draw_block: one prepared text block, run by run (a run is a stretch in one font). */
-int card_draw_block(const struct card_template *t, HPDF_Page pg, double page_h,
-                      const struct pblock *pb, struct bfont **bf)
+/* rtl_letter: a character of a right-to-left script (Hebrew, Arabic, Syriac, ... and their forms). */
+static int rtl_letter(uint32_t c)
+{
+	return ((c >= 0x0590 && c <= 0x08FF) || (c >= 0xFB1D && c <= 0xFDFF) || (c >= 0xFE70 && c <= 0xFEFF) ||
+	        (c >= 0x10800 && c <= 0x10FFF) || (c >= 0x1E800 && c <= 0x1EFFF)) && !cardfont_is_mark(c);
+}
+
+/*
+ * actual_text: the line's characters as a UTF-16BE hex string for /ActualText. poppler
+ * (pdftotext) spreads a span's characters left to right over it and then turns every
+ * right-to-left stretch around, as it must for glyphs drawn in display order; so each
+ * right-to-left stretch (odd bidi level) goes in reversed, the stretches themselves in
+ * logical order, and extraction gives back the line as written.
+ */
+static void actual_text(struct strbuf *sb, const struct pblock *pb, size_t a, size_t b)
+{
+	size_t n = b - a, *ix = xcalloc(n ? n : 1, sizeof *ix);
+	for (size_t i = 0; i < n; i++)
+		ix[i] = a + i;
+	for (size_t i = 0; i < n;) {
+		size_t j = i, x0, x1;
+		if (!(pb->level[ix[i]] & 1)) {
+			i++;
+			continue;
+		}
+		while (j < n && (pb->level[ix[j]] & 1))
+			j++;
+		/* Spaces and punctuation at its ends stay where they are, as poppler keeps them. */
+		x0 = i, x1 = j;
+		while (x0 < x1 && !rtl_letter(pb->cp[ix[x0]]))
+			x0++;
+		while (x1 > x0 && !rtl_letter(pb->cp[ix[x1 - 1]]) && !cardfont_is_mark(pb->cp[ix[x1 - 1]]))
+			x1--;
+		for (size_t x = x0, y = x1; x + 1 < y; x++, y--) {
+			size_t tmp = ix[x];
+			ix[x] = ix[y - 1], ix[y - 1] = tmp;
+		}
+		i = j;
+	}
+	sb_adds(sb, "<FEFF");
+	for (size_t i = 0; i < n; i++) {
+		uint32_t c = pb->cp[ix[i]];
+		if (c >= 0x10000) {
+			c -= 0x10000;
+			sb_addf(sb, "%04X%04X", 0xD800 + (unsigned)(c >> 10), 0xDC00 + (unsigned)(c & 0x3FF));
+		} else {
+			sb_addf(sb, "%04X", (unsigned)c);
+		}
+	}
+	sb_adds(sb, ">");
+	free(ix);
+}
+
+/*
+ * card_draw_block: one prepared block as text. Each line is a marked-content span whose
+ * ActualText is the line as written (logical order); inside it the glyphs go in visual
+ * order, each where HarfBuzz put it: a TJ adjustment moves the pen from where the PDF's own
+ * advance left it, and a rise (Ts) lifts marks.
+ */
+int card_draw_block(struct card_batch *b, const struct card_template *t, HPDF_Page pg, double page_h,
+                    const struct pblock *pb)
 {
 	const struct tblock *blk = pb->blk;
 	const struct style *st = &blk->st;
 	const struct cardfont *primary = t->fonts[st->font[0]].cf;
-	double s = pb->size, lh = s * st->line_spacing, lsp = st->letter_spacing * s;
+	double s = pb->size, lh = s * st->line_spacing;
 	double x0 = blk->box[0] * MM_PT, w = blk->box[2] * MM_PT, h = blk->box[3] * MM_PT;
 	double top = page_h - blk->box[1] * MM_PT, content = (double)pb->nlines * lh;
 	double asc = cardfont_ascent(primary), desc = cardfont_descent(primary);
+	HPDF_Stream out = ((HPDF_PageAttr)pg->attr)->stream;
 	struct strbuf sb = {0};
+	int rc = -1;
 
 	if (st->valign == VA_MIDDLE)
 		top -= (h - content) / 2;
 	else if (st->valign == VA_BOTTOM)
 		top -= h - content;
-	H(HPDF_Page_BeginText(pg));
-	H(HPDF_Page_SetRGBFill(pg, (HPDF_REAL)st->colour.r, (HPDF_REAL)st->colour.g, (HPDF_REAL)st->colour.b));
-	H(HPDF_Page_SetCharSpace(pg, (HPDF_REAL)lsp));
+	sb_addf(&sb, "BT\n%.4f %.4f %.4f rg\n", st->colour.r, st->colour.g, st->colour.b);
 	for (size_t li = 0; li < pb->nlines; li++) {
 		const struct pline *ln = &pb->lines[li];
 		/* The em box sits centred in the line; the baseline divides it as the font's metrics do. */
 		double y = top - (double)li * lh - (lh - s) / 2 - s * asc / (asc - desc);
-		double x = x0;
+		double x = x0, pen = 0, rise = 0;       /* pen: where the PDF's pen is, 1/1000 em from x */
+		struct dfont *cur = NULL;
+		int in_tj = 0;
+		if (ln->ng == 0)
+			continue;
 		if (st->align == AL_CENTER)
-			x += (w - ln->width) / 2;
+			x += (w - ln->width * s / 1000.0) / 2;
 		else if (st->align == AL_RIGHT)
-			x += w - ln->width;
-		for (size_t a = ln->a; a < ln->b;) {
-			size_t e = a;
-			struct bfont *f = bf[pb->g[a].font];
-			const struct cardfont *cf = t->fonts[st->font[pb->g[a].font]].cf;
-			HPDF_TTFontDefAttr attr = (HPDF_TTFontDefAttr)f->def->attr;
-			while (e < ln->b && pb->g[e].font == pb->g[a].font)
-				e++;
-			sb_reset(&sb);
-			card_utf8_range(pb, a, e, &sb);
-			H(HPDF_Page_SetFontAndSize(pg, f->font, (HPDF_REAL)s));
-			H(HPDF_Page_TextOut(pg, (HPDF_REAL)x, (HPDF_REAL)y, sb.s));
-			/*
-			 * libharu 2.3.0 embeds a composite glyph's direct components only, so an accent
-			 * built from a composite mark (e in NotoSerifDisplay-Italic, Cyrillic yo in DejaVu)
-			 * would vanish from the print while the text layer still reads right. Mark the whole
-			 * component tree of every glyph used as used.
-			 */
-			for (size_t i = a; i < e; i++)
-				cardfont_mark_glyph(cf, pb->g[i].gid, attr->glyph_tbl.flgs);
-			x += card_run_width(pb, a, e, s, lsp) + lsp;
-			a = e;
+			x += w - ln->width * s / 1000.0;
+		sb_adds(&sb, "/Span <</ActualText ");
+		actual_text(&sb, pb, ln->a, ln->b);
+		sb_addf(&sb, ">> BDC\n1 0 0 1 %.3f %.3f Tm\n", x, y);
+		for (size_t k = 0; k < ln->ng; k++) {
+			const struct sglyph *g = &ln->g[k];
+			struct dfont *df = card_pdf_font(b, g->f);
+			unsigned cid;
+			double adj;
+			if (!df)
+				goto out;
+			cid = card_pdf_use(df, g->gid, pb->cp + g->cp, g->nu);
+			if (df != cur || g->y != rise) {
+				const char *name;
+				if (in_tj)
+					sb_adds(&sb, "] TJ\n");
+				in_tj = 0;
+				if (df != cur) {
+					if (!(name = card_pdf_font_name(df, pg)))
+						goto out;
+					sb_addf(&sb, "/%s %.3f Tf\n", name, s);
+					cur = df;
+				}
+				if (g->y != rise) {
+					sb_addf(&sb, "%.3f Ts\n", g->y * s / 1000.0);
+					rise = g->y;
+				}
+			}
+			if (!in_tj)
+				sb_adds(&sb, "[");
+			in_tj = 1;
+			adj = g->x - pen;
+			if (adj > 0.05 || adj < -0.05)
+				sb_addf(&sb, "%.1f", -adj);
+			sb_addf(&sb, "<%04X>", cid & 0xFFFF);
+			pen = g->x + card_pdf_advance(df, g->gid);
 		}
+		if (in_tj)
+			sb_adds(&sb, "] TJ\n");
+		if (rise != 0)
+			sb_adds(&sb, "0 Ts\n");
+		sb_adds(&sb, "EMC\n");
 	}
-	H(HPDF_Page_EndText(pg));
+	sb_adds(&sb, "ET\n");
+	if (HPDF_Stream_Write(out, (const HPDF_BYTE *)sb.s, (HPDF_UINT)sb.len) != HPDF_OK)
+		goto out;
+	rc = 0;
+out:
 	sb_free(&sb);
-	return 0;
-hfail:
-	sb_free(&sb);
-	return -1;
+	return rc;
 }
 
 static int draw_image(HPDF_Page pg, double page_h, const struct timage *im, HPDF_Image img)
@@ -352,7 +398,6 @@ int card_batch_add(struct card_batch *b, const struct card_template *t, const st
                    char err[ERR_LEN])
 {
 	struct prepared p;
-	struct bfont **fonts = NULL;   /* per text block: its style's fonts in the document */
 	HPDF_Image *imgs = NULL;
 	HPDF_Page pg;
 	double pw = t->w_mm * MM_PT, ph = t->h_mm * MM_PT, sw = t->sheet_w * MM_PT, sh = t->sheet_h * MM_PT;
@@ -362,17 +407,6 @@ int card_batch_add(struct card_batch *b, const struct card_template *t, const st
 		return err_set(err, "this batch is unusable after an earlier libharu error");
 	if (card_prepare(t, ctx, &p, err) != 0)
 		return -1;
-	/* Load what the page needs (only fonts some glyph uses) before adding the page. */
-	fonts = xcalloc(p.n * CARD_MAX_FONTS + 1, sizeof *fonts);
-	for (size_t i = 0; i < p.n; i++)
-		for (size_t k = 0; k < p.b[i].n; k++) {
-			const struct pglyph *g = &p.b[i].g[k];
-			struct bfont **slot = &fonts[i * CARD_MAX_FONTS + g->font];
-			if (g->cp == '\n' || *slot)
-				continue;
-			if (!(*slot = card_batch_font(b, &t->fonts[p.b[i].blk->st.font[g->font]], err)))
-				goto out;
-		}
 	imgs = xcalloc(t->nimages + 1, sizeof *imgs);
 	for (size_t i = 0; i < t->nimages; i++)
 		if (!(imgs[i] = batch_image(b, &t->images[i], err)))
@@ -408,7 +442,7 @@ int card_batch_add(struct card_batch *b, const struct card_template *t, const st
 			goto hfail;
 		for (size_t i = 0; i < p.n; i++)
 			if (p.b[i].blk->panel == panel && p.b[i].nlines &&
-			    card_draw_block(t, pg, ph, &p.b[i], &fonts[i * CARD_MAX_FONTS]) != 0)
+			    card_draw_block(b, t, pg, ph, &p.b[i]) != 0)
 				goto hfail;
 		H(HPDF_Page_GRestore(pg));
 	}
@@ -426,7 +460,6 @@ hfail:
 	card_hpdf_fail(err, &b->herr, "cannot draw the card");
 	HPDF_ResetError(b->doc);
 out:
-	free(fonts);
 	free(imgs);
 	card_prepared_free(&p);
 	return rc;
@@ -443,6 +476,10 @@ int card_batch_save(struct card_batch *b, const char *path, char err[ERR_LEN])
 	if (b->pages == 0)
 		return err_set(err, "a batch with no cards is not written");
 	b->herr.status = 0;
+	if (card_pdf_finish(b, err) != 0) {
+		HPDF_ResetError(b->doc);
+		return -1;
+	}
 	if (HPDF_SaveToStream(b->doc) != HPDF_OK || b->herr.status) {
 		card_hpdf_fail(err, &b->herr, "cannot write the PDF");
 		HPDF_ResetError(b->doc);

@@ -63,7 +63,7 @@ static void add_font(struct cover *c, const char *path)
 	for (size_t i = 0; i < c->t.nfonts; i++)
 		if (strcmp(c->t.fonts[i].path, path) == 0)
 			return;
-	if (!util_file_exists(path) || cardfont_load(path, &cf, err) != 0)
+	if (!util_file_exists(path) || cardfont_load(path, 0, &cf, err) != 0)
 		return;
 	c->t.fonts = xreallocarray(c->t.fonts, c->t.nfonts + 1, sizeof *c->t.fonts);
 	c->t.fonts[c->t.nfonts].path = xstrdup(path);
@@ -82,7 +82,7 @@ static void cover_free(struct cover *c)
 	free(c->t.fonts);
 }
 
-/* cover_fonts: Noto Serif Display and Lato, DejaVu Sans, then every font the cards used. */
+/* cover_fonts: Noto Serif Display and Lato, DejaVu Sans, then the system's (card_font_for). */
 static int cover_fonts(struct cover *c, const char *fonts_dir, char err[ERR_LEN])
 {
 	static const char *const shipped[] = {"NotoSerifDisplay-Regular.ttf", "Lato-Regular.ttf", "DejaVuSans.ttf"};
@@ -97,8 +97,6 @@ static int cover_fonts(struct cover *c, const char *fonts_dir, char err[ERR_LEN]
 			sans = before;
 		free(p);
 	}
-	for (size_t i = 0; i < c->b->nfonts; i++)
-		add_font(c, c->b->fonts[i]->path);
 	if (c->t.nfonts == 0)
 		return err_set(err, "the cover sheet needs a font: none found in %s", fonts_dir ? fonts_dir : "(none)");
 	if (sans == (size_t)-1)
@@ -123,7 +121,7 @@ static char *covered(const struct cover *c, const struct style *st, const char *
 	const char *p = text, *end = text + strlen(text);
 	while (p < end) {
 		int32_t cp = util_utf8_next(&p, end);
-		int found = 0;
+		struct cardfont *f;
 		if (cp < 0) {
 			sb_adds(&sb, "?");
 			continue;
@@ -136,9 +134,8 @@ static char *covered(const struct cover *c, const struct style *st, const char *
 			sb_adds(&sb, " ");
 			continue;
 		}
-		for (size_t i = 0; i < st->nfonts && !found; i++)
-			found = cardfont_glyph(c->t.fonts[st->font[i]].cf, (uint32_t)cp) != 0;
-		if (found)
+		f = card_font_for(&c->t, st, (uint32_t)cp, NULL);
+		if (f && (cardfont_glyph(f, (uint32_t)cp) || cardfont_is_mark((uint32_t)cp)))
 			util_utf8_put(&sb, (uint32_t)cp);
 		else
 			sb_addf(&sb, "[U+%04X]", (unsigned)cp);
@@ -157,7 +154,6 @@ static int put(struct cover *c, const struct style *base, double size, double mi
 {
 	struct tblock blk;
 	struct pblock pb;
-	struct bfont *bf[CARD_MAX_FONTS] = {0};
 	char *s = covered(c, base, text);
 	size_t len = strlen(s);
 	int rc = -1;
@@ -200,21 +196,13 @@ static int put(struct cover *c, const struct style *base, double size, double mi
 			len = strlen(s);
 		}
 	}
-	for (size_t k = 0; k < pb.n; k++) {
-		const struct pglyph *g = &pb.g[k];
-		if (g->cp == '\n' || bf[g->font])
-			continue;
-		if (!(bf[g->font] = card_batch_font(c->b, &c->t.fonts[base->font[g->font]], err)))
-			goto out;
-	}
-	if (pb.nlines && card_draw_block(&c->t, c->pg, c->page_h, &pb, bf) != 0) {
+	if (pb.nlines && card_draw_block(c->b, &c->t, c->pg, c->page_h, &pb) != 0) {
 		card_hpdf_fail(err, &c->b->herr, "cannot draw the cover sheet");
 		goto out;
 	}
 	rc = 0;
 out:
-	free(pb.g);
-	free(pb.lines);
+	card_pblock_free(&pb);
 	free(s);
 	return rc;
 }

@@ -84,6 +84,11 @@ HPDF_Image card_image_load(HPDF_Doc doc, struct hpdf_err *herr, const char *path
 		card_hpdf_fail(err, herr, path);
 		HPDF_ResetError(doc);
 		img = NULL;
+	} else if (!jpeg) {
+		/* libharu 2.3.0 leaves a PNG's alpha channel (its SMask) uncompressed: 90 KB for a 300 px square. */
+		HPDF_Dict smask = HPDF_Dict_GetItem(img, "SMask", HPDF_OCLASS_DICT);
+		if (smask && smask->stream)
+			smask->filter = HPDF_STREAM_FILTER_FLATE_DECODE;
 	}
 out:
 	free(data);

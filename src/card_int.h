@@ -9,7 +9,9 @@
 #include <stdint.h>
 
 #include <hpdf.h>
-#include <hpdf_fontdef.h>
+#include <hpdf_objects.h>
+#include <hpdf_pages.h>
+#include <hpdf_doc.h>
 
 #include "occasiond/card.h"
 #include "occasiond/cardfont.h"
@@ -124,22 +126,35 @@ HPDF_Image card_image_load(HPDF_Doc doc, struct hpdf_err *herr, const char *path
 
 /* ------------------------------------------------------------------ text preparation */
 
-struct pglyph {
-	uint32_t cp;
-	uint16_t gid;
-	uint8_t font;       /* index into the block's style font list */
-	int adv;            /* 1/1000 em */
+/* One glyph of a set line, in visual order. */
+struct sglyph {
+	struct cardfont *f;
+	unsigned gid;
+	double x, y;            /* 1/1000 em from the line's start, on its baseline */
+	size_t cp, nu;          /* the code points [cp, cp + nu) it stands for (nu 0: a further glyph of them) */
 };
 
 struct pline {
-	size_t a, b;        /* glyphs [a, b) */
-	double width;       /* pt */
+	size_t a, b;            /* code points [a, b) of the block, logical order */
+	double width;           /* 1/1000 em, as set */
+	struct sglyph *g;       /* visual order */
+	size_t ng;
 };
 
+/*
+ * A text block prepared for drawing: its code points (logical order, '\n' between
+ * paragraphs), each with its font, bidi level, script, width and whether a line may break
+ * before it; then its lines at the size chosen.
+ */
 struct pblock {
 	const struct tblock *blk;
-	struct pglyph *g;
+	uint32_t *cp;
 	size_t n;
+	struct cardfont **font;
+	double *w;              /* 1/1000 em, letter spacing included */
+	uint8_t *level;
+	uint32_t *script;
+	uint8_t *brk;
 	struct pline *lines;
 	size_t nlines;
 	double size;
@@ -153,10 +168,16 @@ struct prepared {
 /* card_prepare: merges, shapes and fits every text of the card; nothing is drawn. 0 or -1. */
 int card_prepare(const struct card_template *t, const struct tval *ctx, struct prepared *p, char err[ERR_LEN]);
 void card_prepared_free(struct prepared *p);
-/* card_run_width: the width in pt of glyphs [a, b) at size with letter spacing lsp. */
-double card_run_width(const struct pblock *pb, size_t a, size_t b, double size, double lsp);
-/* card_utf8_range: appends glyphs [a, b) as UTF-8. */
+void card_pblock_free(struct pblock *pb);
+/* card_utf8_range: appends code points [a, b) as UTF-8. */
 void card_utf8_range(const struct pblock *pb, size_t a, size_t b, struct strbuf *sb);
+/*
+ * card_font_for: the font that prints cp in style st: a mark or joiner keeps its base's font
+ * (prev), other common characters prefer prev too; else the first of the style's fonts that
+ * has it, else a system font of the style's kind (serif or not). NULL when none has it.
+ */
+struct cardfont *card_font_for(const struct card_template *t, const struct style *st, uint32_t cp,
+                               struct cardfont *prev);
 
 /* card_set_text: one block's text (already merged) shaped and fitted into pb (pb->blk = blk). 0 or -1. */
 int card_set_text(const struct card_template *t, const struct tblock *blk, const char *text, struct pblock *pb,
@@ -164,33 +185,48 @@ int card_set_text(const struct card_template *t, const struct tblock *blk, const
 
 /* ------------------------------------------------------------------ batches */
 
-struct bfont {
-	char *path;             /* the font file: the cache key */
-	HPDF_Font font;
-	HPDF_FontDef def;
-};
-
 struct bimage {
 	char *path;
 	HPDF_Image img;
 };
+
+struct dfont;               /* a font of the document (card_pdf.c) */
 
 struct card_batch {
 	HPDF_Doc doc;
 	struct hpdf_err herr;
 	int pages;
 	int broken;             /* a libharu failure after a page was added: refuse to go on */
-	struct bfont **fonts;   /* each allocated alone: pages in progress point at them */
+	struct dfont **fonts;
 	size_t nfonts;
+	unsigned font_serial;   /* for the subset tags */
 	struct bimage *images;
 	size_t nimages;
 };
 
-/* card_batch_font: the document's font for a template font, loaded once per document; NULL with err. */
-struct bfont *card_batch_font(struct card_batch *b, const struct tfont *tf, char err[ERR_LEN]);
-/* card_draw_block: draws a prepared block; bf[i] is the document font of its style's font i. 0 or -1. */
-int card_draw_block(const struct card_template *t, HPDF_Page pg, double page_h, const struct pblock *pb,
-                    struct bfont **bf);
+/*
+ * card_draw_block: draws a prepared block on pg as text in the document's own fonts
+ * (card_pdf.c): glyph ids placed as shaped, each line marked with its logical text. 0 or -1.
+ */
+int card_draw_block(struct card_batch *b, const struct card_template *t, HPDF_Page pg, double page_h,
+                    const struct pblock *pb);
+
+/* ------------------------------------------------------------------ document fonts (card_pdf.c) */
+
+/*
+ * card_pdf_font: the document's Type0 font for f, created on first use (its font file, widths
+ * and ToUnicode map are written by card_pdf_finish). Its resource name on pg goes to *name.
+ * NULL on a libharu failure.
+ */
+struct dfont *card_pdf_font(struct card_batch *b, struct cardfont *f);
+const char *card_pdf_font_name(struct dfont *df, HPDF_Page pg);
+/* card_pdf_use: records that glyph gid is shown for the text [u, u + n); returns its CID. */
+unsigned card_pdf_use(struct dfont *df, unsigned gid, const uint32_t *u, size_t n);
+/* card_pdf_advance: the width the PDF gives gid (1/1000 em). */
+int card_pdf_advance(const struct dfont *df, unsigned gid);
+/* card_pdf_finish: subsets every font to its used glyphs and writes its objects. 0 or -1. */
+int card_pdf_finish(struct card_batch *b, char err[ERR_LEN]);
+void card_pdf_free(struct card_batch *b);
 
 /* ------------------------------------------------------------------ the loader (card_load.c) */
 

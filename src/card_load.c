@@ -163,24 +163,7 @@ static int font_name_ok(const char *s)
 		      c == '-' || c == '_' || c == '.'))
 			return 0;
 	}
-	return util_strcaseeq(s + n - 4, ".ttf");
-}
-
-struct cmp_ud {
-	HPDF_FontDef def;
-	uint32_t cp;
-	unsigned mine, theirs;
-};
-
-static int cmp_glyph(void *ud, uint32_t cp, unsigned gid)
-{
-	struct cmp_ud *c = ud;
-	unsigned g = HPDF_TTFontDef_GetGlyphid(c->def, (HPDF_UINT16)cp);
-	if (g != gid) {
-		c->cp = cp, c->mine = gid, c->theirs = g;
-		return 1;
-	}
-	return 0;
+	return util_strcaseeq(s + n - 4, ".ttf") || util_strcaseeq(s + n - 4, ".otf") || util_strcaseeq(s + n - 4, ".ttc");
 }
 
 /* font_index: loads font name (once per template) and returns its index, or -1. */
@@ -191,7 +174,6 @@ long ld_font_index(struct loader *L, const struct ynode *n)
 	char err[ERR_LEN];
 	struct cardfont *cf = NULL;
 	char *path;
-	const char *hname;
 
 	if (!name)
 		return -1;
@@ -199,7 +181,7 @@ long ld_font_index(struct loader *L, const struct ynode *n)
 		if (strcmp(t->fonts[i].name, name) == 0)
 			return (long)i;
 	if (!font_name_ok(name)) {
-		ld_bad(L, n, "font '%s' must be a plain file name ending in .ttf (no '/' or '..')", name);
+		ld_bad(L, n, "font '%s' must be a plain file name ending in .ttf, .otf or .ttc (no '/' or '..')", name);
 		return -1;
 	}
 	path = util_path_join(L->fonts_dir, name);
@@ -208,40 +190,17 @@ long ld_font_index(struct loader *L, const struct ynode *n)
 		free(path);
 		return -1;
 	}
-	if (cardfont_load(path, &cf, err) != 0) {
+	/* A collection gives its first face, as fontconfig lists it first. */
+	if (cardfont_load(path, 0, &cf, err) != 0) {
 		ld_bad(L, n, "font '%s': %s", name, err);
 		free(path);
 		return -1;
-	}
-	/* libharu must accept the file too, and map every character to the glyph we measure. */
-	L->herr.status = 0;
-	hname = HPDF_LoadTTFontFromFile(L->scratch, path, HPDF_TRUE);
-	if (!hname || L->herr.status) {
-		card_hpdf_fail(err, &L->herr, "cannot load the font");
-		ld_bad(L, n, "font '%s': %s", name, err);
-		HPDF_ResetError(L->scratch);
-		goto fail;
-	} else {
-		struct cmp_ud c = {HPDF_GetFontDef(L->scratch, hname), 0, 0, 0};
-		if (!c.def || ((HPDF_TTFontDefAttr)c.def->attr)->num_glyphs != cardfont_num_glyphs(cf)) {
-			ld_bad(L, n, "font '%s': libharu reads it differently", name);
-			goto fail;
-		}
-		if (cardfont_foreach(cf, cmp_glyph, &c) != 0) {
-			ld_bad(L, n, "font '%s': libharu maps U+%04X to glyph %u, not %u; this font cannot be used",
-			    name, (unsigned)c.cp, c.theirs, c.mine);
-			goto fail;
-		}
 	}
 	t->fonts = xreallocarray(t->fonts, t->nfonts + 1, sizeof *t->fonts);
 	t->fonts[t->nfonts].name = xstrdup(name);
 	t->fonts[t->nfonts].path = path;
 	t->fonts[t->nfonts].cf = cf;
 	return (long)t->nfonts++;
-fail:
-	cardfont_free(cf);
-	free(path);
-	return -1;
 }
 
 int ld_image_path_ok(const char *s)

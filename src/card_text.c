@@ -1,40 +1,46 @@
 /*
- * card_text: text preparation. Each block is merged (Mustache), every code point is given the
- * first font of the block's list that has it, and the block is wrapped at spaces and shrunk
- * towards its min_size until it fits its box. Nothing is drawn here.
+ * card_text: text preparation. Each block is merged (Mustache) and cleaned (controls refused,
+ * spaces collapsed); every code point is given a font (the block's list, then the system's),
+ * a bidi level (FriBidi, per paragraph) and a script; each paragraph is shaped with HarfBuzz
+ * to measure it; lines break at spaces, after hyphens and between CJK characters (a subset of
+ * UAX #14's opportunities), and the block shrinks towards its min_size only when breaking is
+ * not enough. Each line is then shaped again on its own and its runs put in visual order
+ * (UAX #9, rule L2). Nothing is drawn here.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <fribidi.h>
+
 #include "card_int.h"
+
+void card_pblock_free(struct pblock *pb)
+{
+	free(pb->cp);
+	free(pb->font);
+	free(pb->w);
+	free(pb->level);
+	free(pb->script);
+	free(pb->brk);
+	for (size_t i = 0; i < pb->nlines; i++)
+		free(pb->lines[i].g);
+	free(pb->lines);
+	memset(pb, 0, sizeof *pb);
+}
 
 void card_prepared_free(struct prepared *p)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		free(p->b[i].g);
-		free(p->b[i].lines);
-	}
+	for (size_t i = 0; i < p->n; i++)
+		card_pblock_free(&p->b[i]);
 	free(p->b);
 	memset(p, 0, sizeof *p);
 }
 
-/* needs_shaping: scripts that are right-to-left or need glyph shaping libharu does not do. */
-static int needs_shaping(uint32_t cp)
+/* dropped: format characters with no use on a card (soft hyphen, BOM, word joiner). */
+static int dropped(uint32_t cp)
 {
-	return (cp >= 0x0590 && cp <= 0x08FF) ||    /* Hebrew, Arabic, Syriac, Thaana, NKo ... */
-	       (cp >= 0x0900 && cp <= 0x0DFF) ||    /* Indic */
-	       (cp >= 0x0F00 && cp <= 0x109F) ||    /* Tibetan, Myanmar */
-	       (cp >= 0x1780 && cp <= 0x17FF) ||    /* Khmer */
-	       (cp >= 0xFB1D && cp <= 0xFDFF) ||    /* Hebrew and Arabic presentation forms */
-	       (cp >= 0xFE70 && cp <= 0xFEFF);
-}
-
-/* invisible: format characters dropped before layout (no glyph is wanted for them). */
-static int invisible(uint32_t cp)
-{
-	return cp == 0x00AD || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
-	       cp == 0x2060 || cp == 0xFEFF;
+	return cp == 0x00AD || cp == 0x2060 || cp == 0xFEFF;
 }
 
 static void font_list(const struct card_template *t, const struct style *st, struct strbuf *sb)
@@ -47,7 +53,7 @@ static void font_list(const struct card_template *t, const struct style *st, str
 static void describe_cp(uint32_t cp, struct strbuf *sb)
 {
 	sb_addf(sb, "U+%04X", (unsigned)cp);
-	if (cp >= 0x20 && !(cp >= 0x7F && cp < 0xA0) && !(cp >= 0x0300 && cp <= 0x036F)) {
+	if (cp >= 0x20 && !(cp >= 0x7F && cp < 0xA0) && !cardfont_is_mark(cp)) {
 		sb_adds(sb, " '");
 		util_utf8_put(sb, cp);
 		sb_adds(sb, "'");
@@ -72,22 +78,78 @@ static void snippet(const char *s, struct strbuf *sb)
 	sb_adds(sb, p < end ? "...\"" : "\"");
 }
 
-/* shape: merged UTF-8 -> glyphs with fonts; spaces collapsed, lines trimmed. */
-static int shape(const struct card_template *t, const struct tblock *blk, const char *text, struct pblock *pb,
-                 char err[ERR_LEN])
+static int is_space(uint32_t cp)
+{
+	return cp == ' ';
+}
+
+static int style_serif(const struct card_template *t, const struct style *st)
+{
+	return st->nfonts && cardfont_serif(t->fonts[st->font[0]].cf);
+}
+
+struct cardfont *card_font_for(const struct card_template *t, const struct style *st, uint32_t cp,
+                               struct cardfont *prev)
+{
+	uint32_t sc = cardfont_script(cp);
+	struct cardfont *f;
+
+	if (prev && (cp == 0x200C || cp == 0x200D || (cardfont_is_mark(cp) && cardfont_glyph(prev, cp))))
+		return prev;
+	if (prev && (sc == CARDFONT_SCRIPT_COMMON || sc == CARDFONT_SCRIPT_INHERITED) && cardfont_glyph(prev, cp))
+		return prev;
+	if (cp >= 0x200B && cp <= 0x200F)
+		return prev ? prev : t->fonts[st->font[0]].cf;   /* invisible: shaped, never drawn */
+	for (size_t i = 0; i < st->nfonts; i++)
+		if (cardfont_glyph(t->fonts[st->font[i]].cf, cp))
+			return t->fonts[st->font[i]].cf;
+	/* The system font already in use keeps its run together (one shaping context). */
+	if (prev && cardfont_glyph(prev, cp))
+		return prev;
+	if ((f = cardfont_system(cp, style_serif(t, st))))
+		return f;
+	if (prev && cardfont_is_mark(cp))
+		return prev;    /* HarfBuzz may compose or decompose it; glyph 0 is caught after shaping */
+	return NULL;
+}
+
+static void cp_push(struct pblock *pb, size_t *cap, uint32_t cp)
+{
+	if (pb->n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		pb->cp = xreallocarray(pb->cp, *cap, sizeof *pb->cp);
+	}
+	pb->cp[pb->n++] = cp;
+}
+
+/* no_font: "no font has U+XXXX 'c' (fonts: ...) ..." */
+static int no_font(const struct card_template *t, const struct tblock *blk, uint32_t cp, char err[ERR_LEN])
+{
+	struct strbuf sb = {0};
+	const char *pkg = cardfont_package(cp);
+	sb_adds(&sb, "no font has ");
+	describe_cp(cp, &sb);
+	sb_adds(&sb, " (fonts: ");
+	font_list(t, &blk->st, &sb);
+	sb_addf(&sb, ", nor any installed on this system) for the text block at %s", blk->where);
+	if (pkg)
+		sb_addf(&sb, "; installing the Debian package %s would cover it", pkg);
+	err_set(err, "%s", sb.s);
+	sb_free(&sb);
+	return -1;
+}
+
+/* clean: merged UTF-8 -> code points; controls refused, spaces collapsed, lines trimmed. */
+static int clean(const struct tblock *blk, const char *text, struct pblock *pb, char err[ERR_LEN])
 {
 	const char *p = text, *end = text + strlen(text);
-	size_t cap = 64;
+	size_t cap = 0;
 
 	if (!util_utf8_valid(text, strlen(text)))
 		return err_set(err, "the text of the block at %s is not valid UTF-8", blk->where);
-	pb->g = xcalloc(cap, sizeof *pb->g);
-	pb->n = 0;
 	while (p < end) {
 		int32_t c = util_utf8_next(&p, end);
 		uint32_t cp;
-		struct pglyph g;
-
 		if (c < 0)
 			return err_set(err, "the text of the block at %s is not valid UTF-8", blk->where);
 		cp = (uint32_t)c;
@@ -100,7 +162,7 @@ static int shape(const struct card_template *t, const struct tblock *blk, const 
 			cp = ' ';
 		if (cp == 0x2028 || cp == 0x2029)
 			cp = '\n';
-		if (invisible(cp))
+		if (dropped(cp))
 			continue;
 		if ((cp < 0x20 && cp != '\n') || (cp >= 0x7F && cp < 0xA0)) {
 			struct strbuf sb = {0};
@@ -110,64 +172,134 @@ static int shape(const struct card_template *t, const struct tblock *blk, const 
 			return -1;
 		}
 		/* Collapse spaces, and drop them at the start and end of every line. */
-		if (cp == ' ' && (pb->n == 0 || pb->g[pb->n - 1].cp == ' ' || pb->g[pb->n - 1].cp == '\n'))
+		if (is_space(cp) && (pb->n == 0 || is_space(pb->cp[pb->n - 1]) || pb->cp[pb->n - 1] == '\n'))
 			continue;
-		if (cp == '\n' && pb->n > 0 && pb->g[pb->n - 1].cp == ' ')
+		if (cp == '\n' && pb->n > 0 && is_space(pb->cp[pb->n - 1]))
 			pb->n--;
 		if (cp == '\n' && pb->n == 0)
 			continue;   /* leading blank lines */
-		memset(&g, 0, sizeof g);
-		g.cp = cp;
-		if (cp != '\n') {
-			size_t i;
-			if (needs_shaping(cp)) {
-				struct strbuf sb = {0};
-				describe_cp(cp, &sb);
-				err_set(err, "%s is in a right-to-left or complex script, which cards cannot set "
-				        "correctly yet (text block at %s)", sb.s, blk->where);
-				sb_free(&sb);
-				return -1;
-			}
-			for (i = 0; i < blk->st.nfonts; i++) {
-				const struct cardfont *cf = t->fonts[blk->st.font[i]].cf;
-				unsigned gid = cardfont_glyph(cf, cp);
-				if (gid) {
-					g.gid = (uint16_t)gid;
-					g.font = (uint8_t)i;
-					g.adv = cardfont_advance(cf, gid);
-					break;
-				}
-			}
-			if (i == blk->st.nfonts) {
-				struct strbuf sb = {0};
-				sb_adds(&sb, "no font has ");
-				describe_cp(cp, &sb);
-				sb_adds(&sb, " (fonts: ");
-				font_list(t, &blk->st, &sb);
-				sb_addf(&sb, ") for the text block at %s", blk->where);
-				err_set(err, "%s", sb.s);
-				sb_free(&sb);
-				return -1;
-			}
-		}
-		if (pb->n == cap) {
-			cap *= 2;
-			pb->g = xreallocarray(pb->g, cap, sizeof *pb->g);
-		}
-		pb->g[pb->n++] = g;
+		cp_push(pb, &cap, cp);
 	}
-	while (pb->n > 0 && (pb->g[pb->n - 1].cp == ' ' || pb->g[pb->n - 1].cp == '\n'))
+	while (pb->n > 0 && (is_space(pb->cp[pb->n - 1]) || pb->cp[pb->n - 1] == '\n'))
 		pb->n--;        /* trailing spaces and blank lines */
 	return 0;
 }
 
-double card_run_width(const struct pblock *pb, size_t a, size_t b, double size, double lsp)
+/* Closing punctuation a CJK line must not start with (UAX #14 CL, EX, NS, simplified). */
+static int no_break_before(uint32_t cp)
 {
-	long units = 0;
+	static const uint32_t s[] = {0x3001, 0x3002, 0xFF0C, 0xFF0E, 0xFF09, 0x300D, 0x300F, 0x3011, 0xFF01, 0xFF1F,
+	                             0x30FC, 0x3005, 0x309D, 0x309E, 0x30FD, 0x30FE, ',', '.', '!', '?', ')', ':',
+	                             ';', 0};
+	for (int i = 0; s[i]; i++)
+		if (s[i] == cp)
+			return 1;
+	return 0;
+}
+
+/*
+ * attribute: font, script, bidi level and break opportunities of every code point, then
+ * each paragraph shaped once to give each code point its width.
+ */
+static int attribute(const struct card_template *t, const struct tblock *blk, struct pblock *pb, char err[ERR_LEN])
+{
+	size_t n = pb->n ? pb->n : 1;
+	double lsp = blk->st.letter_spacing * 1000.0;
+
+	pb->font = xcalloc(n, sizeof *pb->font);
+	pb->w = xcalloc(n, sizeof *pb->w);
+	pb->level = xcalloc(n, sizeof *pb->level);
+	pb->script = xcalloc(n, sizeof *pb->script);
+	pb->brk = xcalloc(n, sizeof *pb->brk);
+	for (size_t ps = 0; ps < pb->n;) {
+		size_t pe = ps;
+		struct cardfont *prev = NULL;
+		uint32_t last_sc = CARDFONT_SCRIPT_COMMON;
+		while (pe < pb->n && pb->cp[pe] != '\n')
+			pe++;
+		/* Fonts and scripts; common characters take their neighbour's script. */
+		for (size_t i = ps; i < pe; i++) {
+			uint32_t cp = pb->cp[i], sc = cardfont_script(cp);
+			if (!(pb->font[i] = card_font_for(t, &blk->st, cp, prev)))
+				return no_font(t, blk, cp, err);
+			prev = pb->font[i];
+			if (sc == CARDFONT_SCRIPT_COMMON || sc == CARDFONT_SCRIPT_INHERITED)
+				sc = last_sc;
+			pb->script[i] = last_sc = sc;
+		}
+		for (size_t i = pe; i-- > ps;) {     /* a paragraph's leading common run: the next script */
+			if (pb->script[i] == CARDFONT_SCRIPT_COMMON && i + 1 < pe)
+				pb->script[i] = pb->script[i + 1];
+		}
+		if (pe > ps) {
+			size_t len = pe - ps;
+			FriBidiCharType *types = xcalloc(len, sizeof *types);
+			FriBidiBracketType *brackets = xcalloc(len, sizeof *brackets);
+			FriBidiLevel *levels = xcalloc(len, sizeof *levels);
+			FriBidiParType base = FRIBIDI_PAR_ON;
+			fribidi_get_bidi_types(pb->cp + ps, (FriBidiStrIndex)len, types);
+			fribidi_get_bracket_types(pb->cp + ps, (FriBidiStrIndex)len, types, brackets);
+			if (fribidi_get_par_embedding_levels_ex(types, brackets, (FriBidiStrIndex)len, &base, levels) == 0)
+				memset(levels, 0, len * sizeof *levels);
+			for (size_t i = 0; i < len; i++)
+				pb->level[ps + i] = (uint8_t)(levels[i] > 61 ? 61 : levels[i]);
+			free(types);
+			free(brackets);
+			free(levels);
+		}
+		/* Break opportunities: after a space, after a hyphen inside a word, around CJK. */
+		for (size_t i = ps + 1; i < pe; i++) {
+			uint32_t a = pb->cp[i - 1], c = pb->cp[i];
+			if (cardfont_is_mark(c) || is_space(c))
+				continue;
+			if (is_space(a) || a == 0x200B)
+				pb->brk[i] = 1;
+			else if ((a == '-' || a == 0x2010 || a == 0x2012 || a == 0x2013 || a == '/') && i >= ps + 2 &&
+			         !is_space(pb->cp[i - 2]) && !no_break_before(c))
+				pb->brk[i] = 1;
+			else if ((cardfont_cjk(c) || cardfont_cjk(a)) && !no_break_before(c) && a != '(' && a != 0xFF08 &&
+			         a != 0x300C && a != 0x300E && a != 0x3010)
+				pb->brk[i] = 1;
+		}
+		/* Widths: each run of one font, script and level shaped in the paragraph's context. */
+		for (size_t rs = ps; rs < pe;) {
+			size_t re = rs + 1, ng;
+			struct cardfont_glyph *g = NULL;
+			while (re < pe && pb->font[re] == pb->font[rs] && pb->script[re] == pb->script[rs] &&
+			       pb->level[re] == pb->level[rs])
+				re++;
+			ng = cardfont_shape(pb->font[rs], pb->cp + ps, pe - ps, rs - ps, re - rs, pb->level[rs] & 1,
+			                    pb->script[rs], &g);
+			for (size_t k = 0; k < ng; k++) {
+				size_t ci = ps + g[k].cluster;
+				if (g[k].gid == 0 && ci < pe && pb->cp[ci] != ' ') {
+					uint32_t cp = pb->cp[ci];
+					free(g);
+					return no_font(t, blk, cp, err);
+				}
+				if (ci < pe)
+					pb->w[ci] += g[k].adv;
+			}
+			free(g);
+			rs = re;
+		}
+		for (size_t i = ps; i < pe; i++)
+			if (!cardfont_joining_script(pb->script[i]) && !cardfont_is_mark(pb->cp[i]))
+				pb->w[i] += lsp;
+		ps = pe + 1;
+	}
+	return 0;
+}
+
+static double range_width(const struct pblock *pb, size_t a, size_t b, double lsp)
+{
+	double w = 0;
 	for (size_t i = a; i < b; i++)
-		units += pb->g[i].adv;
-	/* Tc follows every glyph; the last one's does not count towards the line's width. */
-	return (double)units * size / 1000.0 + (b > a ? (double)(b - a - 1) * lsp : 0);
+		w += pb->w[i];
+	/* The last character's letter spacing does not count towards the line's width. */
+	if (b > a && !cardfont_joining_script(pb->script[b - 1]))
+		w -= lsp;
+	return w;
 }
 
 static void add_line(struct pblock *pb, size_t *cap, size_t a, size_t b, double w)
@@ -176,54 +308,69 @@ static void add_line(struct pblock *pb, size_t *cap, size_t a, size_t b, double 
 		*cap = *cap ? *cap * 2 : 8;
 		pb->lines = xreallocarray(pb->lines, *cap, sizeof *pb->lines);
 	}
+	memset(&pb->lines[pb->nlines], 0, sizeof pb->lines[0]);
 	pb->lines[pb->nlines].a = a;
 	pb->lines[pb->nlines].b = b;
 	pb->lines[pb->nlines].width = w;
 	pb->nlines++;
 }
 
-/*
- * wrap: breaks the glyphs into lines no wider than the box at size. Returns 0, or -1 with
- * *wide_a.. *wide_b the first word that is wider than the box by itself.
- */
-static int wrap(struct pblock *pb, double size, double box_w, size_t *wide_a, size_t *wide_b)
+static void clear_lines(struct pblock *pb)
 {
-	const struct style *st = &pb->blk->st;
-	double lsp = st->letter_spacing * size;
+	for (size_t i = 0; i < pb->nlines; i++)
+		free(pb->lines[i].g);
+	free(pb->lines);
+	pb->lines = NULL;
+	pb->nlines = 0;
+}
+
+/*
+ * wrap: breaks the code points into lines no wider than box (1/1000 em at this size).
+ * Returns 0, or -1 with [*wide_a, *wide_b) the first unbreakable stretch wider than the box.
+ */
+static int wrap(struct pblock *pb, double box, size_t *wide_a, size_t *wide_b)
+{
+	double lsp = pb->blk->st.letter_spacing * 1000.0;
 	size_t cap = 0, i = 0;
 
-	pb->nlines = 0;
+	clear_lines(pb);
 	while (i <= pb->n) {
-		/* One paragraph: glyphs [i, pe). */
 		size_t pe = i, ls;
-		while (pe < pb->n && pb->g[pe].cp != '\n')
+		while (pe < pb->n && pb->cp[pe] != '\n')
 			pe++;
 		if (pe == i)
 			add_line(pb, &cap, i, i, 0);    /* a blank line */
 		ls = i;
 		while (ls < pe) {
-			size_t le = ls, best = ls;
-			/* Extend word by word while the line still fits. */
-			while (le < pe) {
-				size_t we = le;
-				if (pb->g[we].cp == ' ')
-					we++;
-				while (we < pe && pb->g[we].cp != ' ')
-					we++;
-				if (card_run_width(pb, ls, we, size, lsp) > box_w + 1e-6)
+			size_t best = ls, k;
+			/* The furthest break opportunity (or the paragraph's end) that still fits. */
+			for (k = ls + 1; k <= pe; k++) {
+				size_t e = k;
+				if (k < pe && !pb->brk[k])
+					continue;
+				while (e > ls && is_space(pb->cp[e - 1]))
+					e--;
+				if (range_width(pb, ls, e, lsp) > box + 1e-6)
 					break;
-				best = le = we;
+				best = k;
 			}
-			if (best == ls) {   /* the first word alone is too wide */
-				size_t we = ls;
-				while (we < pe && pb->g[we].cp != ' ')
+			if (best == ls) {
+				size_t we = ls + 1;
+				while (we < pe && !pb->brk[we])
 					we++;
+				while (we > ls + 1 && is_space(pb->cp[we - 1]))
+					we--;
 				*wide_a = ls, *wide_b = we;
 				return -1;
 			}
-			add_line(pb, &cap, ls, best, card_run_width(pb, ls, best, size, lsp));
+			{
+				size_t e = best;
+				while (e > ls && is_space(pb->cp[e - 1]))
+					e--;
+				add_line(pb, &cap, ls, e, range_width(pb, ls, e, lsp));
+			}
 			ls = best;
-			if (ls < pe && pb->g[ls].cp == ' ')
+			while (ls < pe && is_space(pb->cp[ls]))
 				ls++;
 		}
 		i = pe + 1;
@@ -231,13 +378,97 @@ static int wrap(struct pblock *pb, double size, double box_w, size_t *wide_a, si
 	return 0;
 }
 
+struct run {
+	size_t a, b;
+	uint8_t level;
+	struct cardfont_glyph *g;
+	size_t ng;
+};
+
+/* set_line: shapes one line run by run and puts the runs in visual order (UAX #9 L2). */
+static void set_line(struct pblock *pb, struct pline *ln)
+{
+	double lsp = pb->blk->st.letter_spacing * 1000.0, pen = 0;
+	struct run *r = NULL;
+	size_t nr = 0, total = 0, k = 0;
+	uint8_t maxl = 0, minodd = 255;
+
+	for (size_t rs = ln->a; rs < ln->b;) {
+		size_t re = rs + 1;
+		while (re < ln->b && pb->font[re] == pb->font[rs] && pb->script[re] == pb->script[rs] &&
+		       pb->level[re] == pb->level[rs])
+			re++;
+		r = xreallocarray(r, nr + 1, sizeof *r);
+		r[nr].a = rs, r[nr].b = re, r[nr].level = pb->level[rs];
+		r[nr].ng = cardfont_shape(pb->font[rs], pb->cp + ln->a, ln->b - ln->a, rs - ln->a, re - rs,
+		                          pb->level[rs] & 1, pb->script[rs], &r[nr].g);
+		total += r[nr].ng;
+		if (r[nr].level > maxl)
+			maxl = r[nr].level;
+		if ((r[nr].level & 1) && r[nr].level < minodd)
+			minodd = r[nr].level;
+		nr++;
+		rs = re;
+	}
+	/* L2: from the highest level down to the lowest odd one, reverse every run sequence at or above it. */
+	for (int lv = maxl; minodd != 255 && lv >= minodd; lv--)
+		for (size_t i = 0; i < nr;) {
+			size_t j = i;
+			if (r[i].level < lv) {
+				i++;
+				continue;
+			}
+			while (j < nr && r[j].level >= lv)
+				j++;
+			for (size_t x = i, y = j - 1; x < y; x++, y--) {
+				struct run tmp = r[x];
+				r[x] = r[y], r[y] = tmp;
+			}
+			i = j;
+		}
+	ln->g = xcalloc(total ? total : 1, sizeof *ln->g);
+	for (size_t i = 0; i < nr; i++) {
+		int spaced = !cardfont_joining_script(pb->script[r[i].a]);
+		for (size_t j = 0; j < r[i].ng; j++) {
+			const struct cardfont_glyph *g = &r[i].g[j];
+			size_t next = r[i].b - ln->a, first = 1;
+			/* Its cluster's characters: up to the next cluster of the run in logical order. */
+			for (size_t q = 0; q < r[i].ng; q++) {
+				if (r[i].g[q].cluster > g->cluster && r[i].g[q].cluster < next)
+					next = r[i].g[q].cluster;
+				if (q < j && r[i].g[q].cluster == g->cluster)
+					first = 0;
+			}
+			ln->g[k].cp = ln->a + g->cluster;
+			ln->g[k].nu = first ? next - g->cluster : 0;
+			ln->g[k].f = pb->font[r[i].a];
+			ln->g[k].gid = g->gid;
+			ln->g[k].x = pen + g->dx;
+			ln->g[k].y = g->dy;
+			k++;
+			pen += g->adv;
+			/* Letter spacing after each cluster (the line's last excepted), not in joined scripts. */
+			if (spaced && (j + 1 == r[i].ng || r[i].g[j + 1].cluster != g->cluster) &&
+			    !(i + 1 == nr && j + 1 == r[i].ng))
+				pen += lsp;
+		}
+		free(r[i].g);
+	}
+	ln->ng = k;
+	ln->width = pen;
+	free(r);
+}
+
 void card_utf8_range(const struct pblock *pb, size_t a, size_t b, struct strbuf *sb)
 {
 	for (size_t i = a; i < b; i++)
-		util_utf8_put(sb, pb->g[i].cp);
+		util_utf8_put(sb, pb->cp[i]);
 }
 
-/* fit: the largest size from size down to min_size (0.5 pt steps) at which the block fits. */
+/*
+ * fit: the largest size from size down to min_size (0.5 pt steps) at which the block fits,
+ * breaking lines first; then every line is set.
+ */
 static int fit(struct pblock *pb, char err[ERR_LEN])
 {
 	const struct tblock *blk = pb->blk;
@@ -249,11 +480,20 @@ static int fit(struct pblock *pb, char err[ERR_LEN])
 	for (double s = st->size;; s -= 0.5) {
 		if (s < st->min_size)
 			s = st->min_size;
-		if (wrap(pb, s, box_w, &wa, &wb) == 0) {
+		if (wrap(pb, box_w * 1000.0 / s, &wa, &wb) == 0) {
 			wide = 0;
 			if ((double)pb->nlines * s * st->line_spacing <= box_h + 1e-6) {
-				pb->size = s;
-				return 0;
+				int over = 0;
+				for (size_t i = 0; i < pb->nlines; i++) {
+					set_line(pb, &pb->lines[i]);
+					/* A line shaped alone may differ a little from its paragraph's measure. */
+					if (pb->lines[i].width * s / 1000.0 > box_w + 0.25)
+						over = 1;
+				}
+				if (!over || s <= st->min_size) {
+					pb->size = s;
+					return 0;
+				}
 			}
 		} else {
 			wide = 1;
@@ -263,13 +503,13 @@ static int fit(struct pblock *pb, char err[ERR_LEN])
 	}
 	{
 		struct strbuf sb = {0};
-		double s = st->min_size;
+		double s = st->min_size, lsp = st->letter_spacing * 1000.0;
 		if (wide) {
 			sb_adds(&sb, "'");
 			card_utf8_range(pb, wa, wb, &sb);
 			err_set(err, "the text block at %s does not fit its box: the word %s' is %.1f mm wide at "
 			        "min_size %gpt, the box %g mm", blk->where, sb.s,
-			        card_run_width(pb, wa, wb, s, st->letter_spacing * s) / MM_PT, s, blk->box[2]);
+			        range_width(pb, wa, wb, lsp) * s / 1000.0 / MM_PT, s, blk->box[2]);
 		} else {
 			struct strbuf txt = {0};
 			card_utf8_range(pb, 0, pb->n, &txt);
@@ -300,10 +540,8 @@ int card_set_text(const struct card_template *t, const struct tblock *blk, const
 {
 	memset(pb, 0, sizeof *pb);
 	pb->blk = blk;
-	if (shape(t, blk, text, pb, err) != 0 || fit(pb, err) != 0) {
-		free(pb->g);
-		free(pb->lines);
-		memset(pb, 0, sizeof *pb);
+	if (clean(blk, text, pb, err) != 0 || attribute(t, blk, pb, err) != 0 || fit(pb, err) != 0) {
+		card_pblock_free(pb);
 		return -1;
 	}
 	return 0;
@@ -319,9 +557,7 @@ int card_prepare(const struct card_template *t, const struct tval *ctx, struct p
 	p->b = xcalloc(t->ntexts ? t->ntexts : 1, sizeof *p->b);
 	render_opts(t, &opts);
 	for (size_t i = 0; i < t->ntexts; i++) {
-		struct pblock *pb = &p->b[p->n++];
 		char terr[ERR_LEN];
-		pb->blk = &t->texts[i];
 		sb_reset(&sb);
 		if (template_render(t->texts[i].src, ctx, &opts, &sb, terr) != 0) {
 			err_set(err, "the text block at %s: %s", t->texts[i].where, terr);
@@ -332,8 +568,9 @@ int card_prepare(const struct card_template *t, const struct tval *ctx, struct p
 			        CARD_MAX_TEXT);
 			goto fail;
 		}
-		if (shape(t, pb->blk, sb.s ? sb.s : "", pb, err) != 0 || fit(pb, err) != 0)
+		if (card_set_text(t, &t->texts[i], sb.s ? sb.s : "", &p->b[p->n], err) != 0)
 			goto fail;
+		p->n++;
 	}
 	sb_free(&sb);
 	return 0;

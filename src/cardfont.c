@@ -1,33 +1,38 @@
 /*
- * cardfont: reads just enough of a TrueType file for card layout. Every offset read from
- * the file is bounds-checked: a font file is configuration, but a broken one must give an
- * error, never a crash.
+ * cardfont: fonts through HarfBuzz (and FreeType for CFF CIDs). The file is mapped by
+ * HarfBuzz and never copied; every table it reads is bounds-checked by HarfBuzz, and the few
+ * fields read here by hand (hhea, head, OS/2) are checked against the table's length, so a
+ * broken font file gives an error, never a crash.
  */
 #include "occasiond/cardfont.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <hb.h>
+#include <hb-ot.h>
+#include <hb-subset.h>
+#include <ft2build.h>
+#include FT_FREETYPE_H
+#include FT_CID_H
+
 struct cardfont {
+	int refs;
+	char *path;
+	unsigned index;
+	hb_blob_t *blob;
+	hb_face_t *face;
+	hb_font_t *font;
+	enum cardfont_kind kind;
 	unsigned num_glyphs;
 	int upem;
 	int ascent, descent;        /* 1/1000 em */
-	/* cmap format 4, copied out of the file */
-	unsigned nseg;
-	uint16_t *end, *start, *range_off;
-	int16_t *delta;
-	uint16_t *gid_array;
-	unsigned ngid_array;
-	uint16_t *advance;          /* num_glyphs entries, font units */
-	/* composite glyphs: components of glyph g are comp[comp_idx[g] .. comp_idx[g+1]) */
-	uint32_t *comp_idx;
-	uint16_t *comp;
-};
-
-struct ttf {
-	const unsigned char *d;
-	size_t len;
-	unsigned ntables;
+	int bbox[4];
+	char family[128];
+	char psname[64];
+	FT_Library ft;              /* CID-keyed CFF only */
+	FT_Face ftface;
 };
 
 static unsigned rd16(const unsigned char *p)
@@ -35,306 +40,218 @@ static unsigned rd16(const unsigned char *p)
 	return (unsigned)p[0] << 8 | p[1];
 }
 
-static uint32_t rd32(const unsigned char *p)
+/* table: the bytes of table tag, *len of them; NULL when absent or shorter than min. */
+static hb_blob_t *table(hb_face_t *face, const char *tag, unsigned min, const unsigned char **data)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	hb_blob_t *b = hb_face_reference_table(face, hb_tag_from_string(tag, 4));
+	unsigned len = 0;
+	*data = (const unsigned char *)hb_blob_get_data(b, &len);
+	if (!*data || len < min) {
+		hb_blob_destroy(b);
+		return NULL;
+	}
+	return b;
 }
 
-/* find_table: the table's offset and length, checked against the file size. */
-static int find_table(const struct ttf *t, const char *tag, size_t *off, size_t *len)
+static void name_of(hb_face_t *face, hb_ot_name_id_t id, char *buf, unsigned size)
 {
-	for (unsigned i = 0; i < t->ntables; i++) {
-		const unsigned char *rec = t->d + 12 + 16 * (size_t)i;
-		if (memcmp(rec, tag, 4) != 0)
-			continue;
-		*off = rd32(rec + 8);
-		*len = rd32(rec + 12);
-		if (*off > t->len || *len > t->len - *off)
-			return -1;
+	unsigned n = size;
+	buf[0] = 0;
+	if (hb_ot_name_get_utf8(face, id, hb_language_from_string("en", -1), &n, buf) == 0) {
+		n = size;
+		hb_ot_name_get_utf8(face, id, HB_LANGUAGE_INVALID, &n, buf);
+	}
+	buf[size - 1] = 0;
+}
+
+static int read_metrics(struct cardfont *f, char err[ERR_LEN])
+{
+	const unsigned char *d;
+	hb_blob_t *b;
+
+	f->upem = (int)hb_face_get_upem(f->face);
+	if (f->upem < 16 || f->upem > 16384)
+		return err_set(err, "%s: bad unitsPerEm %d", f->path, f->upem);
+	f->num_glyphs = hb_face_get_glyph_count(f->face);
+	if (f->num_glyphs == 0)
+		return err_set(err, "%s: the font has no glyphs", f->path);
+	if (!(b = table(f->face, "hhea", 36, &d)))
+		return err_set(err, "%s: no valid 'hhea' table", f->path);
+	f->ascent = (int16_t)rd16(d + 4) * 1000 / f->upem;
+	f->descent = (int16_t)rd16(d + 6) * 1000 / f->upem;
+	hb_blob_destroy(b);
+	if (f->ascent <= 0 || f->descent > 0 || f->ascent - f->descent < 100)
+		return err_set(err, "%s: implausible ascent/descent in 'hhea'", f->path);
+	if (!(b = table(f->face, "head", 54, &d)))
+		return err_set(err, "%s: no valid 'head' table", f->path);
+	for (int i = 0; i < 4; i++)
+		f->bbox[i] = (int16_t)rd16(d + 36 + 2 * i) * 1000 / f->upem;
+	hb_blob_destroy(b);
+	if ((b = table(f->face, "OS/2", 10, &d))) {
+		/* Restricted licence, preview-only or bitmap-only: may not be embedded. */
+		unsigned fs = rd16(d + 8);
+		hb_blob_destroy(b);
+		if (fs & (0x0002 | 0x0200))
+			return err_set(err, "%s: the font's licence bits (OS/2 fsType) forbid embedding", f->path);
+	}
+	return 0;
+}
+
+static int read_kind(struct cardfont *f, char err[ERR_LEN])
+{
+	const unsigned char *d;
+	hb_blob_t *b;
+	FT_Bool cid = 0;
+	unsigned len = 0;
+	const char *data;
+
+	if ((b = table(f->face, "glyf", 1, &d))) {
+		hb_blob_destroy(b);
+		f->kind = CARDFONT_TRUETYPE;
 		return 0;
 	}
+	if ((b = table(f->face, "CFF2", 1, &d))) {
+		hb_blob_destroy(b);
+		return err_set(err, "%s: a variable CFF2 font; cards need TrueType or CFF outlines", f->path);
+	}
+	if (!(b = table(f->face, "CFF ", 4, &d)))
+		return err_set(err, "%s: neither TrueType ('glyf') nor CFF outlines", f->path);
+	hb_blob_destroy(b);
+	f->kind = CARDFONT_CFF;
+	data = hb_blob_get_data(f->blob, &len);
+	if (FT_Init_FreeType(&f->ft) != 0)
+		return err_set(err, "%s: FreeType cannot start", f->path);
+	if (FT_New_Memory_Face(f->ft, (const FT_Byte *)data, (FT_Long)len, (FT_Long)f->index, &f->ftface) != 0)
+		return err_set(err, "%s: FreeType cannot read face %u", f->path, f->index);
+	if (FT_Get_CID_Is_Internally_CID_Keyed(f->ftface, &cid) == 0 && cid)
+		f->kind = CARDFONT_CFF_CID;
+	return 0;
+}
+
+int cardfont_load(const char *path, unsigned index, struct cardfont **out, char err[ERR_LEN])
+{
+	struct cardfont *f = xcalloc(1, sizeof *f);
+	size_t k = 0;
+
+	*out = NULL;
+	f->refs = 1;
+	f->path = xstrdup(path);
+	f->index = index;
+	f->blob = hb_blob_create_from_file_or_fail(path);
+	if (!f->blob) {
+		err_set(err, "%s: cannot read the file", path);
+		goto fail;
+	}
+	if (hb_blob_get_length(f->blob) < 12) {
+		err_set(err, "%s: not a font", path);
+		goto fail;
+	}
+	if (index >= hb_face_count(f->blob)) {
+		err_set(err, "%s: not a font%s", path, index ? " with that many faces" : "");
+		goto fail;
+	}
+	f->face = hb_face_create(f->blob, index);
+	if (read_metrics(f, err) != 0 || read_kind(f, err) != 0)
+		goto fail;
+	f->font = hb_font_create(f->face);
+	hb_font_set_scale(f->font, f->upem, f->upem);
+	name_of(f->face, HB_OT_NAME_ID_FONT_FAMILY, f->family, sizeof f->family);
+	{
+		char ps[128];
+		name_of(f->face, HB_OT_NAME_ID_POSTSCRIPT_NAME, ps, sizeof ps);
+		for (const char *p = ps[0] ? ps : f->family; *p && k + 1 < sizeof f->psname; p++)
+			if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-')
+				f->psname[k++] = *p;
+		if (k == 0)
+			memcpy(f->psname, "Font", 5);
+	}
+	hb_face_make_immutable(f->face);
+	*out = f;
+	return 0;
+fail:
+	cardfont_free(f);
 	return -1;
 }
 
-static int need_table(const struct ttf *t, const char *tag, size_t min, size_t *off, size_t *len,
-                      const char *path, char err[ERR_LEN])
+struct cardfont *cardfont_ref(struct cardfont *f)
 {
-	if (find_table(t, tag, off, len) != 0)
-		return err_set(err, "%s: no valid '%s' table", path, tag);
-	if (*len < min)
-		return err_set(err, "%s: '%s' table is too short", path, tag);
-	return 0;
-}
-
-static int parse_cmap(struct cardfont *f, const struct ttf *t, const char *path, char err[ERR_LEN])
-{
-	size_t off, len, sub = 0, sublen, pos;
-	unsigned n, nseg;
-	const unsigned char *p;
-
-	if (need_table(t, "cmap", 4, &off, &len, path, err) != 0)
-		return -1;
-	p = t->d + off;
-	n = rd16(p + 2);
-	if (4 + 8 * (size_t)n > len)
-		return err_set(err, "%s: 'cmap' table is truncated", path);
-	/* The same choice libharu makes: the first (3,1) subtable of format 4. */
-	for (unsigned i = 0; i < n; i++) {
-		const unsigned char *rec = p + 4 + 8 * (size_t)i;
-		uint32_t o = rd32(rec + 4);
-		if (rd16(rec) != 3 || rd16(rec + 2) != 1 || o > len - 2 || rd16(p + o) != 4)
-			continue;
-		sub = off + o;
-		break;
-	}
-	if (!sub)
-		return err_set(err, "%s: no Unicode cmap (platform 3, encoding 1, format 4), which libharu needs", path);
-	if (sub + 14 > t->len)
-		return err_set(err, "%s: cmap subtable is truncated", path);
-	sublen = rd16(t->d + sub + 2);
-	if (sublen < 16 || sub + sublen > t->len)
-		sublen = t->len - sub;   /* some fonts overflow the 16-bit length; stay in the file */
-	nseg = rd16(t->d + sub + 6) / 2;
-	if (nseg == 0 || 16 + 8 * (size_t)nseg > sublen)
-		return err_set(err, "%s: cmap format 4 subtable is malformed", path);
-	f->nseg = nseg;
-	f->end = xcalloc(nseg, sizeof *f->end);
-	f->start = xcalloc(nseg, sizeof *f->start);
-	f->delta = xcalloc(nseg, sizeof *f->delta);
-	f->range_off = xcalloc(nseg, sizeof *f->range_off);
-	pos = sub + 14;
-	for (unsigned i = 0; i < nseg; i++)
-		f->end[i] = (uint16_t)rd16(t->d + pos + 2 * i);
-	pos += 2 * (size_t)nseg + 2;
-	for (unsigned i = 0; i < nseg; i++)
-		f->start[i] = (uint16_t)rd16(t->d + pos + 2 * i);
-	pos += 2 * (size_t)nseg;
-	for (unsigned i = 0; i < nseg; i++)
-		f->delta[i] = (int16_t)rd16(t->d + pos + 2 * i);
-	pos += 2 * (size_t)nseg;
-	for (unsigned i = 0; i < nseg; i++)
-		f->range_off[i] = (uint16_t)rd16(t->d + pos + 2 * i);
-	pos += 2 * (size_t)nseg;
-	f->ngid_array = (unsigned)((sub + sublen - pos) / 2);
-	f->gid_array = xcalloc(f->ngid_array ? f->ngid_array : 1, sizeof *f->gid_array);
-	for (unsigned i = 0; i < f->ngid_array; i++)
-		f->gid_array[i] = (uint16_t)rd16(t->d + pos + 2 * (size_t)i);
-	return 0;
-}
-
-static int parse_metrics(struct cardfont *f, const struct ttf *t, const char *path, char err[ERR_LEN])
-{
-	size_t off, len;
-	unsigned nhm, last = 0;
-
-	if (need_table(t, "head", 54, &off, &len, path, err) != 0)
-		return -1;
-	f->upem = (int)rd16(t->d + off + 18);
-	if (f->upem < 16 || f->upem > 16384)
-		return err_set(err, "%s: bad unitsPerEm %d", path, f->upem);
-	if (need_table(t, "maxp", 6, &off, &len, path, err) != 0)
-		return -1;
-	f->num_glyphs = rd16(t->d + off + 4);
-	if (f->num_glyphs == 0)
-		return err_set(err, "%s: the font has no glyphs", path);
-	if (need_table(t, "hhea", 36, &off, &len, path, err) != 0)
-		return -1;
-	/* Integer arithmetic as in libharu, so the two agree to the unit. */
-	f->ascent = (int16_t)rd16(t->d + off + 4) * 1000 / f->upem;
-	f->descent = (int16_t)rd16(t->d + off + 6) * 1000 / f->upem;
-	if (f->ascent <= 0 || f->descent > 0 || f->ascent - f->descent < 100)
-		return err_set(err, "%s: implausible ascent/descent in 'hhea'", path);
-	nhm = rd16(t->d + off + 34);
-	if (nhm == 0 || nhm > f->num_glyphs)
-		return err_set(err, "%s: bad numberOfHMetrics", path);
-	if (need_table(t, "hmtx", 4 * (size_t)nhm, &off, &len, path, err) != 0)
-		return -1;
-	f->advance = xcalloc(f->num_glyphs, sizeof *f->advance);
-	for (unsigned g = 0; g < f->num_glyphs; g++) {
-		if (g < nhm)
-			last = rd16(t->d + off + 4 * (size_t)g);
-		f->advance[g] = (uint16_t)last;
-	}
-	if (need_table(t, "OS/2", 10, &off, &len, path, err) != 0)
-		return -1;
-	/* libharu refuses to embed restricted, preview-only or bitmap-only fonts. */
-	if (rd16(t->d + off + 8) & (0x0002 | 0x0100 | 0x0200))
-		return err_set(err, "%s: the font's licence bits (OS/2 fsType) forbid embedding", path);
-	if (need_table(t, "name", 6, &off, &len, path, err) != 0)
-		return -1;
-	return 0;
-}
-
-/* parse_composites: the direct components of every composite glyph. */
-static int parse_composites(struct cardfont *f, const struct ttf *t, const char *path, char err[ERR_LEN])
-{
-	size_t goff, glen, loff, llen, ncomp = 0, cap = 64;
-	int long_loca;
-
-	if (need_table(t, "head", 54, &goff, &glen, path, err) != 0)
-		return -1;
-	long_loca = (int16_t)rd16(t->d + goff + 50) != 0;
-	if (need_table(t, "glyf", 0, &goff, &glen, path, err) != 0)
-		return -1;
-	if (need_table(t, "loca", (f->num_glyphs + 1) * (size_t)(long_loca ? 4 : 2), &loff, &llen, path, err) != 0)
-		return -1;
-	f->comp_idx = xcalloc((size_t)f->num_glyphs + 1, sizeof *f->comp_idx);
-	f->comp = xcalloc(cap, sizeof *f->comp);
-	for (unsigned g = 0; g < f->num_glyphs; g++) {
-		size_t a, b, p;
-		unsigned flags;
-		f->comp_idx[g] = (uint32_t)ncomp;
-		if (long_loca) {
-			a = rd32(t->d + loff + 4 * (size_t)g);
-			b = rd32(t->d + loff + 4 * (size_t)g + 4);
-		} else {
-			a = 2 * (size_t)rd16(t->d + loff + 2 * (size_t)g);
-			b = 2 * (size_t)rd16(t->d + loff + 2 * (size_t)g + 2);
-		}
-		if (a >= b)
-			continue;           /* empty glyph (a space) */
-		if (b > glen || b - a < 10)
-			return err_set(err, "%s: glyph %u lies outside the 'glyf' table", path, g);
-		if ((int16_t)rd16(t->d + goff + a) >= 0)
-			continue;           /* a simple glyph */
-		p = goff + a + 10;
-		do {
-			size_t argsz;
-			unsigned comp;
-			if (p + 4 > goff + b)
-				return err_set(err, "%s: composite glyph %u is truncated", path, g);
-			flags = rd16(t->d + p);
-			comp = rd16(t->d + p + 2);
-			if (comp >= f->num_glyphs)
-				return err_set(err, "%s: composite glyph %u names glyph %u, past the last", path, g, comp);
-			if (ncomp == cap) {
-				cap *= 2;
-				f->comp = xreallocarray(f->comp, cap, sizeof *f->comp);
-			}
-			f->comp[ncomp++] = (uint16_t)comp;
-			argsz = (flags & 0x0001) ? 4 : 2;           /* ARG_1_AND_2_ARE_WORDS */
-			if (flags & 0x0008)                         /* WE_HAVE_A_SCALE */
-				argsz += 2;
-			else if (flags & 0x0040)                    /* WE_HAVE_AN_X_AND_Y_SCALE */
-				argsz += 4;
-			else if (flags & 0x0080)                    /* WE_HAVE_A_TWO_BY_TWO */
-				argsz += 8;
-			p += 4 + argsz;
-		} while (flags & 0x0020);                           /* MORE_COMPONENTS */
-	}
-	f->comp_idx[f->num_glyphs] = (uint32_t)ncomp;
-	return 0;
-}
-
-int cardfont_load(const char *path, struct cardfont **out, char err[ERR_LEN])
-{
-	char *data = NULL;
-	size_t len = 0;
-	struct ttf t;
-	struct cardfont *f = NULL;
-	uint32_t version;
-	int rc = -1;
-
-	*out = NULL;
-	if (util_read_file(path, CARDFONT_MAX_BYTES, &data, &len, err) != 0)
-		return -1;
-	t.d = (const unsigned char *)data;
-	t.len = len;
-	if (len < 12) {
-		err_set(err, "%s: not a TrueType font", path);
-		goto out;
-	}
-	version = rd32(t.d);
-	if (version == 0x74746366) {        /* 'ttcf' */
-		err_set(err, "%s: a font collection (.ttc); cards need a single TrueType font (.ttf)", path);
-		goto out;
-	}
-	if (version == 0x4F54544F) {        /* 'OTTO' */
-		err_set(err, "%s: a CFF-based OpenType font; cards need TrueType outlines (.ttf)", path);
-		goto out;
-	}
-	if (version != 0x00010000 && version != 0x74727565) {   /* 'true' */
-		err_set(err, "%s: not a TrueType font", path);
-		goto out;
-	}
-	t.ntables = rd16(t.d + 4);
-	if (12 + 16 * (size_t)t.ntables > len) {
-		err_set(err, "%s: the table directory is truncated", path);
-		goto out;
-	}
-	f = xcalloc(1, sizeof *f);
-	if (parse_metrics(f, &t, path, err) != 0 || parse_cmap(f, &t, path, err) != 0 ||
-	    parse_composites(f, &t, path, err) != 0)
-		goto out;
-	*out = f;
-	f = NULL;
-	rc = 0;
-out:
-	cardfont_free(f);
-	free(data);
-	return rc;
+	if (f)
+		f->refs++;
+	return f;
 }
 
 void cardfont_free(struct cardfont *f)
 {
-	if (!f)
+	if (!f || --f->refs > 0)
 		return;
-	free(f->end);
-	free(f->start);
-	free(f->delta);
-	free(f->range_off);
-	free(f->gid_array);
-	free(f->advance);
-	free(f->comp_idx);
-	free(f->comp);
+	if (f->ftface)
+		FT_Done_Face(f->ftface);
+	if (f->ft)
+		FT_Done_FreeType(f->ft);
+	hb_font_destroy(f->font);
+	hb_face_destroy(f->face);
+	hb_blob_destroy(f->blob);
+	free(f->path);
 	free(f);
 }
 
-/* seg_glyph: the standard format 4 lookup of cp in segment i (cp within the segment). */
-static unsigned seg_glyph(const struct cardfont *f, unsigned i, uint32_t cp)
+const char *cardfont_path(const struct cardfont *f)
 {
-	size_t idx;
-	unsigned g;
+	return f->path;
+}
 
-	if (f->range_off[i] == 0)
-		return (cp + (unsigned)(uint16_t)f->delta[i]) & 0xFFFFu;
-	/* idRangeOffset counts bytes from its own slot; the gid array starts nseg - i slots on. */
-	idx = f->range_off[i] / 2 + (cp - f->start[i]);
-	if (idx < (size_t)(f->nseg - i))
-		return 0;
-	idx -= f->nseg - i;
-	if (idx >= f->ngid_array)
-		return 0;
-	g = f->gid_array[idx];
-	return g ? (g + (unsigned)(uint16_t)f->delta[i]) & 0xFFFFu : 0;
+unsigned cardfont_index(const struct cardfont *f)
+{
+	return f->index;
+}
+
+const char *cardfont_family(const struct cardfont *f)
+{
+	return f->family;
+}
+
+const char *cardfont_psname(const struct cardfont *f)
+{
+	return f->psname;
+}
+
+int cardfont_serif(const struct cardfont *f)
+{
+	return strstr(f->family, "Serif") && !strstr(f->family, "Sans");
+}
+
+enum cardfont_kind cardfont_kind(const struct cardfont *f)
+{
+	return f->kind;
 }
 
 unsigned cardfont_glyph(const struct cardfont *f, uint32_t cp)
 {
-	unsigned lo = 0, hi, g;
-
-	/* libharu's UTF-8 path is 16-bit: nothing beyond the BMP can be printed. */
-	if (!f || cp > 0xFFFF || f->nseg == 0)
+	hb_codepoint_t g = 0;
+	if (!f || !hb_font_get_nominal_glyph(f->font, cp, &g))
 		return 0;
-	hi = f->nseg;
-	while (lo < hi) {           /* the first segment whose end >= cp */
-		unsigned mid = (lo + hi) / 2;
-		if (f->end[mid] < cp)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == f->nseg || f->start[lo] > cp)
-		return 0;
-	g = seg_glyph(f, lo, cp);
 	return g < f->num_glyphs ? g : 0;
+}
+
+static double em(const struct cardfont *f, hb_position_t v)
+{
+	return (double)v * 1000.0 / f->upem;
 }
 
 int cardfont_advance(const struct cardfont *f, unsigned gid)
 {
-	if (gid >= f->num_glyphs)
-		gid = 0;
-	return (int)((uint32_t)f->advance[gid] * 1000 / (uint32_t)f->upem);
+	double a = em(f, hb_font_get_glyph_h_advance(f->font, gid));
+	return (int)(a < 0 ? a - 0.5 : a + 0.5);
+}
+
+unsigned cardfont_cid(const struct cardfont *f, unsigned gid)
+{
+	FT_UInt cid = 0;
+	if (f->kind != CARDFONT_CFF_CID)
+		return gid;
+	if (FT_Get_CID_From_Glyph_Index(f->ftface, gid, &cid) != 0)
+		return gid;
+	return cid;
 }
 
 int cardfont_ascent(const struct cardfont *f)
@@ -352,33 +269,130 @@ unsigned cardfont_num_glyphs(const struct cardfont *f)
 	return f->num_glyphs;
 }
 
-static void mark(const struct cardfont *f, unsigned gid, unsigned char *used, int depth)
+void cardfont_bbox(const struct cardfont *f, int bbox[4])
 {
-	/* Real fonts nest two or three levels; the bound stops a cyclic (hostile) file. */
-	if (gid >= f->num_glyphs || depth > 16)
-		return;
-	used[gid] = 1;
-	for (uint32_t i = f->comp_idx[gid]; i < f->comp_idx[gid + 1]; i++)
-		mark(f, f->comp[i], used, depth + 1);
+	memcpy(bbox, f->bbox, sizeof f->bbox);
 }
 
-void cardfont_mark_glyph(const struct cardfont *f, unsigned gid, unsigned char *used)
+size_t cardfont_shape(const struct cardfont *f, const uint32_t *text, size_t len, size_t off, size_t n, int rtl,
+                      uint32_t script, struct cardfont_glyph **out)
 {
-	mark(f, gid, used, 0);
+	hb_buffer_t *buf = hb_buffer_create();
+	hb_glyph_info_t *info;
+	hb_glyph_position_t *pos;
+	unsigned count = 0;
+	struct cardfont_glyph *g;
+
+	hb_buffer_add_codepoints(buf, text, (int)len, (unsigned)off, (int)n);
+	hb_buffer_set_direction(buf, rtl ? HB_DIRECTION_RTL : HB_DIRECTION_LTR);
+	if (script != CARDFONT_SCRIPT_COMMON && script != CARDFONT_SCRIPT_INHERITED)
+		hb_buffer_set_script(buf, (hb_script_t)script);
+	hb_buffer_guess_segment_properties(buf);
+	/* Joiners and bidi marks steer shaping; they print nothing. */
+	hb_buffer_set_flags(buf, HB_BUFFER_FLAG_REMOVE_DEFAULT_IGNORABLES);
+	hb_shape(f->font, buf, NULL, 0);
+	info = hb_buffer_get_glyph_infos(buf, &count);
+	pos = hb_buffer_get_glyph_positions(buf, NULL);
+	g = xcalloc(count ? count : 1, sizeof *g);
+	for (unsigned i = 0; i < count; i++) {
+		g[i].gid = info[i].codepoint < f->num_glyphs ? info[i].codepoint : 0;
+		g[i].cluster = info[i].cluster;
+		g[i].adv = em(f, pos[i].x_advance);
+		g[i].dx = em(f, pos[i].x_offset);
+		g[i].dy = em(f, pos[i].y_offset);
+	}
+	hb_buffer_destroy(buf);
+	*out = g;
+	return count;
 }
 
-int cardfont_foreach(const struct cardfont *f, int (*fn)(void *ud, uint32_t cp, unsigned gid), void *ud)
+uint32_t cardfont_script(uint32_t cp)
 {
-	for (unsigned i = 0; i < f->nseg; i++) {
-		for (uint32_t cp = f->start[i]; cp <= f->end[i] && cp <= 0xFFFF; cp++) {
-			unsigned g;
-			int rc;
-			if (i > 0 && cp <= f->end[i - 1])
-				continue;   /* overlapping segments: the lookup takes the earlier one */
-			g = cardfont_glyph(f, cp);
-			if (g && (rc = fn(ud, cp, g)) != 0)
-				return rc;
+	return (uint32_t)hb_unicode_script(hb_unicode_funcs_get_default(), cp);
+}
+
+int cardfont_is_mark(uint32_t cp)
+{
+	hb_unicode_general_category_t gc = hb_unicode_general_category(hb_unicode_funcs_get_default(), cp);
+	return gc == HB_UNICODE_GENERAL_CATEGORY_NON_SPACING_MARK || gc == HB_UNICODE_GENERAL_CATEGORY_SPACING_MARK ||
+	       gc == HB_UNICODE_GENERAL_CATEGORY_ENCLOSING_MARK || cp == 0x200C || cp == 0x200D ||
+	       (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0xE0100 && cp <= 0xE01EF);
+}
+
+int cardfont_cjk(uint32_t cp)
+{
+	hb_script_t sc = hb_unicode_script(hb_unicode_funcs_get_default(), cp);
+	return sc == HB_SCRIPT_HAN || sc == HB_SCRIPT_HIRAGANA || sc == HB_SCRIPT_KATAKANA || sc == HB_SCRIPT_BOPOMOFO ||
+	       sc == HB_SCRIPT_HANGUL;
+}
+
+int cardfont_joining_script(uint32_t script)
+{
+	return script == HB_SCRIPT_ARABIC || script == HB_SCRIPT_SYRIAC || script == HB_SCRIPT_NKO ||
+	       script == HB_SCRIPT_MONGOLIAN || script == HB_SCRIPT_MANDAIC || script == HB_SCRIPT_THAANA ||
+	       script == HB_SCRIPT_ADLAM;
+}
+
+int cardfont_subset(const struct cardfont *f, const unsigned *gids, size_t n, unsigned char **data, size_t *len,
+                    uint16_t **new_gid, char err[ERR_LEN])
+{
+	static const char *const drop[] = {"GSUB", "GPOS", "GDEF", "BASE", "JSTF", "MATH", "kern", "morx", "DSIG",
+	                                   "vhea", "vmtx", "VORG", "gasp", "hdmx", "LTSH", "VDMX", "STAT", "meta"};
+	hb_subset_input_t *in = hb_subset_input_create_or_fail();
+	hb_subset_plan_t *plan = NULL;
+	hb_face_t *sub = NULL;
+	hb_blob_t *blob = NULL;
+	hb_set_t *s;
+	unsigned flags = HB_SUBSET_FLAGS_NO_HINTING | HB_SUBSET_FLAGS_NOTDEF_OUTLINE;
+	const char *bytes;
+	unsigned blen = 0;
+	int rc = -1;
+
+	*data = NULL, *len = 0;
+	if (new_gid)
+		*new_gid = NULL;
+	if (!in)
+		return err_set(err, "%s: hb-subset: out of memory", f->path);
+	s = hb_subset_input_glyph_set(in);
+	hb_set_add(s, 0);
+	for (size_t i = 0; i < n; i++)
+		hb_set_add(s, gids[i]);
+	s = hb_subset_input_set(in, HB_SUBSET_SETS_DROP_TABLE_TAG);
+	for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
+		hb_set_add(s, hb_tag_from_string(drop[i], 4));
+	hb_set_clear(hb_subset_input_unicode_set(in));
+	if (f->kind == CARDFONT_CFF)
+		flags |= HB_SUBSET_FLAGS_RETAIN_GIDS;
+	hb_subset_input_set_flags(in, flags);
+	if (!(plan = hb_subset_plan_create_or_fail(f->face, in)) || !(sub = hb_subset_plan_execute_or_fail(plan))) {
+		err_set(err, "%s: hb-subset failed", f->path);
+		goto out;
+	}
+	if (f->kind == CARDFONT_CFF_CID)
+		blob = hb_face_reference_table(sub, HB_TAG('C', 'F', 'F', ' '));
+	else
+		blob = hb_face_reference_blob(sub);
+	bytes = hb_blob_get_data(blob, &blen);
+	if (!bytes || blen == 0) {
+		err_set(err, "%s: hb-subset gave an empty font", f->path);
+		goto out;
+	}
+	*data = xmalloc(blen);
+	memcpy(*data, bytes, blen);
+	*len = blen;
+	if (new_gid && f->kind == CARDFONT_TRUETYPE) {
+		const hb_map_t *m = hb_subset_plan_old_to_new_glyph_mapping(plan);
+		*new_gid = xcalloc(f->num_glyphs, sizeof **new_gid);
+		for (unsigned g = 0; g < f->num_glyphs; g++) {
+			hb_codepoint_t v = hb_map_get(m, g);
+			(*new_gid)[g] = v == HB_MAP_VALUE_INVALID ? 0 : (uint16_t)v;
 		}
 	}
-	return 0;
+	rc = 0;
+out:
+	hb_blob_destroy(blob);
+	hb_face_destroy(sub);
+	hb_subset_plan_destroy(plan);
+	hb_subset_input_destroy(in);
+	return rc;
 }

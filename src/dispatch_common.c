@@ -38,7 +38,9 @@ struct tval *dispatch_context(const struct config *cfg, const struct rule *r, co
 	full = stakeholder_display_name(sh);
 	tval_map_set_str(ctx, "full_name", full);
 	free(full);
-	tval_map_set_str(ctx, "greeting_name", *sh->f[SH_NICKNAME] ? sh->f[SH_NICKNAME] : sh->f[SH_FIRST_NAME]);
+	full = stakeholder_greeting_name(sh);
+	tval_map_set_str(ctx, "greeting_name", full);
+	free(full);
 
 	tval_map_set_str(occ, "name", r->name);
 	dates_format_long(occasion, buf, sizeof buf);

@@ -33,6 +33,7 @@ struct mail_run {
 	struct mail_result down_res;
 	struct dispatch_rec **pending;   /* outcomes decided, not yet committed */
 	size_t npending;
+	char attach_note[ERR_LEN];       /* the last message went without its card: why */
 	struct etpl { char *name; struct email_template *t; } *etpl;   /* email templates loaded */
 	size_t netpl;
 };
@@ -180,9 +181,16 @@ static int build(struct pass *p, struct mail_run *mr, const struct rule *r, cons
 	snprintf(did, sizeof did, "%lld", (long long)id);
 	m.dispatch_id = did;
 	m.unsubscribe = p->cfg->unsubscribe;
-	if (r->attach_card) {
-		if (card_pdf(p, r, sh, ev, occasion, years, tmpl_name, signer, id, &pdf, &pdf_len, err) != 0)
-			goto out;
+	if (mr)
+		mr->attach_note[0] = 0;
+	if (r->attach_card &&
+	    card_pdf(p, r, sh, ev, occasion, years, tmpl_name, signer, id, &pdf, &pdf_len, err) != 0) {
+		/* A card that cannot be drawn does not hold the email back: it goes without it. */
+		log_warn("dispatch %lld: the email goes without its card: %s", (long long)id, err);
+		if (mr)
+			util_strlcpy(mr->attach_note, err, sizeof mr->attach_note);
+		err[0] = 0;
+	} else if (r->attach_card) {
 		fname = xasprintf("%s.pdf", r->id);
 		att.filename = fname;
 		att.content_type = "application/pdf";
@@ -313,6 +321,17 @@ static void set_str(char **field, const char *v)
 	*field = v && *v ? xstrdup(v) : NULL;
 }
 
+/* note_attach: a message built without its card says so in its record's reason. */
+static void note_attach(const struct mail_run *m, struct dispatch_rec *rec)
+{
+	char *note;
+	if (!m || !m->attach_note[0])
+		return;
+	note = xasprintf("card not attached: %s", m->attach_note);
+	set_str(&rec->reason, note);
+	free(note);
+}
+
 /* settle: the outcome of one attempt into rec (not stored yet), counted and logged. */
 static void settle(struct pass *p, struct dispatch_rec *rec, const struct mail_result *res)
 {
@@ -379,6 +398,7 @@ static int prepare(void *arg, struct mail_job *j)
 		j->res.outcome = MAIL_FAILED;
 		return -1;
 	}
+	note_attach(m, rec);
 	j->from = p->cfg->mail_from_addr;
 	j->rcpt = (const char *const *)c->rcpt;
 	j->nrcpt = c->nrcpt;
@@ -506,6 +526,7 @@ static void deliver_maildir(struct pass *p, struct dispatch_rec *rec, const stru
 		rec->artifact = path;
 		path = NULL;
 		set_str(&rec->error, NULL);
+		note_attach(m, rec);
 		p->stats->emails++;
 	}
 	if (store_update_dispatch(p->st, rec, uerr) != 0)

@@ -56,6 +56,8 @@ static const char usage_text[] =
 	"                                      move cards along after the hand work\n"
 	"  optout ID|EMAIL...                  nothing more goes to those stakeholders\n"
 	"  oauth login [--device-url URL]      sign in (device code) and save the refresh token\n"
+	"  retry ID... | --rule ID | --status failed [--since DATE]\n"
+	"                                      put failed dispatches back for the next pass\n"
 	"  report [--from DATE] [--to DATE] [--silence WEEKS] [--at TIME] [--format table|json|html]\n"
 	"         [-o FILE]\n"
 	"                                      coverage, silences, cost, signing load, failures\n"
@@ -112,7 +114,11 @@ static const struct cmd_help helps[] = {
 	        "                     [--format table|csv|json]\n"
 	        "The dispatch records, oldest first.\n"},
 	{"mark", "usage: occasiond mark ID... --as printed|signed|mailed|cancelled\n"
-	         "Moves card dispatches along: rendered -> printed -> signed -> mailed, or cancelled.\n"},
+	         "Moves card dispatches along: rendered -> printed -> signed -> mailed, or cancelled\n"
+	         "(a failed one too).\n"},
+	{"retry", "usage: occasiond retry ID... | --rule ID | --status failed [--since DATE]\n"
+	          "Puts failed dispatches (and an unknown one named by id) back: the next pass plans\n"
+	          "them afresh, so a card that failed for a missing font goes out once it is installed.\n"},
 	{"report", "usage: occasiond report [--from DATE] [--to DATE] [--silence WEEKS] [--at TIME]\n"
 	           "                       [--format table|json|html] [-o FILE]\n"
 	           "Coverage (share of stakeholders reached in the last 30, 60 and 90 days, by type and\n"
@@ -667,6 +673,96 @@ static int cmd_init(const char *config_path, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * retry: a failed dispatch (or an unknown one named by id) is taken back: its record is
+ * removed, so the next pass plans it afresh (a card that failed for a font goes out once the
+ * font is installed; one whose deadline has passed is recorded missed, as any other).
+ */
+static int cmd_retry(const char *config_path, int argc, char **argv)
+{
+	const char *rule = NULL, *status = NULL, *since = NULL;
+	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
+	struct opt opts[] = {{"--rule", 1, &rule, NULL}, {"--status", 1, &status, NULL}, {"--since", 1, &since, NULL},
+	                     {NULL, 0, NULL, NULL}};
+	struct dispatch_rec *v = NULL;
+	size_t n = 0, done = 0;
+	int nrest, rc, bad = 0;
+	struct world w;
+	char err[ERR_LEN];
+	day_t d;
+
+	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	if (rc == EXIT_OK && status && strcmp(status, "failed") != 0)
+		rc = usage_error("--status: only failed dispatches are retried in bulk, not '%s'", status);
+	else if (rc == EXIT_OK && since && dates_parse_iso(since, &d) != 0)
+		rc = usage_error("--since: expected a date YYYY-MM-DD, got '%s'", since);
+	else if (rc == EXIT_OK && nrest == 0 && !rule && !status)
+		rc = usage_error("usage: occasiond retry ID... | --rule ID | --status failed [--since DATE]%s", "");
+	else if (rc == EXIT_OK && nrest > 0 && (rule || status || since))
+		rc = usage_error("retry: give dispatch ids or --rule/--status, not both%s", "");
+	if (rc != EXIT_OK) {
+		free(rest);
+		return rc;
+	}
+	if (world_open(&w, config_path, 0, 1) != 0) {
+		free(rest);
+		return EXIT_FAIL;
+	}
+	if (nrest == 0) {
+		struct dispatch_filter f = {.channel = -1};
+		f.status = "failed";
+		f.rule = rule;
+		f.since_date = since;
+		if (store_list_dispatches(w.st, &f, &v, &n, err) != 0) {
+			log_err("retry: %s", err);
+			bad = 1;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (store_delete_dispatch(w.st, v[i].id, err) != 0) {
+				log_err("retry: %s", err);
+				bad = 1;
+				continue;
+			}
+			printf("%lld %s %s %s requeued\n", (long long)v[i].id, v[i].rule, v[i].stakeholder, v[i].occasion_date);
+			done++;
+		}
+		dispatch_recs_free(v, n);
+	}
+	for (int i = 0; i < nrest; i++) {
+		long id;
+		int found = 0;
+		struct dispatch_rec rec = {0};
+		if (util_parse_long(rest[i], 1, INT64_MAX > LONG_MAX ? LONG_MAX : (long)INT64_MAX, &id) != 0) {
+			log_err("retry: '%s' is not a dispatch id", rest[i]);
+			bad = 1;
+			continue;
+		}
+		if (store_get_dispatch(w.st, id, &rec, &found, err) != 0 || !found) {
+			if (found)
+				log_err("retry: %s", err);
+			else
+				log_err("retry: no dispatch with id %ld", id);
+			bad = 1;
+		} else if (rec.status != DS_FAILED && rec.status != DS_UNKNOWN) {
+			log_err("retry: dispatch %ld is %s; only a failed or unknown one is retried", id,
+			        dispatch_status_names[rec.status]);
+			bad = 1;
+		} else if (store_delete_dispatch(w.st, id, err) != 0) {
+			log_err("retry: %s", err);
+			bad = 1;
+		} else {
+			printf("%ld %s %s %s requeued\n", id, rec.rule, rec.stakeholder, rec.occasion_date);
+			done++;
+		}
+		dispatch_rec_clear(&rec);
+	}
+	if (nrest == 0 && done == 0 && !bad)
+		printf("nothing to retry\n");
+	world_close(&w);
+	free(rest);
+	return bad ? EXIT_FAIL : EXIT_OK;
+}
+
 static int cmd_serve(const char *config_path, int argc, char **argv)
 {
 	if (argc > 0)
@@ -890,7 +986,7 @@ static const struct {
 } commands[] = {
 	{"check", cmd_check}, {"import", cmd_import}, {"plan", cmd_plan}, {"run", cmd_run},
 	{"serve", cmd_serve}, {"preview", cmd_preview}, {"log", cmd_log}, {"mark", cmd_mark},
-	{"report", cmd_report}, {"init", cmd_init}, {"optout", cmd_optout},
+	{"report", cmd_report}, {"init", cmd_init}, {"optout", cmd_optout}, {"retry", cmd_retry},
 	{"oauth", cmd_oauth},
 };
 

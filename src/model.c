@@ -84,11 +84,71 @@ static int nonempty(const char *s)
 	return s && *s;
 }
 
+/* East Asian scripts whose names put the family name first (CLDR person names, TR35 part 8). */
+enum name_script { NS_OTHER, NS_HAN_KANA, NS_HANGUL };
+
+static enum name_script cp_name_script(uint32_t c)
+{
+	if ((c >= 0x2E80 && c <= 0x2FDF) || (c >= 0x3005 && c <= 0x3007) || (c >= 0x3021 && c <= 0x3029) ||
+	    (c >= 0x3040 && c <= 0x30FF) || (c >= 0x31F0 && c <= 0x31FF) || (c >= 0x3400 && c <= 0x4DBF) ||
+	    (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0xFF66 && c <= 0xFF9F) ||
+	    (c >= 0x20000 && c <= 0x3FFFF))
+		return NS_HAN_KANA;
+	if ((c >= 0x1100 && c <= 0x11FF) || (c >= 0x3130 && c <= 0x318F) || (c >= 0xA960 && c <= 0xA97F) ||
+	    (c >= 0xAC00 && c <= 0xD7FF) || (c >= 0xFFA0 && c <= 0xFFDC))
+		return NS_HANGUL;
+	return NS_OTHER;
+}
+
+/* name_script: the first East Asian character's script in s, else NS_OTHER. */
+static enum name_script name_script(const char *s)
+{
+	const char *p = s, *end = s + strlen(s);
+	while (p < end) {
+		int32_t c = util_utf8_next(&p, end);
+		enum name_script k;
+		if (c < 0)
+			break;
+		if ((k = cp_name_script((uint32_t)c)) != NS_OTHER)
+			return k;
+	}
+	return NS_OTHER;
+}
+
+/* The countries that write the family name first in every script (CLDR: hu, vi). */
+static int family_first_country(const char *country)
+{
+	static const char *const names[] = {"hungary", "hu", "magyarország", "magyarorszag", "vietnam", "viet nam",
+	                                    "vn", "việt nam", NULL};
+	for (int i = 0; country && names[i]; i++)
+		if (util_strcaseeq(country, names[i]))
+			return 1;
+	return 0;
+}
+
+int stakeholder_family_first(const struct stakeholder *sh)
+{
+	const char *first = sh->f[SH_FIRST_NAME], *last = sh->f[SH_LAST_NAME];
+	if (!nonempty(first) || !nonempty(last))
+		return 0;
+	return name_script(last) != NS_OTHER || name_script(first) != NS_OTHER ||
+	       family_first_country(sh->f[SH_COUNTRY]);
+}
+
 char *stakeholder_display_name(const struct stakeholder *sh)
 {
 	const char *first = sh->f[SH_FIRST_NAME], *last = sh->f[SH_LAST_NAME];
-	if (nonempty(first) && nonempty(last))
+	const char *written = stakeholder_get(sh, "display_name");
+	if (nonempty(written))
+		return xstrdup(written);
+	if (nonempty(first) && nonempty(last)) {
+		if (stakeholder_family_first(sh)) {
+			/* Chinese, Japanese and Korean names run together: 王伟, 田中花子, 김민준. */
+			int joined = name_script(last) != NS_OTHER && name_script(first) != NS_OTHER;
+			return xasprintf("%s%s%s", last, joined ? "" : " ", first);
+		}
 		return xasprintf("%s %s", first, last);
+	}
 	if (nonempty(first))
 		return xstrdup(first);
 	if (nonempty(last))
@@ -96,6 +156,17 @@ char *stakeholder_display_name(const struct stakeholder *sh)
 	if (nonempty(sh->f[SH_NICKNAME]))
 		return xstrdup(sh->f[SH_NICKNAME]);
 	return xstrdup(sh->f[SH_ID] ? sh->f[SH_ID] : "");
+}
+
+char *stakeholder_greeting_name(const struct stakeholder *sh)
+{
+	const char *first = sh->f[SH_FIRST_NAME], *last = sh->f[SH_LAST_NAME];
+	if (nonempty(sh->f[SH_NICKNAME]))
+		return xstrdup(sh->f[SH_NICKNAME]);
+	/* A bare given name is too familiar in Chinese, Japanese and Korean: the whole name. */
+	if (nonempty(first) && nonempty(last) && (name_script(first) != NS_OTHER || name_script(last) != NS_OTHER))
+		return stakeholder_display_name(sh);
+	return xstrdup(nonempty(first) ? first : "");
 }
 
 void stakeholder_clear(struct stakeholder *sh)

@@ -436,6 +436,7 @@ uint32_t planner_fields(const struct ruleset *rs, int *custom, int *events)
 	static const int base[] = {
 		SH_ID, SH_FIRST_NAME, SH_LAST_NAME, SH_NICKNAME, SH_TYPE, SH_TIER, SH_EMAIL, SH_PREFERRED_CHANNEL,
 		SH_OWNER, SH_TIMEZONE, SH_STREET, SH_CITY, SH_HIRE_DATE, SH_CUSTOMER_SINCE, SH_OPTED_OUT,
+		SH_COUNTRY,   /* the name order (stakeholder_display_name) */
 	};
 	uint32_t m = 0;
 	*custom = *events = 0;
@@ -1060,8 +1061,18 @@ int planner_from_store(struct planner *pl, struct store *st, struct planner **ou
 	const struct store_sh_row *row;
 	int custom, events, rc = 2;
 	uint32_t fields = planner_fields(pl->c.rs, &custom, &events);
+	char **cols = NULL;
+	size_t ncols = 0;
 
 	*out = NULL;
+	/* A display_name column, as written, is the name shown: read the custom fields then. */
+	if (!custom && store_custom_columns(st, &cols, &ncols, err) == 0) {
+		for (size_t i = 0; i < ncols; i++) {
+			custom |= strcmp(cols[i], "display_name") == 0;
+			free(cols[i]);
+		}
+		free(cols);
+	}
 	for (int table_order = 1; rc == 2 && table_order >= 0; table_order--) {
 		struct store_scan *sc = NULL;
 		if (!table_order) {

@@ -52,8 +52,21 @@ struct stakeholder {
 const char *stakeholder_get(const struct stakeholder *sh, const char *name);
 /* stakeholder_flag: a boolean field ("1"). */
 int stakeholder_flag(const struct stakeholder *sh, enum sh_field f);
-/* stakeholder_display_name: "First Last" (or the nickname rules later); caller frees. */
+/*
+ * stakeholder_display_name: the name as printed and addressed (CONTRACT section 5): the
+ * custom column display_name as written when given; else the family name first for names in
+ * Han, Kana or Hangul ("王伟", "田中花子", "김민준", run together) and for countries that
+ * write it so (Hungary, Vietnam: "Nagy Péter"); else "First Last"; a lone part, the
+ * nickname or the id when the rest is empty. Caller frees.
+ */
 char *stakeholder_display_name(const struct stakeholder *sh);
+/* stakeholder_family_first: 1 when stakeholder_display_name puts last_name first. */
+int stakeholder_family_first(const struct stakeholder *sh);
+/*
+ * stakeholder_greeting_name: the nickname, else the first name; for a Chinese, Japanese or
+ * Korean name the whole name (family first). Caller frees.
+ */
+char *stakeholder_greeting_name(const struct stakeholder *sh);
 /* stakeholder_clear: frees the fields and zeroes sh (the struct itself is not freed). */
 void stakeholder_clear(struct stakeholder *sh);
 void stakeholders_free(struct stakeholder *v, size_t n);

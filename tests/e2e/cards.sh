@@ -5,6 +5,12 @@
 # keeping pages true; a failed save leaving the old batch intact; preview of every template.
 . tests/e2e/lib.inc
 setup
+# fontconfig sees one empty directory of the test's own: no system font covers the CJK name
+# here, so that card fails as a card with a character no font has must.
+mkdir -p "$T/sysfonts"
+printf '<?xml version="1.0"?>\n<fontconfig><dir>%s</dir><cachedir>%s</cachedir></fontconfig>\n' \
+	"$T/sysfonts" "$T/fccache" > "$T/fonts.conf"
+export FONTCONFIG_FILE="$T/fonts.conf"
 
 cat > "$T/etc/cards.yaml" <<'EOF'
 occasions:
@@ -43,9 +49,11 @@ EOF
 OCC import stakeholders "$T/people.csv" > /dev/null 2>&1
 check "import the card people" test -s "$T/var/occasiond.db"
 
-# check --data names the character no font has.
+# check --data names the character no font has, and the package that has it.
 OCC check --data > "$T/check.out" 2>&1
-check_out "check --data reports the missing glyph by code point" "U+592A" "$T/check.out"
+# The name is 山田太郎: family name first for a Japanese name.
+check_out "check --data reports the missing glyph by code point" "U+5C71" "$T/check.out"
+check_out "and the Debian package that would cover it" "installing the Debian package fonts-noto-cjk" "$T/check.out"
 
 OCC run --once --at 2026-12-03T10:00 > "$T/run1" 2>"$T/run1.err"; rc=$?
 eq "run --once exits 1: one dispatch failed" "$rc" 1
@@ -60,7 +68,7 @@ for r in recs:
 EOF
 sed -n "s/^k5 \([a-z]*\) .*/\1/p" "$T/recs" > "$T/k5"
 check_out "the CJK card failed" "failed" "$T/k5"
-check_out "its error names U+592A" "U+592A" "$T/recs"
+check_out "its error names U+5C71" "U+5C71" "$T/recs"
 eq "four cards rendered" "$(grep -c ' rendered ' "$T/recs")" 4
 pages=$(awk '$2 == "rendered" {print $3}' "$T/recs" | sort -n | tr '\n' ' ')
 eq "cards are pages 2-5, after the cover sheet" "$pages" "2 3 4 5 "
@@ -264,6 +272,49 @@ if have pdftotext; then
 		check_out "two workers: record $id, page $pg of $(basename "$art") is its card" "$first" "$T/page"
 	done < "$T/wrecs"
 fi
+
+# A card that failed for a missing font: retry puts it back; without the font it fails again,
+# once the font is installed (here: into the one directory fontconfig sees) it goes out.
+# A failed card may also be cancelled.
+failed_id() { OCC log --status failed --stakeholder "$1" --format json | "$PY" -c "import json,sys; r=json.load(sys.stdin); print(r[-1]['id'] if r else '')"; }
+printf 'id,first_name,last_name,type,owner,birthday\nk6,Ada \360\237\253\240,Lovelace,customer,Dana Ruiz,1980-12-13\n' > "$T/k6.csv"
+OCC import stakeholders "$T/k6.csv" > /dev/null 2>&1
+OCC run --once --at 2026-12-03T10:00 > /dev/null 2>&1
+id5=$(failed_id k5)
+check "the CJK card is failed" test -n "$id5"
+OCC retry --status failed > "$T/retry1" 2>&1
+eq "retry --status failed exits 0" "$?" 0
+check_out "retry names what it requeued" "bday k5 2026-12-13 requeued" "$T/retry1"
+OCC run --once --at 2026-12-03T10:00 > /dev/null 2>&1
+id5b=$(failed_id k5)
+check "without the font it fails again, as a new record" test -n "$id5b" -a "$id5b" != "$id5"
+if [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; then
+	ln -s /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc "$T/sysfonts/"
+	OCC retry "$id5b" > "$T/retry2" 2>&1
+	eq "retry ID exits 0" "$?" 0
+	OCC run --once --at 2026-12-03T10:00 > "$T/run3" 2>&1
+	st=$(OCC log --stakeholder k5 --format json | "$PY" -c "import json,sys; print(json.load(sys.stdin)[-1]['status'])")
+	eq "once the font is installed, the retried card is rendered" "$st" rendered
+fi
+id6=$(failed_id k6)
+OCC mark "$id6" --as cancelled > "$T/mark6" 2>&1
+eq "a failed card can be cancelled" "$?" 0
+OCC retry "$id6" > "$T/retry3" 2>&1
+eq "a cancelled card is not retried" "$?" 1
+check_out "retry says why" "only a failed or unknown one is retried" "$T/retry3"
+
+# attach_card: a card that cannot be drawn (no font has a character of the name) does not
+# hold the email back: it goes without the attachment and its record says so.
+printf 'occasions:\n  - id: ecard\n    when: {anniversary_of: birthday}\n    channel: email\n    attach_card: true\n    template: birthday\n' > "$T/etc/cards.yaml"
+printf 'id,first_name,last_name,type,email,birthday\nk7,Ada \360\237\253\240,Lovelace,customer,ada@example.org,1980-12-13\n' > "$T/k7.csv"
+OCC import stakeholders "$T/k7.csv" > /dev/null 2>&1
+OCC run --once --at 2026-12-13T10:00 > "$T/run7" 2> "$T/run7.err"
+OCC log --stakeholder k7 --format json | "$PY" -c "import json,sys; r=json.load(sys.stdin)[-1]; print(r['status'], r['reason'][:18])" > "$T/rec7"
+check_out "the e-card email goes out without its card" "sent card not attached" "$T/rec7"
+check_out "and the log says why" "U+1FAE0" "$T/run7.err"
+ls "$T/var/spool/outbox/new" | grep -v '^remind' > "$T/out7"
+f7=$(grep -l 'Lovelace' "$T"/var/spool/outbox/new/* 2>/dev/null | head -1)
+check "the message is in the outbox, with no PDF" sh -c "test -n '$f7' && ! grep -q 'application/pdf' '$f7'"
 
 # The new cards keys are checked like every other key.
 sed -i 's/^  envelope: .*/  envelope: b5/' "$CFG"

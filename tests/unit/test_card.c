@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "occasiond/card.h"
+#include "occasiond/cardfont.h"
 #include "occasiond/template.h"
 #include "occasiond/util.h"
 
@@ -27,6 +28,7 @@ static struct tval *make_ctx(const char *first, const char *last)
 	tval_map_set_str(c, "first_name", first);
 	tval_map_set_str(c, "last_name", last);
 	tval_map_set_str(c, "full_name", full);
+	tval_map_set_str(c, "greeting_name", first);
 	tval_map_set_str(c, "organization", "Globex");
 	tval_map_set_str(c, "title", "Head of Logistics");
 	tval_map_set_str(occ, "name", "Birthday");
@@ -420,6 +422,8 @@ next:
 
 /* ---------------------------------------------------------------- failures */
 
+#define CJK_FONT "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+
 static void test_missing_glyphs(void)
 {
 	char err[ERR_LEN] = "";
@@ -435,24 +439,22 @@ static void test_missing_glyphs(void)
 	CHECK(card_batch_add(b, t, ctx, NULL, err) == 0, "one good card");
 	tval_free(ctx);
 
+	/* fontconfig sees only the test's own, empty, font directory (main sets FONTCONFIG_FILE). */
 	ctx = make_ctx("山田", "太郎");
 	err[0] = 0;
 	CHECK(card_batch_add(b, t, ctx, NULL, err) != 0, "a CJK name with no CJK font fails");
-	CHECK(strstr(err, "no font has U+5C71 '山' (fonts: NotoSerifDisplay-Regular.ttf, DejaVuSans.ttf)") != NULL,
-	      "the error names the character and the fonts: %s", err);
+	CHECK(strstr(err, "no font has U+5C71 '山' (fonts: NotoSerifDisplay-Regular.ttf, DejaVuSans.ttf, nor any "
+	                  "installed on this system)") != NULL && strstr(err, "fonts-noto-cjk"),
+	      "the error names the character, the fonts and the package that has it: %s", err);
 	CHECK(card_batch_pages(b) == 1, "the batch still has 1 page");
 	CHECK(card_check(t, ctx, err) != 0 && strstr(err, "U+5C71"), "card_check finds the same without a batch");
 	tval_free(ctx);
 
-	ctx = make_ctx("Ada \xF0\x9F\x98\x80", "Lovelace");
-	CHECK(card_batch_add(b, t, ctx, NULL, err) != 0 && strstr(err, "no font has U+1F600"),
-	      "an emoji fails with U+1F600: %s", err);
+	/* DejaVu Sans has the older emoticons (U+1F600) in black and white; not this one. */
+	ctx = make_ctx("Ada \xF0\x9F\xAB\xA0", "Lovelace");
+	CHECK(card_batch_add(b, t, ctx, NULL, err) != 0 && strstr(err, "no font has U+1FAE0"),
+	      "an emoji fails with U+1FAE0: %s", err);
 	CHECK(card_batch_pages(b) == 1, "the batch still has 1 page");
-	tval_free(ctx);
-
-	ctx = make_ctx("\xD7\xA9\xD7\xA8\xD7\x94", "Levi");   /* Hebrew: DejaVu has the glyphs */
-	CHECK(card_batch_add(b, t, ctx, NULL, err) != 0 && strstr(err, "U+05E9") && strstr(err, "right-to-left"),
-	      "a right-to-left name is refused rather than printed backwards: %s", err);
 	tval_free(ctx);
 
 	ctx = make_ctx("Ada\x07", "Lovelace");
@@ -477,6 +479,27 @@ static void test_missing_glyphs(void)
 	err[0] = 0;
 	CHECK(card_batch_add(b, t, ctx, NULL, err) == 0 && card_batch_pages(b) == 2, "a long name shrinks to fit%s", err);
 	tval_free(ctx);
+	/* A right-to-left name: DejaVu Sans has Hebrew, shaped and ordered now. */
+	ctx = make_ctx("\xD7\xA9\xD7\xA8\xD7\x94", "Levi");
+	err[0] = 0;
+	CHECK(card_batch_add(b, t, ctx, NULL, err) == 0 && card_batch_pages(b) == 3, "a Hebrew name prints %s", err);
+	tval_free(ctx);
+	/* The CJK font installed (fontconfig rescanned, as a new process would): the name prints. */
+	if (util_file_exists(CJK_FONT)) {
+		char *link = xasprintf("%s/fonts/NotoSansCJK-Regular.ttc", tmpdir);
+		CHECK(symlink(CJK_FONT, link) == 0, "install a CJK font into the system's font directory");
+		cardfont_system_rescan();
+		ctx = make_ctx("山田", "太郎");
+		err[0] = 0;
+		CHECK(card_batch_add(b, t, ctx, NULL, err) == 0 && card_batch_pages(b) == 4,
+		      "once a CJK font is installed, the CJK name prints %s", err);
+		tval_free(ctx);
+		unlink(link);
+		free(link);
+		cardfont_system_rescan();
+	} else {
+		SKIP("fonts-noto-cjk is not installed");
+	}
 	{
 		char *pdf = tmp_path("after-failures.pdf"), *cmd, *out = NULL;
 		CHECK(card_batch_save(b, pdf, err) == 0, "the batch saves after the failures");
@@ -489,7 +512,11 @@ static void test_missing_glyphs(void)
 		if (have_tool("pdftotext")) {
 			cmd = xasprintf("pdftotext -enc UTF-8 '%s' -", pdf);
 			run(cmd, &out);
-			CHECK(strstr(out, "Papadopoulou-Wiśniewska") && !strstr(out, "山"), "only the good cards are in it");
+			/* Broken after its hyphen, which pdftotext takes out again when it joins the lines. */
+			CHECK(strstr(out, "Papadopoulou") && strstr(out, "Wiśniewska") && strstr(out, "שרה") && strstr(out, "Levi"),
+			      "the good cards are in it");
+			if (util_file_exists(CJK_FONT))
+				CHECK(strstr(out, "山田 太郎") != NULL, "with the CJK name");
 			free(out);
 			free(cmd);
 		}
@@ -786,6 +813,18 @@ int main(void)
 	if (!mkdtemp(tmpdir)) {
 		perror("mkdtemp");
 		return 1;
+	}
+	{
+		/* The system's fonts, as fontconfig sees them here: one directory of the test's own. */
+		char *conf = xasprintf("%s/fonts.conf", tmpdir), *dir = xasprintf("%s/fonts", tmpdir);
+		char *text = xasprintf("<?xml version=\"1.0\"?>\n<fontconfig><dir>%s</dir><cachedir>%s/cache</cachedir>"
+		                       "</fontconfig>\n", dir, tmpdir);
+		mkdir(dir, 0700);
+		write_file(conf, text);
+		setenv("FONTCONFIG_FILE", conf, 1);
+		free(conf);
+		free(dir);
+		free(text);
 	}
 	test_shipped_templates();
 	test_sizes();

@@ -352,8 +352,46 @@ static void test_dispatch_rec(void)
 	CHECK(1, "dispatch records freed");
 }
 
+/* Name order (CONTRACT section 5): display_name as written, family first for CJK and hu/vi. */
+static void test_name_order(void)
+{
+	static const struct {
+		const char *first, *last, *country, *display, *full, *greet;
+	} c[] = {
+		{"Ann", "Lee", "", "", "Ann Lee", "Ann"},
+		{"伟", "王", "China", "", "王伟", "王伟"},
+		{"花子", "田中", "Japan", "", "田中花子", "田中花子"},
+		{"ハナコ", "タナカ", "", "", "タナカハナコ", "タナカハナコ"},
+		{"민준", "김", "South Korea", "", "김민준", "김민준"},
+		{"Péter", "Nagy", "Hungary", "", "Nagy Péter", "Péter"},
+		{"An", "Nguyễn Văn", "Viet Nam", "", "Nguyễn Văn An", "An"},
+		{"Taro", "Yamada", "Japan", "", "Taro Yamada", "Taro"},
+		{"محمد", "الأحمد", "Egypt", "", "محمد الأحمد", "محمد"},
+		{"Wei", "Wang", "China", "WANG Wei", "WANG Wei", "Wei"},
+		{"花子", "", "", "", "花子", "花子"},
+	};
+	char *hdr[] = {"id", "first_name", "last_name", "country", "display_name"};
+	for (size_t i = 0; i < N(c); i++) {
+		char *vals[] = {"x1", (char *)c[i].first, (char *)c[i].last, (char *)c[i].country, (char *)c[i].display};
+		struct stakeholder sh = {0};
+		char *full, *greet;
+		if (row_sh(hdr, vals, N(hdr), &sh) != 0) {
+			CHECK(0, "name row %zu: %s", i, err);
+			continue;
+		}
+		full = stakeholder_display_name(&sh);
+		greet = stakeholder_greeting_name(&sh);
+		CHECK_STR(full, c[i].full, "full_name of %s / %s (%s)", c[i].first, c[i].last, c[i].country);
+		CHECK_STR(greet, c[i].greet, "greeting_name of %s / %s", c[i].first, c[i].last);
+		free(full);
+		free(greet);
+		stakeholder_clear(&sh);
+	}
+}
+
 int main(void)
 {
+	test_name_order();
 	test_tables();
 	test_full_row();
 	test_values();
