@@ -1022,6 +1022,14 @@ void planner_item(const struct planner *ps, size_t i, struct plan_item *it)
 		it->reason = "missed";
 }
 
+void planner_item_key(const struct planner *ps, size_t i, day_t *fire_date, day_t *occasion, uint32_t *sh)
+{
+	const struct pgroup *g = &ps->groups[ps->items[i].group];
+	*fire_date = g->fire_date;
+	*occasion = g->occasion;
+	*sh = ps->items[i].sh;
+}
+
 void planner_free(struct planner *ps)
 {
 	if (!ps)
