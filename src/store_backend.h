@@ -95,7 +95,10 @@ struct store_backend {
 	int (*scan_next)(struct store_be_scan *sc, const struct store_sh_row **row, char why[ERR_LEN]);
 	void (*scan_close)(struct store_be_scan *sc);    /* NULL is fine */
 
-	/* check: the integrity check; 0 sound, 1 damaged (why says how), -1 could not check. */
+	/*
+	 * check: the integrity check of what a pass writes (dispatch records, meta; see
+	 * store_quick_check); 0 sound, 1 damaged (why says how), -1 could not check.
+	 */
 	int (*check)(struct store_be *b, char why[ERR_LEN]);
 	/* trim: keep at most cache_kib KiB of cache and give back what is unused. */
 	void (*trim)(struct store_be *b, int cache_kib);

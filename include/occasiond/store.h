@@ -145,8 +145,10 @@ int store_meta_get(struct store *st, const char *key, char **value, char err[ERR
 int store_meta_set(struct store *st, const char *key, const char *value, char err[ERR_LEN]);
 
 /*
- * store_quick_check: the database's integrity check, run once when a pass or the daemon
- * starts: a damaged database is refused with a message rather than written to.
+ * store_quick_check: the integrity check of what a pass writes (the dispatch records and the
+ * store's own values), run once when a pass or the daemon starts: a damaged database is
+ * refused with a message rather than written to. The rest a pass reads whole through the
+ * scan, which fails on a damaged part before anything is written.
  */
 int store_quick_check(struct store *st, char err[ERR_LEN]);
 
