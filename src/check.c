@@ -1,6 +1,7 @@
 /* check: templates, columns and data problems for `occasiond check [--data]`. */
 #include "occasiond/check.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,32 +99,6 @@ static int reaches(const struct ruleset *rs, const struct rule *r, const struct 
 	return planner_in_audience(rs, r, sh, DAY_NONE);
 }
 
-/* A hash-free duplicate finder: sort (key, index) pairs and report equal neighbours. */
-struct keyed {
-	char *key;
-	size_t idx;
-};
-
-static int keyed_cmp(const void *a, const void *b)
-{
-	const struct keyed *x = a, *y = b;
-	int k = strcmp(x->key, y->key);
-	return k ? k : (x->idx < y->idx ? -1 : x->idx > y->idx);
-}
-
-static void report_dups(struct keyed *v, size_t n, const struct stakeholder *sh, const char *db, const char *what,
-                        struct diags *d)
-{
-	if (n > 1)
-		qsort(v, n, sizeof *v, keyed_cmp);
-	for (size_t i = 1; i < n; i++)
-		if (strcmp(v[i].key, v[i - 1].key) == 0)
-			diags_add(d, 1, "%s: warning: stakeholders '%s' and '%s' have the same %s: a duplicate?", db,
-			          sh[v[i - 1].idx].f[SH_ID], sh[v[i].idx].f[SH_ID], what);
-	for (size_t i = 0; i < n; i++)
-		free(v[i].key);
-}
-
 static char *lower_dup(const char *s)
 {
 	char *r = xstrdup(s);
@@ -161,109 +136,308 @@ static void check_dates(const struct ruleset *rs, const struct stakeholder *s, c
 	}
 }
 
-/* check_fonts: every card a rule may make for a stakeholder, laid out, so a missing glyph shows now. */
-static void check_fonts(const struct config *cfg, const struct ruleset *rs, const struct stakeholder *sh, size_t nsh,
-                        const char *db, struct diags *d)
+/*
+ * Every stakeholder, in id order, through the store's scan (all columns and custom fields):
+ * check --data holds none of them. fn gets each with its place in the scan (0, 1, ...).
+ */
+typedef void (*each_fn)(void *arg, const struct stakeholder *sh, size_t ord);
+
+static int each_stakeholder(struct store *st, each_fn fn, void *arg, char err[ERR_LEN])
 {
-	char err[ERR_LEN];
+	struct store_scan *sc = NULL;
+	const struct store_sh_row *row;
+	size_t ord = 0;
+	int rc = store_scan_open(st, (1u << SH_NFIELDS) - 1, 1, 0, 0, &sc, err);
+	while (rc == 0 && (rc = store_scan_next(sc, &row, err)) == 1) {
+		fn(arg, &row->sh, ord++);
+		rc = 0;
+	}
+	store_scan_close(sc);
+	return rc;
+}
+
+/* check_fonts: every card a rule may make for a stakeholder, laid out, so a missing glyph shows now. */
+struct font_check {
+	const struct config *cfg;
+	const struct ruleset *rs;
+	const struct rule *r;
+	size_t vi;
+	const char *name, *db;
+	struct card_template *t;
+	struct diags *d;
+};
+
+static void font_one(void *arg, const struct stakeholder *sh, size_t ord)
+{
+	struct font_check *fc = arg;
+	const struct rule *r = fc->r;
+	struct tval *ctx;
+	char *full, err[ERR_LEN];
+	(void)ord;
+	if (!reaches(fc->rs, r, sh))
+		return;
+	if (fc->vi > 0 && r->variants[fc->vi - 1].tiers.n && !strlist_has(&r->variants[fc->vi - 1].tiers, sh->f[SH_TIER]))
+		return;
+	full = stakeholder_display_name(sh);
+	ctx = dispatch_context(fc->cfg, r, sh, NULL, dates_from_ymd(2000, 1, 1), 1,
+	                       planner_signer(fc->cfg, r, (int)fc->vi - 1, sh->f[SH_OWNER], full));
+	free(full);
+	if (card_check(fc->t, ctx, err) != 0)
+		diags_add(fc->d, 1, "%s: warning: stakeholder '%s', occasion '%s', card '%s': %s", fc->db, sh->f[SH_ID], r->id,
+		          fc->name, err);
+	tval_free(ctx);
+}
+
+/* One scan per card template, so the warnings come template by template as they always did. */
+static int check_fonts(const struct config *cfg, const struct ruleset *rs, struct store *st, const char *db,
+                       struct diags *d, char err[ERR_LEN])
+{
 	for (size_t k = 0; k < rs->nrules; k++) {
 		const struct rule *r = &rs->rules[k];
 		for (size_t vi = 0; vi <= r->nvariants; vi++) {
 			const char *name = vi == 0 ? r->template_name : r->variants[vi - 1].template_name;
-			char *file, *path;
-			struct card_template *t = NULL;
+			struct font_check fc = {cfg, rs, r, vi, name, db, NULL, d};
+			char *file, *path, why[ERR_LEN];
+			int rc = 0;
 			if (r->channel == CH_EMAIL || !name)
 				continue;
 			file = xasprintf("%s.card.yaml", name);
 			path = util_path_join(cfg->templates, file);
-			if (card_template_load(path, cfg->fonts, &t, err) == 0) {
-				for (size_t i = 0; i < nsh; i++) {
-					struct tval *ctx;
-					char *full;
-					if (!reaches(rs, r, &sh[i]))
-						continue;
-					if (vi > 0 && r->variants[vi - 1].tiers.n && !strlist_has(&r->variants[vi - 1].tiers, sh[i].f[SH_TIER]))
-						continue;
-					full = stakeholder_display_name(&sh[i]);
-					ctx = dispatch_context(cfg, r, &sh[i], NULL, dates_from_ymd(2000, 1, 1), 1,
-					                       planner_signer(cfg, r, (int)vi - 1, sh[i].f[SH_OWNER], full));
-					free(full);
-					if (card_check(t, ctx, err) != 0)
-						diags_add(d, 1, "%s: warning: stakeholder '%s', occasion '%s', card '%s': %s", db,
-						          sh[i].f[SH_ID], r->id, name, err);
-					tval_free(ctx);
-				}
-			}
-			card_template_free(t);
+			if (card_template_load(path, cfg->fonts, &fc.t, why) == 0)
+				rc = each_stakeholder(st, font_one, &fc, err);
+			card_template_free(fc.t);
 			free(file);
 			free(path);
+			if (rc != 0)
+				return -1;
 		}
 	}
+	return 0;
+}
+
+/*
+ * Duplicates (the same email in any case; the same name and birthday) without holding every
+ * key: the first scan keeps a 64-bit hash of each key with the stakeholder's place; the
+ * places whose hash is shared are the candidates, whose keys a second scan reads. They are
+ * reported as before: sorted by key, then id order, equal neighbours.
+ */
+struct hkey {
+	uint64_t h;
+	uint32_t ord;
+};
+
+struct dups {
+	struct hkey *v;
+	size_t n, cap;
+	uint32_t *cand;        /* candidates' places, ascending */
+	size_t ncand;
+	struct keyed *keys;    /* their keys (second scan) */
+	char **ids;
+	size_t nkeys;
+};
+
+struct keyed {
+	char *key;
+	size_t idx;
+};
+
+static int keyed_cmp(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	int k = strcmp(x->key, y->key);
+	return k ? k : (x->idx < y->idx ? -1 : x->idx > y->idx);
+}
+
+static int hkey_cmp(const void *a, const void *b)
+{
+	const struct hkey *x = a, *y = b;
+	if (x->h != y->h)
+		return x->h < y->h ? -1 : 1;
+	return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t key_hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static void dups_add(struct dups *u, const char *key, size_t ord)
+{
+	if (u->n == u->cap) {
+		u->cap = u->cap ? 2 * u->cap : 1024;
+		u->v = xreallocarray(u->v, u->cap, sizeof *u->v);
+	}
+	u->v[u->n++] = (struct hkey){key_hash(key), (uint32_t)ord};
+}
+
+/* dups_candidates: the places of keys whose hash another key shares; frees the hashes. */
+static void dups_candidates(struct dups *u)
+{
+	if (u->n > 1)
+		qsort(u->v, u->n, sizeof *u->v, hkey_cmp);
+	for (size_t i = 0; i < u->n; i++)
+		if ((i > 0 && u->v[i].h == u->v[i - 1].h) || (i + 1 < u->n && u->v[i].h == u->v[i + 1].h)) {
+			u->cand = xreallocarray(u->cand, u->ncand + 1, sizeof *u->cand);
+			u->cand[u->ncand++] = u->v[i].ord;
+		}
+	free(u->v);
+	u->v = NULL;
+	u->n = u->cap = 0;
+	if (u->ncand > 1)
+		qsort(u->cand, u->ncand, sizeof *u->cand, u32_cmp);
+}
+
+static void dups_keep(struct dups *u, char *key, const char *id, size_t ord)
+{
+	uint32_t o = (uint32_t)ord;
+	if (!bsearch(&o, u->cand, u->ncand, sizeof *u->cand, u32_cmp)) {
+		free(key);
+		return;
+	}
+	u->keys = xreallocarray(u->keys, u->nkeys + 1, sizeof *u->keys);
+	u->ids = xreallocarray(u->ids, u->nkeys + 1, sizeof *u->ids);
+	u->keys[u->nkeys] = (struct keyed){key, u->nkeys};
+	u->ids[u->nkeys++] = xstrdup(id);
+}
+
+static void dups_free(struct dups *u);
+
+static void dups_report(struct dups *u, const char *db, const char *what, struct diags *d)
+{
+	if (u->nkeys > 1)
+		qsort(u->keys, u->nkeys, sizeof *u->keys, keyed_cmp);
+	for (size_t i = 1; i < u->nkeys; i++)
+		if (strcmp(u->keys[i].key, u->keys[i - 1].key) == 0)
+			diags_add(d, 1, "%s: warning: stakeholders '%s' and '%s' have the same %s: a duplicate?", db,
+			          u->ids[u->keys[i - 1].idx], u->ids[u->keys[i].idx], what);
+	dups_free(u);
+}
+
+static void dups_free(struct dups *u)
+{
+	for (size_t i = 0; i < u->nkeys; i++) {
+		free(u->keys[i].key);
+		free(u->ids[i]);
+	}
+	free(u->keys);
+	free(u->ids);
+	free(u->cand);
+	free(u->v);
+	memset(u, 0, sizeof *u);
+}
+
+static char *name_key(const struct stakeholder *s)
+{
+	return xasprintf("%s\x1f%s\x1f%s", s->f[SH_FIRST_NAME], s->f[SH_LAST_NAME], s->f[SH_BIRTHDAY]);
+}
+
+struct data_check {
+	const struct config *cfg;
+	const struct ruleset *rs;
+	const char *db;
+	struct diags *d;
+	struct dups mails, names;
+};
+
+/* data_one: one stakeholder's own problems, and its duplicate keys' hashes. */
+static void data_one(void *arg, const struct stakeholder *s, size_t ord)
+{
+	struct data_check *dc = arg;
+	const struct ruleset *rs = dc->rs;
+	const char *id = s->f[SH_ID], *db = dc->db;
+	struct diags *d = dc->d;
+	int postal = *s->f[SH_STREET] && *s->f[SH_CITY];
+	if (*s->f[SH_EMAIL]) {
+		char *k = lower_dup(s->f[SH_EMAIL]);
+		dups_add(&dc->mails, k, ord);
+		free(k);
+	}
+	if (*s->f[SH_BIRTHDAY]) {
+		char *k = name_key(s);
+		dups_add(&dc->names, k, ord);
+		free(k);
+	}
+	if (*s->f[SH_TIMEZONE] && !dates_zone_valid(s->f[SH_TIMEZONE]))
+		diags_add(d, 1, "%s: warning: stakeholder '%s': unknown time zone '%s' (the config's %s is used)", db, id,
+		          s->f[SH_TIMEZONE], dc->cfg->timezone);
+	if (stakeholder_flag(s, SH_OPTED_OUT))
+		return;
+	if (!*s->f[SH_EMAIL] && !postal)
+		diags_add(d, 1, "%s: warning: stakeholder '%s' has neither an email nor a postal address", db, id);
+	check_dates(rs, s, db, d);
+	if (strncmp(s->f[SH_BIRTHDAY], "--", 2) == 0)
+		diags_add(d, 1, "%s: warning: stakeholder '%s' has a birthday without a year: no age is known", db, id);
+	{
+		struct strbuf no_mail = {0}, no_post = {0};
+		for (size_t k = 0; k < rs->nrules; k++) {
+			const struct rule *r = &rs->rules[k];
+			struct strbuf *to = NULL;
+			if (!reaches(rs, r, s))
+				continue;
+			if (r->channel == CH_EMAIL && !*s->f[SH_EMAIL])
+				to = &no_mail;
+			else if (r->channel == CH_CARD && !postal && !(r->fallback == CH_EMAIL && *s->f[SH_EMAIL]))
+				to = &no_post;
+			if (to)
+				sb_addf(to, "%s'%s'", to->len ? ", " : "", r->id);
+		}
+		/* with no address at all, the line above says it all */
+		if (no_mail.len && postal)
+			diags_add(d, 1, "%s: warning: stakeholder '%s' has no email address for %s", db, id, no_mail.s);
+		if (no_post.len && *s->f[SH_EMAIL])
+			diags_add(d, 1, "%s: warning: stakeholder '%s' has no postal address for %s (cards to hand over)", db,
+			          id, no_post.s);
+		sb_free(&no_mail);
+		sb_free(&no_post);
+	}
+}
+
+/* dup_keys: the second scan: the candidates' keys and ids. */
+static void dup_keys(void *arg, const struct stakeholder *s, size_t ord)
+{
+	struct data_check *dc = arg;
+	if (*s->f[SH_EMAIL] && dc->mails.ncand)
+		dups_keep(&dc->mails, lower_dup(s->f[SH_EMAIL]), s->f[SH_ID], ord);
+	if (*s->f[SH_BIRTHDAY] && dc->names.ncand)
+		dups_keep(&dc->names, name_key(s), s->f[SH_ID], ord);
 }
 
 void check_data(const struct config *cfg, const struct ruleset *rs, struct store *st, struct diags *d)
 {
-	struct stakeholder *sh = NULL;
-	size_t nsh = 0, nmail = 0, nname = 0;
-	struct keyed *mails = NULL, *names = NULL;
-	const char *db = cfg->database;
+	struct data_check dc;
 	char err[ERR_LEN];
+	int rc;
 
-	if (store_load_stakeholders(st, &sh, &nsh, err) != 0) {
-		diags_add(d, 0, "%s: error: %s", db, err);
-		return;
+	memset(&dc, 0, sizeof dc);
+	dc.cfg = cfg;
+	dc.rs = rs;
+	dc.db = cfg->database;
+	dc.d = d;
+	rc = each_stakeholder(st, data_one, &dc, err);
+	if (rc == 0) {
+		dups_candidates(&dc.mails);
+		dups_candidates(&dc.names);
+		if (dc.mails.ncand || dc.names.ncand)
+			rc = each_stakeholder(st, dup_keys, &dc, err);
 	}
-	mails = xcalloc(nsh ? nsh : 1, sizeof *mails);
-	names = xcalloc(nsh ? nsh : 1, sizeof *names);
-	for (size_t i = 0; i < nsh; i++) {
-		const struct stakeholder *s = &sh[i];
-		const char *id = s->f[SH_ID];
-		int postal = *s->f[SH_STREET] && *s->f[SH_CITY];
-		if (*s->f[SH_EMAIL])
-			mails[nmail++] = (struct keyed){lower_dup(s->f[SH_EMAIL]), i};
-		if (*s->f[SH_BIRTHDAY])
-			names[nname++] = (struct keyed){xasprintf("%s\x1f%s\x1f%s", s->f[SH_FIRST_NAME], s->f[SH_LAST_NAME],
-			                                          s->f[SH_BIRTHDAY]), i};
-		if (*s->f[SH_TIMEZONE] && !dates_zone_valid(s->f[SH_TIMEZONE]))
-			diags_add(d, 1, "%s: warning: stakeholder '%s': unknown time zone '%s' (the config's %s is used)", db, id,
-			          s->f[SH_TIMEZONE], cfg->timezone);
-		if (stakeholder_flag(s, SH_OPTED_OUT))
-			continue;
-		if (!*s->f[SH_EMAIL] && !postal)
-			diags_add(d, 1, "%s: warning: stakeholder '%s' has neither an email nor a postal address", db, id);
-		check_dates(rs, s, db, d);
-		if (strncmp(s->f[SH_BIRTHDAY], "--", 2) == 0)
-			diags_add(d, 1, "%s: warning: stakeholder '%s' has a birthday without a year: no age is known", db, id);
-		{
-			struct strbuf no_mail = {0}, no_post = {0};
-			for (size_t k = 0; k < rs->nrules; k++) {
-				const struct rule *r = &rs->rules[k];
-				struct strbuf *to = NULL;
-				if (!reaches(rs, r, s))
-					continue;
-				if (r->channel == CH_EMAIL && !*s->f[SH_EMAIL])
-					to = &no_mail;
-				else if (r->channel == CH_CARD && !postal && !(r->fallback == CH_EMAIL && *s->f[SH_EMAIL]))
-					to = &no_post;
-				if (to)
-					sb_addf(to, "%s'%s'", to->len ? ", " : "", r->id);
-			}
-			/* with no address at all, the line above says it all */
-			if (no_mail.len && postal)
-				diags_add(d, 1, "%s: warning: stakeholder '%s' has no email address for %s", db, id, no_mail.s);
-			if (no_post.len && *s->f[SH_EMAIL])
-				diags_add(d, 1, "%s: warning: stakeholder '%s' has no postal address for %s (cards to hand over)", db,
-				          id, no_post.s);
-			sb_free(&no_mail);
-			sb_free(&no_post);
-		}
+	if (rc == 0) {
+		dups_report(&dc.mails, dc.db, "email", d);
+		dups_report(&dc.names, dc.db, "name and birthday", d);
+		rc = check_fonts(cfg, rs, st, dc.db, d, err);
 	}
-	report_dups(mails, nmail, sh, db, "email", d);
-	report_dups(names, nname, sh, db, "name and birthday", d);
-	free(mails);
-	free(names);
-	check_fonts(cfg, rs, sh, nsh, db, d);
-	stakeholders_free(sh, nsh);
+	if (rc != 0)
+		diags_add(d, 0, "%s: error: %s", dc.db, err);
+	dups_free(&dc.mails);
+	dups_free(&dc.names);
 }
 
 /* ---- names a template uses ---- */

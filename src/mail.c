@@ -88,9 +88,13 @@ int mail_maildir_deliver(const char *maildir, const char *name, const char *msg,
 		*path_out = NULL;
 	if (!maildir_name_ok(name))
 		return err_set(err, "bad maildir file name '%.64s'", name ? name : "");
-	if (util_mkdirs(maildir, err) != 0)
-		return -1;
+	/* The maildir is there but for the first message: make it only then (a pass delivers thousands). */
 	dfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 && errno == ENOENT) {
+		if (util_mkdirs(maildir, err) != 0)
+			return -1;
+		dfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (dfd < 0) {
 		err_set(err, "cannot open %s: %s", maildir, strerror(errno));
 		goto out;
@@ -129,7 +133,12 @@ int mail_maildir_deliver(const char *maildir, const char *name, const char *msg,
 		goto out;
 	}
 	created = 0;
-	if (fsync(nfd) != 0 || fsync(tfd) != 0) {
+	/*
+	 * new/ is synced, so the message survives a crash. tmp/ is not: the rename is one change
+	 * of the file system (journalled together on ext4 and XFS), and a name left in tmp/ by a
+	 * crash anyway is a leftover that maildir readers clean and a new delivery replaces.
+	 */
+	if (fsync(nfd) != 0) {
 		err_set(err, "cannot sync %s/new: %s", maildir, strerror(errno));
 		goto out;
 	}

@@ -808,12 +808,8 @@ static int cmd_report(const char *config_path, int argc, char **argv)
 	int64_t now;
 	struct world w;
 	struct planner *pl = NULL;
-	struct dispatch_filter all = {.channel = -1};
 	struct report_input ri;
 	struct report_data rd;
-	struct stakeholder *sh = NULL;
-	struct dispatch_rec *hist = NULL;
-	size_t nsh = 0, nhist = 0;
 	char err[ERR_LEN], *tmp = NULL;
 	FILE *fp = stdout;
 
@@ -847,18 +843,14 @@ static int cmd_report(const char *config_path, int argc, char **argv)
 		return usage_error("--at: %s", err);
 	}
 	today = today_in(w.cfg, now);
-	if (store_load_stakeholders(w.st, &sh, &nsh, err) != 0 || store_list_dispatches(w.st, &all, &hist, &nhist, err) != 0) {
-		log_err("%s", err);
-		goto out;
-	}
 	/* The plan ahead feeds the signing load, the calendar and the planned cost. */
 	if (planner_from_store(planner_new_range(w.cfg, w.rs, today, today + 7 * REPORT_WEEKS_AHEAD + 7), w.st, &pl,
 	                       err) != 0) {
 		log_err("%s", err);
 		goto out;
 	}
-	ri = (struct report_input){w.cfg, w.rs, sh, nsh, hist, nhist, pl, today, from, to, silence};
-	if (report_data_build(&ri, &rd, err) != 0) {
+	ri = (struct report_input){w.cfg, w.rs, pl, today, from, to, silence};
+	if (report_data_from_store(&ri, w.st, &rd, err) != 0) {
 		log_err("%s", err);
 		goto out;
 	}
@@ -874,6 +866,14 @@ static int cmd_report(const char *config_path, int argc, char **argv)
 		report_html(fp, w.cfg, &rd);
 	else
 		report_data_print(fp, w.cfg, &rd, fmt == FMT_JSON);
+	if (report_data_broken(&rd)) {
+		log_err("report: cannot read back its temporary file");
+		if (out) {
+			fclose(fp);
+			unlink(tmp);
+		}
+		goto out;
+	}
 	if (out) {
 		int bad = ferror(fp) | (fflush(fp) != 0) | (fsync(fileno(fp)) != 0);
 		bad |= fclose(fp) != 0;
@@ -888,8 +888,6 @@ out:
 	free(tmp);
 	report_data_free(&rd);
 	planner_free(pl);
-	stakeholders_free(sh, nsh);
-	dispatch_recs_free(hist, nhist);
 	world_close(&w);
 	return rc;
 }

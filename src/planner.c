@@ -16,125 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NONE32 UINT32_MAX
-
-/* Everything items share but the stakeholder: the key, and what planner_set_times gives. */
-struct pgroup {
-	uint32_t rule, zone;
-	int variant, channel;
-	day_t occasion;
-	day_t fire_date, mail_by;
-	int64_t fire_at, deadline;
-	int lead_note;                /* fires after its mail-by date */
-	uint32_t next;                /* hash chain, index + 1 */
-};
-
-/* pitem.state: the plan_state in the low bits; a card too late to post goes as an email. */
-#define ST_MASK 0x0f
-#define ST_FALLBACK 0x80
-
-struct pitem {
-	uint32_t sh;                  /* the stakeholder's record: offset in the arena (ascends with the id) */
-	uint32_t group;
-	/* standing: the previous standing item of the stakeholder (position + 1, 0 none);
-	 * skipped by limit: the count; by budget: index into budget_spent */
-	uint32_t aux;
-	int16_t years;
-	uint8_t state;                /* enum plan_state, | ST_FALLBACK */
-	uint8_t note;                 /* NOTE_* */
-};
-
-/*
- * A stakeholder's record in the arena (unaligned, read with memcpy): u32 the latest standing
- * item (position + 1), u32 owner (index + 1 into owners, 0 none), u32 its zone, u32 flags,
- * u32 n and n days of dispatches that went out near the plan (per_stakeholder), then id and
- * display name, NUL-ended.
- */
-#define REC_HEAD 0
-#define REC_OWNER 4
-#define REC_ZONE 8
-#define REC_FLAGS 12
-#define REC_NDAYS 16
-#define REC_DAYS 20
-#define RF_EMAIL 1u                   /* has an email address */
-
-/* A surprise candidate: silent since last (before the period), and its item if picked. */
-struct cand {
-	day_t last;
-	day_t day;                    /* the surprise's day (a pick counts as contact from then) */
-	uint32_t sh;
-	int has;                      /* it makes an item (in the range, not yet recorded) */
-	struct pitem it;
-};
-
-struct speriod {
-	day_t p, end;
-	day_t biz[31];
-	size_t nbiz, ntaken;
-	struct cand *heap;            /* max-heap: the least silent on top */
-	size_t n, cap;
-};
-
-struct srule {
-	const struct rule *r;
-	size_t k;
-	struct speriod *per;
-	size_t nper;
-};
-
-struct planner {
-	struct ctx c;
-	int due;                      /* due mode: at now; else range mode: fire dates [from, to) */
-	day_t from, to;
-	int64_t now, lookback, wake;
-	day_t today;                  /* due mode: now's day in the config's zone */
-	day_t lo;                     /* the first occasion date looked at */
-	day_t anchor;                 /* the first day looked forward from (range: from; due: today) */
-	day_t *hi;                    /* per rule: the last occasion date looked at */
-	struct pgroup *groups;
-	size_t ngroups, capgroups;
-	uint32_t *rank;               /* per group: its place in fire order (same fire time, priority, rule: same rank) */
-	uint32_t *gslot;              /* group hash, index + 1 */
-	size_t gcap;
-	struct pitem *items;
-	size_t n, cap;
-	unsigned char *arena;
-	size_t alen, acap;
-	char **zones;                 /* interned zone names */
-	size_t nzones;
-	char **owners;                /* interned owners */
-	size_t nowners;
-	uint32_t *oslot;
-	size_t ocap;
-	uint32_t cfg_zone;
-	/* the stakeholder being added */
-	uint32_t cur_rec, cur_zone;
-	struct cand *capture;         /* a surprise candidate's item goes here, not to items */
-	/* limits */
-	day_t contact_lo, contact_hi; /* contacts in [lo, hi) may count */
-	long key_lo, nkeys;
-	int64_t *spent;               /* per budget period from key_lo */
-	int64_t *budget_spent;        /* the spent figure each budget skip shows */
-	size_t nbudget;
-	struct srule *sr;
-	size_t nsr;
-	int prio_first;               /* the sort's order: priority first (a pass's limits) */
-	int finished;
-};
-
 static uint64_t fnv(const void *p, size_t n, uint64_t h)
 {
 	const unsigned char *s = p;
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ s[i]) * 1099511628211ULL;
 	return h;
-}
-
-static uint32_t rd32(const unsigned char *p)
-{
-	uint32_t v;
-	memcpy(&v, p, sizeof v);
-	return v;
 }
 
 static void wr32(unsigned char *p, uint32_t v)
@@ -234,10 +121,6 @@ static uint32_t record(struct planner *ps, const struct sh_in *s)
 	return off;
 }
 
-static const char *rec_id(const struct planner *ps, uint32_t rec)
-{
-	return (const char *)ps->arena + rec + REC_DAYS + 4 * (size_t)rd32(ps->arena + rec + REC_NDAYS);
-}
 
 static uint64_t group_hash(uint32_t rule, uint32_t zone, int variant, int channel, day_t occasion)
 {
@@ -327,7 +210,7 @@ static int64_t next_window(const struct config *cfg, const char *zone, int64_t t
 }
 
 /* fallback_deadline: a card too late to post goes as an email, due until the end of the day itself. */
-static int64_t fallback_deadline(const struct planner *ps, const struct pgroup *g, uint32_t zone)
+int64_t planner_fallback_deadline(const struct planner *ps, const struct pgroup *g, uint32_t zone)
 {
 	const struct rule *r = &ps->c.rs->rules[g->rule];
 	int64_t at;
@@ -363,7 +246,7 @@ static int due_state(struct planner *ps, struct pitem *pi, uint32_t zone, int ha
 			pi->state |= ST_FALLBACK;
 			pi->note = NOTE_CARD_LATE;
 			z = zone;
-			deadline = fallback_deadline(ps, g, zone);
+			deadline = planner_fallback_deadline(ps, g, zone);
 		}
 		if (now >= deadline) {
 			if (g->fire_at + ps->lookback < now)
@@ -552,7 +435,7 @@ struct planner *planner_new_due(const struct config *cfg, const struct ruleset *
 }
 
 /* planner_renew: an empty planner of pl's mode (a scan started again). */
-static struct planner *planner_renew(const struct planner *pl)
+struct planner *planner_renew(const struct planner *pl)
 {
 	return pl->due ? planner_new_due(pl->c.cfg, pl->c.rs, pl->now) : planner_new_range(pl->c.cfg, pl->c.rs, pl->from, pl->to);
 }
@@ -719,8 +602,8 @@ static void surprise_pick(struct planner *ps, struct srule *q)
 		for (size_t i = 0; i < sp->n && i < want; i++) {
 			struct cand *cd = &sp->heap[i];
 			const unsigned char *rec = ps->arena + cd->it.sh;
-			if (cd->has && (!ps->due || due_state(ps, &cd->it, rd32(rec + REC_ZONE),
-			                                        (rd32(rec + REC_FLAGS) & RF_EMAIL) != 0)))
+			if (cd->has && (!ps->due || due_state(ps, &cd->it, planner_rd32(rec + REC_ZONE),
+			                                        (planner_rd32(rec + REC_FLAGS) & RF_EMAIL) != 0)))
 				push(ps, &cd->it);
 			if (sp->end >= ps->anchor) {
 				sims = xreallocarray(sims, nsims + 1, sizeof *sims);
@@ -862,7 +745,7 @@ static void apply_limits(struct planner *ps)
 		if (state != PS_WAITING && state != PS_DUE)
 			continue;
 		if (rs->has_per_stakeholder) {
-			uint32_t nd = rd32(rec + REC_NDAYS), count = 0;
+			uint32_t nd = planner_rd32(rec + REC_NDAYS), count = 0;
 			day_t start;
 			if (on != memo_on) {
 				memo_on = on;
@@ -875,7 +758,7 @@ static void apply_limits(struct planner *ps)
 				if (d > start && d <= on)
 					count++;
 			}
-			for (uint32_t j = rd32(rec + REC_HEAD); j; j = ps->items[j - 1].aux) {
+			for (uint32_t j = planner_rd32(rec + REC_HEAD); j; j = ps->items[j - 1].aux) {
 				day_t f = ps->groups[ps->items[j - 1].group].fire_date;
 				if (ps->due || (f > start && f <= on))
 					count++;
@@ -909,7 +792,7 @@ static void apply_limits(struct planner *ps)
 				ps->spent[k] += cost;
 			}
 		}
-		it->aux = rd32(rec + REC_HEAD);
+		it->aux = planner_rd32(rec + REC_HEAD);
 		wr32(rec + REC_HEAD, (uint32_t)i + 1);
 	}
 }
@@ -952,76 +835,6 @@ void planner_finish(struct planner *ps)
 	}
 }
 
-size_t planner_count(const struct planner *ps)
-{
-	return ps->n;
-}
-
-int64_t planner_next_wake(const struct planner *ps)
-{
-	return ps->wake;
-}
-
-void planner_item(const struct planner *ps, size_t i, struct plan_item *it)
-{
-	const struct config *cfg = ps->c.cfg;
-	const struct ruleset *rs = ps->c.rs;
-	const struct pitem *pi = &ps->items[i];
-	const struct pgroup *g = &ps->groups[pi->group];
-	const struct rule *r = &rs->rules[g->rule];
-	const struct variant *v = g->variant >= 0 ? &r->variants[g->variant] : NULL;
-	const unsigned char *rec = ps->arena + pi->sh;
-	uint32_t owner = rd32(rec + REC_OWNER);
-	int state = pi->state & ST_MASK;
-
-	memset(it, 0, sizeof *it);
-	it->rule = r;
-	it->sh_id = rec_id(ps, pi->sh);
-	it->name = it->sh_id + strlen(it->sh_id) + 1;
-	it->occasion = g->occasion;
-	it->fire_date = g->fire_date;
-	it->fire_at = g->fire_at;
-	it->deadline = g->deadline;
-	it->mail_by = g->mail_by;
-	it->channel = g->channel;
-	it->zone = ps->zones[g->zone];
-	if (pi->state & ST_FALLBACK) {
-		uint32_t z = rd32(rec + REC_ZONE);
-		it->channel = CH_EMAIL;
-		it->zone = ps->zones[z];
-		it->mail_by = DAY_NONE;
-		it->deadline = fallback_deadline(ps, g, z);
-	}
-	it->template_name = v && v->template_name ? v->template_name : r->template_name;
-	it->signer = planner_signer(cfg, r, g->variant, owner ? ps->owners[owner - 1] : "", it->name);
-	it->cost_cents = v && v->cost_cents >= 0 ? v->cost_cents : r->cost_cents;
-	it->years = pi->years;
-	it->priority = r->priority;
-	it->variant = g->variant;
-	it->state = (enum plan_state)state;
-	if (pi->note == NOTE_LIMIT) {
-		char within[48];
-		dates_format_duration(&rs->per_stakeholder_within, within, sizeof within);
-		snprintf(it->note, sizeof it->note, "limit: %lu dispatch%s to this stakeholder within %s (max %ld)",
-		         (unsigned long)pi->aux, pi->aux == 1 ? "" : "es", within, rs->per_stakeholder_max);
-		it->reason = "limit";
-	} else if (pi->note == NOTE_BUDGET) {
-		char pname[24], a[28], b[28], cost[28];
-		planner_budget_key(rs->budget_per, ps->due ? ps->today : g->fire_date, pname, sizeof pname);
-		planner_money_grouped(ps->budget_spent[pi->aux], a, sizeof a);
-		planner_money_grouped(rs->budget_cents, b, sizeof b);
-		planner_money_grouped(it->cost_cents, cost, sizeof cost);
-		snprintf(it->note, sizeof it->note, "budget: %s of %s spent %s; this costs %s", a, b, pname, cost);
-		it->reason = "budget";
-	} else {
-		util_strlcpy(it->note, planner_notes[pi->note], sizeof it->note);
-		if (state == PS_SKIPPED)
-			it->reason = "no-address";
-	}
-	if (state == PS_MISSED)
-		it->reason = "missed";
-}
-
 void planner_free(struct planner *ps)
 {
 	if (!ps)
@@ -1049,49 +862,4 @@ void planner_free(struct planner *ps)
 	}
 	free(ps->sr);
 	free(ps);
-}
-
-/*
- * planner_from_store: the store's scan as the planner's source. The scan reads the table in
- * storage order first (faster, and id order after a sorted import); an id out of order (rc 2)
- * starts it again in id order with an empty planner.
- */
-int planner_from_store(struct planner *pl, struct store *st, struct planner **out, char err[ERR_LEN])
-{
-	const struct store_sh_row *row;
-	int custom, events, rc = 2;
-	uint32_t fields = planner_fields(pl->c.rs, &custom, &events);
-	char **cols = NULL;
-	size_t ncols = 0;
-
-	*out = NULL;
-	/* A display_name column, as written, is the name shown: read the custom fields then. */
-	if (!custom && store_custom_columns(st, &cols, &ncols, err) == 0) {
-		for (size_t i = 0; i < ncols; i++) {
-			custom |= strcmp(cols[i], "display_name") == 0;
-			free(cols[i]);
-		}
-		free(cols);
-	}
-	for (int table_order = 1; rc == 2 && table_order >= 0; table_order--) {
-		struct store_scan *sc = NULL;
-		if (!table_order) {
-			struct planner *fresh = planner_renew(pl);
-			planner_free(pl);
-			pl = fresh;
-		}
-		rc = store_scan_open(st, fields, custom, events, table_order, &sc, err);
-		while (rc == 0 && (rc = store_scan_next(sc, &row, err)) == 1) {
-			planner_add(pl, &row->sh, row->ev, row->nev, row->hist, row->nhist);
-			rc = 0;
-		}
-		store_scan_close(sc);
-	}
-	if (rc != 0) {
-		planner_free(pl);
-		return -1;
-	}
-	planner_finish(pl);
-	*out = pl;
-	return 0;
 }

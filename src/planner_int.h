@@ -1,12 +1,15 @@
 /*
  * planner internals shared by planner_rules.c (what the rules make of one stakeholder: its
- * occasions, audience, channel, variant and times) and planner.c (the plan: what is kept of
- * each item, surprise, fire order, due states and limits). Not a public header.
+ * occasions, audience, channel, variant and times), planner.c (the plan: what is kept of
+ * each item, surprise, fire order, due states and limits) and planner_plan.c (the plan read
+ * out, and the store as its source). Not a public header.
  */
 #ifndef OCCASIOND_PLANNER_INT_H
 #define OCCASIOND_PLANNER_INT_H
 
 #include "occasiond/planner.h"
+
+#include <string.h>
 
 /* One stakeholder with what is its own: the unit the rules are applied to. */
 struct sh_in {
@@ -66,5 +69,132 @@ enum {
 	NOTE_LEAD_SHORT, NOTE_CARD_LATE, NOTE__FIXED, NOTE_LIMIT = NOTE__FIXED, NOTE_BUDGET
 };
 extern const char *const planner_notes[NOTE__FIXED];
+
+/* ---- the plan (planner.c), read out by planner_plan.c ---- */
+
+#define NONE32 UINT32_MAX
+
+/* Everything items share but the stakeholder: the key, and what planner_set_times gives. */
+struct pgroup {
+	uint32_t rule, zone;
+	int variant, channel;
+	day_t occasion;
+	day_t fire_date, mail_by;
+	int64_t fire_at, deadline;
+	int lead_note;                /* fires after its mail-by date */
+	uint32_t next;                /* hash chain, index + 1 */
+};
+
+/* pitem.state: the plan_state in the low bits; a card too late to post goes as an email. */
+#define ST_MASK 0x0f
+#define ST_FALLBACK 0x80
+
+struct pitem {
+	uint32_t sh;                  /* the stakeholder's record: offset in the arena (ascends with the id) */
+	uint32_t group;
+	/* standing: the previous standing item of the stakeholder (position + 1, 0 none);
+	 * skipped by limit: the count; by budget: index into budget_spent */
+	uint32_t aux;
+	int16_t years;
+	uint8_t state;                /* enum plan_state, | ST_FALLBACK */
+	uint8_t note;                 /* NOTE_* */
+};
+
+/*
+ * A stakeholder's record in the arena (unaligned, read with memcpy): u32 the latest standing
+ * item (position + 1), u32 owner (index + 1 into owners, 0 none), u32 its zone, u32 flags,
+ * u32 n and n days of dispatches that went out near the plan (per_stakeholder), then id and
+ * display name, NUL-ended.
+ */
+#define REC_HEAD 0
+#define REC_OWNER 4
+#define REC_ZONE 8
+#define REC_FLAGS 12
+#define REC_NDAYS 16
+#define REC_DAYS 20
+#define RF_EMAIL 1u                   /* has an email address */
+
+/* A surprise candidate: silent since last (before the period), and its item if picked. */
+struct cand {
+	day_t last;
+	day_t day;                    /* the surprise's day (a pick counts as contact from then) */
+	uint32_t sh;
+	int has;                      /* it makes an item (in the range, not yet recorded) */
+	struct pitem it;
+};
+
+struct speriod {
+	day_t p, end;
+	day_t biz[31];
+	size_t nbiz, ntaken;
+	struct cand *heap;            /* max-heap: the least silent on top */
+	size_t n, cap;
+};
+
+struct srule {
+	const struct rule *r;
+	size_t k;
+	struct speriod *per;
+	size_t nper;
+};
+
+struct planner {
+	struct ctx c;
+	int due;                      /* due mode: at now; else range mode: fire dates [from, to) */
+	day_t from, to;
+	int64_t now, lookback, wake;
+	day_t today;                  /* due mode: now's day in the config's zone */
+	day_t lo;                     /* the first occasion date looked at */
+	day_t anchor;                 /* the first day looked forward from (range: from; due: today) */
+	day_t *hi;                    /* per rule: the last occasion date looked at */
+	struct pgroup *groups;
+	size_t ngroups, capgroups;
+	uint32_t *rank;               /* per group: its place in fire order (same fire time, priority, rule: same rank) */
+	uint32_t *gslot;              /* group hash, index + 1 */
+	size_t gcap;
+	struct pitem *items;
+	size_t n, cap;
+	unsigned char *arena;
+	size_t alen, acap;
+	char **zones;                 /* interned zone names */
+	size_t nzones;
+	char **owners;                /* interned owners */
+	size_t nowners;
+	uint32_t *oslot;
+	size_t ocap;
+	uint32_t cfg_zone;
+	/* the stakeholder being added */
+	uint32_t cur_rec, cur_zone;
+	struct cand *capture;         /* a surprise candidate's item goes here, not to items */
+	/* limits */
+	day_t contact_lo, contact_hi; /* contacts in [lo, hi) may count */
+	long key_lo, nkeys;
+	int64_t *spent;               /* per budget period from key_lo */
+	int64_t *budget_spent;        /* the spent figure each budget skip shows */
+	size_t nbudget;
+	struct srule *sr;
+	size_t nsr;
+	int prio_first;               /* the sort's order: priority first (a pass's limits) */
+	int finished;
+};
+
+/* planner_rd32: a 32-bit value of the arena (unaligned). */
+static inline uint32_t planner_rd32(const unsigned char *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+/* planner_rec_id: the id in the stakeholder's record at rec (its display name follows it). */
+static inline const char *planner_rec_id(const struct planner *ps, uint32_t rec)
+{
+	return (const char *)ps->arena + rec + REC_DAYS + 4 * (size_t)planner_rd32(ps->arena + rec + REC_NDAYS);
+}
+
+/* planner_fallback_deadline: a card too late to post goes as an email, due until the end of the day itself. */
+int64_t planner_fallback_deadline(const struct planner *ps, const struct pgroup *g, uint32_t zone);
+/* planner_renew: a fresh, empty planner of pl's mode, range or instant. */
+struct planner *planner_renew(const struct planner *pl);
 
 #endif

@@ -1,9 +1,13 @@
 /* report_data: the measurements of `report`, and their table and JSON forms. */
 #include "occasiond/report_data.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "occasiond/table.h"
 
@@ -16,6 +20,31 @@ int report_went_out(int status)
 }
 
 /* ---- building ---- */
+
+/*
+ * The silences can be nearly every stakeholder (a million rows of the table), so each is
+ * written to a temporary file as it is found, in id order, and only a key per silence stays
+ * in memory: its place in the file and its days, sorted at the end.
+ */
+struct silkey {
+	uint64_t off;
+	uint32_t len;
+	int32_t days;      /* -1 unknown */
+};
+
+/* A silence in the file: three int32 (last, since, has a last rule), then id, name, type, tier, owner, rule, each NUL-ended. */
+#define SIL_HEAD 12
+
+struct report_spill {
+	FILE *fp;
+	uint64_t len;
+	struct silkey *key;
+	size_t cap;
+	char *buf;         /* report_data_silence's */
+	size_t bufcap;
+	int broken;
+	day_t spend_from;  /* the first day of spending shown */
+};
 
 static struct report_coverage *cov_get(struct report_data *d, const char *dim, const char *seg)
 {
@@ -45,14 +74,14 @@ static int cov_cmp(const void *a, const void *b)
 	return strcmp(x->segment, y->segment);
 }
 
+/* Longest first; unknown (never contacted, no start date) before all: nobody can say how long. Then by id, which is file order. */
 static int sil_cmp(const void *a, const void *b)
 {
-	const struct report_silence *x = a, *y = b;
-	/* Unknown (never contacted, no start date) first: nobody can say how long it has been. */
+	const struct silkey *x = a, *y = b;
 	long dx = x->days < 0 ? LONG_MAX : x->days, dy = y->days < 0 ? LONG_MAX : y->days;
 	if (dx != dy)
 		return dx > dy ? -1 : 1;
-	return strcmp(x->id, y->id);
+	return x->off < y->off ? -1 : x->off > y->off;
 }
 
 static int tally_cmp(const void *a, const void *b)
@@ -71,14 +100,21 @@ static int load_cmp(const void *a, const void *b)
 	return strcmp(((const struct report_load *)a)->signer, ((const struct report_load *)b)->signer);
 }
 
+static const struct planner *up_plan;   /* for up_cmp (single-threaded) */
+
 static int up_cmp(const void *a, const void *b)
 {
-	const struct report_upcoming *x = a, *y = b;
-	if (x->date != y->date)
-		return x->date < y->date ? -1 : 1;
-	if (x->occasion != y->occasion)
-		return x->occasion < y->occasion ? -1 : 1;
-	return strcmp(x->stakeholder, y->stakeholder);
+	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b, si, sj;
+	day_t di, dj, oi, oj;
+	planner_item_key(up_plan, i, &di, &oi, &si);
+	planner_item_key(up_plan, j, &dj, &oj, &sj);
+	if (di != dj)
+		return di < dj ? -1 : 1;
+	if (oi != oj)
+		return oi < oj ? -1 : 1;
+	if (si != sj)
+		return si < sj ? -1 : 1;
+	return i < j ? -1 : i > j;
 }
 
 /* period_of: the budget period holding day: its label and first and last day. */
@@ -132,157 +168,193 @@ static day_t sh_start(const struct stakeholder *sh)
 	return DAY_NONE;
 }
 
-/* find: the index of the stakeholder with this id in the id-ordered array, or -1. */
-static long find_sh(const struct stakeholder *v, size_t n, const char *id)
+int report_data_begin(const struct report_input *in, struct report_data *d, char err[ERR_LEN])
 {
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(v[mid].f[SH_ID], id);
-		if (c == 0)
-			return (long)mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
-static void build_people(const struct report_input *in, struct report_data *d)
-{
-	/* Per stakeholder: the last contact on or before ref, and contact within each window. */
-	day_t *last = xcalloc(in->nsh ? in->nsh : 1, sizeof *last);
-	const char **last_rule = xcalloc(in->nsh ? in->nsh : 1, sizeof *last_rule);
-	for (size_t i = 0; i < in->nsh; i++)
-		last[i] = DAY_NONE;
-	for (size_t i = 0; i < in->nrecs; i++) {
-		const struct dispatch_rec *r = &in->recs[i];
-		day_t fd;
-		long k;
-		if (!report_went_out(r->status) || dates_parse_iso(r->fire_date, &fd) != 0 || fd > d->ref)
-			continue;
-		if ((k = find_sh(in->sh, in->nsh, r->stakeholder)) < 0)
-			continue;
-		if (last[k] == DAY_NONE || fd > last[k]) {
-			last[k] = fd;
-			last_rule[k] = r->rule;
-		}
-	}
-	for (size_t i = 0; i < in->nsh; i++) {
-		const struct stakeholder *sh = &in->sh[i];
-		const char *segs[3][2] = {{"all", "all"}, {"type", sh->f[SH_TYPE]}, {"tier", sh->f[SH_TIER]}};
-		struct report_silence s;
-		if (stakeholder_flag(sh, SH_OPTED_OUT)) {
-			d->opted_out++;
-			continue;
-		}
-		d->stakeholders++;
-		for (int g = 0; g < 3; g++) {
-			struct report_coverage *c = cov_get(d, segs[g][0], *segs[g][1] ? segs[g][1] : "(none)");
-			c->total++;
-			for (int w = 0; w < REPORT_COVERAGE_WINDOWS; w++)
-				if (last[i] != DAY_NONE && d->ref - last[i] < report_coverage_days[w])
-					c->reached[w]++;
-		}
-		memset(&s, 0, sizeof s);
-		s.last = last[i];
-		s.since = last[i] != DAY_NONE ? last[i] : sh_start(sh);
-		s.days = s.since != DAY_NONE ? (long)(d->ref - s.since) : -1;
-		if (s.days >= 0 && s.days <= d->silence_weeks * 7)
-			continue;
-		s.id = xstrdup(sh->f[SH_ID]);
-		s.name = stakeholder_display_name(sh);
-		s.type = xstrdup(sh->f[SH_TYPE]);
-		s.tier = xstrdup(sh->f[SH_TIER]);
-		s.owner = xstrdup(sh->f[SH_OWNER]);
-		s.last_rule = last_rule[i] ? xstrdup(last_rule[i]) : NULL;
-		d->sil = xreallocarray(d->sil, d->nsil + 1, sizeof *d->sil);
-		d->sil[d->nsil++] = s;
-	}
-	if (d->ncov > 1)
-		qsort(d->cov, d->ncov, sizeof *d->cov, cov_cmp);
-	if (d->nsil > 1)
-		qsort(d->sil, d->nsil, sizeof *d->sil, sil_cmp);
-	free(last);
-	free(last_rule);
-}
-
-static void build_records(const struct report_input *in, struct report_data *d)
-{
-	day_t spend_from;
 	int ry, rm, rd;
+	struct report_budget first;
+
+	memset(d, 0, sizeof *d);
+	d->today = in->today;
+	d->ref = in->to != DAY_NONE ? in->to : in->today;
+	d->from = in->from;
+	if (d->from != DAY_NONE && d->from > d->ref)
+		return err_set(err, "report: --from is after --to");
+	d->silence_weeks = in->silence_weeks;
+	d->budget_per = in->rs && in->rs->has_budget ? (int)in->rs->budget_per : -1;
+	d->week0 = in->today - (dates_weekday(in->today) + 6) % 7;
+	d->rs = in->rs;
+	d->plan = in->plan;
+	d->spill = xcalloc(1, sizeof *d->spill);
+	if (!(d->spill->fp = tmpfile()))
+		return err_set(err, "report: cannot make a temporary file: %s", strerror(errno));
 	dates_to_ymd(d->ref, &ry, &rm, &rd);
 	for (int k = 0; k < REPORT_MONTHS; k++) {
-		day_t first = dates_add_months(dates_from_ymd(ry, rm, 1), k - (REPORT_MONTHS - 1));
+		day_t m1 = dates_add_months(dates_from_ymd(ry, rm, 1), k - (REPORT_MONTHS - 1));
 		int dd;
-		dates_to_ymd(first, &d->months[k].year, &d->months[k].month, &dd);
+		dates_to_ymd(m1, &d->months[k].year, &d->months[k].month, &dd);
 	}
-	{
-		struct report_budget first;
-		period_of(d->budget_per >= 0 ? d->budget_per : PER_MONTH, d->from != DAY_NONE ? d->from : d->ref - 365,
-		          &first);
-		spend_from = first.start;
-	}
-	for (size_t i = 0; i < in->nrecs; i++) {
-		const struct dispatch_rec *r = &in->recs[i];
-		day_t fd, od;
-		int out = report_went_out(r->status);
-		if (r->status == DS_FAILED || r->status == DS_UNKNOWN) {
-			d->attention = xreallocarray(d->attention, d->nattention + 1, sizeof *d->attention);
-			d->attention[d->nattention++] = r;
-		}
-		if (dates_parse_iso(r->fire_date, &fd) != 0 || dates_parse_iso(r->occasion_date, &od) != 0)
-			continue;
-		/* Counts by occasion use the occasion date, as `log --since` and the summary always did. */
-		if ((d->from == DAY_NONE || od >= d->from) && od <= d->ref) {
-			size_t k;
-			for (k = 0; k < d->ntally; k++)
-				if (strcmp(d->tally[k].rule, r->rule) == 0 && d->tally[k].channel == (int)r->channel &&
-				    d->tally[k].status == (int)r->status)
-					break;
-			if (k == d->ntally) {
-				d->tally = xreallocarray(d->tally, d->ntally + 1, sizeof *d->tally);
-				d->tally[k] = (struct report_tally){xstrdup(r->rule), (int)r->channel, (int)r->status, 0, 0};
-				d->ntally++;
-			}
-			d->tally[k].count++;
-			d->total++;
-			if (out) {
-				d->tally[k].cost_cents += r->cost_cents;
-				d->total_cost_cents += r->cost_cents;
-			}
-		}
-		if (!out || fd > d->ref)
-			continue;
-		{
-			int y, m, dd;
-			dates_to_ymd(fd, &y, &m, &dd);
-			for (int k = 0; k < REPORT_MONTHS; k++)
-				if (d->months[k].year == y && d->months[k].month == m) {
-					d->months[k].count[r->channel == CH_CARD ? 0 : 1]++;
-					d->months[k].cost_cents += r->cost_cents;
-				}
-		}
-		/* Spending: whole periods, from the one holding the report's start (or a year back). */
-		if (fd >= spend_from)
-			budget_get(d, d->budget_per >= 0 ? d->budget_per : PER_MONTH, fd,
-			           d->budget_per >= 0 ? in->rs->budget_cents : -1)->spent_cents += r->cost_cents;
-	}
-	if (d->ntally > 1)
-		qsort(d->tally, d->ntally, sizeof *d->tally, tally_cmp);
+	period_of(d->budget_per >= 0 ? d->budget_per : PER_MONTH, d->from != DAY_NONE ? d->from : d->ref - 365, &first);
+	d->spill->spend_from = first.start;
+	return 0;
 }
 
-static void build_plan(const struct report_input *in, struct report_data *d)
+/*
+ * last_contact: the stakeholder's last contact on or before ref (*rule its rule), DAY_NONE
+ * when none; of two on the same day the one first in the log's order (fire_at, id).
+ */
+static day_t last_contact(const struct report_data *d, const struct dispatch_rec *hist, size_t nhist,
+                          const char **rule)
+{
+	day_t last = DAY_NONE;
+	const struct dispatch_rec *best = NULL;
+	*rule = NULL;
+	for (size_t i = 0; i < nhist; i++) {
+		const struct dispatch_rec *r = &hist[i];
+		day_t fd;
+		if (!report_went_out(r->status) || dates_parse_iso(r->fire_date, &fd) != 0 || fd > d->ref)
+			continue;
+		if (last == DAY_NONE || fd > last ||
+		    (fd == last && (r->fire_at < best->fire_at || (r->fire_at == best->fire_at && r->id < best->id)))) {
+			last = fd;
+			best = r;
+		}
+	}
+	if (best)
+		*rule = best->rule;
+	return last;
+}
+
+static void put32(struct strbuf *sb, int32_t v)
+{
+	sb_addn(sb, (const char *)&v, sizeof v);
+}
+
+int report_data_add_stakeholder(struct report_data *d, const struct stakeholder *sh, const struct dispatch_rec *hist,
+                                size_t nhist, char err[ERR_LEN])
+{
+	const char *segs[3][2] = {{"all", "all"}, {"type", sh->f[SH_TYPE]}, {"tier", sh->f[SH_TIER]}};
+	struct report_spill *sp = d->spill;
+	const char *last_rule;
+	day_t last = last_contact(d, hist, nhist, &last_rule), since;
+	long days;
+	struct strbuf rec = {0};
+	char *name;
+	int ok;
+
+	if (stakeholder_flag(sh, SH_OPTED_OUT)) {
+		d->opted_out++;
+		return 0;
+	}
+	d->stakeholders++;
+	for (int g = 0; g < 3; g++) {
+		struct report_coverage *c = cov_get(d, segs[g][0], *segs[g][1] ? segs[g][1] : "(none)");
+		c->total++;
+		for (int w = 0; w < REPORT_COVERAGE_WINDOWS; w++)
+			if (last != DAY_NONE && d->ref - last < report_coverage_days[w])
+				c->reached[w]++;
+	}
+	since = last != DAY_NONE ? last : sh_start(sh);
+	days = since != DAY_NONE ? (long)(d->ref - since) : -1;
+	if (days >= 0 && days <= d->silence_weeks * 7)
+		return 0;
+	put32(&rec, (int32_t)last);
+	put32(&rec, (int32_t)since);
+	put32(&rec, last_rule != NULL);
+	name = stakeholder_display_name(sh);
+	sb_addn(&rec, sh->f[SH_ID], strlen(sh->f[SH_ID]) + 1);
+	sb_addn(&rec, name, strlen(name) + 1);
+	sb_addn(&rec, sh->f[SH_TYPE], strlen(sh->f[SH_TYPE]) + 1);
+	sb_addn(&rec, sh->f[SH_TIER], strlen(sh->f[SH_TIER]) + 1);
+	sb_addn(&rec, sh->f[SH_OWNER], strlen(sh->f[SH_OWNER]) + 1);
+	sb_addn(&rec, last_rule ? last_rule : "", strlen(last_rule ? last_rule : "") + 1);
+	free(name);
+	ok = fwrite(rec.s, 1, rec.len, sp->fp) == rec.len;
+	if (ok) {
+		if (d->nsil == sp->cap) {
+			sp->cap = sp->cap ? 2 * sp->cap : 256;
+			sp->key = xreallocarray(sp->key, sp->cap, sizeof *sp->key);
+		}
+		sp->key[d->nsil++] = (struct silkey){sp->len, (uint32_t)rec.len, (int32_t)days};
+		sp->len += rec.len;
+	}
+	sb_free(&rec);
+	if (!ok)
+		return err_set(err, "report: cannot write a temporary file: %s", strerror(errno));
+	return 0;
+}
+
+static void keep_attention(struct report_data *d, const struct dispatch_rec *r)
+{
+	struct dispatch_rec *c;
+	d->attention = xreallocarray(d->attention, d->nattention + 1, sizeof *d->attention);
+	c = &d->attention[d->nattention++];
+	memset(c, 0, sizeof *c);
+	c->id = r->id;
+	c->rule = xstrdup(r->rule);
+	c->stakeholder = xstrdup(r->stakeholder);
+	c->occasion_date = xstrdup(r->occasion_date);
+	c->fire_date = xstrdup(r->fire_date);
+	c->channel = r->channel;
+	c->status = r->status;
+	c->error = r->error ? xstrdup(r->error) : NULL;
+}
+
+void report_data_add_record(struct report_data *d, const struct dispatch_rec *r)
+{
+	day_t fd, od;
+	int out = report_went_out(r->status);
+	if (r->status == DS_FAILED || r->status == DS_UNKNOWN)
+		keep_attention(d, r);
+	if (dates_parse_iso(r->fire_date, &fd) != 0 || dates_parse_iso(r->occasion_date, &od) != 0)
+		return;
+	/* Counts by occasion use the occasion date, as `log --since` and the summary always did. */
+	if ((d->from == DAY_NONE || od >= d->from) && od <= d->ref) {
+		size_t k;
+		for (k = 0; k < d->ntally; k++)
+			if (strcmp(d->tally[k].rule, r->rule) == 0 && d->tally[k].channel == (int)r->channel &&
+			    d->tally[k].status == (int)r->status)
+				break;
+		if (k == d->ntally) {
+			d->tally = xreallocarray(d->tally, d->ntally + 1, sizeof *d->tally);
+			d->tally[k] = (struct report_tally){xstrdup(r->rule), (int)r->channel, (int)r->status, 0, 0};
+			d->ntally++;
+		}
+		d->tally[k].count++;
+		d->total++;
+		if (out) {
+			d->tally[k].cost_cents += r->cost_cents;
+			d->total_cost_cents += r->cost_cents;
+		}
+	}
+	if (!out || fd > d->ref)
+		return;
+	{
+		int y, m, dd;
+		dates_to_ymd(fd, &y, &m, &dd);
+		for (int k = 0; k < REPORT_MONTHS; k++)
+			if (d->months[k].year == y && d->months[k].month == m) {
+				d->months[k].count[r->channel == CH_CARD ? 0 : 1]++;
+				d->months[k].cost_cents += r->cost_cents;
+			}
+	}
+	/* Spending: whole periods, from the one holding the report's start (or a year back). */
+	if (fd >= d->spill->spend_from)
+		budget_get(d, d->budget_per >= 0 ? d->budget_per : PER_MONTH, fd,
+		           d->budget_per >= 0 ? d->rs->budget_cents : -1)->spent_cents += r->cost_cents;
+}
+
+/* build_plan: the signing load, the planned cost and the order of the dispatches ahead. */
+static void build_plan(struct report_data *d)
 {
 	day_t end = d->week0 + 7 * REPORT_WEEKS_AHEAD;
-	if (!in->plan)
+	size_t cap = 0;
+	if (!d->plan)
 		return;
-	for (size_t i = 0; i < planner_count(in->plan); i++) {
-		struct plan_item item, *it = &item;
-		struct report_upcoming u;
+	d->item = xcalloc(1, sizeof *d->item);
+	for (size_t i = 0; i < planner_count(d->plan); i++) {
+		struct plan_item *it = d->item;
 		int skipped;
-		planner_item(in->plan, i, it);
+		planner_item(d->plan, i, it);
 		skipped = it->state == PS_SKIPPED || it->state == PS_MISSED;
 		if (it->fire_date < d->today || it->fire_date >= end)
 			continue;
@@ -301,44 +373,130 @@ static void build_plan(const struct report_input *in, struct report_data *d)
 		}
 		if (!skipped)
 			budget_get(d, d->budget_per >= 0 ? d->budget_per : PER_MONTH, it->fire_date,
-			           d->budget_per >= 0 ? in->rs->budget_cents : -1)->planned_cents += it->cost_cents;
-		memset(&u, 0, sizeof u);
-		u.date = it->fire_date;
-		u.occasion = it->occasion;
-		u.rule = xstrdup(it->rule->id);
-		u.rule_name = xstrdup(it->rule->name ? it->rule->name : it->rule->id);
-		u.stakeholder = xstrdup(it->sh_id);
-		u.name = xstrdup(it->name);
-		u.signer = xstrdup(it->signer ? it->signer : "");
-		u.channel = it->channel;
-		u.skipped = skipped;
-		u.note = xstrdup(it->note);
-		d->up = xreallocarray(d->up, d->nup + 1, sizeof *d->up);
-		d->up[d->nup++] = u;
+			           d->budget_per >= 0 ? d->rs->budget_cents : -1)->planned_cents += it->cost_cents;
+		if (d->nup == cap) {
+			cap = cap ? 2 * cap : 256;
+			d->up = xreallocarray(d->up, cap, sizeof *d->up);
+		}
+		d->up[d->nup++] = (uint32_t)i;
 	}
 	if (d->nload > 1)
 		qsort(d->load, d->nload, sizeof *d->load, load_cmp);
+	up_plan = d->plan;
 	if (d->nup > 1)
 		qsort(d->up, d->nup, sizeof *d->up, up_cmp);
+	up_plan = NULL;
 }
 
-int report_data_build(const struct report_input *in, struct report_data *d, char err[ERR_LEN])
+int report_data_end(struct report_data *d, char err[ERR_LEN])
 {
-	memset(d, 0, sizeof *d);
-	d->today = in->today;
-	d->ref = in->to != DAY_NONE ? in->to : in->today;
-	d->from = in->from;
-	if (d->from != DAY_NONE && d->from > d->ref)
-		return err_set(err, "report: --from is after --to");
-	d->silence_weeks = in->silence_weeks;
-	d->budget_per = in->rs && in->rs->has_budget ? (int)in->rs->budget_per : -1;
-	d->week0 = in->today - (dates_weekday(in->today) + 6) % 7;
-	build_people(in, d);
-	build_records(in, d);
-	build_plan(in, d);
+	if (fflush(d->spill->fp) != 0)
+		return err_set(err, "report: cannot write a temporary file: %s", strerror(errno));
+	if (d->ncov > 1)
+		qsort(d->cov, d->ncov, sizeof *d->cov, cov_cmp);
+	if (d->nsil > 1)
+		qsort(d->spill->key, d->nsil, sizeof *d->spill->key, sil_cmp);
+	if (d->ntally > 1)
+		qsort(d->tally, d->ntally, sizeof *d->tally, tally_cmp);
+	build_plan(d);
 	if (d->nbudget > 1)
 		qsort(d->budget, d->nbudget, sizeof *d->budget, budget_cmp);
 	return 0;
+}
+
+static int add_record(void *arg, const struct dispatch_rec *rec)
+{
+	report_data_add_record(arg, rec);
+	return 0;
+}
+
+int report_data_from_store(const struct report_input *in, struct store *st, struct report_data *d, char err[ERR_LEN])
+{
+	struct store_scan *sc = NULL;
+	const struct store_sh_row *row;
+	char **cols = NULL;
+	size_t ncols = 0;
+	int custom = 0, rc;
+
+	if (report_data_begin(in, d, err) != 0)
+		return -1;
+	/* Custom fields only for a display_name column, the name shown. */
+	if (store_custom_columns(st, &cols, &ncols, err) != 0)
+		return -1;
+	for (size_t i = 0; i < ncols; i++) {
+		custom |= strcmp(cols[i], "display_name") == 0;
+		free(cols[i]);
+	}
+	free(cols);
+	/* In id order (not quick): a silence's place in the file is its place among equals. */
+	rc = store_scan_open(st, (1u << SH_NFIELDS) - 1, custom, 0, 0, &sc, err);
+	while (rc == 0 && (rc = store_scan_next(sc, &row, err)) == 1)
+		rc = report_data_add_stakeholder(d, &row->sh, row->hist, row->nhist, err);
+	store_scan_close(sc);
+	if (rc != 0)
+		return -1;
+	if (store_each_dispatch(st, NULL, add_record, d, err) != 0)
+		return -1;
+	return report_data_end(d, err);
+}
+
+void report_data_silence(const struct report_data *d, size_t i, struct report_silence *s)
+{
+	struct report_spill *sp = d->spill;
+	const struct silkey *k = &sp->key[i];
+	const char *p;
+	int32_t v[3];
+
+	memset(s, 0, sizeof *s);
+	s->id = s->name = s->type = s->tier = s->owner = "";
+	s->last = s->since = DAY_NONE;
+	s->days = k->days;
+	if (sp->bufcap < k->len + 1) {
+		sp->bufcap = k->len + 1;
+		sp->buf = xrealloc(sp->buf, sp->bufcap);
+	}
+	if (k->len < SIL_HEAD || pread(fileno(sp->fp), sp->buf, k->len, (off_t)k->off) != (ssize_t)k->len) {
+		sp->broken = 1;
+		return;
+	}
+	sp->buf[k->len] = '\0';
+	memcpy(v, sp->buf, sizeof v);
+	s->last = v[0];
+	s->since = v[1];
+	p = sp->buf + SIL_HEAD;
+	s->id = p;
+	p += strlen(p) + 1;
+	s->name = p;
+	p += strlen(p) + 1;
+	s->type = p;
+	p += strlen(p) + 1;
+	s->tier = p;
+	p += strlen(p) + 1;
+	s->owner = p;
+	p += strlen(p) + 1;
+	s->last_rule = v[2] ? p : NULL;
+}
+
+int report_data_broken(const struct report_data *d)
+{
+	return d->spill && d->spill->broken;
+}
+
+void report_data_upcoming(const struct report_data *d, size_t i, struct report_upcoming *u)
+{
+	struct plan_item *it = d->item;
+	planner_item(d->plan, d->up[i], it);
+	memset(u, 0, sizeof *u);
+	u->date = it->fire_date;
+	u->occasion = it->occasion;
+	u->rule = it->rule->id;
+	u->rule_name = it->rule->name ? it->rule->name : it->rule->id;
+	u->stakeholder = it->sh_id;
+	u->name = it->name;
+	u->signer = it->signer ? it->signer : "";
+	u->channel = it->channel;
+	u->skipped = it->state == PS_SKIPPED || it->state == PS_MISSED;
+	u->note = it->note;
 }
 
 void report_data_free(struct report_data *d)
@@ -347,25 +505,24 @@ void report_data_free(struct report_data *d)
 		free(d->cov[i].dimension);
 		free(d->cov[i].segment);
 	}
-	for (size_t i = 0; i < d->nsil; i++) {
-		struct report_silence *s = &d->sil[i];
-		free(s->id), free(s->name), free(s->type), free(s->tier), free(s->owner), free(s->last_rule);
-	}
 	for (size_t i = 0; i < d->ntally; i++)
 		free(d->tally[i].rule);
 	for (size_t i = 0; i < d->nload; i++)
 		free(d->load[i].signer);
-	for (size_t i = 0; i < d->nup; i++) {
-		struct report_upcoming *u = &d->up[i];
-		free(u->rule), free(u->rule_name), free(u->stakeholder), free(u->name), free(u->signer), free(u->note);
+	if (d->spill) {
+		if (d->spill->fp)
+			fclose(d->spill->fp);
+		free(d->spill->key);
+		free(d->spill->buf);
+		free(d->spill);
 	}
 	free(d->cov);
-	free(d->sil);
 	free(d->tally);
 	free(d->budget);
 	free(d->load);
-	free(d->attention);
+	dispatch_recs_free(d->attention, d->nattention);
 	free(d->up);
+	free(d->item);
 	memset(d, 0, sizeof *d);
 }
 
@@ -406,6 +563,15 @@ static void json_day(struct strbuf *js, day_t day)
 	sb_add_json_str(js, b);
 }
 
+/* spill: what js holds so far to fp once it is large: the whole report may not fit in memory. */
+static void spill(struct strbuf *js, FILE *fp)
+{
+	if (js->len >= 1 << 16) {
+		fputs(js->s, fp);
+		sb_reset(js);
+	}
+}
+
 static void print_json(FILE *fp, const struct report_data *d)
 {
 	struct strbuf js = {0};
@@ -432,7 +598,9 @@ static void print_json(FILE *fp, const struct report_data *d)
 	}
 	sb_adds(&js, "],\n\"silences\": [");
 	for (size_t i = 0; i < d->nsil; i++) {
-		const struct report_silence *s = &d->sil[i];
+		struct report_silence sil, *s = &sil;
+		report_data_silence(d, i, s);
+		spill(&js, fp);
 		sb_adds(&js, i ? ",\n  {\"stakeholder\": " : "\n  {\"stakeholder\": ");
 		sb_add_json_str(&js, s->id);
 		sb_adds(&js, ", \"name\": ");
@@ -502,7 +670,8 @@ static void print_json(FILE *fp, const struct report_data *d)
 	}
 	sb_adds(&js, "],\n\"attention\": [");
 	for (size_t i = 0; i < d->nattention; i++) {
-		const struct dispatch_rec *r = d->attention[i];
+		const struct dispatch_rec *r = &d->attention[i];
+		spill(&js, fp);
 		sb_addf(&js, "%s{\"id\": %lld, \"rule\": ", i ? ",\n  " : "\n  ", (long long)r->id);
 		sb_add_json_str(&js, r->rule);
 		sb_adds(&js, ", \"stakeholder\": ");
@@ -516,7 +685,9 @@ static void print_json(FILE *fp, const struct report_data *d)
 	}
 	sb_adds(&js, "],\n\"upcoming\": [");
 	for (size_t i = 0; i < d->nup; i++) {
-		const struct report_upcoming *u = &d->up[i];
+		struct report_upcoming up, *u = &up;
+		report_data_upcoming(d, i, u);
+		spill(&js, fp);
 		sb_adds(&js, i ? ",\n  {\"fire_date\": " : "\n  {\"fire_date\": ");
 		json_day(&js, u->date);
 		sb_adds(&js, ", \"occasion_date\": ");
@@ -571,20 +742,34 @@ static void print_table(FILE *fp, const struct report_data *d)
 		         util_plural(d->silence_weeks, "week", "weeks"), d->nsil);
 		heading(fp, title, 0);
 	}
-	tbl_init(&t, 6);
-	tbl_add(&t, (const char *const[]){"STAKEHOLDER", "NAME", "OWNER", "LAST CONTACT", "WEEKS", "LAST OCCASION"});
-	for (size_t i = 0; i < d->nsil; i++) {
-		const struct report_silence *s = &d->sil[i];
-		char weeks[24];
-		iso_or(s->last, "never", a);
-		if (s->days >= 0)
-			snprintf(weeks, sizeof weeks, "%ld", s->days / 7);
-		else
-			snprintf(weeks, sizeof weeks, "?");
-		tbl_add(&t, (const char *const[]){s->id, s->name, s->owner, a, weeks, s->last_rule ? s->last_rule : ""});
+	{
+		/* Too many rows to hold, perhaps: measured in one pass, printed in a second. */
+		static const char *const head[6] = {"STAKEHOLDER", "NAME", "OWNER", "LAST CONTACT", "WEEKS",
+		                                    "LAST OCCASION"};
+		size_t w[6] = {0};
+		tbl_measure(w, 6, head);
+		for (int pass = 0; pass < 2; pass++) {
+			if (pass)
+				tbl_print_row(fp, w, 6, head);
+			for (size_t i = 0; i < d->nsil; i++) {
+				struct report_silence s;
+				char weeks[24];
+				const char *row[6];
+				report_data_silence(d, i, &s);
+				iso_or(s.last, "never", a);
+				if (s.days >= 0)
+					snprintf(weeks, sizeof weeks, "%ld", s.days / 7);
+				else
+					snprintf(weeks, sizeof weeks, "?");
+				row[0] = s.id, row[1] = s.name, row[2] = s.owner, row[3] = a, row[4] = weeks;
+				row[5] = s.last_rule ? s.last_rule : "";
+				if (pass)
+					tbl_print_row(fp, w, 6, row);
+				else
+					tbl_measure(w, 6, row);
+			}
+		}
 	}
-	tbl_print(fp, &t);
-	tbl_free(&t);
 
 	heading(fp, "Dispatches by occasion, channel and status (occasion dates in the period)", 0);
 	tbl_init(&t, 5);
@@ -670,7 +855,7 @@ static void print_table(FILE *fp, const struct report_data *d)
 	tbl_init(&t, 6);
 	tbl_add(&t, (const char *const[]){"ID", "OCCASION", "STAKEHOLDER", "DATE", "STATUS", "ERROR"});
 	for (size_t i = 0; i < d->nattention; i++) {
-		const struct dispatch_rec *r = d->attention[i];
+		const struct dispatch_rec *r = &d->attention[i];
 		snprintf(n1, sizeof n1, "%lld", (long long)r->id);
 		tbl_add(&t, (const char *const[]){n1, r->rule, r->stakeholder, r->occasion_date,
 		                                  dispatch_status_names[r->status], r->error ? r->error : ""});

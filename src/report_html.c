@@ -245,14 +245,22 @@ static void chart_coverage(struct strbuf *h, const struct report_data *d)
 	           "<span class=\"sw\" style=\"background:#e3b9a3\"></span>90 days (the figure at the right)</div></div>\n");
 }
 
-static void calendar(struct strbuf *h, const struct report_data *d)
+/*
+ * calendar: the days ahead. The dispatches are many at scale (every one is named in its day's
+ * title), so they are read in order once per pass and what is made so far goes out to fp.
+ */
+static void calendar(struct strbuf *h, FILE *fp, const struct report_data *d)
 {
 	const int cell = 56, gap = 6, L = 44, T = 26;
 	int counts[REPORT_WEEKS_AHEAD * 7] = {0}, max = 1;
 	int W = L + REPORT_WEEKS_AHEAD * (cell + gap), Hh = T + 7 * (cell + gap) + 4;
+	size_t next = 0;   /* the first dispatch not yet named: they are in date order */
+	struct report_upcoming up;
 	for (size_t i = 0; i < d->nup; i++) {
-		long k = d->up[i].date - d->week0;
-		if (!d->up[i].skipped && k >= 0 && k < REPORT_WEEKS_AHEAD * 7 && ++counts[k] > max)
+		long k;
+		report_data_upcoming(d, i, &up);
+		k = up.date - d->week0;
+		if (!up.skipped && k >= 0 && k < REPORT_WEEKS_AHEAD * 7 && ++counts[k] > max)
 			max = counts[k];
 	}
 	sb_adds(h, "<div class=\"card wide\"><h2>The next 13 weeks</h2><p class=\"note\">Dispatches that will fire, per "
@@ -283,14 +291,22 @@ static void calendar(struct strbuf *h, const struct report_data *d)
 			}
 			day_short(day, lab, sizeof lab);
 			sb_addf(h, "<g><title>%s: %d dispatch%s", lab, n, n == 1 ? "" : "es");
-			for (size_t i = 0; i < d->nup; i++)
-				if (d->up[i].date == day && !d->up[i].skipped) {
+			for (; next < d->nup; next++) {
+				report_data_upcoming(d, next, &up);
+				if (up.date > day)
+					break;
+				if (up.date == day && !up.skipped) {
 					sb_adds(h, "\n");
-					esc(h, d->up[i].rule_name);
+					esc(h, up.rule_name);
 					sb_adds(h, ": ");
-					esc(h, d->up[i].name);
-					sb_addf(h, " (%s)", channel_names[d->up[i].channel]);
+					esc(h, up.name);
+					sb_addf(h, " (%s)", channel_names[up.channel]);
 				}
+				if (h->len >= 1 << 16) {
+					fputs(h->s, fp);
+					sb_reset(h);
+				}
+			}
 			sb_addf(h, "</title><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" rx=\"4\" fill=\"%s\"%s/>", x, yy,
 			        cell, cell, fill, day == d->today ? " stroke=\"#2b2622\" stroke-width=\"2\"" : "");
 			dates_to_ymd(day, &cy, &cm, &cd);
@@ -309,7 +325,8 @@ static void calendar(struct strbuf *h, const struct report_data *d)
 		size_t shown = 0;
 		sb_adds(h, "<table><tr><th>Fires</th><th>Occasion</th><th>For</th><th>Channel</th><th>Signer</th></tr>");
 		for (size_t i = 0; i < d->nup && shown < 12; i++) {
-			const struct report_upcoming *u = &d->up[i];
+			const struct report_upcoming *u = &up;
+			report_data_upcoming(d, i, &up);
 			char a[24], b[24];
 			day_short(u->date, a, sizeof a);
 			day_short(u->occasion, b, sizeof b);
@@ -336,9 +353,12 @@ static void silences(struct strbuf *h, const struct report_data *d)
 {
 	long max = 1;
 	size_t n = d->nsil < 15 ? d->nsil : 15;
-	for (size_t i = 0; i < n; i++)
-		if (d->sil[i].days > max)
-			max = d->sil[i].days;
+	struct report_silence sil;
+	for (size_t i = 0; i < n; i++) {
+		report_data_silence(d, i, &sil);
+		if (sil.days > max)
+			max = sil.days;
+	}
 	sb_addf(h, "<div class=\"card\"><h2>Longest silences</h2><p class=\"note\">%zu stakeholder%s without a word for "
 	           "more than %ld %s; after seven to nine weeks people forget you.</p>",
 	        d->nsil, d->nsil == 1 ? "" : "s", d->silence_weeks, util_plural(d->silence_weeks, "week", "weeks"));
@@ -348,8 +368,9 @@ static void silences(struct strbuf *h, const struct report_data *d)
 	}
 	sb_adds(h, "<table><tr><th>Who</th><th>Owner</th><th>Last contact</th><th class=\"n\">Weeks</th><th></th></tr>");
 	for (size_t i = 0; i < n; i++) {
-		const struct report_silence *s = &d->sil[i];
+		const struct report_silence *s = &sil;
 		char last[64];
+		report_data_silence(d, i, &sil);
 		day_medium(s->last, last, sizeof last);
 		sb_adds(h, "<tr><td>");
 		esc(h, s->name);
@@ -492,7 +513,7 @@ static void attention(struct strbuf *h, const struct report_data *d)
 	sb_adds(h, "<table><tr><th class=\"n\">Id</th><th>Occasion</th><th>Stakeholder</th><th>Status</th>"
 	           "<th>Error</th></tr>");
 	for (size_t i = 0; i < d->nattention && i < 25; i++) {
-		const struct dispatch_rec *r = d->attention[i];
+		const struct dispatch_rec *r = &d->attention[i];
 		sb_addf(h, "<tr><td class=\"n\">%lld</td><td>", (long long)r->id);
 		esc(h, r->rule);
 		sb_adds(h, " <span class=\"note\">");
@@ -537,7 +558,7 @@ void report_html(FILE *fp, const struct config *cfg, const struct report_data *d
 	chart_months(&h, d);
 	chart_coverage(&h, d);
 	sb_adds(&h, "</section>\n");
-	calendar(&h, d);
+	calendar(&h, fp, d);
 	sb_adds(&h, "<section class=\"grid\">");
 	silences(&h, d);
 	chart_budget(&h, d);

@@ -357,29 +357,64 @@ out:
 	return -1;
 }
 
+/* list_filter: f (NULL: everything) checked and normalised into *v. 0 or -1. */
+static int list_filter(const struct dispatch_filter *f, struct dispatch_filter *v, char err[ERR_LEN])
+{
+	int status;
+
+	*v = (struct dispatch_filter){.channel = -1};
+	if (f)
+		*v = *f;
+	if (v->status) {
+		if ((status = dispatch_status_parse(v->status)) < 0)
+			return err_set(err, "store: cannot list dispatches: unknown status %.40s", v->status);
+		v->status = dispatch_status_names[status];
+	}
+	if (v->channel >= 0 && v->channel != CH_CARD && v->channel != CH_EMAIL)
+		return err_set(err, "store: cannot list dispatches: channel must be card or email");
+	if (v->channel < 0)
+		v->channel = -1;
+	return 0;
+}
+
 int store_list_dispatches(struct store *st, const struct dispatch_filter *f,
                           struct dispatch_rec **out, size_t *n, char err[ERR_LEN])
 {
-	struct dispatch_filter v = {.channel = -1};
+	struct dispatch_filter v;
 	char why[ERR_LEN];
-	int status;
 
 	*out = NULL;
 	*n = 0;
-	if (f)
-		v = *f;
-	if (v.status) {
-		if ((status = dispatch_status_parse(v.status)) < 0)
-			return err_set(err, "store: cannot list dispatches: unknown status %.40s", v.status);
-		v.status = dispatch_status_names[status];
-	}
-	if (v.channel >= 0 && v.channel != CH_CARD && v.channel != CH_EMAIL)
-		return err_set(err, "store: cannot list dispatches: channel must be card or email");
-	if (v.channel < 0)
-		v.channel = -1;
+	if (list_filter(f, &v, err) != 0)
+		return -1;
 	if (st->be->ds_list(st->b, &v, out, n, why) < 0)
 		return err_set(err, "store: cannot list dispatches: %s", why);
 	return 0;
+}
+
+int store_each_dispatch(struct store *st, const struct dispatch_filter *f,
+                        int (*fn)(void *arg, const struct dispatch_rec *rec), void *arg, char err[ERR_LEN])
+{
+	struct dispatch_filter v;
+	struct dispatch_rec *all = NULL;
+	size_t n = 0;
+	char why[ERR_LEN];
+	int rc = 0;
+
+	if (list_filter(f, &v, err) != 0)
+		return -1;
+	if (st->be->ds_each) {
+		if ((rc = st->be->ds_each(st->b, &v, fn, arg, why)) < 0)
+			return err_set(err, "store: cannot list dispatches: %s", why);
+		return rc;
+	}
+	/* A backend without ds_each: the same records, held at once. */
+	if (st->be->ds_list(st->b, &v, &all, &n, why) < 0)
+		return err_set(err, "store: cannot list dispatches: %s", why);
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = fn(arg, &all[i]) ? 1 : 0;
+	dispatch_recs_free(all, n);
+	return rc;
 }
 
 int store_next_retry(struct store *st, int64_t *at, char err[ERR_LEN])

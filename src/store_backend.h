@@ -74,6 +74,14 @@ struct store_backend {
 	int (*ds_get)(struct store_be *b, int64_t id, struct dispatch_rec *out, char why[ERR_LEN]);
 	int (*ds_list)(struct store_be *b, const struct dispatch_filter *f, struct dispatch_rec **out, size_t *n,
 	               char why[ERR_LEN]);
+	/*
+	 * ds_each: the records ds_list would give, in its order, handed to fn one at a time (rec
+	 * valid during the call only), in memory that does not grow with the table; fn must not
+	 * call the backend. 0 at the end, 1 when fn returned non-zero (stop), -1. May be NULL:
+	 * the front then goes through ds_list (which holds every record at once).
+	 */
+	int (*ds_each)(struct store_be *b, const struct dispatch_filter *f,
+	               int (*fn)(void *arg, const struct dispatch_rec *rec), void *arg, char why[ERR_LEN]);
 	int (*ds_next_retry)(struct store_be *b, int64_t *at, char why[ERR_LEN]);
 
 	/*
@@ -87,7 +95,10 @@ struct store_backend {
 	int (*scan_next)(struct store_be_scan *sc, const struct store_sh_row **row, char why[ERR_LEN]);
 	void (*scan_close)(struct store_be_scan *sc);    /* NULL is fine */
 
-	/* check: the integrity check; 0 sound, 1 damaged (why says how), -1 could not check. */
+	/*
+	 * check: the integrity check of what a pass writes (dispatch records, meta; see
+	 * store_quick_check); 0 sound, 1 damaged (why says how), -1 could not check.
+	 */
 	int (*check)(struct store_be *b, char why[ERR_LEN]);
 	/* trim: keep at most cache_kib KiB of cache and give back what is unused. */
 	void (*trim)(struct store_be *b, int cache_kib);

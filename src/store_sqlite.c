@@ -1028,6 +1028,43 @@ static int sq_ds_list(struct store_be *st, const struct dispatch_filter *f, stru
 	return 0;
 }
 
+/* sq_ds_each: as sq_ds_list, one record at a time: memory does not grow with the table. */
+static int sq_ds_each(struct store_be *st, const struct dispatch_filter *f,
+                      int (*fn)(void *arg, const struct dispatch_rec *rec), void *arg, char why[ERR_LEN])
+{
+	const char *vals[F__N];
+	sqlite3_stmt *s;
+	struct binder b;
+	unsigned mask = 0;
+	int rc = -1;
+
+	filter_values(f, vals);
+	for (int i = 0; i < F__N; i++)
+		if (vals[i])
+			mask |= 1u << i;
+	if (!(s = list_stmt(st, mask, why)))
+		return -1;
+	b = bind_to(s);
+	for (int i = 0; i < F__N; i++)
+		if (vals[i])
+			b_text(&b, i + 1, vals[i]);
+	while ((rc = next_row(st, &b, why)) == 1) {
+		struct dispatch_rec r;
+		int stop;
+		if (read_dispatch(s, &r, why) < 0) {
+			stmt_done(s);
+			return -1;
+		}
+		stop = fn(arg, &r);
+		dispatch_rec_clear(&r);
+		if (stop) {
+			stmt_done(s);
+			return 1;
+		}
+	}
+	return rc;
+}
+
 static int sq_ds_next_retry(struct store_be *st, int64_t *at, char why[ERR_LEN])
 {
 	sqlite3_stmt *s = NULL;
@@ -1044,21 +1081,31 @@ static int sq_ds_next_retry(struct store_be *st, int64_t *at, char why[ERR_LEN])
 
 /* ---- integrity, memory ---- */
 
+/*
+ * The check covers what a pass writes: the dispatch records and meta, with their indexes.
+ * The stakeholders, their fields and events (most of the file) a pass reads whole through
+ * its scan before it writes anything, and SQLite refuses a damaged page as the scan meets
+ * it; checking them first as well cost about as much again as the pass itself (1,000,000
+ * stakeholders: 0.7 s of a 2 s pass).
+ */
 static int sq_check(struct store_be *st, char why[ERR_LEN])
 {
-	sqlite3_stmt *s = NULL;
-	const char *res;
-	int rc = -1;
-	if (sqlite3_prepare_v2(st->db, "PRAGMA quick_check", -1, &s, NULL) != SQLITE_OK ||
-	    sqlite3_step(s) != SQLITE_ROW) {
-		err_set(why, "%s", db_msg(st));
-	} else {
-		res = (const char *)sqlite3_column_text(s, 0);
-		rc = res && strcmp(res, "ok") == 0 ? 0 : 1;
-		if (rc)
-			err_set(why, "%s", res ? res : "no answer");
+	static const char *const sql[] = {"PRAGMA quick_check(dispatches)", "PRAGMA quick_check(meta)"};
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < sizeof sql / sizeof *sql; i++) {
+		sqlite3_stmt *s = NULL;
+		const char *res;
+		if (sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+			err_set(why, "%s", db_msg(st));
+			rc = -1;
+		} else {
+			res = (const char *)sqlite3_column_text(s, 0);
+			rc = res && strcmp(res, "ok") == 0 ? 0 : 1;
+			if (rc)
+				err_set(why, "%s", res ? res : "no answer");
+		}
+		sqlite3_finalize(s);
 	}
-	sqlite3_finalize(s);
 	return rc;
 }
 
@@ -1352,8 +1399,8 @@ static int sq_scan_open(struct store_be *st, uint32_t fields, int custom, int ev
 	                         "ORDER BY stakeholder_id, name", why) < 0) ||
 	    (events && side_open(sc, &sc->ev, "SELECT stakeholder_id, kind, date FROM events "
 	                         "ORDER BY stakeholder_id, kind, date", why) < 0) ||
-	    side_open(sc, &sc->hist, "SELECT stakeholder, rule, occasion_date, fire_date, status, cost_cents "
-	              "FROM dispatches ORDER BY stakeholder", why) < 0)
+	    side_open(sc, &sc->hist, "SELECT stakeholder, rule, occasion_date, fire_date, status, cost_cents, "
+	              "fire_at, id FROM dispatches ORDER BY stakeholder", why) < 0)
 		goto fail;
 	for (int i = 0; i < SH_NFIELDS; i++)
 		sc->row.sh.f[i] = "";   /* fields not read stay empty */
@@ -1409,6 +1456,8 @@ static int read_sides(struct store_be_scan *sc, char *id, char why[ERR_LEN])
 		h->fire_date = text_add(sc, sc->hist.s, 3);
 		h->status = k < 0 ? DS_SKIPPED : (enum dispatch_status)k;
 		h->cost_cents = sqlite3_column_int64(sc->hist.s, 5);
+		h->fire_at = sqlite3_column_int64(sc->hist.s, 6);
+		h->id = sqlite3_column_int64(sc->hist.s, 7);
 		if (side_step(sc, &sc->hist, why) < 0)
 			return -1;
 	}
@@ -1597,6 +1646,7 @@ const struct store_backend store_backend_sqlite = {
 	.ds_delete = sq_ds_delete,
 	.ds_get = sq_ds_get,
 	.ds_list = sq_ds_list,
+	.ds_each = sq_ds_each,
 	.ds_next_retry = sq_ds_next_retry,
 	.scan_open = sq_scan_open,
 	.scan_next = sq_scan_next,

@@ -149,30 +149,39 @@ size_t tbl_width(const char *s)
 	return w;
 }
 
+void tbl_measure(size_t *w, size_t ncol, const char *const *row)
+{
+	for (size_t c = 0; c < ncol; c++) {
+		size_t x = tbl_width(row[c] ? row[c] : "");
+		if (x > w[c])
+			w[c] = x;
+	}
+}
+
+void tbl_print_row(FILE *fp, const size_t *w, size_t ncol, const char *const *row)
+{
+	struct strbuf line = {0};
+	sb_adds(&line, "");
+	for (size_t c = 0; c < ncol; c++) {
+		const char *cell = row[c] ? row[c] : "";
+		sb_adds(&line, cell);
+		if (c + 1 < ncol)
+			for (size_t k = tbl_width(cell); k < w[c] + 2; k++)
+				sb_addc(&line, ' ');
+	}
+	while (line.len && line.s[line.len - 1] == ' ')
+		line.s[--line.len] = '\0';
+	fprintf(fp, "%s\n", line.s);
+	sb_free(&line);
+}
+
 void tbl_print(FILE *fp, const struct table *t)
 {
 	size_t *w = xcalloc(t->ncol ? t->ncol : 1, sizeof *w);
 	for (size_t r = 0; r < t->nrow; r++)
-		for (size_t c = 0; c < t->ncol; c++) {
-			size_t x = tbl_width(t->cells[r * t->ncol + c]);
-			if (x > w[c])
-				w[c] = x;
-		}
-	for (size_t r = 0; r < t->nrow; r++) {
-		struct strbuf line = {0};
-		sb_adds(&line, "");
-		for (size_t c = 0; c < t->ncol; c++) {
-			const char *cell = t->cells[r * t->ncol + c];
-			sb_adds(&line, cell);
-			if (c + 1 < t->ncol)
-				for (size_t k = tbl_width(cell); k < w[c] + 2; k++)
-					sb_addc(&line, ' ');
-		}
-		while (line.len && line.s[line.len - 1] == ' ')
-			line.s[--line.len] = '\0';
-		fprintf(fp, "%s\n", line.s);
-		sb_free(&line);
-	}
+		tbl_measure(w, t->ncol, (const char *const *)&t->cells[r * t->ncol]);
+	for (size_t r = 0; r < t->nrow; r++)
+		tbl_print_row(fp, w, t->ncol, (const char *const *)&t->cells[r * t->ncol]);
 	free(w);
 }
 

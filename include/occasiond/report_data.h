@@ -19,6 +19,7 @@
 #include "occasiond/model.h"
 #include "occasiond/planner.h"
 #include "occasiond/rules.h"
+#include "occasiond/store.h"
 
 #define REPORT_COVERAGE_WINDOWS 3      /* 30, 60, 90 days */
 extern const int report_coverage_days[REPORT_COVERAGE_WINDOWS];
@@ -32,12 +33,13 @@ struct report_coverage {
 	long reached[REPORT_COVERAGE_WINDOWS];
 };
 
+/* A silence, as report_data_silence hands it out: strings valid until the next call. */
 struct report_silence {
-	char *id, *name, *type, *tier, *owner;
+	const char *id, *name, *type, *tier, *owner;
 	day_t last;        /* last contact, DAY_NONE when never */
 	day_t since;       /* last contact, else the relationship's start, else DAY_NONE */
 	long days;         /* days silent as of the reference date, -1 when unknown (never, no start) */
-	char *last_rule;   /* the rule of the last contact, or NULL */
+	const char *last_rule;   /* the rule of the last contact, or NULL */
 };
 
 struct report_tally {
@@ -67,14 +69,17 @@ struct report_load {
 	long cards[REPORT_WEEKS_AHEAD];   /* week k starts on the Monday of today's week + 7k */
 };
 
+/* A dispatch of the plan ahead, as report_data_upcoming hands it out: strings valid until the next call. */
 struct report_upcoming {
 	day_t date;        /* fire date */
 	day_t occasion;
-	char *rule, *rule_name, *stakeholder, *name, *signer;
+	const char *rule, *rule_name, *stakeholder, *name, *signer;
 	int channel;
 	int skipped;       /* limits would skip it */
-	char *note;
+	const char *note;
 };
+
+struct report_spill;   /* where the silences wait to be printed */
 
 struct report_data {
 	day_t today;       /* the day the report is made */
@@ -85,8 +90,7 @@ struct report_data {
 	long opted_out;
 	struct report_coverage *cov;
 	size_t ncov;
-	struct report_silence *sil;  /* longest first */
-	size_t nsil;
+	size_t nsil;                 /* silences, longest first: report_data_silence */
 	struct report_tally *tally;  /* by rule, channel, status */
 	size_t ntally;
 	long total;
@@ -98,29 +102,56 @@ struct report_data {
 	day_t week0;                 /* Monday of today's week */
 	struct report_load *load;    /* by signer name */
 	size_t nload;
-	const struct dispatch_rec **attention;   /* failed and unknown (borrowed from the records) */
+	struct dispatch_rec *attention;   /* failed and unknown, in the log's order (id, rule, stakeholder,
+	                                   * occasion_date, channel, status and error only) */
 	size_t nattention;
-	struct report_upcoming *up;  /* next REPORT_WEEKS_AHEAD weeks, by fire date */
-	size_t nup;
+	size_t nup;                  /* the next REPORT_WEEKS_AHEAD weeks by fire date: report_data_upcoming */
+	/* private */
+	const struct ruleset *rs;
+	const struct planner *plan;
+	uint32_t *up;                /* plan items, in the order shown */
+	struct plan_item *item;      /* report_data_upcoming's */
+	struct report_spill *spill;
 };
 
 struct report_input {
 	const struct config *cfg;
 	const struct ruleset *rs;
-	const struct stakeholder *sh;
-	size_t nsh;
-	const struct dispatch_rec *recs;   /* every record */
-	size_t nrecs;
-	const struct planner *plan;        /* finished, from today for REPORT_WEEKS_AHEAD weeks; or NULL */
+	const struct planner *plan;        /* finished, from today for REPORT_WEEKS_AHEAD weeks; or NULL.
+	                                    * It must outlive the report_data. */
 	day_t today;
 	day_t from;                        /* DAY_NONE for all */
 	day_t to;                          /* DAY_NONE for today */
 	long silence_weeks;
 };
 
-/* report_data_build: computes everything into out (free with report_data_free). 0 or -1. */
-int report_data_build(const struct report_input *in, struct report_data *out, char err[ERR_LEN]);
+/*
+ * Building a report from any source, in memory that does not grow with the stakeholders
+ * (the silences wait in a temporary file) nor with the records: report_data_begin, then
+ * every stakeholder in id order (strcmp) with its records (hist: rule, fire_date and status
+ * are read) through report_data_add_stakeholder, every record through report_data_add_record
+ * (in the log's order: fire_at, id), and report_data_end. Each returns 0 or -1 with err;
+ * after -1 only report_data_free is left to call. report_data_from_store does it all over
+ * the store's scan.
+ */
+int report_data_begin(const struct report_input *in, struct report_data *d, char err[ERR_LEN]);
+int report_data_add_stakeholder(struct report_data *d, const struct stakeholder *sh, const struct dispatch_rec *hist,
+                                size_t nhist, char err[ERR_LEN]);
+void report_data_add_record(struct report_data *d, const struct dispatch_rec *rec);
+int report_data_end(struct report_data *d, char err[ERR_LEN]);
+/* report_data_from_store: the whole report over st (its scan and its records). 0 or -1 with err. */
+int report_data_from_store(const struct report_input *in, struct store *st, struct report_data *d, char err[ERR_LEN]);
 void report_data_free(struct report_data *d);   /* zeroed or built; may be called twice */
+
+/*
+ * report_data_silence: silence i (0 .. nsil - 1) into *s; report_data_upcoming: the plan's
+ * dispatch i (0 .. nup - 1) into *u. What they point to is valid until the next call of the
+ * same function. A silence that cannot be read back comes out empty, and report_data_broken
+ * then says 1: what was printed is wrong (the caller says so and fails).
+ */
+void report_data_silence(const struct report_data *d, size_t i, struct report_silence *s);
+void report_data_upcoming(const struct report_data *d, size_t i, struct report_upcoming *u);
+int report_data_broken(const struct report_data *d);
 
 /* report_went_out: 1 for the statuses that count as contact. */
 int report_went_out(int status);

@@ -123,6 +123,14 @@ struct dispatch_filter {
 /* store_list_dispatches: matching records (f NULL: all) ordered by fire_at, id; free with dispatch_recs_free. */
 int store_list_dispatches(struct store *st, const struct dispatch_filter *f,
                           struct dispatch_rec **out, size_t *n, char err[ERR_LEN]);
+/*
+ * store_each_dispatch: the records store_list_dispatches would give (f NULL: all), in its
+ * order, handed to fn one at a time: what fn gets is valid during the call only (copy what
+ * is kept), and fn must not call the store. fn returns 0 to go on, non-zero to stop. 0 when
+ * every record was handed over, 1 when fn stopped it, -1 with err.
+ */
+int store_each_dispatch(struct store *st, const struct dispatch_filter *f,
+                        int (*fn)(void *arg, const struct dispatch_rec *rec), void *arg, char err[ERR_LEN]);
 /* store_next_retry: *at is the earliest next attempt of the records in retry (INT64_MAX: none). */
 int store_next_retry(struct store *st, int64_t *at, char err[ERR_LEN]);
 
@@ -137,8 +145,10 @@ int store_meta_get(struct store *st, const char *key, char **value, char err[ERR
 int store_meta_set(struct store *st, const char *key, const char *value, char err[ERR_LEN]);
 
 /*
- * store_quick_check: the database's integrity check, run once when a pass or the daemon
- * starts: a damaged database is refused with a message rather than written to.
+ * store_quick_check: the integrity check of what a pass writes (the dispatch records and the
+ * store's own values), run once when a pass or the daemon starts: a damaged database is
+ * refused with a message rather than written to. The rest a pass reads whole through the
+ * scan, which fails on a damaged part before anything is written.
  */
 int store_quick_check(struct store *st, char err[ERR_LEN]);
 
@@ -185,7 +195,7 @@ struct store_sh_row {
 	struct stakeholder sh;        /* custom fields by name */
 	struct event *ev;             /* stakeholder_id, kind, date (title and details are ""), by kind and date */
 	size_t nev;
-	struct dispatch_rec *hist;    /* stakeholder, rule, occasion_date, fire_date, status, cost_cents */
+	struct dispatch_rec *hist;    /* id, stakeholder, rule, occasion_date, fire_date, fire_at, status, cost_cents */
 	size_t nhist;
 };
 /*

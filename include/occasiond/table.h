@@ -22,6 +22,13 @@ void tbl_init(struct table *t, size_t ncol);
 void tbl_add(struct table *t, const char *const *row);
 /* tbl_print: every row to fp, columns two spaces apart, no trailing blanks. */
 void tbl_print(FILE *fp, const struct table *t);
+/*
+ * For rows too many to hold (report's silences): tbl_measure widens the column widths
+ * w[0..ncol) (start at 0) to hold row; tbl_print_row prints row with widths w as tbl_print
+ * prints each of its rows. A NULL cell is "".
+ */
+void tbl_measure(size_t *w, size_t ncol, const char *const *row);
+void tbl_print_row(FILE *fp, const size_t *w, size_t ncol, const char *const *row);
 /* tbl_width: the width of UTF-8 s in terminal columns (the sum of tbl_cp_width). */
 size_t tbl_width(const char *s);
 /* tbl_cp_width: the columns code point cp takes: 0 (a combining mark, a format or control

@@ -38,6 +38,26 @@ static day_t D(const char *s)
 	return d;
 }
 
+/* build: the report over 5 stakeholders (in id order) with their records, then all 7 records in log order. */
+static int build(const struct report_input *in, const struct stakeholder *sh, const struct dispatch_rec *rec,
+                 struct report_data *d, char err[ERR_LEN])
+{
+	if (report_data_begin(in, d, err) != 0)
+		return -1;
+	for (int i = 0; i < 5; i++) {
+		struct dispatch_rec hist[7];
+		size_t n = 0;
+		for (int k = 0; k < 7; k++)
+			if (strcmp(rec[k].stakeholder, sh[i].f[SH_ID]) == 0)
+				hist[n++] = rec[k];
+		if (report_data_add_stakeholder(d, &sh[i], hist, n, err) != 0)
+			return -1;
+	}
+	for (int k = 0; k < 7; k++)
+		report_data_add_record(d, &rec[k]);
+	return report_data_end(d, err);
+}
+
 int main(void)
 {
 	struct stakeholder sh[5];
@@ -47,7 +67,7 @@ int main(void)
 	struct report_data d;
 	char err[ERR_LEN];
 
-	/* ids in order: the report looks them up by binary search, as the store loads them */
+	/* ids in order, as the store's scan hands them over */
 	make_sh(&sh[0], "a1", "customer", "gold", "2020-01-01", "no");
 	make_sh(&sh[1], "a2", "customer", "silver", "2026-10-01", "no");
 	make_sh(&sh[2], "a3", "partner", "", "", "no");
@@ -67,15 +87,11 @@ int main(void)
 	rs.budget_per = PER_QUARTER;
 	memset(&in, 0, sizeof in);
 	in.rs = &rs;
-	in.sh = sh;
-	in.nsh = 5;
-	in.recs = rec;
-	in.nrecs = 7;
 	in.today = D("2026-11-23");
 	in.from = DAY_NONE;
 	in.to = DAY_NONE;
 	in.silence_weeks = 8;
-	CHECK(report_data_build(&in, &d, err) == 0, "report_data_build (%s)", err);
+	CHECK(build(&in, sh, rec, &d, err) == 0, "report_data built (%s)", err);
 
 	CHECK(d.stakeholders == 4 && d.opted_out == 1, "opted-out stakeholders are counted apart (%ld, %ld)",
 	      d.stakeholders, d.opted_out);
@@ -90,16 +106,23 @@ int main(void)
 		if (strcmp(d.cov[i].dimension, "tier") == 0 && strcmp(d.cov[i].segment, "(none)") == 0)
 			CHECK(d.cov[i].total == 1, "an empty tier is its own segment, (none)");
 
-	/* Silences: a3 never had a start date and... no: a3 was reached on 1 Sep (83 days ago). */
+	/* Silences: a3 was reached on 1 Sep (83 days ago); a4 only by a card a year back. */
 	CHECK(d.nsil == 2, "two silences over 8 weeks (%zu)", d.nsil);
 	if (d.nsil == 2) {
-		CHECK_STR(d.sil[0].id, "a4", "the longest first: a4, whose failed and unknown mails are not contact");
-		CHECK(d.sil[0].last == D("2025-11-20") && d.sil[0].days == D("2026-11-23") - D("2025-11-20"),
+		struct report_silence s;
+		report_data_silence(&d, 0, &s);
+		CHECK_STR(s.id, "a4", "the longest first: a4, whose failed and unknown mails are not contact");
+		CHECK(s.last == D("2025-11-20") && s.days == D("2026-11-23") - D("2025-11-20"),
 		      "a4 silent since its last card (rendered counts as contact)");
-		CHECK_STR(d.sil[1].id, "a3", "then a3 (83 days)");
+		CHECK(s.last_rule && strcmp(s.last_rule, "birthday") == 0 && strcmp(s.type, "customer") == 0 &&
+		      strcmp(s.tier, "gold") == 0 && strcmp(s.name, "Ann") == 0, "a4's rule, type, tier and name read back");
+		report_data_silence(&d, 1, &s);
+		CHECK_STR(s.id, "a3", "then a3 (83 days)");
+		CHECK(!report_data_broken(&d), "the silences were read back");
 	}
 	CHECK(d.total == 7 && d.total_cost_cents == 350 + 1200 + 350, "all 7 records counted; cost of what went out");
-	CHECK(d.nattention == 2, "failed and unknown need a person (%zu)", d.nattention);
+	CHECK(d.nattention == 2 && d.attention[0].id == 4 && strcmp(d.attention[0].error, "550 no such user") == 0,
+	      "failed and unknown need a person, kept with their error (%zu)", d.nattention);
 	CHECK(d.months[REPORT_MONTHS - 1].year == 2026 && d.months[REPORT_MONTHS - 1].month == 11 &&
 	      d.months[REPORT_MONTHS - 1].count[0] == 1, "November 2026: one card");
 	CHECK(d.months[0].year == 2025 && d.months[0].month == 12, "twelve months back: December 2025");
@@ -112,13 +135,32 @@ int main(void)
 	/* --from/--to: counts by occasion date, reference date for coverage. */
 	in.from = D("2026-08-01");
 	in.to = D("2026-09-30");
-	CHECK(report_data_build(&in, &d, err) == 0, "with --from and --to");
+	CHECK(build(&in, sh, rec, &d, err) == 0, "with --from and --to");
 	CHECK(d.total == 2, "two occasions between 1 August and 30 September (%ld)", d.total);
 	CHECK(d.cov[0].reached[0] == 1, "coverage as of 30 September: a3 reached 1 Sep within 30 days");
 	report_data_free(&d);
 	in.from = D("2026-10-01");
-	CHECK(report_data_build(&in, &d, err) != 0, "--from after --to is refused");
+	CHECK(build(&in, sh, rec, &d, err) != 0, "--from after --to is refused");
 	report_data_free(&d);
+
+	/* Two contacts on the same day: the last rule is the one first in the log's order (fire_at, id). */
+	{
+		struct dispatch_rec two[2];
+		struct report_silence s;
+		make_rec(&two[0], 9, "partner", "a1", "2025-01-01", "2025-01-01", CH_EMAIL, DS_SENT, 0);
+		make_rec(&two[1], 8, "birthday", "a1", "2025-01-01", "2025-01-01", CH_EMAIL, DS_SENT, 0);
+		two[0].fire_at = 100;
+		two[1].fire_at = 200;
+		in.from = in.to = DAY_NONE;
+		CHECK(report_data_begin(&in, &d, err) == 0 && report_data_add_stakeholder(&d, &sh[0], two, 2, err) == 0 &&
+		      report_data_end(&d, err) == 0, "one stakeholder, two contacts a day");
+		report_data_silence(&d, 0, &s);
+		CHECK(d.nsil == 1 && s.last_rule && strcmp(s.last_rule, "partner") == 0,
+		      "the earlier fire time wins the tie, whatever the record ids");
+		report_data_free(&d);
+		dispatch_rec_clear(&two[0]);
+		dispatch_rec_clear(&two[1]);
+	}
 
 	for (int i = 0; i < 5; i++)
 		stakeholder_clear(&sh[i]);

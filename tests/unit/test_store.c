@@ -39,6 +39,22 @@ static void rec_make(struct dispatch_rec *r, const char *rule, const char *who, 
 	r->status = DS_QUEUED;
 }
 
+/* each_rec: counts the records handed over, keeps the first and last rule; stops after stop_after when set. */
+struct each_seen {
+	size_t n, stop_after;
+	char first[32], last[32];
+};
+
+static int each_rec(void *arg, const struct dispatch_rec *rec)
+{
+	struct each_seen *es = arg;
+	if (!es->n)
+		util_strlcpy(es->first, rec->rule, sizeof es->first);
+	util_strlcpy(es->last, rec->rule, sizeof es->last);
+	es->n++;
+	return es->stop_after && es->n >= es->stop_after;
+}
+
 static void test_create_reopen(void)
 {
 	struct store *st = NULL;
@@ -363,6 +379,23 @@ static void test_dispatches(struct store *st)
 	f.channel = CH_EMAIL;
 	CHECK(store_list_dispatches(st, &f, &v, &n, err) == 0 && n == 2, "filter by channel");
 	dispatch_recs_free(v, n);
+	/* the same records one at a time, in the same order; the callback may stop it */
+	{
+		struct each_seen es = {0};
+		CHECK(store_each_dispatch(st, &f, each_rec, &es, err) == 0 && es.n == 2, "each: the emails, one at a time");
+		f.channel = -1;
+		es = (struct each_seen){0};
+		CHECK(store_each_dispatch(st, NULL, each_rec, &es, err) == 0 && es.n == 3 &&
+		      strcmp(es.first, "welcome") == 0 && strcmp(es.last, "birthday") == 0, "each: all, by fire_at");
+		es = (struct each_seen){0, 1, "", ""};
+		CHECK(store_each_dispatch(st, NULL, each_rec, &es, err) == 1 && es.n == 1, "each: stopped by the callback");
+		f.status = "bogus";
+		CHECK(store_each_dispatch(st, &f, each_rec, &es, err) == -1, "each: unknown status refused");
+		f.status = NULL;
+		f.channel = CH_EMAIL;
+		CHECK(store_list_dispatches(st, &f, &v, &n, err) == 0 && n == 2, "the list works after a stopped each");
+		dispatch_recs_free(v, n);
+	}
 	f.channel = CH_CARD;
 	f.rule = "welcome";
 	CHECK(store_list_dispatches(st, &f, &v, &n, err) == 0 && n == 0, "no match");
