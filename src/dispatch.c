@@ -103,6 +103,7 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 	if (dispatch_mail_items(&p, emails, nemails, err) != 0)
 		goto out;
 	dispatch_card_items(&p, cards, ncards);
+	dispatch_mail_fallbacks(&p);
 	dispatch_mail_reminders(&p);
 	rc = 0;
 out:
