@@ -39,6 +39,7 @@ struct bcard {
 	struct dispatch_rec *rec;
 	int old;
 	char *name, *occasion, *address, *owner, *owner_email;
+	const char *lang;       /* card_lang of the stakeholder */
 	day_t mail_by;
 };
 
@@ -106,6 +107,7 @@ static void bcard_fill(const struct pass *p, struct bcard *c, const struct rule 
 	c->address = address_of(sh);
 	c->owner = xstrdup(sh->f[SH_OWNER]);
 	c->owner_email = xstrdup(sh->f[SH_OWNER_EMAIL]);
+	c->lang = card_lang(sh->f[SH_COUNTRY], stakeholder_get(sh, "language"));
 	c->mail_by = calendar_prev_business(&p->rs->cal, dates_sub_duration(&p->rs->cal, occ, &p->cfg->cards.transit));
 }
 
@@ -490,6 +492,7 @@ static void group_render(struct pass *p, struct group *g)
 		entries[i].name = bc[i].name;
 		entries[i].occasion = bc[i].occasion;
 		entries[i].address = bc[i].address;
+		entries[i].lang = bc[i].lang;
 		entries[i].page = bc[i].rec->page;
 	}
 	{
