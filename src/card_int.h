@@ -188,6 +188,16 @@ struct cardfont *card_font_for(const struct card_template *t, const struct style
 int card_set_text(const struct card_template *t, const struct tblock *blk, const char *text, const char *lang,
                   struct pblock *pb, char err[ERR_LEN]);
 
+/*
+ * card_break_dictionary: cp belongs to a script written without spaces between words
+ * (UAX #14 class SA: Thai, Lao, Khmer, Myanmar). card_break_words: sets brk[i] (a line may
+ * break before cp[i]) at the word boundaries inside cp[0..n), a run of such code points,
+ * from ICU's dictionaries (card_break.c); nothing when ICU cannot: such text then breaks at
+ * spaces only.
+ */
+int card_break_dictionary(uint32_t cp);
+void card_break_words(const uint32_t *cp, size_t n, uint8_t *brk);
+
 /* ------------------------------------------------------------------ batches */
 
 struct bimage {

@@ -2,8 +2,9 @@
  * card_text: text preparation. Each block is merged (Mustache) and cleaned (controls refused,
  * spaces collapsed); every code point is given a font (the block's list, then the system's),
  * a bidi level (FriBidi, per paragraph) and a script; each paragraph is shaped with HarfBuzz
- * to measure it; lines break at spaces, after hyphens and between CJK characters (a subset of
- * UAX #14's opportunities), and the block shrinks towards its min_size only when breaking is
+ * to measure it; lines break at spaces, after hyphens, between CJK characters (a subset of
+ * UAX #14's opportunities) and between the words of Thai, Lao, Khmer and Myanmar text
+ * (card_break.c), and the block shrinks towards its min_size only when breaking is
  * not enough. Each line is then shaped again on its own and its runs put in visual order
  * (UAX #9, rule L2). Nothing is drawn here.
  */
@@ -282,6 +283,15 @@ static int attribute(const struct card_template *t, const struct tblock *blk, st
 			else if ((cardfont_cjk(c) || cardfont_cjk(a)) && !no_break_before(c) && a != '(' && a != 0xFF08 &&
 			         a != 0x300C && a != 0x300E && a != 0x3010)
 				pb->brk[i] = 1;
+		}
+		/* Between the words of Thai, Lao, Khmer or Myanmar text: a dictionary knows where. */
+		for (size_t i = ps; i < pe;) {
+			size_t j = i;
+			while (j < pe && card_break_dictionary(pb->cp[j]))
+				j++;
+			if (j - i >= 2)
+				card_break_words(pb->cp + i, j - i, pb->brk + i);
+			i = j > i ? j : i + 1;
 		}
 		/* Widths: each run of one font, script and level shaped in the paragraph's context. */
 		for (size_t rs = ps; rs < pe;) {
