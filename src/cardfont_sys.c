@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <fontconfig/fontconfig.h>
 #include <hb.h>
@@ -25,6 +26,7 @@ static struct {
 	struct sysfont *fonts;
 	size_t nfonts;
 	/* key(cp, serif, lang) -> font index (0: not looked up; SIZE_MAX: none) */
+	uint64_t stamp;         /* dirs_stamp() when fontconfig was set up */
 	uint32_t keys[CACHE_SLOTS];
 	size_t vals[CACHE_SLOTS];
 	size_t used;
@@ -52,6 +54,8 @@ static void at_exit(void)
 	sys.inited = 0;
 }
 
+static uint64_t dirs_stamp(void);
+
 static void sys_init(void)
 {
 	static int registered;
@@ -75,6 +79,7 @@ static void sys_init(void)
 		}
 		free(copy);
 	}
+	sys.stamp = dirs_stamp();
 }
 
 static size_t font_slot(const char *path, unsigned index)
@@ -220,6 +225,40 @@ void cardfont_system_rescan(void)
 	if (sys.inited)
 		FcFini();
 	sys.inited = 0;
+}
+
+/*
+ * dirs_stamp: a hash of fontconfig's font directories and their times: a font added or
+ * removed changes its directory's. (FcConfigUptoDate is no use here: it reloads fontconfig
+ * itself, behind the fonts kept, and trusts no time later than the clock.)
+ */
+static uint64_t dirs_stamp(void)
+{
+	FcStrList *l = FcConfigGetFontDirs(NULL);
+	FcChar8 *d;
+	uint64_t h = 1469598103934665603u;
+	while (l && (d = FcStrListNext(l))) {
+		struct stat sb;
+		uint64_t v[3] = {0, 0, 0};
+		if (stat((const char *)d, &sb) == 0) {
+			v[0] = (uint64_t)sb.st_mtim.tv_sec;
+			v[1] = (uint64_t)sb.st_mtim.tv_nsec;
+			v[2] = (uint64_t)sb.st_ino;
+		}
+		for (const FcChar8 *c = d; *c; c++)
+			h = (h ^ *c) * 1099511628211u;
+		for (int i = 0; i < 3; i++)
+			h = (h ^ v[i]) * 1099511628211u;
+	}
+	if (l)
+		FcStrListDone(l);
+	return h;
+}
+
+void cardfont_system_refresh(void)
+{
+	if (sys.inited && dirs_stamp() != sys.stamp)
+		cardfont_system_rescan();
 }
 
 const char *cardfont_package(uint32_t cp)

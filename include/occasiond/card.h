@@ -46,6 +46,12 @@ int card_check(const struct card_template *t, const struct tval *ctx, char err[E
  */
 const char *card_lang(const char *country, const char *language);
 
+/*
+ * card_fonts_refresh: when a font was installed or removed since the system's fonts were
+ * looked at, they are looked at afresh (call between passes: no card may be in the making).
+ */
+void card_fonts_refresh(void);
+
 /* card_batch_new: an empty batch (a PDF document in memory). 0 or -1. */
 int card_batch_new(struct card_batch **out, char err[ERR_LEN]);
 /*

@@ -112,6 +112,8 @@ struct cardfont *cardfont_system(uint32_t cp, int serif, const char *lang);
  * adds directories to fontconfig's own.)
  */
 void cardfont_system_rescan(void);
+/* cardfont_system_refresh: cardfont_system_rescan when fontconfig says a font directory changed. */
+void cardfont_system_refresh(void);
 /* cardfont_package: the Debian package whose fonts cover cp ("fonts-noto-cjk", ...), or NULL. */
 const char *cardfont_package(uint32_t cp);
 

@@ -158,3 +158,36 @@ n=$(grep -l 'ada@example.org' "$T"/srv1/*.eml "$T"/srv2/*.eml 2>/dev/null | wc -
 eq "the servers got f1's email once" "$n" 1
 rec f1 reason > "$T/r6"
 check_out "its reason is kept" "card not drawn:" "$T/r6"
+
+# A long-running serve finds a font installed after it started: the card that failed for it
+# is retried (`retry` changes the store, which wakes serve for a pass) and now renders.
+FT=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -1)
+CJK=/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+if [ -z "$FT" ] || [ ! -e "$CJK" ]; then
+	not_ok "serve and a new font: libfaketime and fonts-noto-cjk are needed"
+	exit 0
+fi
+case "$OCCASIOND" in *san*) ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+	export ASAN_OPTIONS ;; esac
+stop_srv
+rm -rf "$T/var"
+sed -i "/^  transport:/,\$d" "$CFG"
+printf '  transport: maildir\n' >> "$CFG"
+printf 'occasions:\n  - {id: srv, when: {anniversary_of: birthday}, lead: 10 days, channel: card, template: birthday}\n' \
+	> "$T/etc/srv.yaml"
+sed -i 's/^rules: .*/rules: srv.yaml/' "$CFG"
+printf 'id,first_name,last_name,country,type,owner,birthday\ns1,太郎,山田,Japan,customer,Dana Ruiz,1970-12-13\n' > "$T/s1.csv"
+OCC import stakeholders "$T/s1.csv" > /dev/null 2>&1
+TZ=UTC FAKETIME="@2026-12-03 10:00:00" LD_PRELOAD="$FT" "$OCCASIOND" -v -c "$CFG" serve 2> "$T/serve.log" &
+SP=$!
+trap 'kill $SP 2>/dev/null; stop_srv; [ -n "$OCCASIOND_KEEP" ] || rm -rf "$T"' EXIT
+status_is() { [ "$(rec s1 status)" = "$1" ]; }
+wait_for 120 status_is failed
+eq "serve: without a CJK font the card fails" "$(rec s1 status)" failed
+ln -s "$CJK" "$T/sysfonts/"
+OCC retry --status failed > /dev/null 2>&1
+wait_for 120 status_is rendered
+eq "once the font is installed, serve renders the retried card without a restart" "$(rec s1 status)" rendered
+kill -TERM "$SP"
+wait "$SP"
+eq "serve stops cleanly" "$?" 0
