@@ -728,7 +728,7 @@ static void test_cover(void)
 {
 	struct card_template *t = NULL;
 	struct card_batch *b = NULL;
-	struct card_entry e[25];
+	struct card_entry e[25] = {{0}};
 	struct card_cover cv;
 	char err[ERR_LEN] = "", *pdf = tmp_path("cover.pdf"), *out = NULL, cmd[1024];
 	char rnames[25][64];
