@@ -17,6 +17,11 @@
 
 /* ------------------------------------------------------------------ batches */
 
+void card_fonts_refresh(void)
+{
+	cardfont_system_refresh();
+}
+
 int card_batch_new(struct card_batch **out, char err[ERR_LEN])
 {
 	struct card_batch *b = xcalloc(1, sizeof *b);

@@ -45,6 +45,7 @@ struct cover {
 	struct style serif, sans;  /* font lists: serif first, or sans first */
 	double page_h;             /* pt, of the page being drawn */
 	HPDF_Page pg;
+	const char *lang;          /* the recipient's CJK convention while its name and address are set */
 };
 
 int card_cover_pages(size_t n)
@@ -134,7 +135,7 @@ static char *covered(const struct cover *c, const struct style *st, const char *
 			sb_adds(&sb, " ");
 			continue;
 		}
-		f = card_font_for(&c->t, st, (uint32_t)cp, NULL);
+		f = card_font_for(&c->t, st, (uint32_t)cp, NULL, c->lang);
 		if (f && (cardfont_glyph(f, (uint32_t)cp) || cardfont_is_mark((uint32_t)cp)))
 			util_utf8_put(&sb, (uint32_t)cp);
 		else
@@ -171,7 +172,7 @@ static int put(struct cover *c, const struct style *base, double size, double mi
 	blk.where = "the cover sheet";
 	for (;;) {
 		char terr[ERR_LEN];
-		if (card_set_text(&c->t, &blk, s, &pb, terr) == 0)
+		if (card_set_text(&c->t, &blk, s, c->lang, &pb, terr) == 0)
 			break;
 		/* Drop the last character (and spaces) and end with an ellipsis. */
 		if (len > 3 && strcmp(s + len - 3, "\xE2\x80\xA6") == 0)
@@ -293,7 +294,7 @@ static int cover_page(struct cover *c, const struct card_cover *cv, int pi, int 
 	const double L = 18, R = pw - 18;
 	double y = 18;
 	char buf[512];
-	int ncards_pages = (int)cv->n;
+	int ncards_pages = (int)cv->n, rc;
 
 	if (put(c, &c->sans, 7.5, 6, &ACCENT, AL_LEFT, L, y, 100, 5, 0.22, "CARDS TO SIGN", err) ||
 	    put(c, &c->sans, 7.5, 6, &MUTED, AL_RIGHT, R - 90, y, 90, 5, 0.05, cv->organization, err))
@@ -358,8 +359,12 @@ static int cover_page(struct cover *c, const struct card_cover *cv, int pi, int 
 				goto hfail;
 			snprintf(buf, sizeof buf, "%d", e->page);
 			if (put(c, &c->sans, 9.5, 7, &INK, AL_LEFT, xp, ty - 0.6, 12, 5, 0, buf, err) ||
-			    put(c, &c->sans, 10, 7, &INK, AL_LEFT, xn, ty - 0.8, xo - xn - 3, 5.5, 0, e->name, err) ||
 			    put(c, &c->sans, 8, 7, &MUTED, AL_LEFT, xo, y - 0.6, xa - xo - 3, ROW_MM - 0.8, 0, e->occasion, err))
+				return -1;
+			c->lang = e->lang;
+			rc = put(c, &c->sans, 10, 7, &INK, AL_LEFT, xn, ty - 0.8, xo - xn - 3, 5.5, 0, e->name, err);
+			c->lang = NULL;
+			if (rc)
 				return -1;
 			if (e->address[0]) {
 				/* The last two lines (town, country) say where it goes. */
@@ -411,7 +416,9 @@ static int envelope_page(struct cover *c, enum card_envelope kind, const char *r
 	sb_adds(&sb, "\n");
 	sb_adds(&sb, e->address);
 	/* The delivery address: left of the centre line, below the middle, as the posts read it. */
+	c->lang = e->lang;
 	rc = put(c, &c->sans, 12, 7, &INK, AL_LEFT, w * 0.42, h * 0.46, w * 0.58 - 12, h * 0.54 - 8, 0, sb.s, err);
+	c->lang = NULL;
 	sb_free(&sb);
 	return rc;
 }
@@ -449,9 +456,13 @@ static int label_sheets_draw(struct cover *c, const struct card_cover *cv, const
 			goto out;
 		sb_reset(&sb);
 		sb_addf(&sb, "%s\n%s", e->name, e->address);
+		c->lang = e->lang;
 		if (put(c, &c->sans, small ? 8 : 9.5, 5, &INK, AL_LEFT, x, y + 3.4, ls->w - 8,
-		        ls->h - (small ? 1.8 : 3) * 2 - 3.4, 0, sb.s, err))
+		        ls->h - (small ? 1.8 : 3) * 2 - 3.4, 0, sb.s, err)) {
+			c->lang = NULL;
 			goto out;
+		}
+		c->lang = NULL;
 	}
 	rc = 0;
 out:

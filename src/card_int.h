@@ -158,6 +158,7 @@ struct pblock {
 	struct pline *lines;
 	size_t nlines;
 	double size;
+	const char *lang;       /* the block's CJK convention (card_lang; Kana: ja, Hangul: ko), or NULL */
 };
 
 struct prepared {
@@ -174,14 +175,28 @@ void card_utf8_range(const struct pblock *pb, size_t a, size_t b, struct strbuf 
 /*
  * card_font_for: the font that prints cp in style st: a mark or joiner keeps its base's font
  * (prev), other common characters prefer prev too; else the first of the style's fonts that
- * has it, else a system font of the style's kind (serif or not). NULL when none has it.
+ * has it, else a system font of the style's kind (serif or not), for Han made for lang (see
+ * cardfont_system). NULL when none has it.
  */
 struct cardfont *card_font_for(const struct card_template *t, const struct style *st, uint32_t cp,
-                               struct cardfont *prev);
+                               struct cardfont *prev, const char *lang);
 
-/* card_set_text: one block's text (already merged) shaped and fitted into pb (pb->blk = blk). 0 or -1. */
-int card_set_text(const struct card_template *t, const struct tblock *blk, const char *text, struct pblock *pb,
-                  char err[ERR_LEN]);
+/*
+ * card_set_text: one block's text (already merged) shaped and fitted into pb (pb->blk = blk);
+ * lang: the recipient's card_lang (NULL: none). 0 or -1.
+ */
+int card_set_text(const struct card_template *t, const struct tblock *blk, const char *text, const char *lang,
+                  struct pblock *pb, char err[ERR_LEN]);
+
+/*
+ * card_break_dictionary: cp belongs to a script written without spaces between words
+ * (UAX #14 class SA: Thai, Lao, Khmer, Myanmar). card_break_words: sets brk[i] (a line may
+ * break before cp[i]) at the word boundaries inside cp[0..n), a run of such code points,
+ * from ICU's dictionaries (card_break.c); nothing when ICU cannot: such text then breaks at
+ * spaces only.
+ */
+int card_break_dictionary(uint32_t cp);
+void card_break_words(const uint32_t *cp, size_t n, uint8_t *brk);
 
 /* ------------------------------------------------------------------ batches */
 

@@ -2,8 +2,9 @@
  * card_text: text preparation. Each block is merged (Mustache) and cleaned (controls refused,
  * spaces collapsed); every code point is given a font (the block's list, then the system's),
  * a bidi level (FriBidi, per paragraph) and a script; each paragraph is shaped with HarfBuzz
- * to measure it; lines break at spaces, after hyphens and between CJK characters (a subset of
- * UAX #14's opportunities), and the block shrinks towards its min_size only when breaking is
+ * to measure it; lines break at spaces, after hyphens, between CJK characters (a subset of
+ * UAX #14's opportunities) and between the words of Thai, Lao, Khmer and Myanmar text
+ * (card_break.c), and the block shrinks towards its min_size only when breaking is
  * not enough. Each line is then shaped again on its own and its runs put in visual order
  * (UAX #9, rule L2). Nothing is drawn here.
  */
@@ -89,7 +90,7 @@ static int style_serif(const struct card_template *t, const struct style *st)
 }
 
 struct cardfont *card_font_for(const struct card_template *t, const struct style *st, uint32_t cp,
-                               struct cardfont *prev)
+                               struct cardfont *prev, const char *lang)
 {
 	uint32_t sc = cardfont_script(cp);
 	struct cardfont *f;
@@ -106,7 +107,7 @@ struct cardfont *card_font_for(const struct card_template *t, const struct style
 	/* The system font already in use keeps its run together (one shaping context). */
 	if (prev && cardfont_glyph(prev, cp))
 		return prev;
-	if ((f = cardfont_system(cp, style_serif(t, st))))
+	if ((f = cardfont_system(cp, style_serif(t, st), lang)))
 		return f;
 	if (prev && cardfont_is_mark(cp))
 		return prev;    /* HarfBuzz may compose or decompose it; glyph 0 is caught after shaping */
@@ -198,6 +199,28 @@ static int no_break_before(uint32_t cp)
 }
 
 /*
+ * block_lang: Kana makes a text Japanese and Hangul Korean whatever the country says (a
+ * Japanese name's Han characters take Japanese forms); else the recipient's convention.
+ */
+static const char *block_lang(const struct pblock *pb, const char *lang)
+{
+	for (size_t i = 0; i < pb->n; i++) {
+		uint32_t sc = cardfont_script(pb->cp[i]);
+		if (sc == CARDFONT_SCRIPT_HIRAGANA || sc == CARDFONT_SCRIPT_KATAKANA)
+			return "ja";
+		if (sc == CARDFONT_SCRIPT_HANGUL)
+			return "ko";
+	}
+	return lang;
+}
+
+/* shape_lang: the language a run is shaped in: the block's for CJK runs (localized forms), else the default. */
+static const char *shape_lang(const struct pblock *pb, size_t i)
+{
+	return pb->lang && cardfont_cjk(pb->cp[i]) ? pb->lang : NULL;
+}
+
+/*
  * attribute: font, script, bidi level and break opportunities of every code point, then
  * each paragraph shaped once to give each code point its width.
  */
@@ -220,7 +243,7 @@ static int attribute(const struct card_template *t, const struct tblock *blk, st
 		/* Fonts and scripts; common characters take their neighbour's script. */
 		for (size_t i = ps; i < pe; i++) {
 			uint32_t cp = pb->cp[i], sc = cardfont_script(cp);
-			if (!(pb->font[i] = card_font_for(t, &blk->st, cp, prev)))
+			if (!(pb->font[i] = card_font_for(t, &blk->st, cp, prev, pb->lang)))
 				return no_font(t, blk, cp, err);
 			prev = pb->font[i];
 			if (sc == CARDFONT_SCRIPT_COMMON || sc == CARDFONT_SCRIPT_INHERITED)
@@ -261,6 +284,15 @@ static int attribute(const struct card_template *t, const struct tblock *blk, st
 			         a != 0x300C && a != 0x300E && a != 0x3010)
 				pb->brk[i] = 1;
 		}
+		/* Between the words of Thai, Lao, Khmer or Myanmar text: a dictionary knows where. */
+		for (size_t i = ps; i < pe;) {
+			size_t j = i;
+			while (j < pe && card_break_dictionary(pb->cp[j]))
+				j++;
+			if (j - i >= 2)
+				card_break_words(pb->cp + i, j - i, pb->brk + i);
+			i = j > i ? j : i + 1;
+		}
 		/* Widths: each run of one font, script and level shaped in the paragraph's context. */
 		for (size_t rs = ps; rs < pe;) {
 			size_t re = rs + 1, ng;
@@ -269,7 +301,7 @@ static int attribute(const struct card_template *t, const struct tblock *blk, st
 			       pb->level[re] == pb->level[rs])
 				re++;
 			ng = cardfont_shape(pb->font[rs], pb->cp + ps, pe - ps, rs - ps, re - rs, pb->level[rs] & 1,
-			                    pb->script[rs], &g);
+			                    pb->script[rs], shape_lang(pb, rs), &g);
 			for (size_t k = 0; k < ng; k++) {
 				size_t ci = ps + g[k].cluster;
 				if (g[k].gid == 0 && ci < pe && pb->cp[ci] != ' ') {
@@ -401,7 +433,7 @@ static void set_line(struct pblock *pb, struct pline *ln)
 		r = xreallocarray(r, nr + 1, sizeof *r);
 		r[nr].a = rs, r[nr].b = re, r[nr].level = pb->level[rs];
 		r[nr].ng = cardfont_shape(pb->font[rs], pb->cp + ln->a, ln->b - ln->a, rs - ln->a, re - rs,
-		                          pb->level[rs] & 1, pb->script[rs], &r[nr].g);
+		                          pb->level[rs] & 1, pb->script[rs], shape_lang(pb, rs), &r[nr].g);
 		total += r[nr].ng;
 		if (r[nr].level > maxl)
 			maxl = r[nr].level;
@@ -535,16 +567,27 @@ static const struct template_opts *render_opts(const struct card_template *t, st
 	return o;
 }
 
-int card_set_text(const struct card_template *t, const struct tblock *blk, const char *text, struct pblock *pb,
-                  char err[ERR_LEN])
+int card_set_text(const struct card_template *t, const struct tblock *blk, const char *text, const char *lang,
+                  struct pblock *pb, char err[ERR_LEN])
 {
 	memset(pb, 0, sizeof *pb);
 	pb->blk = blk;
-	if (clean(blk, text, pb, err) != 0 || attribute(t, blk, pb, err) != 0 || fit(pb, err) != 0) {
+	if (clean(blk, text, pb, err) != 0)
+		goto fail;
+	pb->lang = block_lang(pb, lang);
+	if (attribute(t, blk, pb, err) != 0 || fit(pb, err) != 0) {
+	fail:
 		card_pblock_free(pb);
 		return -1;
 	}
 	return 0;
+}
+
+/* ctx_str: the string under key in the context, or NULL. */
+static const char *ctx_str(const struct tval *ctx, const char *key)
+{
+	const struct tval *v = ctx && ctx->type == TV_MAP ? tval_map_get(ctx, key) : NULL;
+	return v && v->type == TV_STRING ? v->s : NULL;
 }
 
 /* card_prepare: merges, shapes and fits every text of the card. Nothing is drawn. */
@@ -552,6 +595,7 @@ int card_prepare(const struct card_template *t, const struct tval *ctx, struct p
 {
 	struct template_opts opts;
 	struct strbuf sb = {0};
+	const char *lang = card_lang(ctx_str(ctx, "country"), ctx_str(ctx, "language"));
 
 	memset(p, 0, sizeof *p);
 	p->b = xcalloc(t->ntexts ? t->ntexts : 1, sizeof *p->b);
@@ -568,7 +612,7 @@ int card_prepare(const struct card_template *t, const struct tval *ctx, struct p
 			        CARD_MAX_TEXT);
 			goto fail;
 		}
-		if (card_set_text(t, &t->texts[i], sb.s ? sb.s : "", &p->b[p->n], err) != 0)
+		if (card_set_text(t, &t->texts[i], sb.s ? sb.s : "", lang, &p->b[p->n], err) != 0)
 			goto fail;
 		p->n++;
 	}

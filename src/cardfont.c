@@ -275,7 +275,7 @@ void cardfont_bbox(const struct cardfont *f, int bbox[4])
 }
 
 size_t cardfont_shape(const struct cardfont *f, const uint32_t *text, size_t len, size_t off, size_t n, int rtl,
-                      uint32_t script, struct cardfont_glyph **out)
+                      uint32_t script, const char *lang, struct cardfont_glyph **out)
 {
 	hb_buffer_t *buf = hb_buffer_create();
 	hb_glyph_info_t *info;
@@ -287,6 +287,8 @@ size_t cardfont_shape(const struct cardfont *f, const uint32_t *text, size_t len
 	hb_buffer_set_direction(buf, rtl ? HB_DIRECTION_RTL : HB_DIRECTION_LTR);
 	if (script != CARDFONT_SCRIPT_COMMON && script != CARDFONT_SCRIPT_INHERITED)
 		hb_buffer_set_script(buf, (hb_script_t)script);
+	if (lang)
+		hb_buffer_set_language(buf, hb_language_from_string(lang, -1));
 	hb_buffer_guess_segment_properties(buf);
 	/* Joiners and bidi marks steer shaping; they print nothing. */
 	hb_buffer_set_flags(buf, HB_BUFFER_FLAG_REMOVE_DEFAULT_IGNORABLES);

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <fontconfig/fontconfig.h>
 #include <hb.h>
@@ -24,7 +25,8 @@ static struct {
 	int inited;
 	struct sysfont *fonts;
 	size_t nfonts;
-	/* cp * 2 + serif -> font index + 1 (0: not looked up; SIZE_MAX: none) */
+	/* key(cp, serif, lang) -> font index (0: not looked up; SIZE_MAX: none) */
+	uint64_t stamp;         /* dirs_stamp() when fontconfig was set up */
 	uint32_t keys[CACHE_SLOTS];
 	size_t vals[CACHE_SLOTS];
 	size_t used;
@@ -52,6 +54,8 @@ static void at_exit(void)
 	sys.inited = 0;
 }
 
+static uint64_t dirs_stamp(void);
+
 static void sys_init(void)
 {
 	static int registered;
@@ -75,6 +79,7 @@ static void sys_init(void)
 		}
 		free(copy);
 	}
+	sys.stamp = dirs_stamp();
 }
 
 static size_t font_slot(const char *path, unsigned index)
@@ -96,7 +101,7 @@ static size_t font_slot(const char *path, unsigned index)
  * that script first (Noto Sans Tamil before Noto Sans Grantha, which has some Tamil letters
  * but not Tamil's marks).
  */
-static const char *script_lang(uint32_t cp)
+static const char *script_lang(uint32_t cp, const char *han)
 {
 	static const struct {
 		hb_script_t sc;
@@ -113,6 +118,8 @@ static const char *script_lang(uint32_t cp)
 		{HB_SCRIPT_HAN, "zh-cn"},
 	};
 	hb_script_t sc = (hb_script_t)cardfont_script(cp);
+	if (sc == HB_SCRIPT_HAN && han)
+		return han;     /* the forms of the stakeholder's country (card_lang) */
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
 		if (t[i].sc == sc)
 			return t[i].lang;
@@ -126,8 +133,8 @@ static int family_serif(const char *family)
 	        strstr(family, "Myeongjo")) && !strstr(family, "Sans");
 }
 
-/* lookup: fontconfig's fonts for cp, best first for the style; the first one we can read. */
-static size_t lookup(uint32_t cp, int serif)
+/* lookup: fontconfig's fonts for cp, best first for the style and language; the first one we can read. */
+static size_t lookup(uint32_t cp, int serif, const char *han)
 {
 	FcPattern *pat = FcPatternCreate();
 	FcCharSet *cs = FcCharSetCreate();
@@ -137,9 +144,9 @@ static size_t lookup(uint32_t cp, int serif)
 
 	FcCharSetAddChar(cs, cp);
 	FcPatternAddString(pat, FC_FAMILY, (const FcChar8 *)(serif ? "serif" : "sans-serif"));
-	if (script_lang(cp)) {
+	if (script_lang(cp, han)) {
 		FcLangSet *ls = FcLangSetCreate();
-		FcLangSetAdd(ls, (const FcChar8 *)script_lang(cp));
+		FcLangSetAdd(ls, (const FcChar8 *)script_lang(cp, han));
 		FcPatternAddLangSet(pat, FC_LANG, ls);
 		FcLangSetDestroy(ls);
 	}
@@ -180,10 +187,21 @@ static size_t lookup(uint32_t cp, int serif)
 	return found;
 }
 
-struct cardfont *cardfont_system(uint32_t cp, int serif)
+/* han_langs: the Han conventions a lookup may ask for (their index is part of the cache key). */
+static const char *const han_langs[] = {"zh-cn", "zh-tw", "zh-hk", "ja", "ko"};
+
+struct cardfont *cardfont_system(uint32_t cp, int serif, const char *lang)
 {
-	uint32_t key = cp * 2 + (serif ? 1u : 0u) + 1;     /* never 0 */
-	size_t h = (key * 2654435761u) % CACHE_SLOTS, v;
+	uint32_t li = 0, key;
+	size_t h, v;
+
+	for (uint32_t i = 0; lang && i < sizeof han_langs / sizeof han_langs[0]; i++)
+		if (strcmp(lang, han_langs[i]) == 0)
+			li = i + 1;
+	if (cardfont_script(cp) != HB_SCRIPT_HAN)
+		li = 0;         /* only Han takes its forms from the country: one answer for the rest */
+	key = ((cp * 2 + (serif ? 1u : 0u)) * 8 + li) + 1;     /* never 0; cp < 2^21 */
+	h = (key * 2654435761u) % CACHE_SLOTS;
 
 	sys_init();
 	while (sys.keys[h] && sys.keys[h] != key)
@@ -191,7 +209,7 @@ struct cardfont *cardfont_system(uint32_t cp, int serif)
 	if (sys.keys[h] == key) {
 		v = sys.vals[h];
 	} else {
-		v = lookup(cp, serif);
+		v = lookup(cp, serif, li ? han_langs[li - 1] : NULL);
 		if (sys.used < CACHE_SLOTS / 2) {   /* a full cache just stops caching */
 			sys.keys[h] = key;
 			sys.vals[h] = v;
@@ -207,6 +225,40 @@ void cardfont_system_rescan(void)
 	if (sys.inited)
 		FcFini();
 	sys.inited = 0;
+}
+
+/*
+ * dirs_stamp: a hash of fontconfig's font directories and their times: a font added or
+ * removed changes its directory's. (FcConfigUptoDate is no use here: it reloads fontconfig
+ * itself, behind the fonts kept, and trusts no time later than the clock.)
+ */
+static uint64_t dirs_stamp(void)
+{
+	FcStrList *l = FcConfigGetFontDirs(NULL);
+	FcChar8 *d;
+	uint64_t h = 1469598103934665603u;
+	while (l && (d = FcStrListNext(l))) {
+		struct stat sb;
+		uint64_t v[3] = {0, 0, 0};
+		if (stat((const char *)d, &sb) == 0) {
+			v[0] = (uint64_t)sb.st_mtim.tv_sec;
+			v[1] = (uint64_t)sb.st_mtim.tv_nsec;
+			v[2] = (uint64_t)sb.st_ino;
+		}
+		for (const FcChar8 *c = d; *c; c++)
+			h = (h ^ *c) * 1099511628211u;
+		for (int i = 0; i < 3; i++)
+			h = (h ^ v[i]) * 1099511628211u;
+	}
+	if (l)
+		FcStrListDone(l);
+	return h;
+}
+
+void cardfont_system_refresh(void)
+{
+	if (sys.inited && dirs_stamp() != sys.stamp)
+		cardfont_system_rescan();
 }
 
 const char *cardfont_package(uint32_t cp)

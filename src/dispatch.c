@@ -54,6 +54,8 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 	 */
 	if (!dry_run && store_pass_lock(st, dispatch_stopping, err) != 0)
 		return -1;
+	/* A long-running daemon finds fonts installed since its last pass (a failed card's retry). */
+	card_fonts_refresh();
 	if (dispatch_pass_begin(&p, cfg, rs, st, now, stats, err) != 0)
 		goto out;
 	if (!dry_run) {
@@ -103,6 +105,7 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 	if (dispatch_mail_items(&p, emails, nemails, err) != 0)
 		goto out;
 	dispatch_card_items(&p, cards, ncards);
+	dispatch_mail_fallbacks(&p);
 	dispatch_mail_reminders(&p);
 	rc = 0;
 out:

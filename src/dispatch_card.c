@@ -39,6 +39,7 @@ struct bcard {
 	struct dispatch_rec *rec;
 	int old;
 	char *name, *occasion, *address, *owner, *owner_email;
+	const char *lang;       /* card_lang of the stakeholder */
 	day_t mail_by;
 };
 
@@ -106,6 +107,7 @@ static void bcard_fill(const struct pass *p, struct bcard *c, const struct rule 
 	c->address = address_of(sh);
 	c->owner = xstrdup(sh->f[SH_OWNER]);
 	c->owner_email = xstrdup(sh->f[SH_OWNER_EMAIL]);
+	c->lang = card_lang(sh->f[SH_COUNTRY], stakeholder_get(sh, "language"));
 	c->mail_by = calendar_prev_business(&p->rs->cal, dates_sub_duration(&p->rs->cal, occ, &p->cfg->cards.transit));
 }
 
@@ -274,6 +276,7 @@ struct group {
 	int *old_page;          /* old[i]'s page when the pass began */
 	int *mine;              /* recs[i] was claimed by this pass (another process may have it) */
 	size_t nmine;
+	int *fell;              /* recs[i] could not be drawn and goes as an email (fallback) */
 	char *path;
 	int ok_new, saved, failed;
 	int stopped;            /* a stop request ended it before the batch was saved */
@@ -285,6 +288,7 @@ static void group_free(struct group *g)
 	dispatch_recs_free(g->recs, g->n);
 	free(g->old_page);
 	free(g->mine);
+	free(g->fell);
 	free(g->path);
 }
 
@@ -489,6 +493,7 @@ static void group_render(struct pass *p, struct group *g)
 		entries[i].name = bc[i].name;
 		entries[i].occasion = bc[i].occasion;
 		entries[i].address = bc[i].address;
+		entries[i].lang = bc[i].lang;
 		entries[i].page = bc[i].rec->page;
 	}
 	{
@@ -528,11 +533,46 @@ out:
  * their status and page. 0, or -1 (logged): the claims stay queued, and the next pass
  * withdraws them and renders the batch again.
  */
+/*
+ * fall_back: recs[i] failed to draw; with `fallback: email` and an address it becomes a
+ * queued email (the same record, so at most once) whose reason says why the card did not
+ * go; the email path sends it after the batches (dispatch_mail_fallbacks), and a pass that
+ * dies before that finds it queued and sends it then, as any claimed email.
+ */
+static void fall_back(struct pass *p, struct group *g, size_t i)
+{
+	struct dispatch_rec *rec = &g->recs[i];
+	const struct plan_item *it = g->items[i];
+	const struct stakeholder *sh;
+	const struct event *ev;
+	char *why;
+
+	if (rec->status != DS_FAILED || it->rule->fallback != CH_EMAIL ||
+	    dispatch_item_parts(p, it, &sh, &ev) != 0 || !sh->f[SH_EMAIL][0] || stakeholder_flag(sh, SH_OPTED_OUT))
+		return;
+	why = xasprintf("card not drawn: %s", rec->error ? rec->error : "");
+	free(rec->reason);
+	rec->reason = why;
+	free(rec->error);
+	rec->error = NULL;
+	rec->channel = CH_EMAIL;
+	rec->status = DS_QUEUED;
+	rec->cost_cents = it->cost_cents;
+	g->fell[i] = 1;
+}
+
 static int group_commit(struct pass *p, struct group *g)
 {
 	char err[ERR_LEN];
 	if (!g->nmine)
 		return 0;
+	if (!g->failed && !g->stopped) {
+		if (!g->fell)
+			g->fell = xcalloc(g->n + 1, sizeof *g->fell);
+		for (size_t i = 0; i < g->n; i++)
+			if (g->mine[i])
+				fall_back(p, g, i);
+	}
 	if (store_begin(p->st, err) != 0)
 		goto fail;
 	for (size_t i = 0; i < g->n; i++) {
@@ -578,6 +618,14 @@ static void group_after(struct pass *p, struct group *g)
 	for (size_t i = 0; i < g->n; i++) {
 		if (!g->mine[i])
 			continue;
+		if (g->fell && g->fell[i]) {
+			log_warn("dispatch id=%lld rule=%s stakeholder=%s: the card cannot be drawn, so it goes as an "
+			         "email (fallback: email): %s", (long long)g->recs[i].id, g->recs[i].rule,
+			         g->recs[i].stakeholder, g->recs[i].reason + strlen("card not drawn: "));
+			p->fallback = xreallocarray(p->fallback, p->nfallback + 1, sizeof *p->fallback);
+			p->fallback[p->nfallback++] = g->recs[i].id;
+			continue;
+		}
 		dispatch_log_rec(&g->recs[i]);
 		if (g->recs[i].status == DS_RENDERED)
 			p->stats->cards++;

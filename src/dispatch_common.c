@@ -129,6 +129,9 @@ void dispatch_pass_end(struct pass *p)
 	p->cards = NULL;
 	p->ncards = 0;
 	reminders_free(p);
+	free(p->fallback);
+	p->fallback = NULL;
+	p->nfallback = 0;
 	free(p->install_id);
 	p->install_id = NULL;
 }
@@ -268,6 +271,7 @@ void dispatch_rec_from_item(struct dispatch_rec *rec, const struct plan_item *it
 	rec->signer = xstrdup(it->signer);
 	rec->cost_cents = it->cost_cents;
 	rec->template_name = xstrdup(it->template_name);
+	rec->reason = it->reason ? xstrdup(it->reason) : NULL;
 }
 
 void dispatch_log_rec(const struct dispatch_rec *r)
@@ -287,6 +291,7 @@ int dispatch_record_skip(struct pass *p, const struct plan_item *it, char err[ER
 	int claimed = 0, rc;
 	dispatch_rec_from_item(&rec, it);
 	rec.status = DS_SKIPPED;
+	free(rec.reason);
 	rec.reason = xstrdup(it->reason ? it->reason : "missed");
 	rec.cost_cents = 0;
 	rc = store_claim(p->st, &rec, &claimed, err);

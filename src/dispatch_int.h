@@ -49,6 +49,8 @@ struct pass {
 	size_t ncards;
 	struct reminder *rem;         /* reminders made by the card path, not yet sent */
 	size_t nrem;
+	int64_t *fallback;            /* cards that could not be drawn, committed as queued emails */
+	size_t nfallback;
 	int offline;                  /* a card worker: dispatch_sh answers from what is fetched only */
 };
 
@@ -121,6 +123,12 @@ int dispatch_mail_items(struct pass *p, const struct plan_item *const *items, si
  * paced with the rest) or into the maildir, each at most once (they stay the pass's).
  */
 void dispatch_mail_reminders(struct pass *p);
+/*
+ * dispatch_mail_fallbacks: delivers the emails p->fallback names (records the card path
+ * turned from cards that could not be drawn into queued emails, `fallback: email`), once
+ * each, like any claimed email; then forgets them.
+ */
+void dispatch_mail_fallbacks(struct pass *p);
 /* dispatch_mail_finish: commits what is pending, closes the SMTP connection. Safe to call twice. */
 void dispatch_mail_finish(struct pass *p);
 
@@ -131,7 +139,9 @@ void dispatch_card_recover(struct pass *p);
 /*
  * dispatch_card_items: renders the due cards (any order) grouped by fire date and signer; the
  * claims are committed before rendering, the outcomes after, no transaction held between. The
- * signers' reminders go to p->rem.
+ * signers' reminders go to p->rem. A card that cannot be drawn fails, unless its rule has
+ * `fallback: email` and the stakeholder an address: then its record is committed as a queued
+ * email whose reason says why, and its id goes to p->fallback for the email path.
  */
 void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t ncards);
 

@@ -325,8 +325,8 @@ static void set_str(char **field, const char *v)
 static void note_attach(const struct mail_run *m, struct dispatch_rec *rec)
 {
 	char *note;
-	if (!m || !m->attach_note[0])
-		return;
+	if (!m || !m->attach_note[0] || (rec->reason && strncmp(rec->reason, "card not drawn: ", 16) == 0))
+		return;   /* a card's fallback email already says why it has no card */
 	note = xasprintf("card not attached: %s", m->attach_note);
 	set_str(&rec->reason, note);
 	free(note);
@@ -666,6 +666,52 @@ void dispatch_mail_retry_due(struct pass *p)
 	}
 	free(due);
 	dispatch_recs_free(v, n);
+}
+
+/*
+ * dispatch_mail_fallbacks: the card path committed these records as queued emails; they are
+ * read back (what is committed is what goes) and delivered in groups, as claimed emails are.
+ * One no longer queued (another process settled it) is left alone.
+ */
+void dispatch_mail_fallbacks(struct pass *p)
+{
+	struct dispatch_rec *recs = xcalloc(CLAIM_GROUP, sizeof *recs);
+	struct mail_item *group = xcalloc(CLAIM_GROUP, sizeof *group);
+	char err[ERR_LEN];
+
+	for (size_t g = 0; g < p->nfallback; g += CLAIM_GROUP) {
+		size_t k = p->nfallback - g < CLAIM_GROUP ? p->nfallback - g : CLAIM_GROUP, n = 0;
+		for (size_t i = 0; i < k; i++) {
+			struct dispatch_rec *rec = &recs[n];
+			struct mail_item *it = &group[n];
+			int found = 0;
+			memset(it, 0, sizeof *it);
+			it->years = -1;
+			if (store_get_dispatch(p->st, p->fallback[g + i], rec, &found, err) != 0 || !found) {
+				if (found)
+					log_err("%s", err);
+				dispatch_rec_clear(rec);
+				continue;
+			}
+			if (rec->status != DS_QUEUED || rec->channel != CH_EMAIL ||
+			    dispatch_item_of_record(p, rec, &it->r, &it->sh, &it->ev, &it->occ, &it->years) != 0) {
+				/* Gone since (its rule or stakeholder): a later pass's recovery settles it. */
+				dispatch_rec_clear(rec);
+				continue;
+			}
+			it->rec = rec;
+			n++;
+		}
+		deliver(p, group, n);
+		dispatch_forget(p);
+		for (size_t i = 0; i < n; i++)
+			dispatch_rec_clear(&recs[i]);
+	}
+	free(recs);
+	free(group);
+	free(p->fallback);
+	p->fallback = NULL;
+	p->nfallback = 0;
 }
 
 /*

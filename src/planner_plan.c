@@ -47,6 +47,7 @@ void planner_item(const struct planner *ps, size_t i, struct plan_item *it)
 		it->zone = ps->zones[z];
 		it->mail_by = DAY_NONE;
 		it->deadline = planner_fallback_deadline(ps, g, z);
+		it->reason = "card too late to post";   /* its email record says why it is not a card */
 	}
 	it->template_name = v && v->template_name ? v->template_name : r->template_name;
 	it->signer = planner_signer(cfg, r, g->variant, owner ? ps->owners[owner - 1] : "", it->name);

@@ -37,6 +37,21 @@ void card_template_size(const struct card_template *t, double *width, double *he
  */
 int card_check(const struct card_template *t, const struct tval *ctx, char err[ERR_LEN]);
 
+/*
+ * card_lang: the CJK convention a stakeholder's Han characters are printed in: "zh-cn",
+ * "zh-tw", "zh-hk", "ja" or "ko", from language (a BCP 47 tag such as zh-TW, zh-Hant, ja;
+ * may be NULL or "") or else country (a name, an ISO 3166 code, or the name in its own
+ * script); NULL when neither says. A static string. card_batch_add reads both from its
+ * context (`language`, `country`).
+ */
+const char *card_lang(const char *country, const char *language);
+
+/*
+ * card_fonts_refresh: when a font was installed or removed since the system's fonts were
+ * looked at, they are looked at afresh (call between passes: no card may be in the making).
+ */
+void card_fonts_refresh(void);
+
 /* card_batch_new: an empty batch (a PDF document in memory). 0 or -1. */
 int card_batch_new(struct card_batch **out, char err[ERR_LEN]);
 /*
@@ -67,6 +82,7 @@ struct card_entry {
 	const char *name;          /* the recipient as written */
 	const char *occasion;      /* e.g. "Birthday, 13 December 2026" */
 	const char *address;       /* postal lines after the name, '\n' between them; "" when there is none */
+	const char *lang;          /* card_lang() of the recipient, or NULL */
 	int page;                  /* the card's first page in the finished batch */
 };
 

@@ -66,17 +66,21 @@ struct cardfont_glyph {
 
 /*
  * cardfont_shape: shapes text[off, off + n) (the rest of text is context) in one direction
- * and script with HarfBuzz. rtl gives right-to-left; script is cardfont_script()'s value.
+ * and script with HarfBuzz. rtl gives right-to-left; script is cardfont_script()'s value;
+ * lang (a BCP 47 tag, or NULL for HarfBuzz's default) selects the font's localized forms.
  * Writes the glyphs in visual order (left to right) into a new array *out (caller frees)
  * and returns their count. Glyph 0 stands for a character the font lacks.
  */
 size_t cardfont_shape(const struct cardfont *f, const uint32_t *text, size_t len, size_t off, size_t n, int rtl,
-                      uint32_t script, struct cardfont_glyph **out);
+                      uint32_t script, const char *lang, struct cardfont_glyph **out);
 
 /* cardfont_script: the Unicode script of cp as a HarfBuzz script tag (Common and Inherited included). */
 uint32_t cardfont_script(uint32_t cp);
 #define CARDFONT_SCRIPT_COMMON 0x5A797979u      /* 'Zyyy' */
 #define CARDFONT_SCRIPT_INHERITED 0x5A696E68u   /* 'Zinh' */
+#define CARDFONT_SCRIPT_HIRAGANA 0x48697261u    /* 'Hira' */
+#define CARDFONT_SCRIPT_KATAKANA 0x4B616E61u    /* 'Kana' */
+#define CARDFONT_SCRIPT_HANGUL 0x48616E67u      /* 'Hang' */
 /* cardfont_is_mark: cp is a combining mark (Mn, Mc, Me) or a joiner or variation selector. */
 int cardfont_is_mark(uint32_t cp);
 /* cardfont_cjk: cp is Han, Hiragana, Katakana, Bopomofo or Hangul (lines may break around it). */
@@ -96,10 +100,11 @@ int cardfont_subset(const struct cardfont *f, const unsigned *gids, size_t n, un
 
 /*
  * cardfont_system: a font installed on the system (fontconfig) that has cp, preferring a
- * serif face when serif is set, else a sans one; NULL when none has it. The fonts found are
- * kept for the process (one per file and face); the caller does not free them.
+ * serif face when serif is set, else a sans one, and for a Han character one made for lang
+ * ("zh-cn", "zh-tw", "zh-hk", "ja" or "ko"; NULL: zh-cn); NULL when none has it. The fonts
+ * found are kept for the process (one per file and face); the caller does not free them.
  */
-struct cardfont *cardfont_system(uint32_t cp, int serif);
+struct cardfont *cardfont_system(uint32_t cp, int serif, const char *lang);
 /*
  * cardfont_system_rescan: forgets the fonts found and fontconfig's view of the system, so a
  * font installed meanwhile is found by the next cardfont_system. Fonts it returned before
@@ -107,6 +112,8 @@ struct cardfont *cardfont_system(uint32_t cp, int serif);
  * adds directories to fontconfig's own.)
  */
 void cardfont_system_rescan(void);
+/* cardfont_system_refresh: cardfont_system_rescan when fontconfig says a font directory changed. */
+void cardfont_system_refresh(void);
 /* cardfont_package: the Debian package whose fonts cover cp ("fonts-noto-cjk", ...), or NULL. */
 const char *cardfont_package(uint32_t cp);
 

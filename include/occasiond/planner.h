@@ -53,7 +53,7 @@ struct plan_item {
 	long priority;
 	int variant;                  /* the rule's variant applied, -1 none */
 	enum plan_state state;
-	const char *reason;           /* PS_SKIPPED / PS_MISSED: the record's reason, else NULL */
+	const char *reason;           /* the record's reason (skipped, missed, a late card as email), else NULL */
 	char note[160];               /* for people: why a channel, what limits would do; "" when none */
 };
 

@@ -111,6 +111,82 @@ check_out "the CJK font is CFF (Type 0C) from a collection" "NotoS" "$T/fonts"
 size=$(wc -c < "$T/birthday-arabic.pdf")
 check "the birthday card of its own is at most 30 KB ($size bytes)" test "$size" -le 30720
 
+# Thai and Khmer put no spaces between words: a phrase too long for its box breaks between two
+# words (ICU's dictionaries), where it used to be refused as one word wider than the box.
+cat > "$T/templates/narrow.card.yaml" <<'EOF'
+size: A6
+fonts: [DejaVuSans.ttf]
+texts:
+  - text: "{{nickname}}"
+    box: [10, 20, 40, 60]
+    size: 16
+    min_size: 14
+    align: left
+EOF
+printf '  - {id: t-narrow, when: {anniversary_of: birthday}, channel: card, template: narrow}\n' >> "$T/etc/scripts.yaml"
+printf 'id,first_name,nickname,country,birthday,type\nsa-thai,ปิ่น,สุขสันต์วันเกิดขอให้มีความสุขมากๆ,Thailand,1980-12-13,customer\nsa-khmer,សុខា,សូមជូនពរឱ្យមានសុខភាពល្អ,Cambodia,1980-12-13,customer\n' > "$T/sa.csv"
+OCC import stakeholders "$T/sa.csv" > /dev/null 2>&1
+for id in sa-thai sa-khmer; do
+	OCC preview --rule t-narrow --stakeholder "$id" -o "$T/$id.pdf" > "$T/$id.out" 2>&1
+	eq "$id: a phrase without spaces wider than its box is set, not refused" "$?" 0
+	pdftotext "$T/$id.pdf" - 2>/dev/null | grep -v '^[[:space:]]*$' > "$T/$id.txt"
+done
+# The Thai lines end only where a word does; neither script's line starts with a mark.
+"$PY" - "$T/sa-thai.txt" "$T/sa-khmer.txt" > "$T/sa.check" <<'PYEOF'
+import sys, unicodedata
+words = ["สุขสันต์", "วันเกิด", "ขอ", "ให้", "มี", "ความสุข", "มาก", "ๆ"]
+ends, n = set(), 0
+for w in words:
+    n += len(w)
+    ends.add(n)
+thai = [l.strip() for l in open(sys.argv[1], encoding="utf-8")]
+khmer = [l.strip() for l in open(sys.argv[2], encoding="utf-8")]
+pos, ok = 0, "".join(thai) == "".join(words) and len(thai) >= 2
+for l in thai[:-1]:
+    pos += len(l)
+    ok = ok and pos in ends
+ok = ok and "".join(khmer) == "សូមជូនពរឱ្យមានសុខភាពល្អ" and len(khmer) >= 2
+for l in thai + khmer:
+    ok = ok and l and unicodedata.category(l[0])[0] != "M" and l[0] != "\u17d2"
+print("yes" if ok else "no: %r %r" % (thai, khmer))
+PYEOF
+eq "each breaks between two words, over two lines or more" "$(cat "$T/sa.check")" yes
+
+# A Han name in its own country's glyph forms (直 differs between China, Taiwan, Hong Kong,
+# Japan and Korea): the face is chosen by the `language` column, else by `country`.
+cat > "$T/han.csv" <<'EOF'
+id,first_name,last_name,country,birthday,type,language
+han-cn,直子,高,China,1980-12-13,customer,
+han-tw,直子,高,Taiwan,1980-12-13,customer,
+han-hk,直子,高,Hong Kong,1980-12-13,customer,
+han-jp,直子,高,Japan,1980-12-13,customer,
+han-kr,直子,高,KR,1980-12-13,customer,
+han-lang,直子,高,Germany,1980-12-13,customer,zh-Hant
+han-kana,なおこ,高,China,1980-12-13,customer,
+EOF
+OCC import stakeholders "$T/han.csv" > /dev/null 2>&1
+bad=""
+for pair in cn:CJKsc tw:CJKtc hk:CJKhk jp:CJKjp kr:CJKkr lang:CJKtc kana:CJKjp; do
+	id=han-${pair%%:*}
+	OCC preview --rule t-birthday --stakeholder "$id" -o "$T/$id.pdf" > /dev/null 2>&1 || { bad="$bad $id(refused)"; continue; }
+	pdffonts "$T/$id.pdf" 2>/dev/null | grep -q "${pair#*:}" ||
+		bad="$bad $id($(pdffonts "$T/$id.pdf" 2>/dev/null | awk 'NR > 2 {printf "%s ", $1}'))"
+done
+eq "a Han name is set in the face of its country or language (SC, TC, HK, JP, KR; Kana: JP)" "$bad" ""
+# The cover sheet and the envelope name the recipient in the same forms.
+sed -i 's/^rules: .*/rules: han.yaml/' "$CFG"
+printf 'occasions:\n  - {id: han, when: {anniversary_of: birthday}, lead: 10 days, channel: card, template: birthday, audience: {type: partner}}\n' \
+	> "$T/etc/han.yaml"
+printf '  envelope: c6\n' >> "$CFG"
+printf 'id,first_name,last_name,country,birthday,type,street,city\nhan-env,直子,高,Japan,1980-12-13,partner,1-1 Chiyoda,Tokyo\n' \
+	> "$T/han-env.csv"
+OCC import stakeholders "$T/han-env.csv" > /dev/null 2>&1
+OCC run --once --at 2026-12-03T10:00 > "$T/han-run" 2>&1
+pdffonts "$T"/var/spool/batches/2026-12-03/*.pdf > "$T/han-fonts" 2>&1
+check_out "the batch (cover sheet, card, envelope) sets the Japanese name in the JP face" "CJKjp" "$T/han-fonts"
+check_not "and in no other CJK face" "CJKsc" "$T/han-fonts"
+sed -i 's/^rules: .*/rules: scripts.yaml/' "$CFG"
+
 [ $heavy = 1 ] || exit 0
 have hb-view || { not_ok "hb-view is needed (libharfbuzz-bin)"; exit 0; }
 "$PY" -c "import PIL" 2>/dev/null || { not_ok "python3-pil is needed"; exit 0; }

@@ -728,7 +728,7 @@ static void test_cover(void)
 {
 	struct card_template *t = NULL;
 	struct card_batch *b = NULL;
-	struct card_entry e[25];
+	struct card_entry e[25] = {{0}};
 	struct card_cover cv;
 	char err[ERR_LEN] = "", *pdf = tmp_path("cover.pdf"), *out = NULL, cmd[1024];
 	char rnames[25][64];
@@ -807,6 +807,28 @@ out:
 	card_template_free(t);
 }
 
+/* card_lang: the CJK convention from the language column, else the country. */
+static void test_lang(void)
+{
+	static const struct {
+		const char *country, *language, *want;
+	} t[] = {
+		{"China", NULL, "zh-cn"}, {"CN", "", "zh-cn"}, {"中国", NULL, "zh-cn"}, {"Singapore", NULL, "zh-cn"},
+		{"taiwan", NULL, "zh-tw"}, {"台灣", NULL, "zh-tw"}, {"Hong Kong", NULL, "zh-hk"}, {"MO", NULL, "zh-hk"},
+		{"Japan", NULL, "ja"}, {"日本", NULL, "ja"}, {"South Korea", NULL, "ko"}, {"KR", NULL, "ko"},
+		{"Germany", NULL, NULL}, {"", NULL, NULL}, {NULL, NULL, NULL},
+		{"Germany", "zh-TW", "zh-tw"}, {"Germany", "zh_Hant", "zh-tw"}, {"Hong Kong", "zh-Hant", "zh-hk"},
+		{"Taiwan", "zh-Hans", "zh-cn"}, {"USA", "zh", "zh-cn"}, {"Taiwan", "zh", "zh-tw"},
+		{"China", "ja-JP", "ja"}, {"", "ko", "ko"}, {"", "yue", "zh-hk"}, {"Japan", "en", "ja"},
+		{"", "zh-Hant-HK", "zh-hk"}, {"", "zhx", NULL},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		const char *got = card_lang(t[i].country, t[i].language);
+		CHECK_STR(got ? got : "(none)", t[i].want ? t[i].want : "(none)", "card_lang(%s, %s)",
+		          t[i].country ? t[i].country : "NULL", t[i].language ? t[i].language : "NULL");
+	}
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_card.XXXXXX");
@@ -835,6 +857,7 @@ int main(void)
 	test_bad_templates();
 	test_deterministic();
 	test_cover();
+	test_lang();
 	{
 		char *cmd = xasprintf(getenv("KEEP") ? "true %s" : "rm -rf '%s'", tmpdir);
 		if (system(cmd) != 0)
