@@ -152,6 +152,7 @@ FUZZ_TIME ?= 60
 FUZZERS := yaml csv template mime card
 FUZZERS += json
 FUZZERS += vcard
+FUZZERS += davxml
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_OBJS := $(LIB_SRCS:src/%.c=build/fuzz/obj/%.o)
