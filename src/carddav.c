@@ -68,6 +68,13 @@ struct syncer {
 	struct carddav_stats *stats;
 };
 
+/* sort: qsort that takes an empty (NULL) array too. */
+static void sort(void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(v, n, size, cmp);
+}
+
 static void *grow(void *p, size_t n, size_t *cap, size_t size)
 {
 	if (n < *cap)
@@ -142,7 +149,7 @@ static int state_parse(const char *text, struct state *s, char err[ERR_LEN])
 		free(id);
 		p = *nl ? nl + 1 : nl;
 	}
-	qsort(s->v, s->n, sizeof *s->v, entry_cmp);
+	sort(s->v, s->n, sizeof *s->v, entry_cmp);
 	return 0;
 }
 
@@ -508,9 +515,9 @@ static void new_state(struct syncer *sy, struct state *out)
 	char **fetched = xcalloc(sy->nch + 1, sizeof *fetched);
 	for (size_t i = 0; i < sy->nch; i++)
 		fetched[i] = sy->ch[i].href;
-	qsort(fetched, sy->nch, sizeof *fetched, str_cmp);
-	qsort(sy->removed, sy->nremoved, sizeof *sy->removed, str_cmp);
-	qsort(sy->listed, sy->nlisted, sizeof *sy->listed, str_cmp);
+	sort(fetched, sy->nch, sizeof *fetched, str_cmp);
+	sort(sy->removed, sy->nremoved, sizeof *sy->removed, str_cmp);
+	sort(sy->listed, sy->nlisted, sizeof *sy->listed, str_cmp);
 	for (size_t i = 0; i < sy->old.n; i++) {
 		const struct entry *e = &sy->old.v[i];
 		if (has(fetched, sy->nch, e->href) || has(sy->removed, sy->nremoved, e->href))
@@ -521,7 +528,7 @@ static void new_state(struct syncer *sy, struct state *out)
 	}
 	for (size_t i = 0; i < sy->nch; i++)
 		state_add(out, sy->ch[i].href, sy->ch[i].etag, sy->ch[i].sh.f[SH_ID]);
-	qsort(out->v, out->n, sizeof *out->v, entry_cmp);
+	sort(out->v, out->n, sizeof *out->v, entry_cmp);
 	free(fetched);
 }
 
@@ -539,7 +546,7 @@ static int check_unique(const struct state *s, char err[ERR_LEN])
 	int rc = 0;
 	for (size_t i = 0; i < s->n; i++)
 		v[i] = &s->v[i];
-	qsort(v, s->n, sizeof *v, entry_id_cmp);
+	sort(v, s->n, sizeof *v, entry_id_cmp);
 	for (size_t i = 1; i < s->n && rc == 0; i++)
 		if (strcmp(v[i - 1]->id, v[i]->id) == 0)
 			rc = err_set(err, "%.300s and %.300s are both the stakeholder '%s' (the same UID)", v[i - 1]->href,
@@ -648,8 +655,8 @@ static int write_all(struct syncer *sy, int64_t now, char err[ERR_LEN])
 		old_ids[i] = sy->old.v[i].id;
 	for (size_t i = 0; i < ns.n; i++)
 		new_ids[i] = ns.v[i].id;
-	qsort(old_ids, sy->old.n, sizeof *old_ids, str_cmp);
-	qsort(new_ids, ns.n, sizeof *new_ids, str_cmp);
+	sort(old_ids, sy->old.n, sizeof *old_ids, str_cmp);
+	sort(new_ids, ns.n, sizeof *new_ids, str_cmp);
 
 	if (store_begin(sy->st, err) != 0)
 		goto out;
