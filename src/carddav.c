@@ -27,7 +27,7 @@
 
 #define LIST_MAX_BYTES (64u * 1024 * 1024)   /* a listing of CARDDAV_MAX_CONTACTS fits */
 #define FETCH_MAX_BYTES (64u * 1024 * 1024)
-#define REQUEST_SECS 120
+#define REQUEST_SECS 300      /* a big book on a slow server: its first listing may take minutes */
 #define PASSWORD_MAX 1024
 #define GONE_FIELD "gone"
 #define GONE_WAS_OPTED_OUT " (opted out before)"
@@ -658,6 +658,18 @@ static int write_all(struct syncer *sy, int64_t now, char err[ERR_LEN])
 	sort(old_ids, sy->old.n, sizeof *old_ids, str_cmp);
 	sort(new_ids, ns.n, sizeof *new_ids, str_cmp);
 
+	text = state_text(&ns);
+	{
+		/* Nothing changed at the source: nothing to write (a quiet book costs no commit). */
+		char *kept = state_text(&sy->old);
+		int same = sy->nch == 0 && strcmp(kept, text) == 0 && sy->token && sy->new_token &&
+		           strcmp(sy->token, sy->new_token) == 0;
+		free(kept);
+		if (same) {
+			rc = 0;
+			goto out;
+		}
+	}
 	if (store_begin(sy->st, err) != 0)
 		goto out;
 	begun = 1;
@@ -672,7 +684,6 @@ static int write_all(struct syncer *sy, int64_t now, char err[ERR_LEN])
 		if (mark_gone(sy, old_ids[i], today, err) != 0)
 			goto out;
 	}
-	text = state_text(&ns);
 	k = meta_key(sy->src, "items");
 	rc = store_meta_set(sy->st, k, text, err);
 	free(k);
