@@ -61,6 +61,7 @@ struct syncer {
 	char **want;               /* hrefs to fetch, with the ETag listed */
 	char **want_etag;
 	size_t nwant, capwant, nwant_etag, capwant_etag;
+	unsigned char *answered;   /* per want: the multiget answered for it */
 	struct change *ch;
 	size_t nch, capch;
 	char **listed;             /* a full listing: every href the server has */
@@ -466,6 +467,11 @@ static int fetch(struct syncer *sy, size_t from, size_t to, char err[ERR_LEN])
 		struct change *c;
 		if (w < 0)
 			continue;   /* not asked for: nothing to do with it */
+		if (sy->answered[w]) {
+			err_set(err, "addressbook-multiget: %.300s answered twice", it->href);
+			goto out;
+		}
+		sy->answered[w] = 1;
 		if (!it->data) {
 			/* Deleted since it was listed: gone as if the listing had said so. */
 			if (it->status == 404)
@@ -763,9 +769,16 @@ int carddav_sync(struct store *st, const struct config_source *src, int64_t now,
 		goto out;
 	}
 	stats->full = sy.token == NULL;
+	sy.answered = xcalloc(sy.nwant + 1, 1);
 	for (size_t i = 0; i < sy.nwant; i += CARDDAV_BATCH)
 		if (fetch(&sy, i, i + CARDDAV_BATCH < sy.nwant ? i + CARDDAV_BATCH : sy.nwant, err) != 0)
 			goto out;
+	for (size_t i = 0; i < sy.nwant; i++)
+		if (!sy.answered[i]) {
+			/* Left out, it would silently keep its old version: the pull is not complete. */
+			err_set(err, "addressbook-multiget: no answer for %.300s", sy.want[i]);
+			goto out;
+		}
 	rc = write_all(&sy, now, err);
 out:
 	explicit_bzero(sy.password, sizeof sy.password);
@@ -778,6 +791,7 @@ out:
 	free_list(sy.removed, sy.nremoved);
 	free_list(sy.want, sy.nwant);
 	free_list(sy.want_etag, sy.nwant_etag);
+	free(sy.answered);
 	free_list(sy.listed, sy.nlisted);
 	state_free(&sy.old);
 	free(sy.token);

@@ -11,6 +11,7 @@ for each request from OUTDIR/mode (one word):
   badcard    a listing, then a card that never ends
   hugecard   a listing, then a card of 5 MB
   nested     elements nested 100 deep
+  missing    a listing, then a multiget that answers for no card
   many       a sync-collection listing of 100,001 entries (one more than allowed)
 """
 import os
@@ -80,6 +81,9 @@ class Handler(BaseHTTPRequestHandler):
         elif mode == "hugecard":
             big = "BEGIN:VCARD\nVERSION:3.0\nUID:c0\nFN:Big\nNOTE:" + "x" * (5 * 1024 * 1024) + "\nEND:VCARD\n"
             self.answer(207, card(big) if multiget else listing())
+        elif mode == "missing":
+            self.answer(207, '<?xml version="1.0"?><d:multistatus xmlns:d="DAV:"></d:multistatus>' if multiget
+                        else listing())
         elif mode == "nested":
             self.answer(207, '<?xml version="1.0"?><d:multistatus xmlns:d="DAV:">' + "<x>" * 100 + "</x>" * 100
                         + "</d:multistatus>")
