@@ -284,7 +284,7 @@ if cc -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -
 	-c -o "$T/daemon-nosd.o" src/daemon.c 2> "$T/cc.err"; then
 	ok "daemon.c compiles without libsystemd"
 	objs=$(ls build/obj/*.o | grep -v -e '/daemon.o$')
-	libs=$(pkg-config --libs libcurl yaml-0.1 sqlite3 libpng)
+	libs=$(pkg-config --libs libcurl yaml-0.1 sqlite3 libpng harfbuzz harfbuzz-subset fribidi freetype2 fontconfig expat)
 	if cc -o "$T/occ-nosd" $objs "$T/daemon-nosd.o" $libs -lhpdf -lm 2> "$T/cc.err"; then
 		: > "$T/notify.log"
 		NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=400000 sh -c 'WATCHDOG_PID=$$ exec "$@"' sh \
