@@ -16,6 +16,7 @@ trap 'kill $RP 2>/dev/null; rm -rf "$T"' EXIT
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc -l | awk '{printf "%.3f", $1}'; }
 rss() { awk '{printf "%.0f MiB", $1 / 1024}' "$T/rss"; }
+cpu() { awk '{printf "%.2f s", $2 + $3}' "$T/rss"; }   # occasiond's own CPU (user + system)
 if ! "$PY" -c 'import radicale' 2>/dev/null; then
 	echo "## CardDAV sync"; echo; echo "(skipped: Debian's radicale is not installed)"; exit 0
 fi
@@ -77,23 +78,23 @@ printf 'occasions: []\n' > "$T/rules.yaml"
 conf cold; conf warm; conf imp
 sync_timed() {
 	t0=$(now)
-	/usr/bin/time -f "%M" -o "$T/rss" "$BIN" -c "$T/$1.yaml" sync > "$T/out"
+	/usr/bin/time -f "%M %U %S" -o "$T/rss" "$BIN" -c "$T/$1.yaml" sync > "$T/out"
 	t1=$(now)
 	secs "$t0" "$t1"
 }
-cold_s=$(sync_timed cold); cold_out=$(cat "$T/out"); cold_rss=$(rss)
-warm_s=$(sync_timed warm); warm_rss=$(rss)
-none_s=$(sync_timed warm)
+cold_s=$(sync_timed cold); cold_out=$(cat "$T/out"); cold_rss=$(rss); cold_cpu=$(cpu)
+warm_s=$(sync_timed warm); warm_rss=$(rss); warm_cpu=$(cpu)
+none_s=$(sync_timed warm); none_cpu=$(cpu)
 for i in $(seq 1 10); do
 	id=$(printf 'p%06d' $((i * 997)))
 	printf 'BEGIN:VCARD\r\nVERSION:3.0\r\nUID:%s\r\nN:Changed;Pat;;;\r\nFN:Pat Changed\r\nEMAIL:%s@example.com\r\nEND:VCARD\r\n' "$id" "$id" |
 		curl -s -o /dev/null -u occ:s3cret -X PUT -H 'Content-Type: text/vcard' --data-binary @- \
 			"http://127.0.0.1:$PORT/occ/big/$id.vcf"
 done
-ten_s=$(sync_timed warm); ten_out=$(cat "$T/out")
+ten_s=$(sync_timed warm); ten_out=$(cat "$T/out"); ten_cpu=$(cpu)
 t0=$(now)
-/usr/bin/time -f "%M" -o "$T/rss" "$BIN" -c "$T/imp.yaml" import stakeholders "$T/all.vcf" > /dev/null
-t1=$(now); imp_s=$(secs "$t0" "$t1"); imp_rss=$(rss)
+/usr/bin/time -f "%M %U %S" -o "$T/rss" "$BIN" -c "$T/imp.yaml" import stakeholders "$T/all.vcf" > /dev/null
+t1=$(now); imp_s=$(secs "$t0" "$t1"); imp_rss=$(rss); imp_cpu=$(cpu)
 
 # curl: the same listing and the same multigets of 100, bodies discarded.
 U=http://127.0.0.1:$PORT/occ/big/
@@ -111,12 +112,13 @@ t1=$(now); curl_s=$(secs "$t0" "$t1")
 echo "## CardDAV sync (bench/carddav.sh)"
 echo
 echo "A Radicale $("$PY" -m radicale --version) address book of $N contacts (vCard 3.0 with name, org, email, address, birthday) on"
-echo "127.0.0.1, plain htpasswd. Each sync is \`occasiond sync\` (one process, start included) into its own database."
+echo "127.0.0.1, plain htpasswd. Each sync is \`occasiond sync\` (one process, start included) into its own database;"
+echo "the wall time includes the server's (Radicale on the same cores), the CPU is occasiond's own. 1-min load $(cut -d' ' -f1 /proc/loadavg)."
 echo
-echo "| figure | occasiond | baseline (same run) |"
+echo "| figure | occasiond: wall, own CPU, peak RSS | baseline (same run) |"
 echo "| --- | --- | --- |"
-echo "| first sync, Radicale's cache cold ($cold_out) | $cold_s s, peak RSS $cold_rss | — |"
-echo "| first sync, Radicale's cache warm | $warm_s s, peak RSS $warm_rss | curl, the same sync-collection and $(ls "$T"/batch.*.xml | wc -l) multigets of 100: $curl_s s |"
-echo "| the same cards as one .vcf file, \`import stakeholders\` | $imp_s s, peak RSS $imp_rss | — |"
-echo "| second sync, nothing changed | $none_s s | — |"
-echo "| sync after 10 contacts changed ($ten_out) | $ten_s s | — |"
+echo "| first sync, Radicale's cache cold ($cold_out) | $cold_s s, $cold_cpu, $cold_rss | — |"
+echo "| first sync, Radicale's cache warm | $warm_s s, $warm_cpu, $warm_rss | curl, the same sync-collection and $(ls "$T"/batch.*.xml | wc -l) multigets of 100: $curl_s s |"
+echo "| the same cards as one .vcf file, \`import stakeholders\` (no server) | $imp_s s, $imp_cpu, $imp_rss | — |"
+echo "| second sync, nothing changed | $none_s s, $none_cpu | — |"
+echo "| sync after 10 contacts changed ($ten_out) | $ten_s s, $ten_cpu | — |"
