@@ -28,6 +28,7 @@ HAVE_SYSTEMD := $(shell $(PKG_CONFIG) --exists libsystemd 2>/dev/null && echo 1)
 PKGS = libcurl yaml-0.1 sqlite3 libpng $(if $(HAVE_SYSTEMD),libsystemd)
 PKGS += harfbuzz harfbuzz-subset fribidi freetype2 fontconfig
 PKGS += icu-uc
+PKGS += expat
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -Iinclude -D_GNU_SOURCE -DOCCASIOND_VERSION='"$(VERSION)"' \
@@ -152,6 +153,7 @@ FUZZ_TIME ?= 60
 FUZZERS := yaml csv template mime card
 FUZZERS += json
 FUZZERS += vcard
+FUZZERS += davxml
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_OBJS := $(LIB_SRCS:src/%.c=build/fuzz/obj/%.o)

@@ -7,9 +7,11 @@ set -e
 build="gcc make pkg-config libcurl4-openssl-dev libhpdf-dev libpng-dev libyaml-dev libsqlite3-dev libsystemd-dev tzdata"
 build="$build libharfbuzz-dev libfribidi-dev libfreetype-dev libfontconfig-dev fonts-noto-core fonts-noto-cjk"
 build="$build libicu-dev"   # src/card_break.c: word boundaries of Thai, Lao, Khmer, Myanmar
+build="$build libexpat1-dev"   # the CardDAV answers (src/davxml.c)
 test="bc poppler-utils qpdf python3 python3-aiosmtpd python3-icalendar openssl sqlite3 remind faketime mandoc systemd strace chromium"
 test="$test spamassassin"   # tests/e2e/spam.sh: the shipped email templates
 test="$test libharfbuzz-bin python3-pil"
+test="$test radicale apache2-utils"   # tests/e2e/carddav.sh: a real CardDAV server
 bench="python3-reportlab postfix procps"
 case "$1" in
 test) want="$build $test" ;;

@@ -9,14 +9,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "occasiond/import_map.h"
 #include "occasiond/mail.h"
 #include "occasiond/mime.h"
 #include "occasiond/ytree.h"
 
 static const char *const top_keys[] = {
 	"database", "spool", "templates", "fonts", "rules", "timezone", "send_window", "lookback",
-	"organization", "mail", "cards", NULL
+	"organization", "mail", "cards", "sources", NULL
 };
+static const char *const source_keys[] = {"id", "carddav", "username", "password_file", "ca_file", "every", "map",
+                                          NULL};
 static const char *const org_keys[] = {"name", "return_address", NULL};
 static const char *const mail_keys[] = {"from", "transport", "smtp", "retry", "unsubscribe", NULL};
 static const char *const smtp_keys[] = {
@@ -76,6 +79,16 @@ void config_free(struct config *c)
 		free(c->cards.signers[i].email);
 	}
 	free(c->cards.signers);
+	for (size_t i = 0; i < c->nsources; i++) {
+		struct config_source *s = &c->sources[i];
+		free(s->id);
+		free(s->url);
+		free(s->username);
+		free(s->password_file);
+		free(s->ca_file);
+		free(s->map);
+	}
+	free(c->sources);
 	free(c);
 }
 
@@ -383,6 +396,116 @@ static void parse_cards(struct config *c, const struct ynode *root, struct diags
 		ytree_diag(d, 0, ytree_get(cards, "transit"), "transit: give days or business days");
 }
 
+/* source_id_ok: [a-z0-9-]+, at most 64: it names the source in messages and in the store. */
+static int source_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n > 64)
+		return 0;
+	for (const char *p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+			return 0;
+	return 1;
+}
+
+/*
+ * check_source_url: https://HOST/..., or http:// to a loopback host only; no credentials in
+ * it (they belong in username and password_file) and nothing a header could be split with.
+ */
+static void check_source_url(struct config_source *s, const struct ynode *n, struct diags *d)
+{
+	char host[256];
+	const char *rest = strstr(s->url, "://"), *at;
+	url_host(s->url, host, sizeof host);
+	if (!rest || !host[0] || util_has_ctl(s->url, "") || strpbrk(s->url, " \"\\<>{}|^`") ||
+	    (strncmp(s->url, "https://", 8) != 0 && strncmp(s->url, "http://", 7) != 0)) {
+		ytree_diag(d, 0, n, "carddav: expected an https:// URL of an address book, got '%s'", s->url);
+		return;
+	}
+	rest += 3;
+	at = strchr(rest, '@');
+	if (at && at < rest + strcspn(rest, "/?#")) {
+		ytree_diag(d, 0, n, "carddav: no user or password in the URL (use username and password_file)");
+		return;
+	}
+	if (strchr(s->url, '#') || strchr(s->url, '?')) {
+		ytree_diag(d, 0, n, "carddav: the URL of an address book has no query or fragment");
+		return;
+	}
+	if (strncmp(s->url, "http://", 7) == 0) {
+		if (!host_is_loopback(host))
+			ytree_diag(d, 0, n, "carddav: http:// is only allowed to a loopback host (localhost, 127.0.0.1, ::1), "
+			           "not '%s': use https://", host);
+		s->allow_http = 1;
+	}
+	if (s->url[strlen(s->url) - 1] != '/') {
+		/* A collection's URL ends in '/'; the hrefs the server gives are compared with it. */
+		char *u = xasprintf("%s/", s->url);
+		free(s->url);
+		s->url = u;
+	}
+}
+
+/* parse_sources: sources:, a list of CardDAV address books (CONTRACT §3, §5a). */
+static void parse_sources(struct config *c, const struct ynode *root, struct diags *d)
+{
+	const struct ynode *list = ytree_get(root, "sources");
+	if (!list)
+		return;
+	if (list->type != Y_SEQ) {
+		ytree_diag(d, 0, list, "sources: expected a list of sources (- id: ..., carddav: https://...)");
+		return;
+	}
+	c->sources = xcalloc(list->n ? list->n : 1, sizeof *c->sources);
+	for (size_t i = 0; i < list->n; i++) {
+		const struct ynode *m = ytree_map(list->items[i], "a source", source_keys, d), *n;
+		struct config_source *s = &c->sources[c->nsources];
+		char err[ERR_LEN];
+		if (!m)
+			continue;
+		c->nsources++;
+		s->every = 15 * 60;
+		s->id = ytree_strdup(ytree_get(m, "id"), "id", NULL, d);
+		if (!ytree_get(m, "id"))
+			ytree_diag(d, 0, m, "a source needs an id ([a-z0-9-]+)");
+		else if (s->id && !source_id_ok(s->id))
+			ytree_diag(d, 0, ytree_get(m, "id"), "id: expected [a-z0-9-]+ (at most 64), got '%s'", s->id);
+		for (size_t k = 0; s->id && k + 1 < c->nsources; k++)
+			if (c->sources[k].id && strcmp(c->sources[k].id, s->id) == 0)
+				ytree_diag(d, 0, ytree_get(m, "id"), "id: a second source with the id '%s'", s->id);
+		s->url = ytree_strdup(ytree_get(m, "carddav"), "carddav", NULL, d);
+		if (!ytree_get(m, "carddav"))
+			ytree_diag(d, 0, m, "source '%s': carddav: the address book's URL is needed", s->id ? s->id : "");
+		else if (s->url)
+			check_source_url(s, ytree_get(m, "carddav"), d);
+		s->username = ytree_strdup(ytree_get(m, "username"), "username", NULL, d);
+		if (ytree_get(m, "password_file"))
+			s->password_file = path_value(c, m, "password_file", NULL, d);
+		if (ytree_get(m, "ca_file"))
+			s->ca_file = path_value(c, m, "ca_file", NULL, d);
+		if (ytree_get(m, "map"))
+			s->map = path_value(c, m, "map", NULL, d);
+		if (s->username && (!s->username[0] || strchr(s->username, ':')))
+			ytree_diag(d, 0, ytree_get(m, "username"), "username: expected a user name without ':'");
+		if (s->password_file && !s->username)
+			ytree_diag(d, 0, ytree_get(m, "password_file"), "password_file needs a username");
+		if (s->username && !s->password_file)
+			ytree_diag(d, 0, ytree_get(m, "username"), "username needs a password_file (the password never "
+			           "stands in the config)");
+		if (s->password_file && mail_password_check(s->password_file, err) != 0)
+			ytree_diag(d, 0, ytree_get(m, "password_file"), "password_file: %s", err);
+		if (s->ca_file && access(s->ca_file, R_OK) != 0)
+			ytree_diag(d, 0, ytree_get(m, "ca_file"), "ca_file: cannot read %s: %s", s->ca_file, strerror(errno));
+		if ((n = ytree_get(m, "every")) && ytree_seconds(n, "every", &s->every, NULL, d) == 0 && s->every < 1)
+			ytree_diag(d, 0, n, "every: must be at least 1 second");
+		if (s->map) {
+			struct imap *im = NULL;
+			if (imap_load(s->map, &im, d) == 0)
+				imap_free(im);
+		}
+	}
+}
+
 struct config *config_load(const char *path, struct diags *d)
 {
 	struct ynode *root = NULL;
@@ -432,6 +555,7 @@ struct config *config_load(const char *path, struct diags *d)
 
 	parse_mail(c, root, d);
 	parse_cards(c, root, d);
+	parse_sources(c, root, d);
 	ytree_free(root);
 	if (d->nerrors != before) {
 		config_free(c);

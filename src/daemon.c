@@ -31,6 +31,7 @@
 #endif
 
 #include "occasiond/card.h"
+#include "occasiond/carddav.h"
 #include "occasiond/config.h"
 #include "occasiond/dispatch.h"
 #include "occasiond/log.h"
@@ -101,6 +102,17 @@ static int64_t mono_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * wall_now: the wall clock's second, read exactly: time() may read a coarse clock that lags
+ * behind the timer that just woke us, and a due time would then look a second away.
+ */
+static int64_t wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
 }
 
 static int64_t wd_interval_ms;   /* half of WatchdogSec; 0: no watchdog */
@@ -198,7 +210,49 @@ struct daemon {
 	struct store *st;
 	int sigfd, tfd, watch;   /* watch: the store's change watch, -1 without one */
 	int64_t recheck_ms;      /* monotonic ms of a pending look at the store, 0: none */
+	int64_t *src_due;        /* when each of cfg->sources is next pulled (0: at once) */
 };
+
+/*
+ * sources_due: the pull times after a (re)load: a source kept by id keeps its time, a new
+ * one is pulled at the next pass.
+ */
+static void sources_due(struct daemon *dm, const struct config *old)
+{
+	int64_t *due = xcalloc(dm->cfg->nsources + 1, sizeof *due);
+	for (size_t i = 0; old && i < dm->cfg->nsources; i++)
+		for (size_t k = 0; k < old->nsources; k++)
+			if (strcmp(old->sources[k].id, dm->cfg->sources[i].id) == 0 &&
+			    strcmp(old->sources[k].url, dm->cfg->sources[i].url) == 0)
+				due[i] = dm->src_due[k];
+	free(dm->src_due);
+	dm->src_due = due;
+}
+
+/*
+ * pull_sources: each source whose time has come, before the pass plans: what changed at the
+ * source counts at once. A pull waits on the network (bounded by its timeouts; the watchdog
+ * is fed meanwhile); one that fails is logged and tried again after its `every`.
+ */
+static void pull_sources(struct daemon *dm, int64_t now)
+{
+	for (size_t i = 0; i < dm->cfg->nsources; i++) {
+		const struct config_source *src = &dm->cfg->sources[i];
+		struct carddav_stats s;
+		char err[ERR_LEN];
+		if (dm->src_due[i] > now || stop_pending())
+			continue;
+		if (carddav_sync(dm->st, src, now, &s, err) != 0)
+			log_err("source %s: %s; the stakeholders stay as they were", src->id, err);
+		else if (s.updated || s.gone)
+			log_info("source %s: %zu new or changed, %zu gone%s", src->id, s.updated, s.gone,
+			         s.full ? " (the whole book)" : "");
+		else
+			log_debug("source %s: nothing changed", src->id);
+		dm->src_due[i] = wall_now() + src->every;
+		watchdog_kick();
+	}
+}
 
 /* watch_db: the change watch of the store now open. */
 static void watch_db(struct daemon *dm)
@@ -232,8 +286,12 @@ static int reload(struct daemon *dm)
 		store_trim(dm->st, CACHE_KIB);
 	}
 	rules_free(dm->rs);
-	config_free(dm->cfg);
-	dm->cfg = ncfg;
+	{
+		struct config *old = dm->cfg;
+		dm->cfg = ncfg;
+		sources_due(dm, old);
+		config_free(old);
+	}
 	dm->rs = nrs;
 	if (nst)
 		watch_db(dm);
@@ -258,11 +316,13 @@ static int64_t next_midnight(const char *zone, int64_t now)
 static int64_t pass(struct daemon *dm)
 {
 	struct dispatch_stats s;
-	int64_t now = (int64_t)time(NULL), plan_wake = INT64_MAX, retry_wake = INT64_MAX, midnight, wake;
+	int64_t now = wall_now(), plan_wake = INT64_MAX, retry_wake = INT64_MAX, midnight, wake;
 	char err[ERR_LEN], when[48], status[256];
 
 	store_watch_mark(dm->st);
 	dm->recheck_ms = 0;
+	pull_sources(dm, now);
+	now = wall_now();
 	memset(&s, 0, sizeof s);
 	if (dispatch_run(dm->cfg, dm->rs, dm->st, now, 0, &s, &plan_wake, err) != 0)
 		log_err("%s", err);
@@ -275,19 +335,22 @@ static int64_t pass(struct daemon *dm)
 	/* A retry already due was offered to this pass; one it could not take must not spin the loop. */
 	if (retry_wake <= now)
 		retry_wake = INT64_MAX;
-	now = (int64_t)time(NULL);
+	now = wall_now();
 	midnight = next_midnight(dm->cfg->timezone, now);
 	wake = midnight;
 	if (plan_wake < wake)
 		wake = plan_wake;
 	if (retry_wake < wake)
 		wake = retry_wake;
+	for (size_t i = 0; i < dm->cfg->nsources; i++)
+		if (dm->src_due[i] < wake)
+			wake = dm->src_due[i];
 	if (wake <= now)
 		wake = now + 1;   /* became due while the pass ran */
 	dates_format_instant(wake, dm->cfg->timezone, when, sizeof when);
 	snprintf(status, sizeof status, "STATUS=%s %s; last pass: %d %s, %d %s, %d skipped, %d missed, "
 	         "%d retry, %d failed", wake == plan_wake ? "next dispatch" : wake == retry_wake ? "next retry" :
-	         "nothing due before", when, s.emails, util_plural(s.emails, "email", "emails"), s.cards,
+	         wake < midnight ? "next pull" : "nothing due before", when, s.emails, util_plural(s.emails, "email", "emails"), s.cards,
 	         util_plural(s.cards, "card", "cards"), s.skipped, s.missed, s.retry, s.failed);
 	notify(status);
 	log_debug("%s", status + 7);
@@ -334,7 +397,7 @@ static void db_changed_check(struct daemon *dm, int *need_pass)
 
 int daemon_serve(const char *config_path)
 {
-	struct daemon dm = {config_path, NULL, NULL, NULL, -1, -1, -1, 0};
+	struct daemon dm = {config_path, NULL, NULL, NULL, -1, -1, -1, 0, NULL};
 	sigset_t mask;
 	char err[ERR_LEN], *name;
 	int rc = -1, stop = 0, need_pass = 1;
@@ -360,6 +423,7 @@ int daemon_serve(const char *config_path)
 	}
 	store_trim(dm.st, CACHE_KIB);
 	watch_db(&dm);
+	sources_due(&dm, NULL);
 	/* Half of WatchdogSec between kicks; util_keepalive lets a long SMTP transfer kick too. */
 	if ((wd = watchdog_usec()) > 0) {
 		wd_interval_ms = (int64_t)(wd / 2000);
@@ -436,5 +500,6 @@ out:
 	store_close(dm.st);
 	rules_free(dm.rs);
 	config_free(dm.cfg);
+	free(dm.src_due);
 	return rc;
 }

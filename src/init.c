@@ -71,7 +71,18 @@ static const char config_tail[] =
 	"  #   Dana Ruiz: dana@example.com\n"
 	"  # print_command: \"lp -d office\"   # run on each finished batch PDF (its path appended)\n"
 	"  # envelope: c6                    # an envelope page per card: c6, dl, a7, no10 or none\n"
-	"  # labels: none                    # or address-label sheets: l7160 (A4), 5160 (Letter)\n";
+	"  # labels: none                    # or address-label sheets: l7160 (A4), 5160 (Letter)\n"
+	"\n"
+	"# sources:                          # contact sources: CardDAV address books that `occasiond sync`\n"
+	"#   -                               # and serve pull (new and changed contacts come in; one\n"
+	"#                                   # deleted there is marked gone)\n"
+	"#     id: team-contacts             # [a-z0-9-]+: `occasiond sync team-contacts`\n"
+	"#     carddav: https://dav.example.com/addressbooks/occasiond/contacts/\n"
+	"#     username: occasiond\n"
+	"#     password_file: /etc/occasiond/carddav-password   # first line; chmod 600\n"
+	"#     ca_file: /etc/ssl/certs/ca-certificates.crt      # instead of the system's certificates\n"
+	"#     every: 15m                    # how often serve pulls it\n"
+	"#     map: contacts.map.yaml        # optional, as for import (type, tier, custom fields)\n";
 
 /* Starter rules, on the shipped templates: one of each kind of `when`, more shown commented. */
 static const char rules_text[] =

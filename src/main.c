@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "occasiond/card.h"
+#include "occasiond/carddav.h"
 #include "occasiond/check.h"
 #include "occasiond/config.h"
 #include "occasiond/daemon.h"
@@ -55,6 +56,7 @@ static const char usage_text[] =
 	"  mark ID... --as printed|signed|mailed|cancelled\n"
 	"                                      move cards along after the hand work\n"
 	"  optout ID|EMAIL...                  nothing more goes to those stakeholders\n"
+	"  sync [SOURCE]                       pull the contact sources (CardDAV) now, or the one named\n"
 	"  oauth login [--device-url URL]      sign in (device code) and save the refresh token\n"
 	"  retry ID... | --rule ID | --status failed [--since DATE]\n"
 	"                                      put failed dispatches back for the next pass\n"
@@ -137,6 +139,11 @@ static const struct cmd_help helps[] = {
 	           "Marks the stakeholders with that id, or every one with that email (any case),\n"
 	           "opted out at once: nothing more is sent or planned for them, a retry waiting\n"
 	           "for them is skipped, and their records stay.\n"},
+	{"sync", "usage: occasiond sync [SOURCE]\n"
+	         "Pulls every contact source of the config (sources:), or the one named, now: the first\n"
+	         "pull reads the whole address book, later ones only what changed. New and changed\n"
+	         "contacts are written; one deleted at the source is marked gone (opted out, its\n"
+	         "records kept). A source that fails is reported in one line and changes nothing.\n"},
 	{NULL, NULL}
 };
 
@@ -933,6 +940,63 @@ static int cmd_optout(const char *config_path, int argc, char **argv)
 	return bad ? EXIT_FAIL : EXIT_OK;
 }
 
+/* sync */
+
+/* sync_report: one line of what a pull did. */
+static void sync_report(const char *id, const struct carddav_stats *s)
+{
+	printf("%s: %zu new or changed, %zu gone", id, s->updated, s->gone);
+	if (s->back)
+		printf(", %zu back", s->back);
+	printf(" (%s)\n", s->etags ? "the whole book listed by ETags" : s->full ? "the whole book" :
+	       "changes since the last pull");
+}
+
+static int cmd_sync(const char *config_path, int argc, char **argv)
+{
+	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
+	struct opt opts[] = {{NULL, 0, NULL, NULL}};
+	int nrest, rc, bad = 0, found = 0;
+	struct world w;
+	char err[ERR_LEN];
+
+	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	if (rc == EXIT_OK && nrest > 1)
+		rc = usage_error("usage: occasiond sync [SOURCE]%s", "");
+	if (rc != EXIT_OK || world_open(&w, config_path, 0, 1) != 0) {
+		free(rest);
+		return rc != EXIT_OK ? rc : EXIT_FAIL;
+	}
+	if (w.cfg->nsources == 0) {
+		log_err("sync: %s has no sources (see sources: in occasiond.yaml(5))", config_path);
+		bad = 1;
+	}
+	for (size_t i = 0; i < w.cfg->nsources; i++) {
+		const struct config_source *src = &w.cfg->sources[i];
+		struct carddav_stats s;
+		if (nrest == 1 && strcmp(rest[0], src->id) != 0)
+			continue;
+		found = 1;
+		if (carddav_sync(w.st, src, now_utc(), &s, err) != 0) {
+			log_err("sync: source %s: %s", src->id, err);
+			bad = 1;
+		} else {
+			sync_report(src->id, &s);
+		}
+	}
+	if (nrest == 1 && !found && w.cfg->nsources) {
+		struct strbuf ids = {0};
+		for (size_t i = 0; i < w.cfg->nsources; i++)
+			sb_addf(&ids, "%s%s", i ? ", " : "", w.cfg->sources[i].id);
+		log_err("sync: no source '%s' in %s (there are: %s)", rest[0], config_path, ids.s);
+		sb_free(&ids);
+		bad = 1;
+	}
+	world_close(&w);
+	free(rest);
+	return bad ? EXIT_FAIL : EXIT_OK;
+}
+
 /* oauth login */
 
 static int cmd_oauth(const char *config_path, int argc, char **argv)
@@ -985,7 +1049,7 @@ static const struct {
 	{"check", cmd_check}, {"import", cmd_import}, {"plan", cmd_plan}, {"run", cmd_run},
 	{"serve", cmd_serve}, {"preview", cmd_preview}, {"log", cmd_log}, {"mark", cmd_mark},
 	{"report", cmd_report}, {"init", cmd_init}, {"optout", cmd_optout}, {"retry", cmd_retry},
-	{"oauth", cmd_oauth},
+	{"oauth", cmd_oauth}, {"sync", cmd_sync},
 };
 
 int main(int argc, char **argv)

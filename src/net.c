@@ -183,6 +183,11 @@ enum net_error net_request(const struct net_request *rq, struct net_response *rs
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &rs->status);
+	if (rs->status >= 300 && rs->status < 400) {
+		char *loc = NULL;
+		if (curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
+			rs->location = xstrdup(loc);
+	}
 	rs->len = k.buf.len;
 	rs->body = sb_detach(&k.buf);
 	ret = NET_OK;
@@ -203,7 +208,9 @@ void net_response_free(struct net_response *rs)
 	if (rs->body)
 		explicit_bzero(rs->body, rs->len);   /* a token response holds secrets */
 	free(rs->body);
+	free(rs->location);
 	rs->body = NULL;
+	rs->location = NULL;
 	rs->len = 0;
 }
 

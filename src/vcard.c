@@ -113,6 +113,22 @@ int vcard_open(const char *path, struct vcard_reader **out, char err[ERR_LEN])
 	return 0;
 }
 
+int vcard_open_mem(const char *name, const char *data, size_t len, struct vcard_reader **out, char err[ERR_LEN])
+{
+	struct vcard_reader *r;
+	FILE *fp;
+	*out = NULL;
+	if (len == 0)
+		return err_set(err, "%s:1: error: an empty vCard", name);
+	if (!(fp = fmemopen((void *)data, len, "rb")))
+		return err_set(err, "%s: cannot read: %s", name, strerror(errno));
+	r = xcalloc(1, sizeof *r);
+	r->path = xstrdup(name);
+	r->fp = fp;
+	*out = r;
+	return 0;
+}
+
 void vcard_close(struct vcard_reader *r)
 {
 	if (!r)

@@ -34,6 +34,18 @@ struct oauth2_cfg {
 	char *ca_file;            /* or NULL: the system's */
 };
 
+/* sources: (CONTRACT §3, §5a): a CardDAV address book that serve and `sync` pull. Paths resolved. */
+struct config_source {
+	char *id;                 /* [a-z0-9-]+, unique among the sources */
+	char *url;                /* https://, or http:// to a loopback host; ends in '/' */
+	char *username;           /* or NULL (no authentication) */
+	char *password_file;      /* with username: refused unless private (0600) */
+	char *ca_file;            /* or NULL: the system's certificates */
+	char *map;                /* a map file (as for import), or NULL */
+	int64_t every;            /* seconds between pulls under serve (default 15 minutes) */
+	int allow_http;           /* the URL is http:// to a loopback host */
+};
+
 struct config {
 	char *path;               /* the config file */
 	char *dir;                /* its directory */
@@ -83,6 +95,8 @@ struct config {
 		} *signers;
 		size_t nsigners;
 	} cards;
+	struct config_source *sources;
+	size_t nsources;
 };
 
 /*

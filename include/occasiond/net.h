@@ -29,6 +29,7 @@ struct net_response {
 	long status;                  /* the HTTP status, 0 when none came */
 	char *body;                   /* NUL-terminated, malloc'd (never NULL after success) */
 	size_t len;
+	char *location;               /* a redirect's target (never followed), malloc'd, or NULL */
 };
 
 enum net_error {

@@ -21,6 +21,11 @@ struct imap;
 /* vcard_open: 0 with *out, or -1 with err. */
 int vcard_open(const char *path, struct vcard_reader **out, char err[ERR_LEN]);
 /*
+ * vcard_open_mem: the same over len bytes of data (a card a server sent), which must stay
+ * unchanged until vcard_close; name stands for the file in messages.
+ */
+int vcard_open_mem(const char *name, const char *data, size_t len, struct vcard_reader **out, char err[ERR_LEN]);
+/*
  * vcard_next: the next card as a row of vcard_header's columns (rec->line: its BEGIN line),
  * valid until the next call. 1, 0 at the end, -1 with "FILE:LINE: error: MESSAGE" (a card
  * inside a card, a card not ended, a value over VCARD_MAX_VALUE, text outside a card): the

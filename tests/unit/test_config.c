@@ -105,6 +105,37 @@ static void mistakes(void)
 	free(msgs);
 }
 
+/* sources: read with their defaults; the URL checked; the map loaded. */
+static void sources(void)
+{
+	char *msgs, mp[300], err[ERR_LEN];
+	struct config *c;
+	c = load("sources:\n  - id: book\n    carddav: http://127.0.0.1:5232/occ/book\n", &msgs);
+	CHECK(c && c->nsources == 1, "a source is read");
+	if (c && c->nsources == 1) {
+		CHECK_STR(c->sources[0].url, "http://127.0.0.1:5232/occ/book/", "the collection URL gets its '/'");
+		CHECK(c->sources[0].allow_http && c->sources[0].every == 900 && !c->sources[0].username,
+		      "http to loopback, every 15 minutes by default, no login");
+	}
+	config_free(c);
+	free(msgs);
+	expect("sources must be a list", "sources: {id: x}\n", ":1:10: error: sources: expected a list of sources");
+	expect("a source needs its URL", "sources:\n  - id: x\n", ":2:5: error: source 'x': carddav: the address book's URL is needed");
+	expect("a source needs an id", "sources:\n  - carddav: https://d.example/b/\n", "a source needs an id");
+	expect("no query in the URL", "sources:\n  - {id: x, carddav: \"https://d.example/b/?a=1\"}\n",
+	       "the URL of an address book has no query or fragment");
+	expect("not ftp", "sources:\n  - {id: x, carddav: \"ftp://d.example/b/\"}\n", "expected an https:// URL");
+	snprintf(mp, sizeof mp, "%s/bad.map.yaml", tmpdir);
+	if (util_write_atomic(mp, "columns: [x]\n", 13, err) != 0)
+		printf("# %s\n", err);
+	c = load("sources:\n  - {id: x, carddav: \"https://d.example/b/\", map: bad.map.yaml}\n", &msgs);
+	CHECK(!c && strstr(msgs, "bad.map.yaml:1:"), "the source's map is checked with the config");
+	if (c || !strstr(msgs, "bad.map.yaml:1:"))
+		printf("#   got: %s\n", msgs);
+	config_free(c);
+	free(msgs);
+}
+
 static void missing_file(void)
 {
 	struct diags d = {0};
@@ -127,6 +158,7 @@ int main(void)
 	}
 	defaults_documented();
 	mistakes();
+	sources();
 	missing_file();
 	{
 		char *cmd = xasprintf("rm -rf %s", tmpdir);
