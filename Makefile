@@ -27,6 +27,7 @@ WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=
 HAVE_SYSTEMD := $(shell $(PKG_CONFIG) --exists libsystemd 2>/dev/null && echo 1)
 PKGS = libcurl yaml-0.1 sqlite3 libpng $(if $(HAVE_SYSTEMD),libsystemd)
 PKGS += harfbuzz harfbuzz-subset fribidi freetype2 fontconfig
+PKGS += libpq
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -Iinclude -D_GNU_SOURCE -DOCCASIOND_VERSION='"$(VERSION)"' \

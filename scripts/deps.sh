@@ -6,7 +6,9 @@
 set -e
 build="gcc make pkg-config libcurl4-openssl-dev libhpdf-dev libpng-dev libyaml-dev libsqlite3-dev libsystemd-dev tzdata"
 build="$build libharfbuzz-dev libfribidi-dev libfreetype-dev libfontconfig-dev fonts-noto-core fonts-noto-cjk"
+build="$build libpq-dev"
 test="bc poppler-utils qpdf python3 python3-aiosmtpd python3-icalendar openssl sqlite3 remind faketime mandoc systemd strace chromium"
+test="$test postgresql-15"   # tests/e2e/pg.sh: a private server
 test="$test spamassassin"   # tests/e2e/spam.sh: the shipped email templates
 test="$test libharfbuzz-bin python3-pil"
 bench="python3-reportlab postfix procps"
