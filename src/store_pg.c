@@ -1013,13 +1013,34 @@ static void pg_trim(struct store_be *st, int cache_kib)
 
 /* ---- the pass lock: a session advisory lock, dropped by the server when the session ends ---- */
 
+/*
+ * reconnect: the main connection is gone (the server restarted, the network broke): a new
+ * session with the same settings; prepared statements and the pass lock went with the old.
+ */
+static int reconnect(struct store_be *st, char why[ERR_LEN])
+{
+	PGconn *c = connect_to(st->uri, st->name, why);
+	if (!c)
+		return -1;
+	PQfinish(st->conn);
+	st->conn = c;
+	memset(st->prepared, 0, sizeof st->prepared);
+	st->locked = 0;
+	st->notify = 0;
+	return 0;
+}
+
 static int pg_lock_try(struct store_be *st, char why[ERR_LEN])
 {
 	PGresult *r;
 	int got;
-	if (st->locked)
+	if (st->locked && PQstatus(st->conn) == CONNECTION_OK)
 		return 0;
-	if (!(r = qv(st, "SELECT pg_try_advisory_lock(" PG_KEY_PASS ")", 0, NULL, why)))
+	/* A pass begins here: a daemon whose connection broke since the last one gets a new one. */
+	r = qv(st, "SELECT pg_try_advisory_lock(" PG_KEY_PASS ")", 0, NULL, why);
+	if (!r && PQstatus(st->conn) == CONNECTION_BAD && reconnect(st, why) == 0)
+		r = qv(st, "SELECT pg_try_advisory_lock(" PG_KEY_PASS ")", 0, NULL, why);
+	if (!r)
 		return -1;
 	got = PQgetvalue(r, 0, 0)[0] == 't';
 	PQclear(r);
@@ -1084,7 +1105,7 @@ static int drain(struct store_be *st)
 	PGnotify *n;
 	int foreign = 0, me = PQbackendPID(st->conn);
 	if (!st->listen)
-		return -1;
+		return -1;   /* lost earlier, and not back yet */
 	if (!PQconsumeInput(st->listen) || PQstatus(st->listen) != CONNECTION_OK)
 		return -1;
 	while ((n = PQnotifies(st->listen))) {
@@ -1095,21 +1116,25 @@ static int drain(struct store_be *st)
 	return foreign;
 }
 
-/* watch_lost: the listen connection broke; try it again once, else keep a descriptor that stays quiet. */
-static void watch_lost(struct store_be *st)
+/*
+ * watch_lost: the listen connection broke (the server restarted, the network went). The
+ * handed-out descriptor then holds a pipe that stays quiet (a dead socket would spin the
+ * daemon's poll) until a new connection takes its place: 0 when one did, -1.
+ */
+static int watch_lost(struct store_be *st)
 {
 	char why[ERR_LEN];
-	if (listen_start(st, why) == 0)
-		return;
+	PQfinish(st->listen);
+	st->listen = NULL;
 	if (st->quiet[0] < 0 && pipe2(st->quiet, O_CLOEXEC) != 0)
-		return;
-	if (st->watch >= 0)
-		dup3(st->quiet[0], st->watch, O_CLOEXEC);
+		return -1;
+	dup3(st->quiet[0], st->watch, O_CLOEXEC);
+	return listen_start(st, why);
 }
 
 static void pg_watch_mark(struct store_be *st)
 {
-	if (drain(st) < 0 && st->watch >= 0)
+	if (st->watch >= 0 && drain(st) < 0)
 		watch_lost(st);
 	st->seen = 0;
 }
@@ -1120,11 +1145,12 @@ static int pg_changed(struct store_be *st)
 	if (st->watch < 0)
 		return 0;
 	rc = drain(st);
-	if (rc < 0) {
-		/* Commits may have gone unheard: a pass finds out. */
-		watch_lost(st);
-		return 1;
-	}
+	/*
+	 * The watch lost: commits may have gone unheard, so a pass (1) once it is back; until
+	 * then 2, which makes the daemon ask again a moment later.
+	 */
+	if (rc < 0)
+		return watch_lost(st) == 0 ? 1 : 2;
 	if (rc > 0)
 		st->seen = 1;
 	return st->seen;

@@ -126,6 +126,13 @@ if [ -n "$FT" ]; then
 	wait_for 30 is_sent c3
 	eq "a stakeholder imported while serve runs is sent without a signal" "$(sent c3)" 1
 	check_out "... woken by the database's notification" "database changed by another process" "$T/serve.err"
+	# The server restarts under it: the daemon connects again and hears the next import.
+	check "PostgreSQL restarted" pg_restart
+	printf 'id,first_name,last_name,email,timezone,type\nd4,Dev,Patel,dev@x.example,Europe/Berlin,customer\n' > "$T/p3.csv"
+	"$OCCASIOND" -c "$T/etc/serve.yaml" import stakeholders "$T/p3.csv" > /dev/null 2>&1
+	wait_for 60 is_sent d4
+	eq "after a restart of the server, an import is still seen and sent" "$(sent d4)" 1
+	check "... and serve still runs" kill -0 "$SP"
 	kill -TERM "$SP"; wait "$SP"; rc=$?; SP=
 	eq "serve stops with 0" "$rc" 0
 else
