@@ -103,6 +103,22 @@ same reportj "report --format json: the same"
 both prev preview --rule birthday --stakeholder c002 -o "$T/prev.pdf"
 same prev "preview: the same"
 
+# --- two passes at once on one database: the pass lock (an advisory lock) lets one work at a time ---
+pg_sql postgres "CREATE DATABASE twice" >/dev/null
+sed -e "s|^database: .*|database: postgresql:///twice|" -e "s|^spool: .*|spool: $T/twice/spool|" "$CFG" > "$T/etc/twice.yaml"
+"$OCCASIOND" -c "$T/etc/twice.yaml" import stakeholders examples/stakeholders.csv > /dev/null 2>&1
+"$OCCASIOND" -c "$T/etc/twice.yaml" import events examples/events.csv > /dev/null 2>&1
+"$OCCASIOND" -c "$T/etc/twice.yaml" import stakeholders "$T/bad.csv" --skip-invalid > /dev/null 2>&1
+"$OCCASIOND" -c "$T/etc/twice.yaml" run --once --at 2026-12-03T10:00 > "$T/twice1" 2>&1 &
+p1=$!
+"$OCCASIOND" -c "$T/etc/twice.yaml" run --once --at 2026-12-03T10:00 > "$T/twice2" 2>&1; rc2=$?
+wait $p1; rc1=$?
+eq "two run --once at the same time on one database both succeed" "$rc1:$rc2" 0:0
+eq "... and every email went out once" "$(ls "$T/twice/spool/outbox/new" | wc -l)" \
+	"$(pg_sql twice "select count(*) from occasiond.dispatches where channel = 'email' and status = 'sent'")"
+eq "... as many as one run alone sent on SQLite" "$(ls "$T/twice/spool/outbox/new" | wc -l)" \
+	"$(ls "$T/sq/spool/outbox/new" | wc -l)"
+
 # --- serve: an import from another process wakes it through LISTEN/NOTIFY ---
 FT=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -1)
 case "$OCCASIOND" in *san*) ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
