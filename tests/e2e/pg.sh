@@ -96,6 +96,11 @@ eq "... its record is taken back" "$(pg_sql occ "select count(*) from occasiond.
 both optout optout c001 zoe@example.com
 same optout "optout ID EMAIL: the same"
 eq "... c001 opted out" "$(pg_sql occ "select opted_out from occasiond.stakeholders where id = 'c001'")" 1
+# Updated rows move in the table: a plan read in table order finds them out of id order and reads again.
+check "... so the table is no longer in id order" test \
+	"$(pg_sql occ "select count(*) from (select id < lag(id) over (order by ctid) as back from occasiond.stakeholders) x where back")" -ge 1
+both plan2 plan --from 2026-12-03 --days 30 --format json
+same plan2 "plan after the opt-out: the same"
 both report report --from 2026-11-01 --to 2026-12-31 --at 2026-12-03T12:00
 same report "report (table): the same"
 both reportj report --from 2026-11-01 --to 2026-12-31 --at 2026-12-03T12:00 --format json
