@@ -93,7 +93,7 @@ static const struct migration {
 enum stmt_id {
 	ST_META_GET, ST_META_PUT, ST_SH_PUT, ST_SH_GET, ST_SHF_DEL, ST_SHF_PUT, ST_SHF_GET,
 	ST_EV_PUT, ST_EV_OF, ST_DS_CLAIM, ST_DS_UPDATE, ST_DS_DELETE, ST_DS_GET,
-	ST_IMP_SEEN, ST_IMP_LINE,
+	ST_IMP_SEEN, ST_IMP_LINE, ST_IMP_BULK, ST_IMP_BULK_F,
 	ST__N
 };
 
@@ -134,6 +134,9 @@ static const char *const fixed_sql[ST__N] = {
 	[ST_DS_GET] = "SELECT " DS_COLS " FROM dispatches WHERE id = $1",
 	[ST_IMP_SEEN] = "INSERT INTO pg_temp.import_ids(id, line) VALUES($1, $2) ON CONFLICT(id) DO NOTHING",
 	[ST_IMP_LINE] = "SELECT line FROM pg_temp.import_ids WHERE id = $1",
+	[ST_IMP_BULK_F] = "INSERT INTO stakeholder_fields(stakeholder_id, name, value, ord) "
+	                  "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[]) "
+	                  "ON CONFLICT(stakeholder_id, name) DO UPDATE SET value = excluded.value, ord = excluded.ord",
 };
 
 struct store_be {
@@ -145,6 +148,13 @@ struct store_be {
 	int notify;          /* a write since the transaction began: NOTIFY at its commit */
 	int locked;          /* the pass lock is held */
 	int importing;       /* 1, or 2 with a savepoint per row */
+	struct batch {       /* an all-or-nothing import's stakeholders not yet sent (import_put) */
+		struct strbuf col[SH_NFIELDS];       /* each an array literal being built */
+		struct strbuf custom[4];             /* stakeholder_id, name, value, ord */
+		size_t n, ncustom;
+		uint32_t mask;
+		int64_t now;
+	} batch;
 	PGconn *listen;      /* the change watch's connection, NULL until asked */
 	int watch;           /* the descriptor handed out (a dup of the listen socket), -1 */
 	int quiet[2];        /* a pipe never written: put in place of a lost listen socket */
@@ -204,7 +214,7 @@ static int exec(struct store_be *st, const char *sql, char why[ERR_LEN])
 	return 0;
 }
 
-static char *sh_put_sql(void);
+static char *sh_put_sql(int bulk);
 
 /* q: runs the cached statement id with n text parameters; the result (caller clears) or NULL with why. */
 static PGresult *q(struct store_be *st, enum stmt_id id, int n, const char *const *vals, char why[ERR_LEN])
@@ -213,7 +223,7 @@ static PGresult *q(struct store_be *st, enum stmt_id id, int n, const char *cons
 	PGresult *r;
 	snprintf(name, sizeof name, "occ%d", (int)id);
 	if (!st->prepared[id]) {
-		char *built = fixed_sql[id] ? NULL : sh_put_sql();
+		char *built = fixed_sql[id] ? NULL : sh_put_sql(id == ST_IMP_BULK);
 		r = PQprepare(st->conn, name, built ? built : fixed_sql[id], 0, NULL);
 		free(built);
 		if (!ok(st->conn, r, why))
@@ -536,6 +546,7 @@ fail:
 }
 
 static void pg_unlock(struct store_be *st);
+static void batch_free(struct batch *bt);
 
 static void pg_close(struct store_be *st)
 {
@@ -550,6 +561,7 @@ static void pg_close(struct store_be *st)
 	for (int i = 0; i < 2; i++)
 		if (st->quiet[i] >= 0)
 			close(st->quiet[i]);
+	batch_free(&st->batch);
 	free(st->uri);
 	free(st->name);
 	free(st);
@@ -585,14 +597,20 @@ static int pg_meta_set(struct store_be *st, const char *key, const char *value, 
 
 /* ---- stakeholders ---- */
 
-static char *sh_put_sql(void)
+/*
+ * sh_put_sql: the upsert of one stakeholder ($1..$24 the fields), or with bulk of many ($1..$24
+ * arrays of the fields, one element a stakeholder); $25 updated_at, $26 the mask of the
+ * columns an update writes (a partial CSV leaves the others alone).
+ */
+static char *sh_put_sql(int bulk)
 {
 	struct strbuf sb = {0};
 	int i;
-	/* $1..$24 the fields, $25 updated_at, $26 the mask of columns an update writes. */
-	sb_adds(&sb, "INSERT INTO stakeholders(" SH_COLS ", updated_at) VALUES(");
-	for (i = 1; i <= SH_NFIELDS + 1; i++)
-		sb_addf(&sb, "$%d%s", i, i <= SH_NFIELDS ? ", " : ")");
+	sb_adds(&sb, "INSERT INTO stakeholders(" SH_COLS ", updated_at) ");
+	sb_adds(&sb, bulk ? "SELECT u.*, $25::bigint FROM unnest(" : "VALUES(");
+	for (i = 1; i <= SH_NFIELDS; i++)
+		sb_addf(&sb, "%s$%d%s", i > 1 ? ", " : "", i, bulk ? "::text[]" : "");
+	sb_adds(&sb, bulk ? ") AS u" : ", $25)");
 	sb_adds(&sb, " ON CONFLICT(id) DO UPDATE SET ");
 	for (i = 1; i < SH_NFIELDS; i++)
 		sb_addf(&sb, "%s = CASE WHEN ($%d::bigint & %lu) <> 0 THEN excluded.%s ELSE stakeholders.%s END, ",
@@ -1437,11 +1455,110 @@ static int pg_import_seen(struct store_be *st, const char *id, long line, long *
 	return 0;
 }
 
+/* arr_add: v as one element of the array literal being built in sb. */
+static void arr_add(struct strbuf *sb, const char *v)
+{
+	sb_adds(sb, sb->len ? ",\"" : "{\"");
+	for (const char *p = v ? v : ""; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			sb_addc(sb, '\\');
+		sb_addc(sb, *p);
+	}
+	sb_addc(sb, '"');
+}
+
+static void batch_reset(struct batch *bt)
+{
+	for (int i = 0; i < SH_NFIELDS; i++)
+		sb_reset(&bt->col[i]);
+	for (int i = 0; i < 4; i++)
+		sb_reset(&bt->custom[i]);
+	bt->n = bt->ncustom = 0;
+}
+
+static void batch_free(struct batch *bt)
+{
+	for (int i = 0; i < SH_NFIELDS; i++)
+		sb_free(&bt->col[i]);
+	for (int i = 0; i < 4; i++)
+		sb_free(&bt->custom[i]);
+	bt->n = bt->ncustom = 0;
+}
+
+/* flush: the batched stakeholders in two statements (their rows, then their custom fields). */
+static int flush(struct store_be *st, char why[ERR_LEN])
+{
+	struct batch *bt = &st->batch;
+	const char *v[SH_NFIELDS + 2];
+	char nowbuf[24], maskbuf[24];
+	PGresult *r;
+	int rc = -1;
+
+	if (!bt->n)
+		return 0;
+	for (int i = 0; i < SH_NFIELDS; i++) {
+		sb_addc(&bt->col[i], '}');
+		v[i] = bt->col[i].s;
+	}
+	snprintf(nowbuf, sizeof nowbuf, "%lld", (long long)bt->now);
+	snprintf(maskbuf, sizeof maskbuf, "%lld", (long long)bt->mask);
+	v[SH_NFIELDS] = nowbuf;
+	v[SH_NFIELDS + 1] = maskbuf;
+	if (!(r = q(st, ST_IMP_BULK, SH_NFIELDS + 2, v, why)))
+		goto out;
+	PQclear(r);
+	if (bt->ncustom) {
+		for (int i = 0; i < 4; i++) {
+			sb_addc(&bt->custom[i], '}');
+			v[i] = bt->custom[i].s;
+		}
+		if (!(r = q(st, ST_IMP_BULK_F, 4, v, why)))
+			goto out;
+		PQclear(r);
+	}
+	rc = 0;
+out:
+	batch_reset(bt);
+	return rc;
+}
+
+/* IMPORT_BATCH stakeholders go in one statement: a round trip a row would cost more than the rest. */
+#define IMPORT_BATCH 1000
+
+static int batch_put(struct store_be *st, const struct stakeholder *sh, int64_t now, char why[ERR_LEN])
+{
+	struct batch *bt = &st->batch;
+	char ord[24];
+	if (bt->n && (bt->mask != sh->present || bt->now != now) && flush(st, why) < 0)
+		return -1;
+	bt->mask = sh->present;
+	bt->now = now;
+	for (int i = 0; i < SH_NFIELDS; i++)
+		arr_add(&bt->col[i], sh->f[i]);
+	for (size_t i = 0; i < sh->ncustom; i++) {
+		snprintf(ord, sizeof ord, "%zu", i);
+		arr_add(&bt->custom[0], sh->f[SH_ID]);
+		arr_add(&bt->custom[1], sh->custom[i].key);
+		arr_add(&bt->custom[2], sh->custom[i].value);
+		arr_add(&bt->custom[3], ord);
+		bt->ncustom++;
+	}
+	return ++bt->n >= IMPORT_BATCH ? flush(st, why) : 0;
+}
+
 static int pg_import_put(struct store_be *st, const struct stakeholder *sh, const struct event *ev, int64_t now,
                          char why[ERR_LEN])
 {
 	int rc;
-	/* All or nothing needs no savepoint per row: a failure rolls the whole import back. */
+	/*
+	 * All or nothing: stakeholders that replace only the columns the file has are batched
+	 * (a failure fails the whole import anyway), and need no savepoint. With skip_invalid
+	 * each row is written alone, and a failed one undone alone.
+	 */
+	if (st->importing == 1 && sh && sh->present)
+		return batch_put(st, sh, now, why);
+	if (flush(st, why) < 0)
+		return -1;
 	if (st->importing == 2 && exec(st, "SAVEPOINT import_row", why) < 0)
 		return -1;
 	rc = sh ? put_rows(st, sh, now, why) : pg_ev_put(st, ev, why);
@@ -1457,10 +1574,12 @@ static int pg_import_put(struct store_be *st, const struct stakeholder *sh, cons
 
 static int pg_import_end(struct store_be *st, int commit, char why[ERR_LEN])
 {
+	int rc = commit ? flush(st, why) : 0;
+	batch_free(&st->batch);
 	st->importing = 0;
-	if (!commit) {
+	if (!commit || rc < 0) {
 		pg_rollback(st);
-		return 0;
+		return rc;
 	}
 	st->notify = 1;
 	return pg_commit(st, why);

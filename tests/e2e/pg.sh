@@ -53,6 +53,22 @@ both skip import stakeholders "$T/bad.csv" --skip-invalid
 same skip "--skip-invalid keeps the good rows alone, the same"
 eq "... x1 in, x2 out" "$(pg_sql occ "select string_agg(id, ',') from occasiond.stakeholders where id like 'x%'")" x1
 
+# Values that an array literal or SQL would take for syntax, and custom columns: stored as written.
+cat > "$T/odd.csv" <<'EOF'
+id,first_name,last_name,street,city,nickname,notes,display_name
+q1,"Ann ""the"" Lee",O\Brien,"1 Main St
+2nd floor",{x},NULL,"a,b;c",
+q2,Zoë,"\""\\",",",{},"",\N,Zoë Ł.
+EOF
+both odd import stakeholders "$T/odd.csv"
+same odd "import of values with quotes, backslashes, braces and custom columns: the same"
+check_out "... both imported" "2 stakeholders imported" "$T/odd.pg"
+q="select id, first_name, last_name, street, city, nickname from stakeholders where id like 'q%' order by id"
+f="select stakeholder_id, name, value, ord from stakeholder_fields where stakeholder_id like 'q%' order by stakeholder_id, name"
+eq "... the values stored are the same" "$(pg_sql occ "set search_path = occasiond; $q")" "$(sql "$T/sq/occasiond.db" "$q")"
+eq "... and the custom fields" "$(pg_sql occ "set search_path = occasiond; $f")" "$(sql "$T/sq/occasiond.db" "$f")"
+eq "... which are there" "$(pg_sql occ "select count(*) from occasiond.stakeholder_fields where stakeholder_id like 'q%'")" 4
+
 both plan plan --from 2026-12-03 --days 30
 same plan "plan --days 30 (table): the same"
 both planj plan --from 2026-12-03 --days 30 --format json
