@@ -170,8 +170,20 @@ if [ -n "$FT" ]; then
 	wait_for 60 is_sent d4
 	eq "after a restart of the server, an import is still seen and sent" "$(sent d4)" 1
 	check "... and serve still runs" kill -0 "$SP"
-	kill -TERM "$SP"; wait "$SP"; rc=$?; SP=
-	eq "serve stops with 0" "$rc" 0
+	# A second daemon on the same database and spool: both hear the import, one sends.
+	TZ=UTC FAKETIME="@2026-12-03 08:59:58" LD_PRELOAD="$FT" "$OCCASIOND" -v -c "$T/etc/serve.yaml" serve \
+		2> "$T/serve2.err" &
+	SP2=$!
+	SP="$SP $SP2"
+	wait_for 60 grep -q "serving:" "$T/serve2.err"
+	printf 'id,first_name,last_name,email,timezone,type\ne5,Eve,Ng,eve@x.example,Europe/Berlin,customer\n' > "$T/p4.csv"
+	"$OCCASIOND" -c "$T/etc/serve.yaml" import stakeholders "$T/p4.csv" > /dev/null 2>&1
+	wait_for 60 is_sent e5
+	wait_for 10 grep -q "database changed by another process" "$T/serve2.err"
+	eq "two daemons on one database: the note is sent once" "$(sent e5):$(grep -l 'eve@x.example' "$T"/serve/spool/outbox/new/* | wc -l)" 1:1
+	kill -TERM $SP; rc=
+	for p in $SP; do wait "$p"; rc="$rc$?"; done; SP=
+	eq "both daemons stop with 0" "$rc" 00
 else
 	echo "skip - serve: no libfaketime"
 fi
