@@ -179,7 +179,8 @@ if [ -n "$FT" ]; then
 	printf 'id,first_name,last_name,email,timezone,type\ne5,Eve,Ng,eve@x.example,Europe/Berlin,customer\n' > "$T/p4.csv"
 	"$OCCASIOND" -c "$T/etc/serve.yaml" import stakeholders "$T/p4.csv" > /dev/null 2>&1
 	wait_for 60 is_sent e5
-	wait_for 10 grep -q "database changed by another process" "$T/serve2.err"
+	wait_for 20 grep -q "database changed by another process" "$T/serve2.err"
+	check_out "... the second daemon heard it too" "database changed by another process" "$T/serve2.err"
 	eq "two daemons on one database: the note is sent once" "$(sent e5):$(grep -l 'eve@x.example' "$T"/serve/spool/outbox/new/* | wc -l)" 1:1
 	kill -TERM $SP; rc=
 	for p in $SP; do wait "$p"; rc="$rc$?"; done; SP=
