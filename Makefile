@@ -174,4 +174,8 @@ fuzz: deps-test
 clean:
 	rm -rf build var tests/last-run.log
 
-.PHONY: all deps deps-test deps-bench fuzz sanitize check check-clock demo bench install uninstall clean
+# The libraries the binary links (tests/e2e/daemon.sh links a build without libsystemd).
+print-libs:
+	@echo $(LIBS)
+
+.PHONY: all deps deps-test deps-bench fuzz sanitize check check-clock demo bench install uninstall clean print-libs

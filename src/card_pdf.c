@@ -26,6 +26,47 @@
 
 #include "card_int.h"
 
+/* ---- libharu's errors, for every card module ---- */
+
+void HPDF_STDCALL card_hpdf_handler(HPDF_STATUS status, HPDF_STATUS detail, void *ud)
+{
+	struct hpdf_err *e = ud;
+	/* Keep the first error: later ones are usually consequences. */
+	if (e && !e->status) {
+		e->status = status;
+		e->detail = detail;
+	}
+}
+
+static const char *hpdf_status_name(HPDF_STATUS s)
+{
+	switch (s) {
+	case HPDF_FAILD_TO_ALLOC_MEM: return "out of memory";
+	case HPDF_FILE_IO_ERROR: return "file I/O error";
+	case HPDF_FILE_OPEN_ERROR: return "cannot open file";
+	case HPDF_INVALID_PNG_IMAGE: return "invalid PNG image";
+	case HPDF_UNSUPPORTED_JPEG_FORMAT: return "unsupported JPEG format";
+	case HPDF_INVALID_JPEG_DATA: return "invalid JPEG data";
+	case HPDF_TTF_INVALID_CMAP: return "invalid TrueType cmap";
+	case HPDF_TTF_INVALID_FOMAT: return "invalid TrueType font";
+	case HPDF_TTF_MISSING_TABLE: return "TrueType table missing";
+	case HPDF_TTF_CANNOT_EMBEDDING_FONT: return "font may not be embedded";
+	case HPDF_PAGE_INVALID_SIZE: return "invalid page size";
+	case HPDF_INVALID_FONT_NAME: return "invalid font name";
+	case HPDF_FONT_EXISTS: return "font already loaded";
+	default: return "error";
+	}
+}
+
+int card_hpdf_fail(char err[ERR_LEN], struct hpdf_err *e, const char *what)
+{
+	err_set(err, "libharu: %s: %s (0x%04X, detail %u)", what, hpdf_status_name(e->status),
+	        (unsigned)e->status, (unsigned)e->detail);
+	return -1;
+}
+
+/* ---- the fonts ---- */
+
 struct used {
 	unsigned gid, cid;
 	int adv;

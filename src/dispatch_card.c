@@ -218,8 +218,9 @@ static void remind_signer(struct pass *p, const char *signer, const char *fire_i
 	subject = xasprintf("%sCards to sign: %zu card%s, post by %s", nold ? "Updated: " : "", n, n == 1 ? "" : "s", by);
 	sb_addf(&body, "Hello %s,\n\n", signer);
 	if (nold)
-		sb_addf(&body, "Your batch of cards for %s has changed: it now holds %zu cards (%d were in it "
-		        "before). Please print the file again:\n\n", fire, n, nold);
+		sb_addf(&body, "Your batch of cards for %s has changed: it now holds %zu %s (%d %s in it "
+		        "before). Please print the file again:\n\n", fire, n, util_plural((long long)n, "card", "cards"),
+		        nold, nold == 1 ? "was" : "were");
 	else
 		sb_addf(&body, "Your batch of %zu greeting card%s for %s is ready to print and sign:\n\n", n,
 		        n == 1 ? "" : "s", fire);
@@ -769,7 +770,8 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 		if (i % 256 == 255) {
 			util_keepalive();
 			if (dispatch_stopping()) {
-				log_info("stop requested: %zu cards left for the next start", ncards);
+				log_info("stop requested: %zu %s left for the next start", ncards,
+				         util_plural((long long)ncards, "card", "cards"));
 				dispatch_forget(p);
 				return;
 			}

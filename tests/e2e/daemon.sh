@@ -283,9 +283,14 @@ fi
 if cc -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror -Iinclude -D_GNU_SOURCE \
 	-c -o "$T/daemon-nosd.o" src/daemon.c 2> "$T/cc.err"; then
 	ok "daemon.c compiles without libsystemd"
-	objs=$(ls build/obj/*.o | grep -v -e '/daemon.o$')
-	libs=$(pkg-config --libs libcurl yaml-0.1 sqlite3 libpng)
-	if cc -o "$T/occ-nosd" $objs "$T/daemon-nosd.o" $libs -lhpdf -lm 2> "$T/cc.err"; then
+	objs=
+	for o in build/obj/*.o; do   # the objects of today's sources (not a stale one of a removed file)
+		b=$(basename "$o" .o)
+		[ "$b" != daemon ] && [ "$b" != main ] && [ -f "src/$b.c" ] && objs="$objs $o"
+	done
+	objs="$objs build/obj/main.o"
+	libs=$(make -s --no-print-directory print-libs HAVE_SYSTEMD=)
+	if cc -o "$T/occ-nosd" $objs "$T/daemon-nosd.o" $libs 2> "$T/cc.err"; then
 		: > "$T/notify.log"
 		NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=400000 sh -c 'WATCHDOG_PID=$$ exec "$@"' sh \
 			"$T/occ-nosd" -c "$CFG" serve 2> "$T/serve5.err" &

@@ -85,11 +85,11 @@ printf 'Subject: Hi\n\n{{greeting_name}}\n{{> sig2}}\n' > "$T/tpl/holiday.email"
 printf '\n{{signer}} {{singer}}\n' > "$T/tpl/sig2.mustache"
 OCC -c "$T/etc/tpl.yaml" check > "$T/out" 2>&1
 check_out "names in a partial, at the partial's line" "$T/tpl/sig2.mustache:2:12: warning: unknown name 'singer'" "$T/out"
-sed 's/{{first_name}}/{{frist_name}}/' "$ROOT/templates/birthday.card.yaml" > "$T/tpl/birthday.card.yaml"
+sed 's/{{full_name}}/{{ful_name}}/' "$ROOT/templates/birthday.card.yaml" > "$T/tpl/birthday.card.yaml"
 OCC -c "$T/etc/tpl.yaml" check > "$T/out" 2>&1
-line=$(grep -n 'frist_name' "$T/tpl/birthday.card.yaml" | head -1 | cut -d: -f1)
+line=$(grep -n 'ful_name' "$T/tpl/birthday.card.yaml" | head -1 | cut -d: -f1)
 check_out "a misspelt name in a card template, at its line" "$T/tpl/birthday.card.yaml:$line:" "$T/out"
-check_out "named" "unknown name 'frist_name'" "$T/out"
+check_out "named" "unknown name 'ful_name'" "$T/out"
 cp "$ROOT/templates/birthday.card.yaml" "$T/tpl/"
 
 # A template error names the file's lines, also for the section it refers to.

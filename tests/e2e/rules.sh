@@ -118,7 +118,7 @@ d4,Tom,Twin,customer,tom1@x.example,3 Main St,Springfield,1975-07-07,,yes,2020-0
 d5,Tom,Twin,customer,tom2@x.example,4 Main St,Springfield,1975-07-07,,yes,2020-01-01
 d6,Leap,Day,customer,leap@x.example,5 Main St,Springfield,1988-02-29,,yes,2020-01-01
 d7,No,Year,customer,noyear@x.example,6 Main St,Springfield,--05-17,,yes,2020-01-01
-d8,𓀀,Glyph,customer,glyph@x.example,7 Main St,Springfield,1970-03-03,,yes,2020-01-01
+d8,,Glyph,customer,glyph@x.example,7 Main St,Springfield,1970-03-03,,yes,2020-01-01
 d9,Zed,Zone,customer,zed@x.example,8 Main St,Springfield,1970-04-04,Europe/Berlin,yes,2020-01-01
 EOF
 OCC import stakeholders "$T/data.csv" > "$T/out" 2>&1
@@ -133,7 +133,7 @@ check_out "duplicate name and birthday" "$DB: warning: stakeholders 'd4' and 'd5
 check_out "29 February" "$DB: warning: stakeholder 'd6': birthday is 29 February: in common years it comes on 28 February" "$T/out"
 check_out "birthday without a year" "$DB: warning: stakeholder 'd7' has a birthday without a year: no age is known" "$T/out"
 check_out "a name the card's fonts cannot print" "$DB: warning: stakeholder 'd8', occasion 'birthday', card 'birthday':" "$T/out"
-check_out "the glyph is named" "U+13000" "$T/out"
+check_out "the glyph is named" "U+E000" "$T/out"
 check_out "an unknown time zone" "$DB: warning: stakeholder 'd9': unknown time zone 'Mars/Olympus'" "$T/out"
 check_not "no warning for a clean stakeholder" "'d2' has" "$T/out"
 

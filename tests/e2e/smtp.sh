@@ -242,6 +242,19 @@ eq "451: the Message-ID is the same on the retry" "$(field p1 message_id)" "$mid
 check_out "451: the message carries that Message-ID" "Message-ID: <$mid1>" "$D/srv/1.eml"
 stop
 
+# 6b. An email waiting to be retried for someone who opts out meanwhile is never sent.
+newcase r451opt none smtp ""
+server "$D" --tls none --mode rcpt451once
+OCC run --once --at $AT > "$D/run.out" 2>"$D/run.err"
+eq "opt-out while waiting: first attempt is a retry" "$(field p1 status)" retry
+OCC optout p1 > /dev/null 2>&1
+OCC run --once --at 2026-12-13T10:02 > "$D/run2.out" 2>"$D/run2.err"
+eq "opt-out while waiting: skipped, not sent" "$(field p1 status)" skipped
+eq "... with the reason" "$(field p1 reason)" opted-out
+eq "... and nothing reached the server" "$(ls "$D/srv/" | grep -c '\.eml$')" 0
+eq "... nor the attempt counted again" "$(field p1 attempts)" 1
+stop
+
 # 7. 550: failed after one attempt, never retried.
 newcase r550 none smtp ""
 server "$D" --tls none --mode rcpt550

@@ -668,6 +668,8 @@ static struct tval *sample_ctx(int full, const char *first_name)
 	tval_map_set_str(c, "first_name", first_name);
 	tval_map_set_str(c, "last_name", full ? "\xc5\x81ukasiewicz" : "");
 	tval_map_set_str(c, "nickname", full ? "Zo" : "");
+	/* As dispatch_context makes them: the nickname, else the first name. */
+	tval_map_set_str(c, "greeting_name", full ? "Zo" : first_name);
 	tval_map_set_str(c, "organization", full ? "Globex <&> Partners" : "");
 	tval_map_set_str(c, "organization_name", full ? "Acme Corp" : "");
 	tval_map_set_str(c, "signer", full ? "Dana Ruiz" : "");

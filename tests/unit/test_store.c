@@ -531,7 +531,7 @@ static void test_mark(struct store *st)
 		dispatch_rec_clear(&got);
 		dispatch_rec_clear(&r);
 	}
-	CHECK(store_mark_dispatch(st, 999999, DS_PRINTED, err) == -1 && strcmp(err, "no dispatch with that id") == 0,
+	CHECK(store_mark_dispatch(st, 999999, DS_PRINTED, err) == -1 && strcmp(err, "no dispatch with id 999999") == 0,
 	      "an unknown id: %s", err);
 	CHECK(store_mark_dispatch(st, 1, DS_SENT, err) == -1, "sent is no hand-work step");
 	CHECK(store_begin(st, err) == 0, "no transaction was left open by mark (%s)", err);
