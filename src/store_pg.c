@@ -1180,6 +1180,8 @@ static int pg_changed(struct store_be *st)
 struct cursor {
 	const char *name;
 	PGresult *r;
+	PGresult *next;      /* the batch after r, fetched ahead (the stakeholders' cursor) */
+	int has_next;
 	int row, nrows;
 	int state;           /* 0 not started, 1 a row is pending, 2 at the end */
 };
@@ -1187,15 +1189,36 @@ struct cursor {
 struct store_be_scan {
 	PGconn *conn;        /* its own connection: one snapshot, whatever the main one does meanwhile */
 	struct cursor sh, custom, ev, hist;
+	struct cursor *ahead;   /* the cursor whose next batch is on its way, or NULL */
 	int col[SH_NFIELDS];
 	struct store_sh_row row;
 	struct strbuf text;
 	size_t cap_custom, cap_ev, cap_hist;
 };
 
-/* cur_step: moves to the next row: 1, 0 at the end, -1 with why. */
+/* collect: the batch fetched ahead, into its cursor's next; the connection is free after. */
+static void collect(struct store_be_scan *sc)
+{
+	PGresult *r, *last = NULL;
+	if (!sc->ahead)
+		return;
+	while ((r = PQgetResult(sc->conn))) {
+		PQclear(last);
+		last = r;
+	}
+	sc->ahead->next = last;
+	sc->ahead->has_next = 1;
+	sc->ahead = NULL;
+}
+
+/*
+ * cur_step: moves to the next row: 1, 0 at the end, -1 with why. The stakeholders' cursor
+ * asks for its next batch before its rows are used, so the server produces it while the
+ * planner works: the two take turns otherwise.
+ */
 static int cur_step(struct store_be_scan *sc, struct cursor *c, char why[ERR_LEN])
 {
+	char sql[64];
 	if (c->state == 2)
 		return 0;
 	if (c->state == 1 && ++c->row < c->nrows)
@@ -1204,20 +1227,27 @@ static int cur_step(struct store_be_scan *sc, struct cursor *c, char why[ERR_LEN
 		c->state = 2;
 		return 0;
 	}
-	{
-		char sql[64];
-		PQclear(c->r);
-		snprintf(sql, sizeof sql, "FETCH %d FROM %s", PG_FETCH, c->name);
+	snprintf(sql, sizeof sql, "FETCH %d FROM %s", PG_FETCH, c->name);
+	PQclear(c->r);
+	collect(sc);
+	if (c->has_next) {
+		c->r = c->next;
+		c->next = NULL;
+		c->has_next = 0;
+	} else {
 		c->r = PQexec(sc->conn, sql);
-		if (!ok(sc->conn, c->r, why)) {
-			c->r = NULL;
-			c->state = 2;
-			return -1;
-		}
+	}
+	if (!ok(sc->conn, c->r, why)) {
+		c->r = NULL;
+		c->state = 2;
+		return -1;
 	}
 	c->row = 0;
 	c->nrows = PQntuples(c->r);
 	c->state = c->nrows > 0 ? 1 : 2;
+	/* A failed send is left to the next batch's own FETCH, which then says why. */
+	if (c == &sc->sh && c->nrows == PG_FETCH && PQsendQuery(sc->conn, sql))
+		sc->ahead = c;
 	return c->state == 1;
 }
 
@@ -1268,7 +1298,9 @@ static void pg_scan_close(struct store_be_scan *sc)
 {
 	if (!sc)
 		return;
+	collect(sc);
 	PQclear(sc->sh.r);
+	PQclear(sc->sh.next);
 	PQclear(sc->custom.r);
 	PQclear(sc->ev.r);
 	PQclear(sc->hist.r);
