@@ -36,6 +36,8 @@ _Static_assert(DS__N == 11, "dispatches.status CHECK lists 11 statuses");
 #define PG_KEY_PASS "22314500202692610"      /* 0x4f434344000002 */
 /* Rows per FETCH of the scan's cursors: memory stays bounded, round trips few. */
 #define PG_FETCH 2000
+/* An import's stakeholders (and new ids) go IMPORT_BATCH to a statement, not a round trip each. */
+#define IMPORT_BATCH 1000
 
 /* ---- schema ---- */
 
@@ -93,7 +95,7 @@ static const struct migration {
 enum stmt_id {
 	ST_META_GET, ST_META_PUT, ST_SH_PUT, ST_SH_GET, ST_SHF_DEL, ST_SHF_PUT, ST_SHF_GET,
 	ST_EV_PUT, ST_EV_OF, ST_DS_CLAIM, ST_DS_UPDATE, ST_DS_DELETE, ST_DS_GET,
-	ST_IMP_SEEN, ST_IMP_LINE, ST_IMP_BULK, ST_IMP_BULK_F,
+	ST_IMP_SEEN, ST_IMP_LINE, ST_IMP_BULK, ST_IMP_BULK_F, ST_IMP_SEEN_BULK,
 	ST__N
 };
 
@@ -134,6 +136,7 @@ static const char *const fixed_sql[ST__N] = {
 	[ST_DS_GET] = "SELECT " DS_COLS " FROM dispatches WHERE id = $1",
 	[ST_IMP_SEEN] = "INSERT INTO pg_temp.import_ids(id, line) VALUES($1, $2) ON CONFLICT(id) DO NOTHING",
 	[ST_IMP_LINE] = "SELECT line FROM pg_temp.import_ids WHERE id = $1",
+	[ST_IMP_SEEN_BULK] = "INSERT INTO pg_temp.import_ids(id, line) SELECT * FROM unnest($1::text[], $2::bigint[])",
 	[ST_IMP_BULK_F] = "INSERT INTO stakeholder_fields(stakeholder_id, name, value, ord) "
 	                  "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[]) "
 	                  "ON CONFLICT(stakeholder_id, name) DO UPDATE SET value = excluded.value, ord = excluded.ord",
@@ -155,6 +158,14 @@ struct store_be {
 		uint32_t mask;
 		int64_t now;
 	} batch;
+	/*
+	 * The ids an import has seen: all in the temporary table import_ids, and a Bloom filter
+	 * of them here (fixed size), so that a new id, nearly every one, is known new without
+	 * asking the server; new ids go to the table in batches (seen_ids, seen_lines).
+	 */
+	unsigned char *bloom;
+	struct strbuf seen_ids, seen_lines;
+	size_t nseen;
 	PGconn *listen;      /* the change watch's connection, NULL until asked */
 	int watch;           /* the descriptor handed out (a dup of the listen socket), -1 */
 	int quiet[2];        /* a pipe never written: put in place of a lost listen socket */
@@ -547,6 +558,7 @@ fail:
 
 static void pg_unlock(struct store_be *st);
 static void batch_free(struct batch *bt);
+static void seen_free(struct store_be *st);
 
 static void pg_close(struct store_be *st)
 {
@@ -562,6 +574,7 @@ static void pg_close(struct store_be *st)
 		if (st->quiet[i] >= 0)
 			close(st->quiet[i]);
 	batch_free(&st->batch);
+	seen_free(st);
 	free(st->uri);
 	free(st->name);
 	free(st);
@@ -1451,6 +1464,8 @@ static int pg_scan_next(struct store_be_scan *sc, const struct store_sh_row **ro
 
 /* ---- bulk import ---- */
 
+#define BLOOM_BITS (1u << 23)   /* 1 MiB: about 1% false "maybe" at 1,000,000 ids, never a false "new" */
+
 static int pg_import_begin(struct store_be *st, int per_row, int dry, char why[ERR_LEN])
 {
 	(void)dry;   /* PostgreSQL's writers never block readers: a dry run needs no care of its own */
@@ -1461,7 +1476,49 @@ static int pg_import_begin(struct store_be *st, int per_row, int dry, char why[E
 		pg_rollback(st);
 		return -1;
 	}
+	free(st->bloom);
+	st->bloom = xcalloc(BLOOM_BITS / 8, 1);
 	st->importing = per_row ? 2 : 1;
+	return 0;
+}
+
+/* bloom_test_set: sets id's bits; 1 when they were all set already (id may have been seen). */
+static int bloom_test_set(unsigned char *bloom, const char *id)
+{
+	uint64_t h = 1469598103934665603ull, h2;
+	int all = 1;
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	h2 = (h >> 29 | h << 35) * 0x9e3779b97f4a7c15ull | 1;
+	for (int k = 0; k < 4; k++) {
+		uint32_t bit = (uint32_t)((h + (uint64_t)k * h2) >> 20) & (BLOOM_BITS - 1);
+		if (!(bloom[bit >> 3] & (1u << (bit & 7))))
+			all = 0;
+		bloom[bit >> 3] |= (unsigned char)(1u << (bit & 7));
+	}
+	return all;
+}
+
+static void arr_add(struct strbuf *sb, const char *v);
+
+/* flush_seen: the new ids kept back go to import_ids. */
+static int flush_seen(struct store_be *st, char why[ERR_LEN])
+{
+	const char *v[2];
+	PGresult *r;
+	if (!st->nseen)
+		return 0;
+	sb_addc(&st->seen_ids, '}');
+	sb_addc(&st->seen_lines, '}');
+	v[0] = st->seen_ids.s;
+	v[1] = st->seen_lines.s;
+	r = q(st, ST_IMP_SEEN_BULK, 2, v, why);
+	sb_reset(&st->seen_ids);
+	sb_reset(&st->seen_lines);
+	st->nseen = 0;
+	if (!r)
+		return -1;
+	PQclear(r);
 	return 0;
 }
 
@@ -1474,7 +1531,13 @@ static int pg_import_seen(struct store_be *st, const char *id, long line, long *
 
 	*first_line = 0;
 	snprintf(num, sizeof num, "%ld", line);
-	if (!(r = q(st, ST_IMP_SEEN, 2, v, why)))
+	if (!bloom_test_set(st->bloom, id)) {
+		arr_add(&st->seen_ids, id);
+		arr_add(&st->seen_lines, num);
+		return ++st->nseen >= IMPORT_BATCH ? flush_seen(st, why) : 0;
+	}
+	/* Maybe seen: the table answers, once it has every id so far. */
+	if (flush_seen(st, why) < 0 || !(r = q(st, ST_IMP_SEEN, 2, v, why)))
 		return -1;
 	n = changed_rows(r);
 	PQclear(r);
@@ -1554,8 +1617,6 @@ out:
 	return rc;
 }
 
-/* IMPORT_BATCH stakeholders go in one statement: a round trip a row would cost more than the rest. */
-#define IMPORT_BATCH 1000
 
 static int batch_put(struct store_be *st, const struct stakeholder *sh, int64_t now, char why[ERR_LEN])
 {
@@ -1589,7 +1650,8 @@ static int pg_import_put(struct store_be *st, const struct stakeholder *sh, cons
 	 */
 	if (st->importing == 1 && sh && sh->present)
 		return batch_put(st, sh, now, why);
-	if (flush(st, why) < 0)
+	/* Before a row's savepoint: its undoing must not take the ids seen with it. */
+	if (flush_seen(st, why) < 0 || flush(st, why) < 0)
 		return -1;
 	if (st->importing == 2 && exec(st, "SAVEPOINT import_row", why) < 0)
 		return -1;
@@ -1604,10 +1666,20 @@ static int pg_import_put(struct store_be *st, const struct stakeholder *sh, cons
 	return rc;
 }
 
+static void seen_free(struct store_be *st)
+{
+	free(st->bloom);
+	st->bloom = NULL;
+	sb_free(&st->seen_ids);
+	sb_free(&st->seen_lines);
+	st->nseen = 0;
+}
+
 static int pg_import_end(struct store_be *st, int commit, char why[ERR_LEN])
 {
 	int rc = commit ? flush(st, why) : 0;
 	batch_free(&st->batch);
+	seen_free(st);
 	st->importing = 0;
 	if (!commit || rc < 0) {
 		pg_rollback(st);

@@ -69,6 +69,23 @@ eq "... the values stored are the same" "$(pg_sql occ "set search_path = occasio
 eq "... and the custom fields" "$(pg_sql occ "set search_path = occasiond; $f")" "$(sql "$T/sq/occasiond.db" "$f")"
 eq "... which are there" "$(pg_sql occ "select count(*) from occasiond.stakeholder_fields where stakeholder_id like 'q%'")" 4
 
+# Duplicate ids, near and 2,000 rows apart, found alike (in all-or-nothing, --skip-invalid and --dry-run).
+"$PY" - "$T/dup.csv" <<'EOF'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("id,first_name,email\n")
+    for i in range(2500):
+        n = 9 if i == 10 else 5 if i == 2400 else i
+        f.write("d%04d,Dup,d%d@x.example\n" % (n, i))
+EOF
+for mode in "" --skip-invalid --dry-run; do
+	both dup import stakeholders "$T/dup.csv" $mode
+	same dup "duplicate ids ${mode:-(all or nothing)}: the same"
+	check_out "... found far apart" "duplicate id 'd0005' (also on line 7)" "$T/dup.pg"
+	check_out "... and near" "duplicate id 'd0009' (also on line 11)" "$T/dup.pg"
+done
+eq "--skip-invalid kept the rest" "$(pg_sql occ "select count(*) from occasiond.stakeholders where id like 'd%'")" 2498
+
 both plan plan --from 2026-12-03 --days 30
 same plan "plan --days 30 (table): the same"
 both planj plan --from 2026-12-03 --days 30 --format json
