@@ -10,9 +10,10 @@
  * only as statement parameters, never into SQL text.
  *
  * Beside the main connection: the scan reads on a connection of its own (one REPEATABLE
- * READ snapshot, server-side cursors fetched in batches); the change watch LISTENs on
- * another. Every commit that wrote something sends NOTIFY occasiond; the watch ignores the
- * notifications of its own main connection.
+ * READ snapshot, server-side cursors fetched in batches, the next stakeholders' batch asked
+ * for ahead); the change watch LISTENs on another. Every commit that wrote something sends
+ * NOTIFY occasiond; the watch ignores the notifications of its own main connection. Round
+ * trips are what costs: an import sends its rows and its new ids in batches through unnest.
  */
 #include "store_backend.h"
 
