@@ -364,9 +364,14 @@ static void quiet_notices(void *arg, const char *msg)
 /* connect_to: a new connection to uri with the store's session settings, or NULL with why. */
 static PGconn *connect_to(const char *uri, const char *name, char why[ERR_LEN])
 {
-	/* A server that does not answer is given up after 10 s, unless the URI says otherwise. */
-	const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
-	const char *const vals[] = {"10", "occasiond", uri, NULL};
+	/*
+	 * Unless the URI says otherwise: a server that does not answer is given up after 10 s,
+	 * and a TCP peer gone silent (a cut network) is found out within about a minute, so that
+	 * the daemon's watch and its next pass notice.
+	 */
+	const char *const keys[] = {"connect_timeout", "keepalives_idle", "keepalives_interval", "keepalives_count",
+	                            "fallback_application_name", "dbname", NULL};
+	const char *const vals[] = {"10", "30", "10", "3", "occasiond", uri, NULL};
 	char msg[ERR_LEN];
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	PGresult *r;
