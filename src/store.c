@@ -40,11 +40,9 @@ static const struct store_backend *backend_for(const char *database, char err[ER
 		return &store_backend_sqlite;
 	/* The URI may hold a password: only its scheme goes into a message. */
 	if ((n == 10 && strncasecmp(database, "postgresql", n) == 0) || (n == 8 && strncasecmp(database, "postgres", n) == 0))
-		err_set(err, "store: this version of occasiond has no PostgreSQL backend (database: %.*s://...): "
-		        "use a file path", (int)n, database);
-	else
-		err_set(err, "store: unknown database scheme '%.*s://': the database is a file path or a "
-		        "postgresql:// URI", (int)(n > 40 ? 40 : n), database);
+		return &store_backend_pg;
+	err_set(err, "store: unknown database scheme '%.*s://': the database is a file path or a "
+	        "postgresql:// URI", (int)(n > 40 ? 40 : n), database);
 	return NULL;
 }
 

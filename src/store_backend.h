@@ -1,6 +1,6 @@
 /*
- * store_backend: the table of primitives a store backend registers (store_sqlite.c today; a
- * PostgreSQL backend later). The front, store.c, does the backend-independent work once:
+ * store_backend: the table of primitives a store backend registers (store_sqlite.c for a
+ * file path, store_pg.c for a postgresql:// URI). The front, store.c, does the backend-independent work once:
  * picking the backend from the `database:` value, validating what is written, the dispatch
  * record state machine, the clock, the pass lock's waiting and every message a user sees
  * ("store: cannot WHAT: why"). A backend only moves data and says why it could not:
@@ -141,6 +141,12 @@ struct store_backend {
 	int (*import_end)(struct store_be *b, int commit, char why[ERR_LEN]);
 };
 
-extern const struct store_backend store_backend_sqlite;
+extern const struct store_backend store_backend_sqlite;   /* store_sqlite.c: a file path */
+/*
+ * store_pg.c: a postgresql:// or postgres:// URI. open refuses a URI holding a password and
+ * a server that takes no writes; the scan and the change watch use connections of their own
+ * (made by scan_open and the first watch_fd, closed by scan_close and close).
+ */
+extern const struct store_backend store_backend_pg;
 
 #endif

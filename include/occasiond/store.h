@@ -2,7 +2,8 @@
  * store: stakeholders with their custom fields, events and dispatch records, wherever they
  * live. A front (store.c: which backend, validation, the dispatch record's states, the
  * messages) and backends behind a table of primitives (src/store_backend.h): SQLite
- * (store_sqlite.c) for a file path. The schema is versioned and migrated forward on open.
+ * (store_sqlite.c) for a file path, PostgreSQL (store_pg.c) for a postgresql:// URI. The
+ * schema is versioned and migrated forward on open.
  *
  * Conventions: functions taking err return 0 on success and -1 with a one-line message in err
  * ("store: cannot WHAT: why"); strings and arrays handed out are the caller's to free (with
@@ -24,9 +25,12 @@ struct store;
 /*
  * store_open: opens the database that database names (the config's `database:` value): a
  * file path is an SQLite database, created with its directory and schema when new, migrated
- * when older; a postgresql:// or postgres:// URI is refused (no such backend in this version);
- * any other SCHEME:// is refused, never taken for a file. A database newer than this program,
- * or not one of ours, is refused. 0 with *out (close with store_close) or -1 with err.
+ * when older; a postgresql:// or postgres:// URI is a PostgreSQL database (its schema
+ * "occasiond" made or migrated likewise), refused when the URI holds a password, when the
+ * server cannot be reached or takes no writes; any other SCHEME:// is refused, never taken
+ * for a file. A database newer than this program, or not one of ours, is refused. 0 with
+ * *out (close with store_close) or -1 with a one-line err naming the database (never its
+ * password).
  */
 int store_open(const char *database, struct store **out, char err[ERR_LEN]);
 /* store_close: ends what is open (an unfinished write transaction is rolled back, the pass lock released). NULL is fine. */

@@ -134,7 +134,7 @@ intact "after the template cases"
 # --- database: a server URI is never taken for a file path ---
 cp "$CFG" "$T/etc/good-config.yaml"
 sed -i "s|^database: .*|database: postgresql://occ:secret@db.example/occ|" "$CFG"
-expect_fail "a postgresql:// database is refused by this version" "no PostgreSQL backend" \
+expect_fail "a postgresql:// URI with a password is refused" "put it in the password file" \
 	OCC import stakeholders examples/stakeholders.csv
 check_not "its password never shows" "secret" "$T/err"
 sed -i "s|^database: .*|database: mysql://db.example/occ|" "$CFG"

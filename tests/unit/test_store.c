@@ -460,16 +460,19 @@ static void test_transactions(struct store *st)
 	stakeholder_clear(&bad);
 }
 
-/* The database value picks the backend: a path is SQLite, a server URI is refused cleanly. */
+/* The database value picks the backend: a path is SQLite, a postgresql:// URI the server's backend. */
 static void test_backends(void)
 {
 	struct store *st = NULL;
 	CHECK(store_open("postgresql://occ:secret@db.example/occ", &st, err) == -1 && st == NULL,
-	      "postgresql:// refused in this version");
-	CHECK(strstr(err, "PostgreSQL") && strstr(err, "postgresql://") && !strstr(err, "secret"),
-	      "says PostgreSQL, never echoes the password: %s", err);
-	CHECK(store_open("postgres://db.example/occ", &st, err) == -1 && strstr(err, "PostgreSQL"), "postgres:// too: %s",
-	      err);
+	      "a URI with a password is refused");
+	CHECK(strstr(err, "password file") && strstr(err, "postgresql://db.example/occ") && !strstr(err, "secret"),
+	      "says where the password goes, never echoes it: %s", err);
+	CHECK(store_open("postgres:///occ?host=/nonexistent&password=secret", &st, err) == -1 &&
+	      strstr(err, "password file") && !strstr(err, "secret"), "a password parameter too: %s", err);
+	CHECK(store_open("postgres:///occ?host=/nonexistent", &st, err) == -1 && st == NULL &&
+	      strstr(err, "cannot connect to postgres:///occ") && !strchr(err, '\n'),
+	      "no server: one line naming the database: %s", err);
 	CHECK(store_open("mysql://db.example/occ", &st, err) == -1 && strstr(err, "unknown database scheme 'mysql://'"),
 	      "another scheme is an error, not a file: %s", err);
 	CHECK(access("mysql:", F_OK) != 0, "and no file or directory was made for it");
