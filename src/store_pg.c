@@ -1377,8 +1377,8 @@ static int pg_scan_open(struct store_be *st, uint32_t fields, int custom, int ev
 	                       "ORDER BY stakeholder_id, name", why) < 0) ||
 	    (events && declare(sc, &sc->ev, "occ_ev", "SELECT stakeholder_id, kind, date FROM events "
 	                       "ORDER BY stakeholder_id, kind, date", why) < 0) ||
-	    declare(sc, &sc->hist, "occ_hist", "SELECT stakeholder, rule, occasion_date, fire_date, status, cost_cents "
-	            "FROM dispatches ORDER BY stakeholder", why) < 0)
+	    declare(sc, &sc->hist, "occ_hist", "SELECT stakeholder, rule, occasion_date, fire_date, status, cost_cents, "
+	            "fire_at, id FROM dispatches ORDER BY stakeholder", why) < 0)
 		goto fail;
 	for (int i = 0; i < SH_NFIELDS; i++)
 		sc->row.sh.f[i] = "";
@@ -1432,6 +1432,8 @@ static int read_sides(struct store_be_scan *sc, char *id, char why[ERR_LEN])
 		h->fire_date = text_add(sc, &sc->hist, 3);
 		h->status = k < 0 ? DS_SKIPPED : (enum dispatch_status)k;
 		h->cost_cents = strtoll(cur_val(&sc->hist, 5), NULL, 10);
+		h->fire_at = strtoll(cur_val(&sc->hist, 6), NULL, 10);
+		h->id = strtoll(cur_val(&sc->hist, 7), NULL, 10);
 		if (cur_step(sc, &sc->hist, why) < 0)
 			return -1;
 	}
