@@ -266,6 +266,42 @@ fi
 kill $SP; wait $SP 2>/dev/null
 SP=
 
+# TLS is verified: a Radicale of its own over https with a certificate of the test's own CA.
+# Without ca_file the sync is refused (one line, nothing written); with it, it reads the book.
+if have openssl; then
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+		-keyout "$R/key.pem" -out "$R/cert.pem" >/dev/null 2>&1
+	TPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	sed "s/^hosts = .*/hosts = 127.0.0.1:$TPORT\nssl = True\ncertificate = $(printf '%s' "$R/cert.pem" | sed 's,/,\\/,g')\nkey = $(printf '%s' "$R/key.pem" | sed 's,/,\\/,g')/" \
+		"$R/config" > "$R/tls.config"
+	"$PY" -m radicale --config "$R/tls.config" >"$R/tls.log" 2>&1 &
+	TP=$!
+	tls_up() { [ "$(curl -s -k -o /dev/null -w '%{http_code}' "https://127.0.0.1:$TPORT/")" != 000 ]; }
+	if wait_for 30 tls_up; then
+		before=$(snap)
+		tlsconf() {
+			cat "$T/etc/base.yaml"
+			printf 'sources:\n  - id: tls\n    carddav: https://127.0.0.1:%s/occ/book/\n    username: occ\n    password_file: dav-password\n' "$TPORT"
+			[ -z "$1" ] || printf '    ca_file: %s\n' "$1"
+		}
+		tlsconf > "$T/etc/tls.yaml"
+		"$OCCASIOND" -c "$T/etc/tls.yaml" sync > "$T/out" 2> "$T/err"
+		eq "https with a certificate no CA of the system signed exits 1" "$?" 1
+		check_out "it names the source and the certificate" "source tls:" "$T/err"
+		check_out "it says the certificate was not verified" "certificate" "$T/err"
+		eq "it is one line" "$(wc -l < "$T/err" | tr -d ' ')" 1
+		eq "nothing was written" "$(snap)" "$before"
+		tlsconf "$R/cert.pem" > "$T/etc/tls.yaml"
+		"$OCCASIOND" -c "$T/etc/tls.yaml" sync > "$T/out" 2> "$T/err"
+		eq "with ca_file the https sync exits 0" "$?" 0
+		check_out "and reads the whole book" "tls: " "$T/out"
+		check_out "the whole book" "(the whole book)" "$T/out"
+	else
+		not_ok "radicale over https started"; sed 's/^/#   /' "$R/tls.log" | head -5
+	fi
+	kill $TP 2>/dev/null; wait $TP 2>/dev/null
+fi
+
 # 10,000 contacts (plain build only: heavy): a book written straight into radicale's storage.
 if [ -z "$san" ]; then
 	B=$R/store/collection-root/occ/big

@@ -459,7 +459,7 @@ eq "nothing goes to the maildir" "$(ls "$D/var/spool/outbox/new" 2>/dev/null | w
 sqlite3 "$D/var/occasiond.db" "ALTER TABLE meta RENAME TO meta_gone"
 OCC run --once --at 2026-12-16T12:00 > "$D/run3.out" 2>&1; rc=$?
 eq "the store cannot be read: the pass fails" "$rc" 1
-check_out "and says why" "store: cannot read" "$D/run3.out"
+check_out "and says why, naming the store" "store: $D/var/occasiond.db: cannot" "$D/run3.out"
 n=$(grep -l "dana@acme.example" "$D"/srv/*.rcpt 2>/dev/null | wc -l)
 eq "and no reminder goes out again" "$n" 1
 stop
