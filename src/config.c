@@ -16,7 +16,7 @@
 
 static const char *const top_keys[] = {
 	"database", "spool", "templates", "fonts", "rules", "timezone", "send_window", "lookback",
-	"organization", "mail", "cards", "sources", NULL
+	"database_lease", "organization", "mail", "cards", "sources", NULL
 };
 static const char *const source_keys[] = {"id", "carddav", "username", "password_file", "ca_file", "every", "map",
                                           NULL};
@@ -545,6 +545,14 @@ struct config *config_load(const char *path, struct diags *d)
 	parse_window(c, root, d);
 	c->lookback = (struct duration){7, DUR_DAYS};
 	ytree_seconds(ytree_get(root, "lookback"), "lookback", &secs, &c->lookback, d);
+	/* Long enough to ride out a busy moment, short enough that a dead daemon's work moves on soon. */
+	c->database_lease = 30;
+	if (ytree_seconds(ytree_get(root, "database_lease"), "database_lease", &secs, NULL, d) == 0) {
+		if (secs < 3 || secs > 3600)
+			ytree_diag(d, 0, ytree_get(root, "database_lease"), "database_lease: must be between 3 seconds and 1 hour");
+		else
+			c->database_lease = secs;
+	}
 
 	org = ytree_map(ytree_get(root, "organization"), "organization", org_keys, d);
 	c->org_name = ytree_strdup(ytree_get(org, "name"), "name", "", d);

@@ -41,6 +41,7 @@
 
 #define CACHE_KIB 512          /* the store's cache between and during passes */
 #define RECHECK_MS 1000        /* a change seen without a visible commit: look again once */
+#define BACKOFF_MAX 60         /* seconds: the longest wait between tries of a lost database */
 
 /* ---- sd_notify ---- */
 
@@ -140,6 +141,15 @@ static int stop_pending(void)
 	return sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1;
 }
 
+/* the store of the running daemon, for the stop check (a lost connection stops a pass too) */
+static struct store *serving;
+
+/* stop_or_lost: a stop request, or the database's connection gone: a pass stops at the next item. */
+static int stop_or_lost(void)
+{
+	return stop_pending() || store_lost(serving);
+}
+
 /* ---- config, rules and templates, whole ---- */
 
 static void check_one(const struct config *cfg, const struct rule *r, const char *name, int channel, struct diags *d)
@@ -211,7 +221,11 @@ struct daemon {
 	int sigfd, tfd, watch;   /* watch: the store's change watch, -1 without one */
 	int64_t recheck_ms;      /* monotonic ms of a pending look at the store, 0: none */
 	int64_t *src_due;        /* when each of cfg->sources is next pulled (0: at once) */
+	int64_t down_since;      /* the database could not be reached since then (wall clock), 0: it can */
+	int64_t backoff;         /* seconds of the last wait before another try (before jitter) */
+	uint32_t rnd;            /* the jitter's state */
 };
+
 
 /*
  * sources_due: the pull times after a (re)load: a source kept by id keeps its time, a new
@@ -282,9 +296,10 @@ static int reload(struct daemon *dm)
 			return -1;
 		}
 		store_close(dm->st);
-		dm->st = nst;
+		dm->st = serving = nst;
 		store_trim(dm->st, CACHE_KIB);
 	}
+	store_set_lease(dm->st, ncfg->database_lease);
 	rules_free(dm->rs);
 	{
 		struct config *old = dm->cfg;
@@ -312,13 +327,56 @@ static int64_t next_midnight(const char *zone, int64_t now)
 	return at;
 }
 
+/*
+ * db_down: the database cannot be reached (why): the next try after a back-off of 1 s doubled
+ * each time up to BACKOFF_MAX, jittered to 50-100 % so that daemons do not come back at once;
+ * one log line when it is lost, STATUS= says so. Returns the instant of the next try.
+ */
+static int64_t db_down(struct daemon *dm, const char *why)
+{
+	int64_t now = wall_now(), wait;
+	char status[256], name[40] = "";
+	day_t day;
+	int secs;
+
+	if (!dm->down_since) {
+		dm->down_since = now;
+		dm->backoff = 1;
+		log_err("%s; trying again with back-off (the watchdog is fed meanwhile)", why);
+	} else {
+		dm->backoff = dm->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : dm->backoff * 2;
+	}
+	dm->rnd = dm->rnd * 1103515245u + 12345u;
+	wait = dm->backoff * (50 + (int64_t)((dm->rnd >> 16) % 51)) / 100;
+	if (wait < 1)
+		wait = 1;
+	if (dates_utc_to_local(dm->cfg->timezone, dm->down_since, &day, &secs) == 0)
+		snprintf(name, sizeof name, "%02d:%02d:%02d", secs / 3600, secs / 60 % 60, secs % 60);
+	snprintf(status, sizeof status, "STATUS=database unreachable since %s, next try in %lld s", name,
+	         (long long)wait);
+	notify(status);
+	log_debug("%s", status + 7);
+	dm->recheck_ms = 0;
+	return now + wait;
+}
+
 /* pass: one dispatch_run at the present instant; returns the instant to wake at. */
 static int64_t pass(struct daemon *dm)
 {
 	struct dispatch_stats s;
-	int64_t now = wall_now(), plan_wake = INT64_MAX, retry_wake = INT64_MAX, midnight, wake;
+	int64_t now = wall_now(), plan_wake = INT64_MAX, retry_wake = INT64_MAX, take_wake = INT64_MAX, midnight, wake;
 	char err[ERR_LEN], when[48], status[256];
 
+	/* A round trip first: a dead connection is found (and made again) before any work. */
+	if (store_ping(dm->st, err) != 0)
+		return db_down(dm, err);
+	if (dm->down_since) {
+		char *name = store_safe_name(dm->cfg->database);
+		log_info("%s is reachable again after %lld s", name, (long long)(wall_now() - dm->down_since));
+		free(name);
+		dm->down_since = 0;
+		dm->backoff = 0;
+	}
 	store_watch_mark(dm->st);
 	dm->recheck_ms = 0;
 	pull_sources(dm, now);
@@ -326,7 +384,12 @@ static int64_t pass(struct daemon *dm)
 	memset(&s, 0, sizeof s);
 	if (dispatch_run(dm->cfg, dm->rs, dm->st, now, 0, &s, &plan_wake, err) != 0)
 		log_err("%s", err);
+	if (store_lost(dm->st))
+		return db_down(dm, "store: the connection to the database was lost during a pass");
 	if (store_next_retry(dm->st, &retry_wake, err) != 0)
+		log_err("%s", err);
+	/* Several daemons: a claim of another whose lease runs out is ours to take over then. */
+	if (store_next_takeover(dm->st, &take_wake, err) != 0)
 		log_err("%s", err);
 	/* What a pass allocated is freed; give the pages back so that idle costs nothing. */
 	store_trim(dm->st, CACHE_KIB);
@@ -342,6 +405,10 @@ static int64_t pass(struct daemon *dm)
 		wake = plan_wake;
 	if (retry_wake < wake)
 		wake = retry_wake;
+	if (take_wake != INT64_MAX && take_wake <= now)
+		take_wake = now + 1;
+	if (take_wake < wake)
+		wake = take_wake;
 	for (size_t i = 0; i < dm->cfg->nsources; i++)
 		if (dm->src_due[i] < wake)
 			wake = dm->src_due[i];
@@ -349,7 +416,7 @@ static int64_t pass(struct daemon *dm)
 		wake = now + 1;   /* became due while the pass ran */
 	dates_format_instant(wake, dm->cfg->timezone, when, sizeof when);
 	snprintf(status, sizeof status, "STATUS=%s %s; last pass: %d %s, %d %s, %d skipped, %d missed, "
-	         "%d retry, %d failed", wake == plan_wake ? "next dispatch" : wake == retry_wake ? "next retry" :
+	         "%d retry, %d failed", wake == plan_wake ? "next dispatch" : wake == retry_wake ? "next retry" : wake == take_wake ? "next takeover" :
 	         wake < midnight ? "next pull" : "nothing due before", when, s.emails, util_plural(s.emails, "email", "emails"), s.cards,
 	         util_plural(s.cards, "card", "cards"), s.skipped, s.missed, s.retry, s.failed);
 	notify(status);
@@ -384,8 +451,11 @@ static int poll_timeout(const struct daemon *dm)
 
 static void db_changed_check(struct daemon *dm, int *need_pass)
 {
-	int rc = store_changed(dm->st);
+	int rc;
 	dm->recheck_ms = 0;
+	if (dm->down_since)
+		return;   /* the database is tried again by the back-off's timer alone */
+	rc = store_changed(dm->st);
 	if (rc == 1) {
 		log_debug("database changed by another process: a pass");
 		*need_pass = 1;
@@ -397,7 +467,7 @@ static void db_changed_check(struct daemon *dm, int *need_pass)
 
 int daemon_serve(const char *config_path)
 {
-	struct daemon dm = {config_path, NULL, NULL, NULL, -1, -1, -1, 0, NULL};
+	struct daemon dm = {config_path, NULL, NULL, NULL, -1, -1, -1, 0, NULL, 0, 0, 0};
 	sigset_t mask;
 	char err[ERR_LEN], *name;
 	int rc = -1, stop = 0, need_pass = 1;
@@ -422,6 +492,9 @@ int daemon_serve(const char *config_path)
 		goto out;
 	}
 	store_trim(dm.st, CACHE_KIB);
+	serving = dm.st;
+	store_set_lease(dm.st, dm.cfg->database_lease);
+	dm.rnd = (uint32_t)getpid() ^ (uint32_t)wall_now();
 	watch_db(&dm);
 	sources_due(&dm, NULL);
 	/* Half of WatchdogSec between kicks; util_keepalive lets a long SMTP transfer kick too. */
@@ -433,7 +506,7 @@ int daemon_serve(const char *config_path)
 		util_set_keepalive(watchdog_kick);
 		log_debug("watchdog: a kick every %lld ms", (long long)wd_interval_ms);
 	}
-	dispatch_set_stop_check(stop_pending);
+	dispatch_set_stop_check(stop_or_lost);
 	notify("READY=1");
 	name = store_safe_name(dm.cfg->database);
 	log_info("serving: config=%s rules=%zu database=%s", dm.cfg->path, dm.rs->nrules, name);
@@ -460,6 +533,7 @@ int daemon_serve(const char *config_path)
 			goto out;
 		}
 		watchdog_kick();
+		store_keepalive(dm.st);   /* leases of claims still held (a pass renews them itself) */
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			while (read(dm.sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
@@ -493,6 +567,7 @@ int daemon_serve(const char *config_path)
 out:
 	dispatch_set_stop_check(NULL);
 	util_set_keepalive(NULL);
+	serving = NULL;
 	if (dm.sigfd >= 0)
 		close(dm.sigfd);
 	if (dm.tfd >= 0)

@@ -105,6 +105,9 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 	if (dispatch_mail_items(&p, emails, nemails, err) != 0)
 		goto out;
 	dispatch_card_items(&p, cards, ncards);
+	/* Cards left because another daemon was building their batch: a pass again soon. */
+	if (p.busy_batches && next_wake && *next_wake > now + 2)
+		*next_wake = now + 2;
 	dispatch_mail_fallbacks(&p);
 	dispatch_mail_reminders(&p);
 	rc = 0;

@@ -280,6 +280,7 @@ struct group {
 	char *path;
 	int ok_new, saved, failed;
 	int stopped;            /* a stop request ended it before the batch was saved */
+	int lost;               /* a claim of it is no longer this process's: nothing is recorded */
 };
 
 static void group_free(struct group *g)
@@ -304,6 +305,23 @@ static int group_begin(struct pass *p, struct group *g, const struct plan_item *
 	dates_format_iso(items[0]->fire_date, fire_date);
 	f.fire_date = fire_date;
 	f.signer = items[0]->signer;
+	/*
+	 * One process builds a (fire date, signer) batch at a time (several daemons): another
+	 * building it now leaves it alone; a pass soon after adds these cards to what it made.
+	 */
+	switch (store_batch_lock(p->st, fire_date, items[0]->signer, err)) {
+	case 0:
+		break;
+	case 1:
+		log_debug("batch %s/%s: another process is building it; its cards wait", fire_date, items[0]->signer);
+		p->busy_batches++;
+		g->mine = xcalloc(n + 1, sizeof *g->mine);
+		g->old_page = xcalloc(1, sizeof *g->old_page);
+		return 0;
+	default:
+		log_err("%s", err);
+		return -1;
+	}
 	if (store_list_dispatches(p->st, &f, &g->old, &g->nold, err) != 0) {
 		log_err("%s", err);
 		return -1;
@@ -575,11 +593,20 @@ static int group_commit(struct pass *p, struct group *g)
 	}
 	if (store_begin(p->st, err) != 0)
 		goto fail;
+	/* Every claim of the batch still ours (fencing), or nothing of it is recorded. */
 	for (size_t i = 0; i < g->n; i++) {
+		int rc;
 		if (!g->mine[i])
 			continue;
-		if (g->failed || g->stopped ? store_delete_dispatch(p->st, g->recs[i].id, err) != 0
-		              : store_update_dispatch(p->st, &g->recs[i], err) != 0)
+		rc = g->failed || g->stopped ? store_withdraw_claim(p->st, g->recs[i].id, err)
+		                             : store_update_claim(p->st, &g->recs[i], err);
+		if (rc == 1) {
+			store_rollback(p->st);
+			log_warn("%s", err);
+			g->lost = 1;
+			return -1;
+		}
+		if (rc != 0)
 			goto fail_tx;
 	}
 	/* A longer cover sheet moves the old cards back: their records follow. */
@@ -780,14 +807,14 @@ static size_t free_cpus(long cpus)
  */
 void dispatch_card_recover(struct pass *p)
 {
-	struct dispatch_filter f = {.status = "queued", .channel = CH_CARD};
 	struct dispatch_rec *v = NULL;
 	size_t n = 0;
 	char err[ERR_LEN];
-	if (store_list_dispatches(p->st, &f, &v, &n, err) != 0)
+	/* Several daemons: only claims whose lease ran out, now this process's. */
+	if (store_take_over(p->st, CH_CARD, &v, &n, err) != 0)
 		log_err("%s", err);
 	for (size_t i = 0; i < n; i++) {
-		if (store_delete_dispatch(p->st, v[i].id, err) != 0)
+		if (store_withdraw_claim(p->st, v[i].id, err) != 0)
 			log_err("%s", err);
 		else
 			log_info("recovered dispatch id=%lld: an interrupted card claim is withdrawn", (long long)v[i].id);
@@ -924,10 +951,10 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 			group_render(p, g);   /* one process, or its worker did not start */
 		}
 		/* Saved batches whose records do not commit are rebuilt by a later pass. */
-		if (group_commit(p, g) != 0)
-			p->stats->failed += (int)g->nmine;
-		else
+		if (group_commit(p, g) == 0)
 			group_after(p, g);
+		else if (!g->lost)   /* lost: its claims are another process's business now */
+			p->stats->failed += (int)g->nmine;
 	}
 	for (size_t w = 0; w < nw; w++) {
 		int st = 0;
@@ -941,6 +968,7 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 	for (size_t i = 0; i < ngroups; i++)
 		group_free(&gs[i]);
 	free(gs);
+	store_batch_unlock_all(p->st);   /* after every outcome is committed */
 	dispatch_forget(p);
 	return;
 abort:
@@ -948,6 +976,7 @@ abort:
 		group_free(&gs[k]);
 	free(gs);
 	store_rollback(p->st);
+	store_batch_unlock_all(p->st);
 	p->stats->failed += (int)ncards;
 	dispatch_forget(p);
 }

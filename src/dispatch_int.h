@@ -52,6 +52,8 @@ struct pass {
 	int64_t *fallback;            /* cards that could not be drawn, committed as queued emails */
 	size_t nfallback;
 	int offline;                  /* a card worker: dispatch_sh answers from what is fetched only */
+	int busy_batches;             /* batches another process was building: a pass again soon */
+	char claim_err[ERR_LEN];      /* the last write on a claim that failed or found it lost */
 };
 
 /*

@@ -23,6 +23,11 @@
 #include "occasiond/mime.h"
 
 #define CLAIM_GROUP 256     /* claims committed per transaction, and messages built ahead */
+/*
+ * On a database several daemons share, claims go a few at a time, each daemon starting at a
+ * place of its own in the due list: the work is shared, and one that wins none moves on.
+ */
+#define SHARED_GROUP 16
 
 struct mail_run {
 	struct pass *p;
@@ -55,6 +60,7 @@ struct job_ctx {
 	char **rcpt;
 	size_t nrcpt;
 	int withdrawn;          /* a stop kept it from starting: its claim is withdrawn */
+	int lost;               /* its claim is no longer this process's: nothing more is done for it */
 };
 
 static char *message_id(const struct pass *p, int64_t id)
@@ -240,6 +246,18 @@ static struct mail_run *run_of(struct pass *p)
 	return p->mail;
 }
 
+/*
+ * update_claim: writes rec while its claim is still this process's: 0, 1 lost (logged; write
+ * and send nothing more for it), -1 error (in p->claim_err).
+ */
+static int update_claim(struct pass *p, struct dispatch_rec *rec)
+{
+	int rc = store_update_claim(p->st, rec, p->claim_err);
+	if (rc == 1)
+		log_warn("%s", p->claim_err);
+	return rc;
+}
+
 /* flush: commits the outcomes not yet committed, in one transaction. */
 static void flush(struct mail_run *m)
 {
@@ -252,11 +270,11 @@ static void flush(struct mail_run *m)
 		return;
 	}
 	for (i = 0; i < m->npending; i++)
-		if (store_update_dispatch(m->p->st, m->pending[i], err) != 0)
+		if (update_claim(m->p, m->pending[i]) < 0)
 			break;
 	if (i < m->npending || store_commit(m->p->st, err) != 0) {
 		store_rollback(m->p->st);
-		log_err("%s", err);
+		log_err("%s", i < m->npending ? m->p->claim_err : err);
 		/* Left queued in the store: recovery settles them (unknown or retry), never resends blindly. */
 	}
 	m->npending = 0;
@@ -280,6 +298,7 @@ static int before_data(void *arg, struct mail_job *const *ready, size_t k)
 	struct mail_run *m = arg;
 	char err[ERR_LEN];
 	size_t i, j;
+	int lost = 0;
 	for (i = 0; i < k; i++) {
 		struct dispatch_rec *rec = ((struct job_ctx *)ready[i]->tag)->it->rec;
 		rec->data_sent = 1;
@@ -287,17 +306,34 @@ static int before_data(void *arg, struct mail_job *const *ready, size_t k)
 	}
 	if (store_begin(m->p->st, err) != 0)
 		goto fail;
+	/* Each write checks that the claim is still ours (fencing): a lost one sends nothing. */
 	for (i = 0; i < m->npending; i++)
-		if (store_update_dispatch(m->p->st, m->pending[i], err) != 0)
+		if (update_claim(m->p, m->pending[i]) < 0)
 			break;
-	for (j = 0; i == m->npending && j < k; j++)
-		if (store_update_dispatch(m->p->st, ((struct job_ctx *)ready[j]->tag)->it->rec, err) != 0)
+	for (j = 0; i == m->npending && j < k; j++) {
+		struct job_ctx *c = ready[j]->tag;
+		int rc = update_claim(m->p, c->it->rec);
+		if (rc < 0)
 			break;
-	if (i < m->npending || j < k || store_commit(m->p->st, err) != 0) {
+		if (rc == 1)
+			c->lost = lost = 1;
+	}
+	if (i < m->npending || j < k) {
+		util_strlcpy(err, m->p->claim_err, sizeof err);
+		store_rollback(m->p->st);
+		goto fail;
+	}
+	if (store_commit(m->p->st, err) != 0) {
 		store_rollback(m->p->st);
 		goto fail;
 	}
 	m->npending = 0;
+	/* A lost claim among them: none of them goes now (the others are tried again later). */
+	if (lost) {
+		for (i = 0; i < k; i++)
+			((struct job_ctx *)ready[i]->tag)->it->rec->data_sent = 0;
+		return -1;
+	}
 	return 0;
 fail:
 	log_err("cannot record that %zu message%s start%s to go out: %s", k, k == 1 ? "" : "s", k == 1 ? "s" : "", err);
@@ -414,6 +450,13 @@ static void on_done(void *arg, struct mail_job *j)
 	struct job_ctx *c = j->tag;
 	if (c->withdrawn)
 		return;
+	if (c->lost) {
+		sb_free(&c->msg);
+		rcpt_free(c->rcpt, c->nrcpt);
+		c->rcpt = NULL;
+		c->nrcpt = 0;
+		return;
+	}
 	if (j->res.conn_failed && !m->down) {
 		m->down = 1;
 		m->down_res = j->res;
@@ -437,7 +480,10 @@ static void withdraw(struct pass *p, const struct job_ctx *ctx, size_t n)
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		if (ctx[i].withdrawn) {
-			if (store_delete_dispatch(p->st, ctx[i].it->rec->id, err) != 0)
+			int rc = store_withdraw_claim(p->st, ctx[i].it->rec->id, err);
+			if (rc == 1)
+				log_warn("%s", err);
+			else if (rc != 0)
 				log_err("%s", err);
 			k++;
 		}
@@ -492,6 +538,7 @@ static void deliver_maildir(struct pass *p, struct dispatch_rec *rec, const stru
 	struct mail_run *m = run_of(p);
 	struct strbuf msg = {0};
 	char err[ERR_LEN], uerr[ERR_LEN];
+	int rc;
 	char *name = maildir_name(p, rec->id), *outbox = util_path_join(p->cfg->spool, "outbox"), *path = NULL;
 
 	rec->attempts++;
@@ -529,9 +576,11 @@ static void deliver_maildir(struct pass *p, struct dispatch_rec *rec, const stru
 		note_attach(m, rec);
 		p->stats->emails++;
 	}
-	if (store_update_dispatch(p->st, rec, uerr) != 0)
-		log_err("%s", uerr);
-	dispatch_log_rec(rec);
+	(void)uerr;
+	if ((rc = update_claim(p, rec)) == 0)
+		dispatch_log_rec(rec);
+	else if (rc < 0)
+		log_err("%s", p->claim_err);
 	sb_free(&msg);
 	free(name);
 	free(outbox);
@@ -579,12 +628,12 @@ static void deliver(struct pass *p, const struct mail_item *items, size_t n)
  */
 void dispatch_mail_recover(struct pass *p)
 {
-	struct dispatch_filter f = {.status = "queued", .channel = CH_EMAIL};
 	struct dispatch_rec *v = NULL;
 	size_t n = 0;
 	char *outbox = util_path_join(p->cfg->spool, "outbox");
 	char err[ERR_LEN];
-	if (store_list_dispatches(p->st, &f, &v, &n, err) != 0)
+	/* Several daemons: only claims whose lease ran out, now this process's. */
+	if (store_take_over(p->st, CH_EMAIL, &v, &n, err) != 0)
 		log_err("%s", err);
 	for (size_t i = 0; i < n; i++) {
 		struct dispatch_rec *rec = &v[i];
@@ -602,9 +651,10 @@ void dispatch_mail_recover(struct pass *p)
 			rec->status = DS_RETRY;
 			rec->next_attempt_at = p->now;
 		}
-		if (store_update_dispatch(p->st, rec, err) != 0)
-			log_err("%s", err);
-		else
+		int rc = update_claim(p, rec);
+		if (rc < 0)
+			log_err("%s", p->claim_err);
+		else if (rc == 0)
 			log_info("recovered dispatch id=%lld status=%s", (long long)rec->id, dispatch_status_names[rec->status]);
 		free(name);
 	}
@@ -662,6 +712,14 @@ void dispatch_mail_retry_due(struct pass *p)
 			p->stats->failed++;
 			continue;
 		}
+		{
+			/* Several daemons: the retry is claimed first, so that one alone tries it. */
+			int claimed = 0;
+			if (store_claim_retry(p->st, rec, &claimed, err) != 0)
+				log_err("%s", err);
+			if (!claimed)
+				continue;
+		}
 		due[ndue++] = it;
 	}
 	free(due);
@@ -694,6 +752,7 @@ void dispatch_mail_fallbacks(struct pass *p)
 				continue;
 			}
 			if (rec->status != DS_QUEUED || rec->channel != CH_EMAIL ||
+			    !rec->handled_by || strcmp(rec->handled_by, store_owner(p->st)) != 0 ||
 			    dispatch_item_of_record(p, rec, &it->r, &it->sh, &it->ev, &it->occ, &it->years) != 0) {
 				/* Gone since (its rule or stakeholder): a later pass's recovery settles it. */
 				dispatch_rec_clear(rec);
@@ -723,15 +782,26 @@ int dispatch_mail_items(struct pass *p, const struct plan_item *const *items, si
 	struct dispatch_rec *recs = xcalloc(CLAIM_GROUP, sizeof *recs);
 	struct mail_item group[CLAIM_GROUP];
 	int claimed[CLAIM_GROUP];
-	size_t nitems;
+	size_t nitems, size = store_shared(p->st) ? SHARED_GROUP : CLAIM_GROUP;
+	size_t ngroups = (n + size - 1) / size, first = 0, done = 0;
 	int rc = 0;
-	for (size_t g = 0; g < n && rc == 0; g += CLAIM_GROUP) {
-		size_t k = n - g < CLAIM_GROUP ? n - g : CLAIM_GROUP, i;
+
+	/* Several daemons: each starts at a place of its own (its owner's hash) and goes round. */
+	if (store_shared(p->st) && ngroups > 1) {
+		uint32_t h = 2166136261u;
+		for (const char *c = store_owner(p->st); *c; c++)
+			h = (h ^ (unsigned char)*c) * 16777619u;
+		first = (size_t)((h ^ (uint32_t)p->now) % ngroups);
+	}
+	for (size_t gi = 0; gi < ngroups && rc == 0; gi++) {
+		size_t g = ((first + gi) % ngroups) * size;
+		size_t k = n - g < size ? n - g : size, i, won = 0;
 		if (dispatch_stopping()) {
-			log_info("stop requested: %zu %s left for the next start", n - g,
-			         util_plural((long long)(n - g), "email", "emails"));
+			log_info("stop requested: %zu %s left for the next start", n - done,
+			         util_plural((long long)(n - done), "email", "emails"));
 			break;
 		}
+		done += k;
 		/* The group's stakeholders, fetched before its claims (one gone since the plan: not claimed). */
 		for (i = 0; i < k; i++) {
 			const struct plan_item *it = items[g + i];
@@ -764,8 +834,11 @@ int dispatch_mail_items(struct pass *p, const struct plan_item *const *items, si
 			if (claimed[i]) {
 				group[nitems] = group[i];
 				group[nitems++].rec = &recs[i];
+				won++;
 			}
-		deliver(p, group, nitems);
+		/* None won: another daemon has them; on to the next group. */
+		if (won)
+			deliver(p, group, nitems);
 		dispatch_forget(p);
 		for (i = 0; i < k; i++)
 			dispatch_rec_clear(&recs[i]);

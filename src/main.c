@@ -509,6 +509,7 @@ static int cmd_run(const char *config_path, int argc, char **argv)
 		return usage_error("--at: %s", err);
 	}
 	plan_warn_columns(&w);
+	store_set_lease(w.st, w.cfg->database_lease);   /* several daemons: run --once claims like serve */
 	if (store_quick_check(w.st, err) != 0 || dispatch_run(w.cfg, w.rs, w.st, now, dry, &stats, &wake, err) != 0) {
 		log_err("%s", err);
 		world_close(&w);

@@ -224,6 +224,7 @@ void dispatch_rec_clear(struct dispatch_rec *r)
 	free(r->signer);
 	free(r->template_name);
 	free(r->last_reply);
+	free(r->handled_by);
 	memset(r, 0, sizeof *r);
 }
 

@@ -356,22 +356,22 @@ int report_log(FILE *fp, const struct config *cfg, const struct dispatch_rec *v,
 {
 	static const char *const head[] = {
 		"ID", "FIRE_AT", "OCCASION", "RULE", "STAKEHOLDER", "CHANNEL", "STATUS", "REASON", "ATTEMPTS",
-		"ARTIFACT", "PAGE", "SIGNER", "COST", "ERROR"
+		"ARTIFACT", "PAGE", "SIGNER", "COST", "HANDLED_BY", "ERROR"
 	};
 	struct table t;
-	tbl_init(&t, 14);
+	tbl_init(&t, 15);
 	struct strbuf js = {0};
 
 	if (fmt == FMT_TABLE)
 		tbl_add(&t, head);
 	else if (fmt == FMT_CSV)
-		csv_row(fp, (char **)head, 14);
+		csv_row(fp, (char **)head, 15);
 	else
 		sb_adds(&js, "[");
 	for (size_t i = 0; i < n; i++) {
 		const struct dispatch_rec *r = &v[i];
 		char id[24], at[40], upd[40], att[16], page[16], cost[32], next[40];
-		char *row[14];
+		char *row[15];
 		snprintf(id, sizeof id, "%lld", (long long)r->id);
 		dates_format_instant(r->fire_at, cfg->timezone, at, sizeof at);
 		dates_format_instant(r->updated_at, cfg->timezone, upd, sizeof upd);
@@ -381,11 +381,11 @@ int report_log(FILE *fp, const struct config *cfg, const struct dispatch_rec *v,
 		row[0] = id, row[1] = at, row[2] = r->occasion_date, row[3] = r->rule, row[4] = r->stakeholder;
 		row[5] = (char *)channel_names[r->channel], row[6] = (char *)dispatch_status_names[r->status];
 		row[7] = r->reason, row[8] = att, row[9] = r->artifact, row[10] = r->page ? page : "";
-		row[11] = r->signer, row[12] = cost, row[13] = r->error;
+		row[11] = r->signer, row[12] = cost, row[13] = r->handled_by ? r->handled_by : "", row[14] = r->error;
 		if (fmt == FMT_TABLE) {
 			tbl_add(&t, (const char *const *)row);
 		} else if (fmt == FMT_CSV) {
-			csv_row(fp, row, 14);
+			csv_row(fp, row, 15);
 		} else {
 			sb_adds(&js, i ? ",\n  {" : "\n  {");
 			sb_addf(&js, "\"id\": %lld", (long long)r->id);
@@ -414,6 +414,7 @@ int report_log(FILE *fp, const struct config *cfg, const struct dispatch_rec *v,
 			}
 			json_kv_str(&js, "last_reply", r->last_reply, 1);
 			json_kv_str(&js, "updated_at", upd, 1);
+			json_kv_str(&js, "handled_by", r->handled_by ? r->handled_by : "", 1);
 			sb_adds(&js, "}");
 		}
 	}

@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/types.h>
 
 #include "occasiond/log.h"
 #include "store_backend.h"
@@ -23,11 +24,22 @@ struct store {
 	int64_t clock;    /* 0: time() */
 	int locked;       /* the pass lock is held */
 	int importing;    /* between store_import_begin and store_import_end */
+	char *owner;      /* "HOST:PID": what claims carry (handled_by) */
+	pid_t pid;        /* the process that opened it: a forked child never uses the connection */
+	int64_t lease;    /* seconds; 0: store_set_lease not called (no renewal) */
+	int64_t renewed_ms;   /* monotonic ms of the last renewal */
 };
 
 static int64_t store_now(const struct store *st)
 {
 	return st->clock ? st->clock : (int64_t)time(NULL);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- open, close ---- */
@@ -66,6 +78,14 @@ int store_open(const char *database, struct store **out, char err[ERR_LEN])
 	st->be = be;
 	st->b = b;
 	st->where = store_safe_name(database);
+	{
+		char host[256];
+		if (gethostname(host, sizeof host) != 0 || !host[0])
+			util_strlcpy(host, "localhost", sizeof host);
+		host[sizeof host - 1] = '\0';
+		st->pid = getpid();
+		st->owner = xasprintf("%s:%ld", host, (long)st->pid);
+	}
 	*out = st;
 	return 0;
 }
@@ -74,7 +94,9 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	util_clear_keepalive_hook(st);
 	st->be->close(st->b);   /* drops the pass lock and the watch with it */
+	free(st->owner);
 	free(st->where);
 	free(st);
 }
@@ -261,11 +283,16 @@ int store_claim(struct store *st, struct dispatch_rec *rec, int *claimed, char e
 	if (!rec->rule || !*rec->rule || !rec->stakeholder || !*rec->stakeholder ||
 	    !rec->occasion_date || !*rec->occasion_date)
 		err_set(why, "rule, stakeholder and occasion date are required");
-	else if (check_dispatch(rec, why) == 0)
+	else if (check_dispatch(rec, why) == 0) {
+		free(rec->handled_by);
+		rec->handled_by = xstrdup(st->owner);
 		rc = st->be->ds_claim(st->b, rec, now, why);
+	}
 	if (rc == 0) {
 		*claimed = 1;
 		rec->created_at = rec->updated_at = now;
+		if (!st->renewed_ms)
+			st->renewed_ms = mono_ms();
 	}
 	if (rc >= 0)
 		return 0;
@@ -624,4 +651,168 @@ int store_import_end(struct store *st, int commit, char err[ERR_LEN])
 	if (st->be->import_end(st->b, commit, why) < 0)
 		return err_set(err, "store: cannot commit the import: %s", why);
 	return 0;
+}
+
+/* ---- several daemons: owner, lease, fencing ---- */
+
+int store_shared(const struct store *st)
+{
+	return st->be->ds_update_claim != NULL;
+}
+
+const char *store_owner(const struct store *st)
+{
+	return st->owner;
+}
+
+static void keepalive_hook(void *arg)
+{
+	store_keepalive(arg);
+}
+
+void store_set_lease(struct store *st, int64_t secs)
+{
+	st->lease = secs;
+	if (!st->be->lease_set)
+		return;
+	st->be->lease_set(st->b, secs);
+	util_set_keepalive_hook(keepalive_hook, st);
+}
+
+void store_keepalive(struct store *st)
+{
+	char why[ERR_LEN];
+	int64_t now;
+	/* A card worker (a forked child) shares the connection's socket: never a word on it. */
+	if (!st || !st->be->renew || !st->lease || !st->renewed_ms || getpid() != st->pid)
+		return;
+	now = mono_ms();
+	if (now - st->renewed_ms < st->lease * 1000 / 3)
+		return;
+	st->renewed_ms = now;
+	if (st->be->renew(st->b, st->owner, why) < 0)
+		log_warn("store: cannot renew the claims of %s: %s", st->owner, why);
+}
+
+static int lost_claim(struct store *st, int64_t id, char err[ERR_LEN])
+{
+	err_set(err, "dispatch %lld is no longer claimed by %s", (long long)id, st->owner);
+	return 1;
+}
+
+int store_update_claim(struct store *st, struct dispatch_rec *rec, char err[ERR_LEN])
+{
+	int64_t now = store_now(st);
+	char why[ERR_LEN];
+	int rc;
+
+	if (!st->be->ds_update_claim)
+		return store_update_dispatch(st, rec, err);
+	if (check_dispatch(rec, why) != 0)
+		return err_set(err, "store: cannot update dispatch %lld: %s", (long long)rec->id, why);
+	rc = st->be->ds_update_claim(st->b, rec, st->owner, now, why);
+	if (rc == 1)
+		return lost_claim(st, rec->id, err);
+	if (rc < 0)
+		return err_set(err, "store: cannot update dispatch %lld: %s", (long long)rec->id, why);
+	rec->updated_at = now;
+	return 0;
+}
+
+int store_withdraw_claim(struct store *st, int64_t id, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	int rc;
+	if (!st->be->ds_withdraw_claim)
+		return store_delete_dispatch(st, id, err);
+	rc = st->be->ds_withdraw_claim(st->b, id, st->owner, why);
+	if (rc == 1)
+		return lost_claim(st, id, err);
+	if (rc < 0)
+		return err_set(err, "store: cannot delete dispatch %lld: %s", (long long)id, why);
+	return 0;
+}
+
+int store_take_over(struct store *st, enum channel channel, struct dispatch_rec **out, size_t *n, char err[ERR_LEN])
+{
+	struct dispatch_filter f = {.status = "queued", .channel = (int)channel};
+	char why[ERR_LEN];
+	*out = NULL;
+	*n = 0;
+	if (!st->be->take_over)
+		return store_list_dispatches(st, &f, out, n, err);
+	if (st->be->take_over(st->b, (int)channel, st->owner, out, n, why) < 0)
+		return err_set(err, "store: cannot take over expired claims: %s", why);
+	if (*n && !st->renewed_ms)
+		st->renewed_ms = mono_ms();
+	return 0;
+}
+
+int store_claim_retry(struct store *st, struct dispatch_rec *rec, int *claimed, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	int rc;
+	*claimed = 1;
+	if (!st->be->claim_retry)
+		return 0;
+	rc = st->be->claim_retry(st->b, rec, st->owner, store_now(st), why);
+	if (rc < 0) {
+		*claimed = 0;
+		return err_set(err, "store: cannot claim dispatch %lld for its retry: %s", (long long)rec->id, why);
+	}
+	*claimed = rc == 0;
+	if (rc == 0) {
+		rec->status = DS_QUEUED;
+		free(rec->handled_by);
+		rec->handled_by = xstrdup(st->owner);
+		if (!st->renewed_ms)
+			st->renewed_ms = mono_ms();
+	}
+	return 0;
+}
+
+int store_batch_lock(struct store *st, const char *fire_date, const char *signer, char err[ERR_LEN])
+{
+	char why[ERR_LEN], *key;
+	int rc;
+	if (!st->be->batch_lock)
+		return 0;
+	key = xasprintf("%s/%s", fire_date, signer);
+	rc = st->be->batch_lock(st->b, key, why);
+	free(key);
+	if (rc < 0)
+		return err_set(err, "store: cannot lock the batch %s/%s: %s", fire_date, signer, why);
+	return rc;
+}
+
+void store_batch_unlock_all(struct store *st)
+{
+	if (st->be->batch_unlock_all)
+		st->be->batch_unlock_all(st->b);
+}
+
+int store_next_takeover(struct store *st, int64_t *at, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	*at = INT64_MAX;
+	if (!st->be->next_takeover)
+		return 0;
+	if (st->be->next_takeover(st->b, st->owner, at, why) < 0)
+		return err_set(err, "store: cannot read the leases: %s", why);
+	return 0;
+}
+
+int store_ping(struct store *st, char err[ERR_LEN])
+{
+	char why[ERR_LEN];
+	if (!st->be->ping)
+		return 0;
+	if (st->be->ping(st->b, why) < 0)
+		return err_set(err, "store: %s", why);
+	return 0;
+}
+
+int store_lost(struct store *st)
+{
+	return st && st->be->lost && st->be->lost(st->b);
 }

@@ -15,10 +15,10 @@
  *     BINARY collation; PostgreSQL needs COLLATE "C"), since the front and the planner merge
  *     by it.
  *
- * Room left for several daemons on one server database (claims with an owner and a lease
- * that the owner renews, fencing on every step that acts on a claim): those will be new
- * primitives of this table (and an owner argument to ds_claim), which store.c calls and a
- * backend without them (SQLite: one machine, the pass lock serialises) leaves NULL.
+ * Several daemons on one server database: claims carry their owner (rec->handled_by, which
+ * ds_claim writes) and a lease the owner renews; every step that acts on a claim is fenced.
+ * Those primitives (the block "several daemons" below) are NULL in a backend without them
+ * (SQLite: one machine, the pass lock serialises), and the front then does plain writes.
  */
 #ifndef OCCASIOND_STORE_BACKEND_H
 #define OCCASIOND_STORE_BACKEND_H
@@ -120,6 +120,34 @@ struct store_backend {
 	int (*watch_fd)(struct store_be *b, char why[ERR_LEN]);
 	void (*watch_mark)(struct store_be *b);
 	int (*changed)(struct store_be *b);
+
+	/*
+	 * Several daemons (NULL on SQLite; see store.h). owner is store_owner's "HOST:PID".
+	 * lease_set: the lease of claims from now on (seconds); also the server's limit on an
+	 * idle transaction of this connection. renew: every unexpired lease of owner's queued
+	 * records starts again. ds_update_claim / ds_withdraw_claim: ds_update / ds_delete only
+	 * while the record is owner's and its lease has not run out (one statement); 1 when not.
+	 * take_over: queued records of channel whose lease ran out, not locked by another
+	 * process, made owner's (lease begun); *out as ds_list's. claim_retry: rec (in retry, due
+	 * at now) becomes queued and owner's: 0, 1 when it is no longer in retry. batch_lock: 0
+	 * taken, 1 held by another session. next_takeover: the first lease of another owner to
+	 * run out (INT64_MAX: none). ping: a round trip, connecting again when the connection was
+	 * lost (the listen connection too). lost: 1 when the connection is known to be gone.
+	 */
+	void (*lease_set)(struct store_be *b, int64_t secs);
+	int (*renew)(struct store_be *b, const char *owner, char why[ERR_LEN]);
+	int (*ds_update_claim)(struct store_be *b, const struct dispatch_rec *rec, const char *owner, int64_t now,
+	                       char why[ERR_LEN]);
+	int (*ds_withdraw_claim)(struct store_be *b, int64_t id, const char *owner, char why[ERR_LEN]);
+	int (*take_over)(struct store_be *b, int channel, const char *owner, struct dispatch_rec **out, size_t *n,
+	                 char why[ERR_LEN]);
+	int (*claim_retry)(struct store_be *b, struct dispatch_rec *rec, const char *owner, int64_t now,
+	                   char why[ERR_LEN]);
+	int (*batch_lock)(struct store_be *b, const char *key, char why[ERR_LEN]);
+	void (*batch_unlock_all)(struct store_be *b);
+	int (*next_takeover)(struct store_be *b, const char *owner, int64_t *at, char why[ERR_LEN]);
+	int (*ping)(struct store_be *b, char why[ERR_LEN]);
+	int (*lost)(struct store_be *b);
 
 	/*
 	 * optout: opted_out "1" (updated_at now) for the stakeholder whose id is key and, when key

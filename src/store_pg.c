@@ -27,18 +27,13 @@
 
 #include <libpq-fe.h>
 
+#include "store_pg_int.h"
+
 _Static_assert(SH_NFIELDS == 24, "stakeholders table has 24 standard columns");
 _Static_assert(DS__N == 11, "dispatches.status CHECK lists 11 statuses");
 
-#define PG_SCHEMA "occasiond"
-#define PG_CHANNEL "occasiond"
-/* Advisory lock keys (per database): the migration's and the pass lock's. */
+/* The migration's advisory lock key (per database); the batches' keys: store_pg_claim.c. */
 #define PG_KEY_MIGRATE "22314500202692609"   /* 0x4f434344000001: "OCCD" 1 */
-#define PG_KEY_PASS "22314500202692610"      /* 0x4f434344000002 */
-/* Rows per FETCH of the scan's cursors: memory stays bounded, round trips few. */
-#define PG_FETCH 2000
-/* An import's stakeholders (and new ids) go IMPORT_BATCH to a statement, not a round trip each. */
-#define IMPORT_BATCH 1000
 
 /* ---- schema ---- */
 
@@ -81,6 +76,15 @@ static const char schema_v1[] =
 	"CREATE INDEX dispatches_stakeholder ON dispatches(stakeholder);\n";
 #undef T
 
+/*
+ * 2: claims of several daemons: the owner (HOST:PID, which `log` shows) and the lease it
+ * renews; a queued record whose lease ran out is another daemon's to take over.
+ */
+static const char schema_v2[] =
+	"ALTER TABLE dispatches ADD COLUMN handled_by text COLLATE \"C\" NOT NULL DEFAULT '',\n"
+	"  ADD COLUMN lease_until timestamptz;\n"
+	"CREATE INDEX dispatches_queued ON dispatches(lease_until) WHERE status = 'queued';\n";
+
 static int init_meta_v1(struct store_be *st, char why[ERR_LEN]);
 
 /* migrations[v] takes a database from version v-1 to v (and sets meta schema_version to v). */
@@ -89,26 +93,15 @@ static const struct migration {
 	int (*after)(struct store_be *st, char why[ERR_LEN]);
 } migrations[STORE_SCHEMA_VERSION + 1] = {
 	[1] = {schema_v1, init_meta_v1},
+	[2] = {schema_v2, NULL},
 };
 
 /* ---- statements ---- */
 
-enum stmt_id {
-	ST_META_GET, ST_META_PUT, ST_SH_PUT, ST_SH_GET, ST_SHF_DEL, ST_SHF_PUT, ST_SHF_GET,
-	ST_EV_PUT, ST_EV_OF, ST_DS_CLAIM, ST_DS_UPDATE, ST_DS_DELETE, ST_DS_GET,
-	ST_IMP_SEEN, ST_IMP_LINE, ST_IMP_BULK, ST_IMP_BULK_F, ST_IMP_SEEN_BULK,
-	ST__N
-};
 
 #define SH_COLS "id, first_name, last_name, nickname, organization, title, type, tier, email, " \
 	"preferred_channel, owner, owner_email, timezone, street, city, region, postal_code, country, " \
 	"birthday, hire_date, customer_since, contract_renewal, consent_personal, opted_out"
-#define DS_COLS "id, rule, stakeholder, occasion_date, fire_date, fire_at, channel, status, reason, " \
-	"attempts, error, artifact, page, message_id, signer, cost_cents, template, next_attempt_at, " \
-	"data_sent, last_reply, created_at, updated_at"
-#define DS_MUTABLE "fire_date, fire_at, channel, status, reason, attempts, error, artifact, page, " \
-	"message_id, signer, cost_cents, template, next_attempt_at, data_sent, last_reply"
-#define DS_NMUTABLE 16
 
 static const char *const fixed_sql[ST__N] = {
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = $1",
@@ -126,9 +119,11 @@ static const char *const fixed_sql[ST__N] = {
 	              "details = excluded.details",
 	[ST_EV_OF] = "SELECT stakeholder_id, kind, date, title, details FROM events WHERE stakeholder_id = $1 "
 	             "ORDER BY date, kind, id",
-	[ST_DS_CLAIM] = "INSERT INTO dispatches(" DS_MUTABLE ", rule, stakeholder, occasion_date, created_at, updated_at) "
-	                "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
-	                "$17, $18, $19, $20, $20) ON CONFLICT(rule, stakeholder, occasion_date) DO NOTHING RETURNING id",
+	/* A claim is its owner's until its lease runs out ($22 seconds from the server's clock). */
+	[ST_DS_CLAIM] = "INSERT INTO dispatches(" DS_MUTABLE ", rule, stakeholder, occasion_date, created_at, updated_at, "
+	                "handled_by, lease_until) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+	                "$15, $16, $17, $18, $19, $20, $20, $21, clock_timestamp() + $22::float8 * interval '1 second') "
+	                "ON CONFLICT(rule, stakeholder, occasion_date) DO NOTHING RETURNING id",
 	[ST_DS_UPDATE] = "UPDATE dispatches SET fire_date = $1, fire_at = $2, channel = $3, status = $4, reason = $5, "
 	                 "attempts = $6, error = $7, artifact = $8, page = $9, message_id = $10, signer = $11, "
 	                 "cost_cents = $12, template = $13, next_attempt_at = $14, data_sent = $15, "
@@ -143,35 +138,6 @@ static const char *const fixed_sql[ST__N] = {
 	                  "ON CONFLICT(stakeholder_id, name) DO UPDATE SET value = excluded.value, ord = excluded.ord",
 };
 
-struct store_be {
-	PGconn *conn;
-	char *uri;           /* as given (no password: refused at open) */
-	char *name;          /* store_safe_name(uri), for messages */
-	int prepared[ST__N];
-	int64_t created;
-	int notify;          /* a write since the transaction began: NOTIFY at its commit */
-	int locked;          /* the pass lock is held */
-	int importing;       /* 1, or 2 with a savepoint per row */
-	struct batch {       /* an all-or-nothing import's stakeholders not yet sent (import_put) */
-		struct strbuf col[SH_NFIELDS];       /* each an array literal being built */
-		struct strbuf custom[4];             /* stakeholder_id, name, value, ord */
-		size_t n, ncustom;
-		uint32_t mask;
-		int64_t now;
-	} batch;
-	/*
-	 * The ids an import has seen: all in the temporary table import_ids, and a Bloom filter
-	 * of them here (fixed size), so that a new id, nearly every one, is known new without
-	 * asking the server; new ids go to the table in batches (seen_ids, seen_lines).
-	 */
-	unsigned char *bloom;
-	struct strbuf seen_ids, seen_lines;
-	size_t nseen;
-	PGconn *listen;      /* the change watch's connection, NULL until asked */
-	int watch;           /* the descriptor handed out (a dup of the listen socket), -1 */
-	int quiet[2];        /* a pipe never written: put in place of a lost listen socket */
-	int seen;            /* a foreign commit since the mark */
-};
 
 /* one_line: libpq's message (which may span lines, end in one) as one line into why. */
 static int one_line(char why[ERR_LEN], const char *msg)
@@ -540,6 +506,7 @@ static int pg_open(const char *uri, int64_t now, struct store_be **out, char err
 	st->name = name;
 	st->created = now;
 	st->watch = st->quiet[0] = st->quiet[1] = -1;
+	st->lease = 30;
 	if (!(st->conn = connect_to(uri, name, err)))
 		goto fail;
 	if (writable(st, why) < 0 || read_version(st, &version, why) < 0) {
@@ -822,13 +789,8 @@ static int pg_ev_all(struct store_be *st, const char *sh_id, struct event **out,
 
 /* ---- dispatch records ---- */
 
-/* The mutable fields as text parameters $1..$16; num holds their numbers' text. */
-struct ds_params {
-	const char *v[DS_NMUTABLE + 4];
-	char num[8][24];
-};
 
-static void ds_mutable(struct ds_params *p, const struct dispatch_rec *r)
+void pgi_ds_mutable(struct ds_params *p, const struct dispatch_rec *r)
 {
 	int64_t nums[6] = {r->fire_at, r->attempts, r->page, r->cost_cents, r->next_attempt_at, r->data_sent ? 1 : 0};
 	for (int i = 0; i < 6; i++)
@@ -855,13 +817,16 @@ static int pg_ds_claim(struct store_be *st, struct dispatch_rec *rec, int64_t no
 {
 	struct ds_params p;
 	PGresult *r;
-	ds_mutable(&p, rec);
+	pgi_ds_mutable(&p, rec);
 	snprintf(p.num[6], sizeof p.num[6], "%lld", (long long)now);
 	p.v[16] = rec->rule;
 	p.v[17] = rec->stakeholder;
 	p.v[18] = rec->occasion_date;
 	p.v[19] = p.num[6];
-	if (!(r = q(st, ST_DS_CLAIM, 20, p.v, why)))
+	p.v[20] = rec->handled_by ? rec->handled_by : "";
+	snprintf(p.num[7], sizeof p.num[7], "%lld", (long long)st->lease);
+	p.v[21] = p.num[7];
+	if (!(r = q(st, ST_DS_CLAIM, 22, p.v, why)))
 		return -1;
 	if (PQntuples(r) != 1) {
 		PQclear(r);
@@ -878,7 +843,7 @@ static int pg_ds_update(struct store_be *st, const struct dispatch_rec *rec, int
 	struct ds_params p;
 	PGresult *r;
 	int n;
-	ds_mutable(&p, rec);
+	pgi_ds_mutable(&p, rec);
 	snprintf(p.num[6], sizeof p.num[6], "%lld", (long long)now);
 	snprintf(p.num[7], sizeof p.num[7], "%lld", (long long)rec->id);
 	p.v[16] = p.num[6];
@@ -906,7 +871,7 @@ static int pg_ds_delete(struct store_be *st, int64_t id, char why[ERR_LEN])
 	return 0;
 }
 
-static int read_dispatch(const PGresult *s, int row, struct dispatch_rec *r, char why[ERR_LEN])
+int pgi_read_dispatch(const PGresult *s, int row, struct dispatch_rec *r, char why[ERR_LEN])
 {
 	int ch = channel_parse(PQgetvalue(s, row, 6));
 	int status = dispatch_status_parse(PQgetvalue(s, row, 7));
@@ -936,6 +901,7 @@ static int read_dispatch(const PGresult *s, int row, struct dispatch_rec *r, cha
 	r->last_reply = val_dup(s, row, 19);
 	r->created_at = val_int(s, row, 20);
 	r->updated_at = val_int(s, row, 21);
+	r->handled_by = val_dup(s, row, 22);
 	return 0;
 }
 
@@ -954,7 +920,7 @@ static int pg_ds_get(struct store_be *st, int64_t id, struct dispatch_rec *out, 
 		PQclear(r);
 		return 1;
 	}
-	rc = read_dispatch(r, 0, out, why);
+	rc = pgi_read_dispatch(r, 0, out, why);
 	PQclear(r);
 	if (rc < 0)
 		dispatch_rec_clear(out);
@@ -995,7 +961,7 @@ static int pg_ds_list(struct store_be *st, const struct dispatch_filter *f, stru
 		return -1;
 	*out = xcalloc(PQntuples(r) ? (size_t)PQntuples(r) : 1, sizeof **out);
 	for (int i = 0; i < PQntuples(r) && rc == 0; i++)
-		if ((rc = read_dispatch(r, i, &(*out)[*n], why)) == 0)
+		if ((rc = pgi_read_dispatch(r, i, &(*out)[*n], why)) == 0)
 			(*n)++;
 	PQclear(r);
 	if (rc < 0) {
@@ -1048,13 +1014,13 @@ static void pg_trim(struct store_be *st, int cache_kib)
 	(void)cache_kib;
 }
 
-/* ---- the pass lock: a session advisory lock, dropped by the server when the session ends ---- */
+/* ---- the pass: none on PostgreSQL (several daemons work at once), but a round trip first ---- */
 
 /*
- * reconnect: the main connection is gone (the server restarted, the network broke): a new
- * session with the same settings; prepared statements and the pass lock went with the old.
+ * pgi_reconnect: the main connection is gone (the server restarted, the network broke): a
+ * new session with the same settings; prepared statements and session locks went with the old.
  */
-static int reconnect(struct store_be *st, char why[ERR_LEN])
+int pgi_reconnect(struct store_be *st, char why[ERR_LEN])
 {
 	PGconn *c = connect_to(st->uri, st->name, why);
 	if (!c)
@@ -1064,34 +1030,23 @@ static int reconnect(struct store_be *st, char why[ERR_LEN])
 	memset(st->prepared, 0, sizeof st->prepared);
 	st->locked = 0;
 	st->notify = 0;
-	return 0;
+	st->batch_locks = 0;
+	return pgi_session(st, why);
 }
 
+/*
+ * lock_try: claims with leases let several daemons work at once (store_pg_claim.c), so the
+ * pass takes no lock here; it begins with a round trip, so a dead connection is found (and
+ * made again) before any work.
+ */
 static int pg_lock_try(struct store_be *st, char why[ERR_LEN])
 {
-	PGresult *r;
-	int got;
-	if (st->locked && PQstatus(st->conn) == CONNECTION_OK)
-		return 0;
-	/* A pass begins here: a daemon whose connection broke since the last one gets a new one. */
-	r = qv(st, "SELECT pg_try_advisory_lock(" PG_KEY_PASS ")", 0, NULL, why);
-	if (!r && PQstatus(st->conn) == CONNECTION_BAD && reconnect(st, why) == 0)
-		r = qv(st, "SELECT pg_try_advisory_lock(" PG_KEY_PASS ")", 0, NULL, why);
-	if (!r)
-		return -1;
-	got = PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	st->locked = got;
-	return got ? 0 : 1;
+	return pgc_ping(st, why) < 0 ? -1 : 0;
 }
 
 static void pg_unlock(struct store_be *st)
 {
-	if (st && st->locked && st->conn) {
-		PGresult *r = PQexec(st->conn, "SELECT pg_advisory_unlock(" PG_KEY_PASS ")");
-		PQclear(r);
-		st->locked = 0;
-	}
+	(void)st;
 }
 
 /* ---- the change watch: LISTEN on a connection of its own ---- */
@@ -1167,6 +1122,12 @@ static int watch_lost(struct store_be *st)
 		return -1;
 	dup3(st->quiet[0], st->watch, O_CLOEXEC);
 	return listen_start(st, why);
+}
+
+void pgi_watch_restart(struct store_be *st)
+{
+	if (st->watch >= 0 && drain(st) < 0)
+		watch_lost(st);
 }
 
 static void pg_watch_mark(struct store_be *st)
@@ -1723,6 +1684,28 @@ static int pg_optout(struct store_be *st, const char *key, int64_t now, char ***
 	return 0;
 }
 
+/* ---- for store_pg_claim.c ---- */
+
+PGresult *pgi_qv(struct store_be *st, const char *sql, int n, const char *const *vals, char why[ERR_LEN])
+{
+	return qv(st, sql, n, vals, why);
+}
+
+int pgi_exec(struct store_be *st, const char *sql, char why[ERR_LEN])
+{
+	return exec(st, sql, why);
+}
+
+void pgi_wrote(struct store_be *st)
+{
+	wrote(st);
+}
+
+int pgi_in_tx(const struct store_be *st)
+{
+	return in_tx(st);
+}
+
 const struct store_backend store_backend_pg = {
 	.name = "postgresql",
 	.open = pg_open,
@@ -1756,6 +1739,17 @@ const struct store_backend store_backend_pg = {
 	.watch_mark = pg_watch_mark,
 	.changed = pg_changed,
 	.optout = pg_optout,
+	.lease_set = pgc_lease_set,
+	.renew = pgc_renew,
+	.ds_update_claim = pgc_ds_update_claim,
+	.ds_withdraw_claim = pgc_ds_withdraw_claim,
+	.take_over = pgc_take_over,
+	.claim_retry = pgc_claim_retry,
+	.batch_lock = pgc_batch_lock,
+	.batch_unlock_all = pgc_batch_unlock_all,
+	.next_takeover = pgc_next_takeover,
+	.ping = pgc_ping,
+	.lost = pgc_lost,
 	.import_begin = pg_import_begin,
 	.import_seen = pg_import_seen,
 	.import_put = pg_import_put,

@@ -81,6 +81,10 @@ static const char schema_v1[] =
 	"CREATE INDEX dispatches_fire_signer ON dispatches(fire_date, signer);\n"
 	"CREATE INDEX dispatches_stakeholder ON dispatches(stakeholder);\n";
 
+/* 2: the claim's owner (HOST:PID), which `log` shows; SQLite needs no lease (one machine). */
+static const char schema_v2[] =
+	"ALTER TABLE dispatches ADD COLUMN handled_by TEXT NOT NULL DEFAULT '';\n";
+
 static int init_meta_v1(struct store_be *st, char err[ERR_LEN]);
 
 /* migrations[v] takes a database from version v-1 to v. */
@@ -89,6 +93,7 @@ static const struct migration {
 	int (*after)(struct store_be *st, char err[ERR_LEN]);
 } migrations[STORE_SCHEMA_VERSION + 1] = {
 	[1] = {schema_v1, init_meta_v1},
+	[2] = {schema_v2, NULL},
 };
 
 /* ---- statements ---- */
@@ -104,7 +109,7 @@ enum stmt_id {
 
 #define DS_COLS "id, rule, stakeholder, occasion_date, fire_date, fire_at, channel, status, reason, " \
 	"attempts, error, artifact, page, message_id, signer, cost_cents, template, next_attempt_at, " \
-	"data_sent, last_reply, created_at, updated_at"
+	"data_sent, last_reply, created_at, updated_at, handled_by"
 /* The fields store_update_dispatch writes, bound as ?1..?16 (see bind_mutable). */
 #define DS_MUTABLE "fire_date, fire_at, channel, status, reason, attempts, error, artifact, page, " \
 	"message_id, signer, cost_cents, template, next_attempt_at, data_sent, last_reply"
@@ -126,9 +131,9 @@ static const char *const fixed_sql[ST__N] = {
 	[ST_EV_ALL] = "SELECT stakeholder_id, kind, date, title, details FROM events ORDER BY stakeholder_id, date, kind, id",
 	[ST_EV_OF] = "SELECT stakeholder_id, kind, date, title, details FROM events WHERE stakeholder_id = ?1 "
 	             "ORDER BY date, kind, id",
-	[ST_DS_CLAIM] = "INSERT INTO dispatches(" DS_MUTABLE ", rule, stakeholder, occasion_date, created_at, updated_at) "
-	                "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-	                "?17, ?18, ?19, ?20, ?20) ON CONFLICT(rule, stakeholder, occasion_date) DO NOTHING",
+	[ST_DS_CLAIM] = "INSERT INTO dispatches(" DS_MUTABLE ", rule, stakeholder, occasion_date, created_at, updated_at, "
+	                "handled_by) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+	                "?17, ?18, ?19, ?20, ?20, ?21) ON CONFLICT(rule, stakeholder, occasion_date) DO NOTHING",
 	[ST_DS_UPDATE] = "UPDATE dispatches SET fire_date = ?1, fire_at = ?2, channel = ?3, status = ?4, reason = ?5, "
 	                 "attempts = ?6, error = ?7, artifact = ?8, page = ?9, message_id = ?10, signer = ?11, "
 	                 "cost_cents = ?12, template = ?13, next_attempt_at = ?14, data_sent = ?15, "
@@ -864,6 +869,7 @@ static int sq_ds_claim(struct store_be *st, struct dispatch_rec *rec, int64_t no
 	b_text(&b, DS_NMUTABLE + 2, rec->stakeholder);
 	b_text(&b, DS_NMUTABLE + 3, rec->occasion_date);
 	b_int(&b, DS_NMUTABLE + 4, now);
+	b_text(&b, DS_NMUTABLE + 5, rec->handled_by);
 	/* One statement is atomic on its own; inside a caller's transaction it joins it. */
 	if (run(st, &b, why) < 0)
 		return -1;
@@ -929,6 +935,7 @@ static int read_dispatch(sqlite3_stmt *s, struct dispatch_rec *r, char why[ERR_L
 	r->last_reply = col_dup(s, 19);
 	r->created_at = sqlite3_column_int64(s, 20);
 	r->updated_at = sqlite3_column_int64(s, 21);
+	r->handled_by = col_dup(s, 22);
 	return 0;
 }
 

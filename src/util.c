@@ -762,8 +762,27 @@ void util_set_keepalive(void (*fn)(void))
 	keepalive_fn = fn;
 }
 
+static void (*hook_fn)(void *);
+static void *hook_arg;
+
+void util_set_keepalive_hook(void (*fn)(void *arg), void *arg)
+{
+	hook_fn = fn;
+	hook_arg = arg;
+}
+
+void util_clear_keepalive_hook(void *arg)
+{
+	if (hook_arg == arg) {
+		hook_fn = NULL;
+		hook_arg = NULL;
+	}
+}
+
 void util_keepalive(void)
 {
 	if (keepalive_fn)
 		keepalive_fn();
+	if (hook_fn)
+		hook_fn(hook_arg);
 }

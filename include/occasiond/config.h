@@ -58,6 +58,7 @@ struct config {
 	int window_start;         /* seconds after local midnight */
 	int window_end;
 	struct duration lookback;
+	int64_t database_lease;   /* seconds a claim is held without renewal (several daemons); default 30 */
 	char *org_name;           /* or "" */
 	char *return_address;     /* or "" */
 	char *mail_from;          /* "Name <addr>" as written */

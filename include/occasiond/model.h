@@ -146,6 +146,7 @@ struct dispatch_rec {
 	char *last_reply;
 	int64_t created_at;
 	int64_t updated_at;
+	char *handled_by;      /* HOST:PID of the daemon or command that claimed it ("" before schema 2) */
 };
 void dispatch_rec_clear(struct dispatch_rec *r);
 void dispatch_recs_free(struct dispatch_rec *v, size_t n);

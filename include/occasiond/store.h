@@ -18,7 +18,7 @@
 #include "occasiond/model.h"
 #include "occasiond/util.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct store;
 
@@ -168,6 +168,66 @@ void store_set_clock(struct store *st, int64_t now);
  */
 int store_pass_lock(struct store *st, int (*stop)(void), char err[ERR_LEN]);
 void store_pass_unlock(struct store *st);
+
+/*
+ * Several daemons on one database (PostgreSQL). Every claim carries its owner, store_owner
+ * ("HOST:PID" of this process, as `log` shows it in handled_by), and on a shared database a
+ * lease (store_set_lease) that the owner renews (store_keepalive) while it works; a claim
+ * whose lease ran out is taken over by another process (store_take_over). Every write that
+ * acts on a claim checks in the same statement that the claim is still this process's
+ * (fencing). On SQLite (one machine, the pass lock serialises passes) there is no lease: the
+ * calls below act as plain writes and reads, and the batch lock is always granted.
+ *
+ * store_shared: 1 when several processes may dispatch from the database at once (PostgreSQL).
+ */
+int store_shared(const struct store *st);
+/* store_owner: "HOST:PID" of this process (owned by the store). */
+const char *store_owner(const struct store *st);
+/*
+ * store_set_lease: claims made from now on are held secs seconds unless renewed; on
+ * PostgreSQL, a transaction left idle that long is ended by the server (a frozen process
+ * releases what it blocks). Also feeds store_keepalive from util_keepalive.
+ */
+void store_set_lease(struct store *st, int64_t secs);
+/* store_keepalive: renews this process's claims when a third of the lease has passed. Cheap otherwise. */
+void store_keepalive(struct store *st);
+/*
+ * store_update_claim: store_update_dispatch of a record this process claimed, written only
+ * while the claim is still its own (owner and unexpired lease, checked in the same
+ * statement; a queued record's lease is renewed with it). 0 written; 1 the claim was lost
+ * (err: "dispatch N is no longer claimed by HOST:PID"): write nothing more, send nothing for
+ * it; -1 error.
+ */
+int store_update_claim(struct store *st, struct dispatch_rec *rec, char err[ERR_LEN]);
+/* store_withdraw_claim: removes a claim of this process that never went anywhere, fenced as store_update_claim. */
+int store_withdraw_claim(struct store *st, int64_t id, char err[ERR_LEN]);
+/*
+ * store_take_over: the queued records of channel left by a process that died (SQLite: every
+ * queued one, the pass lock being held; PostgreSQL: those whose lease ran out, not locked by
+ * another process taking them, now claimed by this one). Free with dispatch_recs_free.
+ */
+int store_take_over(struct store *st, enum channel channel, struct dispatch_rec **out, size_t *n, char err[ERR_LEN]);
+/*
+ * store_claim_retry: claims a record in retry whose time has come (status queued, this
+ * process's, its lease begun) so that no other process tries it at the same time; *claimed
+ * 0 when another one did. SQLite: nothing to do, *claimed 1.
+ */
+int store_claim_retry(struct store *st, struct dispatch_rec *rec, int *claimed, char err[ERR_LEN]);
+/*
+ * store_batch_lock: one (fire date, signer) batch is built by one process at a time: 0 taken
+ * (held until store_batch_unlock_all), 1 another process builds it now, -1 error.
+ */
+int store_batch_lock(struct store *st, const char *fire_date, const char *signer, char err[ERR_LEN]);
+void store_batch_unlock_all(struct store *st);
+/* store_next_takeover: *at the instant the first lease of another process runs out (INT64_MAX: none). */
+int store_next_takeover(struct store *st, int64_t *at, char err[ERR_LEN]);
+/*
+ * store_ping: a round trip to the database, connecting again when the connection was lost
+ * (and the change watch with it). 0, or -1 with err when the database cannot be reached.
+ * store_lost: 1 when the connection is known to be gone (a pass stops at the next item).
+ */
+int store_ping(struct store *st, char err[ERR_LEN]);
+int store_lost(struct store *st);
 
 /*
  * The change watch, for the daemon: learn cheaply that another process (an import, a mark)

@@ -160,5 +160,12 @@ void diags_free(struct diags *d);
  */
 void util_set_keepalive(void (*fn)(void));
 void util_keepalive(void);
+/*
+ * util_set_keepalive_hook: a second function util_keepalive calls, with arg (the store's
+ * lease renewal, beside the watchdog); NULL: none. util_clear_keepalive_hook removes it when
+ * arg is the one installed.
+ */
+void util_set_keepalive_hook(void (*fn)(void *arg), void *arg);
+void util_clear_keepalive_hook(void *arg);
 
 #endif

@@ -41,7 +41,7 @@ same() {
 both import1 import stakeholders examples/stakeholders.csv
 same import1 "import stakeholders: the same on PostgreSQL as on SQLite"
 check_out "... and it imported" "44 stakeholders imported" "$T/import1.pg"
-eq "the schema is created on first use, version 1" "$(pg_sql occ "select value from occasiond.meta where key = 'schema_version'")" 1
+eq "the schema is created on first use, version 2" "$(pg_sql occ "select value from occasiond.meta where key = 'schema_version'")" 2
 both import2 import events examples/events.csv
 same import2 "import events: the same"
 { head -1 examples/stakeholders.csv; printf 'x1,Ann,Lee,,,,customer,,ann@x.example,,,,,,,,,,1990-01-01,,,,yes,no,\r\n'; \
@@ -107,7 +107,9 @@ both run2 run --once --at 2026-12-03T10:00
 same run2 "a second run finds nothing new"
 check_out "... nothing" "0 cards in 0 batches, 0 emails" "$T/run2.pg"
 both log log --format json
-sed -i -e 's/"updated_at": *"[^"]*"//' -e 's/"message_id": *"[^"]*"//' "$T/log.pg" "$T/log.sq"
+# handled_by is HOST:PID of the command that claimed: one process each.
+sed -i -e 's/"updated_at": *"[^"]*"//' -e 's/"message_id": *"[^"]*"//' -e 's/"handled_by": *"[^"]*"//' \
+	"$T/log.pg" "$T/log.sq"
 same log "log --format json: the same records"
 
 card=$(pg_sql occ "select min(id) from occasiond.dispatches where channel = 'card' and status = 'rendered'")
@@ -235,7 +237,32 @@ pg_sql postgres "CREATE DATABASE newer" >/dev/null
 sed -i "s|^database: .*|database: postgresql:///newer|" "$CFG"
 OCC log > /dev/null 2>&1
 pg_sql newer "update occasiond.meta set value = '99' where key = 'schema_version'" >/dev/null
-fault newer "a newer schema" "store: postgresql:///newer has schema version 99, newer than this program's 1"
+fault newer "a newer schema" "store: postgresql:///newer has schema version 99, newer than this program's 2"
+
+# --- schema 1 (before several daemons) is migrated to 2 on first use, on both backends ---
+pg_sql postgres "CREATE DATABASE v1" >/dev/null
+sed -i "s|^database: .*|database: postgresql:///v1|" "$CFG"
+OCC log > /dev/null 2>&1
+pg_sql v1 "set search_path = occasiond; drop index dispatches_queued;
+	alter table dispatches drop column handled_by, drop column lease_until;
+	update meta set value = '1' where key = 'schema_version';
+	insert into dispatches(rule, stakeholder, occasion_date, fire_date, fire_at, channel, status, created_at,
+	updated_at) values ('birthday', 'c001', '2026-12-05', '2026-12-05', 0, 'email', 'sent', 0, 0)" >/dev/null
+OCC log --format csv > "$T/v1.out" 2>&1; rc=$?
+eq "PostgreSQL, a schema 1 database: log works on it" "$rc" 0
+eq "... migrated to schema version 2" "$(pg_sql v1 "select value from occasiond.meta where key = 'schema_version'")" 2
+eq "... with the owner and lease columns" "$(pg_sql v1 "select count(*) from information_schema.columns
+	where table_schema = 'occasiond' and table_name = 'dispatches' and column_name in ('handled_by', 'lease_until')")" 2
+check_out "... its record kept" "2026-12-05,birthday,c001,email,sent," "$T/v1.out"
+check_out "... log has the HANDLED_BY column" "COST,HANDLED_BY,ERROR" "$T/v1.out"
+cp "$T/sq/occasiond.db" "$T/v1.db"
+sed -e "s|^database: .*|database: $T/v1.db|" "$SQ" > "$T/etc/v1.yaml"
+sql "$T/v1.db" "alter table dispatches drop column handled_by" >/dev/null
+sql "$T/v1.db" "pragma user_version = 1" >/dev/null
+"$OCCASIOND" -c "$T/etc/v1.yaml" log --format json > "$T/v1sq.out" 2>&1; rc=$?
+eq "SQLite, a schema 1 database: log works on it" "$rc" 0
+eq "... migrated to schema version 2" "$(sql "$T/v1.db" "pragma user_version")" 2
+check_out "... its records without an owner" '"handled_by": null' "$T/v1sq.out"
 pg_sql postgres "CREATE DATABASE ro" >/dev/null
 pg_sql postgres "ALTER DATABASE ro SET default_transaction_read_only = on" >/dev/null
 sed -i "s|^database: .*|database: postgresql:///ro|" "$CFG"
