@@ -459,6 +459,9 @@ static void db_changed_check(struct daemon *dm, int *need_pass)
 	if (rc == 1) {
 		log_debug("database changed by another process: a pass");
 		*need_pass = 1;
+	} else if (rc == 2 && store_shared(dm->st)) {
+		/* PostgreSQL: the watch's connection is gone; a pass finds out (its ping) and backs off. */
+		*need_pass = 1;
 	} else if (rc == 2) {
 		/* Something moved before its commit shows: look once more. */
 		dm->recheck_ms = mono_ms() + RECHECK_MS;
@@ -521,7 +524,7 @@ int daemon_serve(const char *config_path)
 				goto out;
 			/* Our own commits moved the watch too and do not count; a foreign commit
 			 * during the pass gets a pass of its own. */
-			if (store_changed(dm.st) == 1)
+			if (!dm.down_since && store_changed(dm.st) == 1)
 				need_pass = 1;
 			continue;
 		}

@@ -29,6 +29,7 @@ static const char config_tail[] =
 	"rules: occasions.yaml               # a file, or a directory whose *.yaml files are all read\n"
 	"# send_window: \"09:00-18:00\"        # local times between which dispatches fire\n"
 	"# lookback: 7 days                  # how far back a missed fire time is still recorded\n"
+	"# database_lease: 30s               # PostgreSQL, several daemons: how long a claim holds unrenewed\n"
 	"\n"
 	"organization:\n"
 	"  name: Your Organization           # {{organization_name}} in templates; the default signer\n"

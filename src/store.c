@@ -487,6 +487,10 @@ int store_pass_lock(struct store *st, int (*stop)(void), char err[ERR_LEN])
 	}
 	if (rc < 0)
 		return err_set(err, "store: cannot take the pass lock: %s", why);
+	/* Several daemons: what an earlier pass of ours left queued is taken back by this one. */
+	if (st->be->release && st->be->release(st->b, st->owner, why) < 0)
+		return err_set(err, "store: cannot release the claims of an earlier pass: %s", why);
+	st->renewed_ms = 0;
 	st->locked = 1;
 	return 0;
 }

@@ -130,8 +130,8 @@ struct store_backend {
 	 * take_over: queued records of channel whose lease ran out, not locked by another
 	 * process, made owner's (lease begun); *out as ds_list's. claim_retry: rec (in retry, due
 	 * at now) becomes queued and owner's: 0, 1 when it is no longer in retry. batch_lock: 0
-	 * taken, 1 held by another session. next_takeover: the first lease of another owner to
-	 * run out (INT64_MAX: none). ping: a round trip, connecting again when the connection was
+	 * taken, 1 held by another session. next_takeover: the first lease of a queued record to
+	 * run out, owner's own included (INT64_MAX: none). ping: a round trip, connecting again when the connection was
 	 * lost (the listen connection too). lost: 1 when the connection is known to be gone.
 	 */
 	void (*lease_set)(struct store_be *b, int64_t secs);
@@ -148,6 +148,8 @@ struct store_backend {
 	int (*next_takeover)(struct store_be *b, const char *owner, int64_t *at, char why[ERR_LEN]);
 	int (*ping)(struct store_be *b, char why[ERR_LEN]);
 	int (*lost)(struct store_be *b);
+	/* release: owner's queued claims left by an earlier pass (none is running) run out now. */
+	int (*release)(struct store_be *b, const char *owner, char why[ERR_LEN]);
 
 	/*
 	 * optout: opted_out "1" (updated_at now) for the stakeholder whose id is key and, when key

@@ -1750,6 +1750,7 @@ const struct store_backend store_backend_pg = {
 	.next_takeover = pgc_next_takeover,
 	.ping = pgc_ping,
 	.lost = pgc_lost,
+	.release = pgc_release,
 	.import_begin = pg_import_begin,
 	.import_seen = pg_import_seen,
 	.import_put = pg_import_put,

@@ -195,8 +195,12 @@ void pgc_batch_unlock_all(struct store_be *st)
 int pgc_next_takeover(struct store_be *st, const char *owner, int64_t *at, char why[ERR_LEN])
 {
 	const char *v[1] = {owner};
+	/*
+	 * Our own count too: a claim left queued when our connection broke in the middle of a
+	 * pass is taken back, under the crash rules, once its lease has run out.
+	 */
 	PGresult *r = pgi_qv(st, "SELECT ceil(extract(epoch FROM min(lease_until)))::bigint FROM dispatches "
-	                         "WHERE status = 'queued' AND handled_by <> $1", 1, v, why);
+	                         "WHERE status = 'queued' AND $1::text IS NOT NULL", 1, v, why);
 	*at = INT64_MAX;
 	if (!r)
 		return -1;
@@ -229,4 +233,21 @@ int pgc_ping(struct store_be *st, char why[ERR_LEN])
 int pgc_lost(struct store_be *st)
 {
 	return PQstatus(st->conn) != CONNECTION_OK;
+}
+
+int pgc_release(struct store_be *st, const char *owner, char why[ERR_LEN])
+{
+	const char *v[1] = {owner};
+	/*
+	 * A pass is starting, so no claim of ours is in hand: one still queued was left by a pass
+	 * whose connection broke. Its lease ends now (renewing it would keep it forever), and the
+	 * pass's recovery takes it back under the crash rules.
+	 */
+	PGresult *r = pgi_qv(st, "UPDATE dispatches SET lease_until = clock_timestamp() "
+	                         "WHERE handled_by = $1 AND status = 'queued' AND lease_until > clock_timestamp()",
+	                     1, v, why);
+	if (!r)
+		return -1;
+	PQclear(r);
+	return 0;
 }

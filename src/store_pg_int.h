@@ -104,5 +104,6 @@ void pgc_batch_unlock_all(struct store_be *b);
 int pgc_next_takeover(struct store_be *b, const char *owner, int64_t *at, char why[ERR_LEN]);
 int pgc_ping(struct store_be *b, char why[ERR_LEN]);
 int pgc_lost(struct store_be *b);
+int pgc_release(struct store_be *b, const char *owner, char why[ERR_LEN]);
 
 #endif

@@ -219,7 +219,7 @@ int store_claim_retry(struct store *st, struct dispatch_rec *rec, int *claimed, 
  */
 int store_batch_lock(struct store *st, const char *fire_date, const char *signer, char err[ERR_LEN]);
 void store_batch_unlock_all(struct store *st);
-/* store_next_takeover: *at the instant the first lease of another process runs out (INT64_MAX: none). */
+/* store_next_takeover: *at the instant the first lease of a queued claim runs out (INT64_MAX: none). */
 int store_next_takeover(struct store *st, int64_t *at, char err[ERR_LEN]);
 /*
  * store_ping: a round trip to the database, connecting again when the connection was lost
