@@ -116,7 +116,8 @@ static void test_refused(void)
 	CHECK(store_open(p, &st, err) == -1 && st == NULL, "a newer database is refused");
 	CHECK(strstr(err, "schema version 99") && strstr(err, "newer") && strstr(err, "new.db"),
 	      "refusal names the file and versions: %s", err);
-	CHECK(set_user_version(p, 1) == 0 && store_open(p, &st, err) == 0, "readable again at version 1 (%s)", err);
+	CHECK(set_user_version(p, STORE_SCHEMA_VERSION) == 0 && store_open(p, &st, err) == 0,
+	      "readable again at its own version (%s)", err);
 	store_close(st);
 	st = NULL;
 
@@ -288,6 +289,16 @@ static void test_dispatches(struct store *st)
 	CHECK(store_claim(st, &r, &claimed, err) == 0 && claimed == 1, "first claim (%s)", err);
 	CHECK(r.id > 0 && r.created_at == 1700000000 && r.updated_at == 1700000000, "id and times set");
 	id = r.id;
+	CHECK(r.handled_by && strcmp(r.handled_by, store_owner(st)) == 0 && strchr(store_owner(st), ':'),
+	      "the claim carries its owner HOST:PID (%s)", store_owner(st));
+	{
+		struct dispatch_rec back;
+		int there = 0;
+		CHECK(store_get_dispatch(st, id, &back, &there, err) == 0 && there && back.handled_by &&
+		      strcmp(back.handled_by, store_owner(st)) == 0, "... which is stored (handled_by)");
+		dispatch_rec_clear(&back);
+	}
+	CHECK(!store_shared(st), "SQLite: no several daemons (the pass lock serialises)");
 
 	rec_make(&r2, "birthday", "b-2", "2026-06-10", CH_EMAIL, 1);
 	CHECK(store_claim(st, &r2, &claimed, err) == 0 && claimed == 0, "second claim of the same key: claimed 0");
