@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -709,9 +710,18 @@ static int report_read(FILE *fp, struct group *g)
 	size_t cap = 0;
 	ssize_t len;
 	int rc = -1;
+	struct pollfd pf;
 
 	if (!fp)
 		return -1;
+	/*
+	 * While the worker renders, the watchdog and the claims' leases are fed (the stream is
+	 * unbuffered, so a readable descriptor is the whole truth).
+	 */
+	pf.fd = fileno(fp);
+	pf.events = POLLIN;
+	while (poll(&pf, 1, 1000) == 0)
+		util_keepalive();
 	if ((len = getline(&line, &cap, fp)) <= 0)
 		goto out;
 	if (line[len - 1] == '\n')
@@ -922,7 +932,8 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 				_exit(0);
 			}
 			close(fds[1]);
-			fps[w] = fdopen(fds[0], "r");
+			if ((fps[w] = fdopen(fds[0], "r")))
+				setvbuf(fps[w], NULL, _IONBF, 0);
 		}
 	}
 	for (size_t i = 0; i < ngroups; i++) {
