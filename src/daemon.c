@@ -510,6 +510,7 @@ int daemon_serve(const char *config_path)
 		log_debug("watchdog: a kick every %lld ms", (long long)wd_interval_ms);
 	}
 	dispatch_set_stop_check(stop_or_lost);
+	dispatch_set_spread(1);
 	notify("READY=1");
 	name = store_safe_name(dm.cfg->database);
 	log_info("serving: config=%s rules=%zu database=%s", dm.cfg->path, dm.rs->nrules, name);
@@ -569,6 +570,7 @@ int daemon_serve(const char *config_path)
 	rc = 0;
 out:
 	dispatch_set_stop_check(NULL);
+	dispatch_set_spread(0);
 	util_set_keepalive(NULL);
 	serving = NULL;
 	if (dm.sigfd >= 0)

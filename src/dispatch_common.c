@@ -84,6 +84,18 @@ int dispatch_stopping(void)
 	return stop_check && stop_check();
 }
 
+static int spread;
+
+void dispatch_set_spread(int on)
+{
+	spread = on;
+}
+
+int dispatch_spreading(void)
+{
+	return spread;
+}
+
 int dispatch_pass_begin(struct pass *p, const struct config *cfg, const struct ruleset *rs, struct store *st,
                         int64_t now, struct dispatch_stats *stats, char err[ERR_LEN])
 {

@@ -103,6 +103,8 @@ int dispatch_card_render(struct pass *p, struct card_batch *b, const struct rule
 
 /* dispatch_stopping: a stop was requested (serve's SIGTERM): long loops end at the next item. */
 int dispatch_stopping(void);
+/* dispatch_spreading: claims start at a place of this process's own (dispatch_set_spread). */
+int dispatch_spreading(void);
 
 /* ---- the email path (dispatch_mail.c) ---- */
 

@@ -787,7 +787,7 @@ int dispatch_mail_items(struct pass *p, const struct plan_item *const *items, si
 	int rc = 0;
 
 	/* Several daemons: each starts at a place of its own (its owner's hash) and goes round. */
-	if (store_shared(p->st) && ngroups > 1) {
+	if (store_shared(p->st) && dispatch_spreading() && ngroups > 1) {
 		uint32_t h = 2166136261u;
 		for (const char *c = store_owner(p->st); *c; c++)
 			h = (h ^ (unsigned char)*c) * 16777619u;

@@ -54,6 +54,15 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 void dispatch_set_stop_check(int (*fn)(void));
 
 /*
+ * dispatch_set_spread: on a database several daemons share (store_shared), each pass of this
+ * process claims its emails starting at a place of its own in the due list (a hash of its
+ * owner and the instant) and goes round, so that daemons share the work rather than race for
+ * the first rows. serve sets it; off (the default) every pass starts at the first due one,
+ * so `run --once` dispatches in the same order on both backends.
+ */
+void dispatch_set_spread(int on);
+
+/*
  * dispatch_preview: renders rule's card (.pdf) or email (.eml) for one stakeholder into
  * out_path, for the rule's next occasion after now, recording nothing. out_path NULL means
  * preview.pdf or preview.eml by what the rule resolves to for that stakeholder; a name that
