@@ -192,7 +192,7 @@ size_t mail_maildir_chunk_commit(struct maildir_chunk *c)
 	/* Every file of the chunk durable in tmp/ first: a file in new/ is a whole message. */
 	for (size_t i = 0; i < c->n; i++) {
 		struct chunk_msg *m = &c->m[i];
-		if (fdatasync(m->fd) != 0) {
+		if (fsync(m->fd) != 0) {
 			chunk_fail(c, m, CF_WRITE);
 			continue;
 		}
