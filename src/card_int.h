@@ -242,6 +242,20 @@ int card_pdf_advance(const struct dfont *df, unsigned gid);
 /* card_pdf_finish: subsets every font to its used glyphs and writes its objects. 0 or -1. */
 int card_pdf_finish(struct card_batch *b, char err[ERR_LEN]);
 void card_pdf_free(struct card_batch *b);
+/*
+ * card_pdf_page_done: pg is complete (nothing more is drawn on it): its content stream is
+ * deflated now and kept at its compressed size, and its obsolete /ProcSet dropped, so that a
+ * batch of thousands of cards does not hold every page's drawing operators until the save.
+ * A page left inside a text object or a saved graphics state is left as it is. 0, or -1 on a
+ * libharu or zlib failure (the page is then unchanged).
+ */
+int card_pdf_page_done(struct card_batch *b, HPDF_Page pg);
+/*
+ * card_pdf_save: writes the document through libharu's stream API straight into path
+ * (util_atomic: a temporary file, synced and renamed), never whole in memory. 0, or -1 with
+ * err naming the file and the reason.
+ */
+int card_pdf_save(struct card_batch *b, const char *path, char err[ERR_LEN]);
 
 /* ------------------------------------------------------------------ the loader (card_load.c) */
 

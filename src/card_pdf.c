@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "card_int.h"
 
 /* ---- libharu's errors, for every card module ---- */
@@ -368,4 +370,146 @@ void card_pdf_free(struct card_batch *b)
 	free(b->fonts);
 	b->fonts = NULL;
 	b->nfonts = 0;
+}
+
+/* ---- pages deflated as they are completed, the document streamed to its file ---- */
+
+/* write_flate: the /Filter of a content stream deflated by card_pdf_page_done (libharu's own
+ * filter flag would deflate it a second time as it writes). */
+static HPDF_STATUS write_flate(HPDF_Dict d, HPDF_Stream s)
+{
+	(void)d;
+	return HPDF_Stream_WriteStr(s, "/Filter /FlateDecode\012");
+}
+
+int card_pdf_page_done(struct card_batch *b, HPDF_Page pg)
+{
+	HPDF_PageAttr attr = pg ? (HPDF_PageAttr)pg->attr : NULL;
+	HPDF_Dict res, contents;
+	HPDF_Stream raw, z;
+	z_stream zs;
+	unsigned char *out = NULL;
+	HPDF_UINT nbuf;
+	uLong size, bound;
+	int rc = -1;
+
+	if (!attr || !(contents = attr->contents) || contents->write_fn == write_flate)
+		return 0;
+	/* libharu closes an open text object or graphics state into the stream as it writes. */
+	if (attr->gmode != HPDF_GMODE_PAGE_DESCRIPTION || (attr->gstate && attr->gstate->prev))
+		return 0;
+	if ((res = HPDF_Dict_GetItem(pg, "Resources", HPDF_OCLASS_DICT)) != NULL)
+		HPDF_Dict_RemoveElement(res, "ProcSet");
+	raw = contents->stream;
+	if (!raw || raw->type != HPDF_STREAM_MEMORY)
+		return 0;
+	size = HPDF_Stream_Size(raw);
+	memset(&zs, 0, sizeof zs);
+	if (deflateInit(&zs, Z_DEFAULT_COMPRESSION) != Z_OK)
+		return -1;
+	bound = deflateBound(&zs, size);
+	out = xmalloc(bound ? bound : 1);
+	zs.next_out = out;
+	zs.avail_out = (uInt)bound;
+	nbuf = HPDF_MemStream_GetBufCount(raw);
+	for (HPDF_UINT i = 0; i < nbuf; i++) {
+		HPDF_UINT len = 0;
+		HPDF_BYTE *p = HPDF_MemStream_GetBufPtr(raw, i, &len);
+		if (!p)
+			goto out;
+		zs.next_in = p;
+		zs.avail_in = len;
+		if (deflate(&zs, Z_NO_FLUSH) != Z_OK || zs.avail_in != 0)
+			goto out;
+	}
+	if (deflate(&zs, Z_FINISH) != Z_STREAM_END)
+		goto out;
+	/* One buffer of exactly the compressed size (a new stream's buffers are 4 KiB). */
+	z = HPDF_MemStream_New(b->doc->mmgr, zs.total_out ? (HPDF_UINT)zs.total_out : 1);
+	if (!z)
+		goto out;
+	if (zs.total_out && HPDF_Stream_Write(z, out, (HPDF_UINT)zs.total_out) != HPDF_OK) {
+		HPDF_Stream_Free(z);
+		goto out;
+	}
+	contents->stream = z;
+	attr->stream = z;
+	contents->filter = HPDF_STREAM_FILTER_NONE;
+	contents->write_fn = write_flate;
+	HPDF_Stream_Free(raw);
+	rc = 0;
+out:
+	deflateEnd(&zs);
+	free(out);
+	return rc;
+}
+
+/* The file a batch is written into, through a buffer (libharu writes a token at a time). */
+struct save_sink {
+	struct util_atomic a;
+	unsigned char buf[64 * 1024];
+	size_t n;
+	int failed;
+	char err[ERR_LEN];
+};
+
+static int sink_flush(struct save_sink *s)
+{
+	if (!s->failed && s->n && util_atomic_write(&s->a, s->buf, s->n, s->err) != 0)
+		s->failed = 1;
+	s->n = 0;
+	return s->failed ? -1 : 0;
+}
+
+static HPDF_STATUS HPDF_STDCALL sink_write(HPDF_Stream stream, const HPDF_BYTE *ptr, HPDF_UINT siz)
+{
+	struct save_sink *s = stream->attr;
+	while (siz > 0 && !s->failed) {
+		size_t k = sizeof s->buf - s->n;
+		if (k > siz)
+			k = siz;
+		memcpy(s->buf + s->n, ptr, k);
+		s->n += k;
+		ptr += k;
+		siz -= (HPDF_UINT)k;
+		if (s->n == sizeof s->buf)
+			sink_flush(s);
+	}
+	return s->failed ? HPDF_FILE_IO_ERROR : HPDF_OK;
+}
+
+int card_pdf_save(struct card_batch *b, const char *path, char err[ERR_LEN])
+{
+	struct save_sink *s = xcalloc(1, sizeof *s);
+	HPDF_Stream keep = b->doc->stream, w;
+	HPDF_STATUS st;
+	int rc = -1;
+
+	if (util_atomic_open(&s->a, path, err) != 0) {
+		free(s);
+		return -1;
+	}
+	w = HPDF_CallbackWriter_New(b->doc->mmgr, sink_write, s);
+	if (!w) {
+		card_hpdf_fail(err, &b->herr, "cannot write the PDF");
+		goto out;
+	}
+	/* HPDF_SaveToStream writes into the document's stream: ours, for the time of the save. */
+	b->doc->stream = w;
+	st = HPDF_SaveToStream(b->doc);
+	b->doc->stream = keep;
+	HPDF_Stream_Free(w);
+	if (s->failed || sink_flush(s) != 0) {
+		util_strlcpy(err, s->err, ERR_LEN);   /* the file and errno's text */
+		goto out;
+	}
+	if (st != HPDF_OK || b->herr.status) {
+		card_hpdf_fail(err, &b->herr, "cannot write the PDF");
+		goto out;
+	}
+	rc = util_atomic_commit(&s->a, err);
+out:
+	util_atomic_abort(&s->a);
+	free(s);
+	return rc;
 }
