@@ -27,6 +27,7 @@ int card_batch_new(struct card_batch **out, char err[ERR_LEN])
 	struct card_batch *b = xcalloc(1, sizeof *b);
 
 	*out = NULL;
+	b->spill_fd = -1;
 	b->doc = HPDF_New(card_hpdf_handler, &b->herr);
 	if (!b->doc) {
 		free(b);
@@ -74,6 +75,7 @@ void card_batch_free(struct card_batch *b)
 		return;
 	if (b->doc)
 		HPDF_Free(b->doc);
+	card_pdf_spill_free(b);
 	card_pdf_free(b);
 	for (size_t i = 0; i < b->nimages; i++)
 		free(b->images[i].path);
