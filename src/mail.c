@@ -4,7 +4,7 @@
  * file, then the directory is synced. A reader of new/ sees a whole message or nothing.
  * A chunk does the same for many messages with one sync of new/ (and the files' syncs
  * together): every file is written, then every file synced, then each moved, then new/
- * synced once; only then is any of them delivered.
+ * synced once; only then is any of them delivered (the files are synced by one syncfs).
  * SMTP through libcurl comes later.
  */
 #include <dirent.h>
@@ -152,8 +152,6 @@ long mail_maildir_chunk_add(struct maildir_chunk *c, const char *name, const cha
 		unlinkat(c->tfd, name, 0);
 		return -1;
 	}
-	/* Start the write-back now: the chunk's syncs then find most of it done, in one journal commit. */
-	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	if (c->n == c->cap) {
 		c->cap = c->cap ? 2 * c->cap : 16;
 		c->m = xrealloc(c->m, c->cap * sizeof *c->m);
@@ -189,10 +187,18 @@ size_t mail_maildir_chunk_commit(struct maildir_chunk *c)
 	if (c->committed)
 		return 0;
 	c->committed = 1;
-	/* Every file of the chunk durable in tmp/ first: a file in new/ is a whole message. */
+	/*
+	 * Every file of the chunk durable in tmp/ first: a file in new/ is a whole message. One
+	 * syncfs for the chunk rather than a fsync a file: it also waits for whatever else is dirty
+	 * on that file system, and still measured faster here (bench/RESULTS.md: the 1,000,000
+	 * bench's 15,054 emails, about 6.3 s with a fsync a file, 4.8 s with a syncfs a chunk, on
+	 * a shared 2-core machine). When it fails, each file is synced on its own, so that the
+	 * error names the file.
+	 */
+	int synced = c->n > 0 && syncfs(c->tfd) == 0;
 	for (size_t i = 0; i < c->n; i++) {
 		struct chunk_msg *m = &c->m[i];
-		if (fsync(m->fd) != 0) {
+		if (!synced && fsync(m->fd) != 0) {
 			chunk_fail(c, m, CF_WRITE);
 			continue;
 		}

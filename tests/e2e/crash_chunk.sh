@@ -63,7 +63,7 @@ crash() {
 	n=$((n + 1))
 	rm -rf "$T/var"; mkdir -p "$T/var"; cp "$T/base.db" "$T/var/occasiond.db"
 	# The sanitizer's leak check cannot run under ptrace; the pass is killed before it would.
-	ASAN_OPTIONS=detect_leaks=0 strace -f -o /dev/null -e trace=fsync,renameat2 -e inject="$2" \
+	ASAN_OPTIONS=detect_leaks=0 strace -f -o /dev/null -e trace=fsync,syncfs,renameat2 -e inject="$2" \
 		"$OCCASIOND" -c "$CFG" run --once --at $AT > "$T/kill.$n.out" 2>&1
 	rc=$?
 	eq "$1: the pass is killed there" "$rc" 137
@@ -74,10 +74,11 @@ crash() {
 		"$(grep -c 'recovered dispatch id=[0-9]* status=sent' "$T/after.$n.out")" "$7"
 	"$PY" "$T/verify.py" "$T/var/occasiond.db" "$T/var/spool" "$1, then a pass" final
 }
-# One fsync per file of a chunk, then one of new/: chunk 1 is fsyncs 1..257, chunk 2 258..514.
-crash "chunk 1, before its files are synced" fsync:error=EIO:signal=SIGKILL:when=1 0 256 0 256 0
-crash "chunk 2, before its files are synced" fsync:error=EIO:signal=SIGKILL:when=258 256 256 256 256 0
+# A chunk's files are synced by one syncfs, then moved (one renameat2 each), then new/ is synced
+# by one fsync: the Nth syncfs and the Nth fsync are chunk N's (SQLite syncs with fdatasync).
+crash "chunk 1, before its files are synced" syncfs:error=EIO:signal=SIGKILL:when=1 0 256 0 256 0
+crash "chunk 2, before its files are synced" syncfs:error=EIO:signal=SIGKILL:when=2 256 256 256 256 0
 crash "chunk 2, after 2 of its 256 moves" renameat2:error=EIO:signal=SIGKILL:when=259 256 256 258 254 2
-crash "chunk 2, after its last move, before new/ is synced" fsync:error=EIO:signal=SIGKILL:when=514 256 256 512 0 256
-crash "chunk 2, after new/ is synced, before its records" fsync:retval=0:signal=SIGKILL:when=514 256 256 512 0 256
-crash "chunk 3 (88), after new/ is synced, before its records" fsync:retval=0:signal=SIGKILL:when=603 512 88 600 0 88
+crash "chunk 2, after its last move, before new/ is synced" fsync:error=EIO:signal=SIGKILL:when=2 256 256 512 0 256
+crash "chunk 2, after new/ is synced, before its records" fsync:retval=0:signal=SIGKILL:when=2 256 256 512 0 256
+crash "chunk 3 (88), after new/ is synced, before its records" fsync:retval=0:signal=SIGKILL:when=3 512 88 600 0 88
