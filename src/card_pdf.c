@@ -19,6 +19,9 @@
  * Subsetting happens at save time (card_pdf_finish), when the glyphs used are known; CIDs
  * are fixed before that (they do not depend on the subset), so pages can be written as they
  * come.
+ * This file also keeps a batch small while it grows (card_pdf_page_done: a completed page's
+ * drawing deflated, spilled to an unlinked file, its Resources shared with the pages like it)
+ * and writes it straight into its file (card_pdf_save).
  */
 #include <stdio.h>
 #include <stdlib.h>
