@@ -31,6 +31,7 @@ PKGS += harfbuzz harfbuzz-subset fribidi freetype2 fontconfig
 PKGS += icu-uc
 PKGS += expat
 PKGS += libpq
+PKGS += zlib
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -Iinclude -D_GNU_SOURCE -DOCCASIOND_VERSION='"$(VERSION)"' \

@@ -27,6 +27,7 @@ int card_batch_new(struct card_batch **out, char err[ERR_LEN])
 	struct card_batch *b = xcalloc(1, sizeof *b);
 
 	*out = NULL;
+	b->spill_fd = -1;
 	b->doc = HPDF_New(card_hpdf_handler, &b->herr);
 	if (!b->doc) {
 		free(b);
@@ -74,6 +75,7 @@ void card_batch_free(struct card_batch *b)
 		return;
 	if (b->doc)
 		HPDF_Free(b->doc);
+	card_pdf_spill_free(b);
 	card_pdf_free(b);
 	for (size_t i = 0; i < b->nimages; i++)
 		free(b->images[i].path);
@@ -521,6 +523,9 @@ int card_batch_add(struct card_batch *b, const struct card_template *t, const st
 		goto hfail;
 	if (b->herr.status)
 		goto hfail;
+	/* Its drawing deflated now: a batch holds thousands of pages until it is saved. */
+	if (card_pdf_page_done(b, pg) != 0)
+		goto hfail;
 	if (page)
 		*page = b->pages;
 	rc = 0;
@@ -538,9 +543,7 @@ out:
 
 int card_batch_save(struct card_batch *b, const char *path, char err[ERR_LEN])
 {
-	HPDF_UINT32 size, off = 0;
-	unsigned char *buf = NULL;
-	int rc = -1;
+	int rc;
 
 	if (b->broken)
 		return err_set(err, "this batch is unusable after an earlier libharu error");
@@ -551,43 +554,8 @@ int card_batch_save(struct card_batch *b, const char *path, char err[ERR_LEN])
 		HPDF_ResetError(b->doc);
 		return -1;
 	}
-	if (HPDF_SaveToStream(b->doc) != HPDF_OK || b->herr.status) {
-		card_hpdf_fail(err, &b->herr, "cannot write the PDF");
-		HPDF_ResetError(b->doc);
-		return -1;
-	}
-	/*
-	 * libharu 2.3.0 refills the same memory stream on a second save but leaves its read
-	 * position in the freed first buffer: rewind before reading, or the bytes are garbage.
-	 */
-	if (HPDF_ResetStream(b->doc) != HPDF_OK) {
-		card_hpdf_fail(err, &b->herr, "cannot rewind the PDF stream");
-		goto out;
-	}
-	size = HPDF_GetStreamSize(b->doc);
-	if (size == 0) {
-		err_set(err, "libharu wrote an empty PDF");
-		goto out;
-	}
-	buf = xmalloc(size);
-	while (off < size) {
-		HPDF_UINT32 n = size - off;
-		HPDF_STATUS st = HPDF_ReadFromStream(b->doc, buf + off, &n);
-		off += n;
-		if (st != HPDF_OK && st != HPDF_STREAM_EOF)
-			break;
-		if (n == 0 || st == HPDF_STREAM_EOF)
-			break;
-	}
-	if (off != size) {
-		card_hpdf_fail(err, &b->herr, "cannot read the PDF back");
-		HPDF_ResetError(b->doc);
-		goto out;
-	}
-	rc = util_write_atomic(path, buf, size, err);
-out:
+	rc = card_pdf_save(b, path, err);
 	b->herr.status = 0;
 	HPDF_ResetError(b->doc);
-	free(buf);
 	return rc;
 }
