@@ -3,11 +3,11 @@
 # at 10k, 100k and 1M stakeholders: `run --once` that dispatches the day's items (emails to the
 # maildir, cards into batches), a second `run --once` at the same instant that finds nothing
 # new (what serve pays on each wake-up), `report`, and `plan --days 1` of the same run as the
-# baseline; peak RSS from GNU time. PLAN_SIZES and PLAN_RUNS as in plan.sh. Prints a markdown
-# section.
+# baseline; peak RSS from GNU time. PLAN_SIZES and PLAN_RUNS as in plan.sh; BENCH_BIN another
+# build to measure (a before beside an after). Prints a markdown section.
 set -e
 cd "$(dirname "$0")/.."
-BIN=$(pwd)/build/occasiond
+BIN=${BENCH_BIN:-$(pwd)/build/occasiond}
 T=$(mktemp -d /tmp/occasiond-bench-run.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 SIZES=${PLAN_SIZES:-"10000 100000 1000000"}

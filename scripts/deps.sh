@@ -9,6 +9,7 @@ build="$build libharfbuzz-dev libfribidi-dev libfreetype-dev libfontconfig-dev f
 build="$build libicu-dev"   # src/card_break.c: word boundaries of Thai, Lao, Khmer, Myanmar
 build="$build libexpat1-dev"   # the CardDAV answers (src/davxml.c)
 build="$build libpq-dev"
+build="$build zlib1g-dev"   # src/card_pdf.c deflates each card page as it is completed
 test="bc poppler-utils qpdf python3 python3-aiosmtpd python3-icalendar openssl sqlite3 remind faketime mandoc systemd strace chromium"
 test="$test postgresql-15"   # tests/e2e/pg.sh: a private server
 test="$test spamassassin"   # tests/e2e/spam.sh: the shipped email templates

@@ -252,7 +252,11 @@ hfail:
 
 static HPDF_Page new_page(struct cover *c, HPDF_Page before, double w_mm, double h_mm)
 {
-	HPDF_Page pg = before ? HPDF_InsertPage(c->b->doc, before) : HPDF_AddPage(c->b->doc);
+	HPDF_Page pg;
+	/* The page before is complete: deflated now, as a card's page is (one envelope a card). */
+	if (c->pg && card_pdf_page_done(c->b, c->pg) != 0)
+		return NULL;
+	pg = before ? HPDF_InsertPage(c->b->doc, before) : HPDF_AddPage(c->b->doc);
 	if (!pg)
 		return NULL;
 	if (HPDF_Page_SetWidth(pg, (HPDF_REAL)(w_mm * MM_PT)) != HPDF_OK ||
@@ -515,7 +519,7 @@ int card_batch_finish(struct card_batch *b, const struct card_cover *cv, char er
 				goto broken;
 	if (cv->labels != CARD_LABELS_NONE && label_sheets_draw(&c, cv, ret, err) != 0)
 		goto broken;
-	if (b->herr.status) {
+	if (b->herr.status || (c.pg && card_pdf_page_done(b, c.pg) != 0)) {
 		card_hpdf_fail(err, &b->herr, "cannot draw the cover sheet");
 		goto broken;
 	}

@@ -217,6 +217,22 @@ struct card_batch {
 	unsigned font_serial;   /* for the subset tags */
 	struct bimage *images;
 	size_t nimages;
+	/* Completed pages' deflated streams, spilled (card_batch_spill_to) to an unlinked file. */
+	char *spill_dir;
+	int spill_fd;           /* -1: not open (yet) */
+	int spill_off;          /* -1: spilling failed once: pages stay in memory from then on */
+	struct spill_page **spills;
+	size_t nspills;
+	char spill_err[ERR_LEN];   /* a read back that failed: the save fails with it */
+	/* One deflate state and output buffer for every page: a fresh state (about 270 KiB) per
+	 * page left the heap fragmented between the pages' small lasting objects. */
+	/* Resources dicts shared by the completed pages that use the same fonts and images under
+	 * the same names (the signature says which): one each instead of one a page. */
+	struct shared_res { char *sig; HPDF_Dict res; } *shres;
+	size_t nshres;
+	void *zs;               /* z_stream, NULL until the first page */
+	unsigned char *zbuf;
+	size_t zcap;
 };
 
 /*
@@ -242,6 +258,22 @@ int card_pdf_advance(const struct dfont *df, unsigned gid);
 /* card_pdf_finish: subsets every font to its used glyphs and writes its objects. 0 or -1. */
 int card_pdf_finish(struct card_batch *b, char err[ERR_LEN]);
 void card_pdf_free(struct card_batch *b);
+/*
+ * card_pdf_page_done: pg is complete (nothing more is drawn on it): its content stream is
+ * deflated now and kept at its compressed size, and its obsolete /ProcSet dropped, so that a
+ * batch of thousands of cards does not hold every page's drawing operators until the save.
+ * A page left inside a text object or a saved graphics state is left as it is. 0, or -1 on a
+ * libharu or zlib failure (the page is then unchanged).
+ */
+int card_pdf_page_done(struct card_batch *b, HPDF_Page pg);
+/*
+ * card_pdf_save: writes the document through libharu's stream API straight into path
+ * (util_atomic: a temporary file, synced and renamed), never whole in memory. 0, or -1 with
+ * err naming the file and the reason.
+ */
+int card_pdf_save(struct card_batch *b, const char *path, char err[ERR_LEN]);
+/* card_pdf_spill_free: closes the spill file and frees what points into it (after HPDF_Free). */
+void card_pdf_spill_free(struct card_batch *b);
 
 /* ------------------------------------------------------------------ the loader (card_load.c) */
 

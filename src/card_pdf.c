@@ -19,10 +19,18 @@
  * Subsetting happens at save time (card_pdf_finish), when the glyphs used are known; CIDs
  * are fixed before that (they do not depend on the subset), so pages can be written as they
  * come.
+ * This file also keeps a batch small while it grows (card_pdf_page_done: a completed page's
+ * drawing deflated, spilled to an unlinked file, its Resources shared with the pages like it)
+ * and writes it straight into its file (card_pdf_save).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "card_int.h"
 
@@ -368,4 +376,383 @@ void card_pdf_free(struct card_batch *b)
 	free(b->fonts);
 	b->fonts = NULL;
 	b->nfonts = 0;
+}
+
+/* ---- pages deflated as they are completed, the document streamed to its file ---- */
+
+/*
+ * A page's deflated stream in the spill file: libharu reads it back through these when it
+ * writes the document (HPDF_Stream_WriteToStream: seek to 0, read to the end).
+ */
+struct spill_page {
+	struct card_batch *b;
+	off_t off;
+	HPDF_UINT32 len, pos;
+};
+
+static HPDF_STATUS HPDF_STDCALL spill_read(HPDF_Stream s, HPDF_BYTE *ptr, HPDF_UINT *siz)
+{
+	struct spill_page *sp = s->attr;
+	HPDF_UINT want = *siz, got = 0;
+	if (want > sp->len - sp->pos)
+		want = sp->len - sp->pos;
+	while (got < want) {
+		ssize_t n = pread(sp->b->spill_fd, ptr + got, want - got, sp->off + sp->pos + got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (!sp->b->spill_err[0])
+				err_set(sp->b->spill_err, "cannot read back the pages kept in %s: %s", sp->b->spill_dir,
+				        n < 0 ? strerror(errno) : "the file is shorter than written");
+			*siz = got;
+			return HPDF_FILE_IO_ERROR;
+		}
+		got += (HPDF_UINT)n;
+	}
+	sp->pos += got;
+	*siz = got;
+	return sp->pos >= sp->len ? HPDF_STREAM_EOF : HPDF_OK;
+}
+
+static HPDF_STATUS HPDF_STDCALL spill_seek(HPDF_Stream s, HPDF_INT pos, HPDF_WhenceMode mode)
+{
+	struct spill_page *sp = s->attr;
+	long long p = mode == HPDF_SEEK_CUR ? (long long)sp->pos + pos : mode == HPDF_SEEK_END ? (long long)sp->len + pos : pos;
+	if (p < 0 || p > sp->len)
+		return HPDF_STREAM_EOF;
+	sp->pos = (HPDF_UINT32)p;
+	return HPDF_OK;
+}
+
+static HPDF_INT32 HPDF_STDCALL spill_tell(HPDF_Stream s)
+{
+	return (HPDF_INT32)((struct spill_page *)s->attr)->pos;
+}
+
+static HPDF_UINT32 HPDF_STDCALL spill_size(HPDF_Stream s)
+{
+	return ((struct spill_page *)s->attr)->len;
+}
+
+/*
+ * spill: data[0..len) appended to the batch's spill file, as a stream libharu reads back at
+ * the save; NULL (the caller keeps it in memory) without a spill directory, or when the file
+ * cannot be made or written (from then on every page stays in memory).
+ */
+static HPDF_Stream spill(struct card_batch *b, const unsigned char *data, size_t len)
+{
+	struct spill_page *sp;
+	HPDF_Stream s;
+	size_t done = 0;
+	if (!b->spill_dir || b->spill_off < 0 || len == 0 || len > 0x7fffffff)
+		return NULL;
+	if (b->spill_fd < 0) {
+		/* Unlinked from the start: nothing is left behind, whatever becomes of the process. */
+		b->spill_fd = open(b->spill_dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+		if (b->spill_fd < 0) {
+			b->spill_off = -1;
+			return NULL;
+		}
+	}
+	while (done < len) {
+		ssize_t n = pwrite(b->spill_fd, data + done, len - done, (off_t)b->spill_off + (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			b->spill_off = -1;
+			return NULL;
+		}
+		done += (size_t)n;
+	}
+	sp = xcalloc(1, sizeof *sp);
+	sp->b = b;
+	sp->off = b->spill_off;
+	sp->len = (HPDF_UINT32)len;
+	s = HPDF_CallbackReader_New(b->doc->mmgr, spill_read, spill_seek, spill_tell, spill_size, sp);
+	if (!s) {
+		free(sp);
+		return NULL;
+	}
+	if (len > (size_t)(0x7fffffff - b->spill_off))
+		b->spill_off = -1;   /* the file is full: later pages stay in memory */
+	else
+		b->spill_off += (int)len;
+	b->spills = xreallocarray(b->spills, b->nspills + 1, sizeof *b->spills);
+	b->spills[b->nspills++] = sp;
+	return s;
+}
+
+void card_batch_spill_to(struct card_batch *b, const char *dir)
+{
+	free(b->spill_dir);
+	b->spill_dir = dir ? xstrdup(dir) : NULL;
+}
+
+void card_pdf_spill_free(struct card_batch *b)
+{
+	if (b->spill_fd >= 0)
+		close(b->spill_fd);
+	b->spill_fd = -1;
+	for (size_t i = 0; i < b->nspills; i++)
+		free(b->spills[i]);
+	free(b->spills);
+	b->spills = NULL;
+	b->nspills = 0;
+	free(b->spill_dir);
+	b->spill_dir = NULL;
+	for (size_t i = 0; i < b->nshres; i++)
+		free(b->shres[i].sig);
+	free(b->shres);
+	b->shres = NULL;
+	b->nshres = 0;
+	if (b->zs)
+		deflateEnd((z_stream *)b->zs);
+	free(b->zs);
+	b->zs = NULL;
+	free(b->zbuf);
+	b->zbuf = NULL;
+	b->zcap = 0;
+}
+
+/* write_flate: the /Filter of a content stream deflated by card_pdf_page_done (libharu's own
+ * filter flag would deflate it a second time as it writes). */
+static HPDF_STATUS write_flate(HPDF_Dict d, HPDF_Stream s)
+{
+	(void)d;
+	return HPDF_Stream_WriteStr(s, "/Filter /FlateDecode\012");
+}
+
+#define MAX_SHARED_RES 64
+
+/*
+ * res_signature: what a page's Resources says, as text: each category (Font, XObject, ...)
+ * with its names and the objects they stand for. NULL when it holds anything else (it is
+ * then left to the page). malloc'd.
+ */
+static char *res_signature(HPDF_Dict res)
+{
+	struct strbuf sb = {0};
+	for (HPDF_UINT i = 0; i < res->list->count; i++) {
+		HPDF_DictElement e = HPDF_List_ItemAt(res->list, i);
+		HPDF_Obj_Header *h = e ? e->value : NULL;
+		HPDF_Dict sub;
+		if (!h || (h->obj_class & HPDF_OCLASS_ANY) != HPDF_OCLASS_DICT || (h->obj_id & HPDF_OTYPE_INDIRECT))
+			goto fail;
+		sub = e->value;
+		sb_addf(&sb, "%s{", e->key);
+		for (HPDF_UINT k = 0; k < sub->list->count; k++) {
+			HPDF_DictElement f = HPDF_List_ItemAt(sub->list, k);
+			HPDF_Obj_Header *fh = f ? f->value : NULL;
+			if (!fh || fh->obj_class != HPDF_OCLASS_PROXY)
+				goto fail;
+			sb_addf(&sb, "%s=%p;", f->key, ((HPDF_Proxy)f->value)->obj);
+		}
+		sb_adds(&sb, "}");
+	}
+	if (!sb.s)
+		sb_adds(&sb, "");
+	return sb.s;
+fail:
+	sb_free(&sb);
+	return NULL;
+}
+
+/* res_copy: an indirect Resources dict naming the same objects under the same names as res. */
+static HPDF_Dict res_copy(struct card_batch *b, HPDF_Dict res)
+{
+	HPDF_Dict d = new_dict(b), sub;
+	if (!d)
+		return NULL;
+	for (HPDF_UINT i = 0; i < res->list->count; i++) {
+		HPDF_DictElement e = HPDF_List_ItemAt(res->list, i);
+		HPDF_Dict from = e->value;
+		HO(sub = HPDF_Dict_New(b->doc->mmgr));
+		HS(HPDF_Dict_Add(d, e->key, sub));
+		for (HPDF_UINT k = 0; k < from->list->count; k++) {
+			HPDF_DictElement f = HPDF_List_ItemAt(from->list, k);
+			HS(HPDF_Dict_Add(sub, f->key, ((HPDF_Proxy)f->value)->obj));
+		}
+	}
+	return d;
+fail:
+	return NULL;   /* d stays in the document, unreferenced: harmless */
+}
+
+/*
+ * share_resources: pg's own Resources replaced by one shared with every completed page that
+ * names the same objects the same way (a page's fonts and images are the document's: only
+ * its dicts of names are its own, about 2 KiB a page).
+ */
+static void share_resources(struct card_batch *b, HPDF_Page pg)
+{
+	HPDF_PageAttr attr = pg->attr;
+	HPDF_Dict res = HPDF_Dict_GetItem(pg, "Resources", HPDF_OCLASS_DICT), shared = NULL;
+	char *sig;
+	if (!res || (res->header.obj_id & HPDF_OTYPE_INDIRECT) || !(sig = res_signature(res)))
+		return;
+	for (size_t i = 0; i < b->nshres && !shared; i++)
+		if (strcmp(b->shres[i].sig, sig) == 0)
+			shared = b->shres[i].res;
+	if (!shared && b->nshres < MAX_SHARED_RES && (shared = res_copy(b, res)) != NULL) {
+		b->shres = xreallocarray(b->shres, b->nshres + 1, sizeof *b->shres);
+		b->shres[b->nshres].sig = sig;
+		b->shres[b->nshres++].res = shared;
+		sig = NULL;
+	}
+	free(sig);
+	if (!shared)
+		return;
+	/* The page's own dicts go; its attributes must not point at them any more. */
+	attr->fonts = attr->xobjects = attr->ext_gstates = NULL;
+	if (HPDF_Dict_Add(pg, "Resources", shared) != HPDF_OK)
+		HPDF_ResetError(b->doc);
+}
+
+int card_pdf_page_done(struct card_batch *b, HPDF_Page pg)
+{
+	HPDF_PageAttr attr = pg ? (HPDF_PageAttr)pg->attr : NULL;
+	HPDF_Dict res, contents;
+	HPDF_Stream raw, z;
+	z_stream *zs;
+	HPDF_UINT nbuf;
+	uLong size, bound;
+
+	if (!attr || !(contents = attr->contents) || contents->write_fn == write_flate)
+		return 0;
+	/* libharu closes an open text object or graphics state into the stream as it writes. */
+	if (attr->gmode != HPDF_GMODE_PAGE_DESCRIPTION || (attr->gstate && attr->gstate->prev))
+		return 0;
+	if ((res = HPDF_Dict_GetItem(pg, "Resources", HPDF_OCLASS_DICT)) != NULL) {
+		HPDF_Dict_RemoveElement(res, "ProcSet");
+		share_resources(b, pg);
+	}
+	raw = contents->stream;
+	if (!raw || raw->type != HPDF_STREAM_MEMORY)
+		return 0;
+	size = HPDF_Stream_Size(raw);
+	if (!b->zs) {
+		b->zs = xcalloc(1, sizeof(z_stream));
+		/* Level 3: measured on 2,000 cards, 8 % fewer instructions than the default 6 for
+		 * 7 % more bytes (a batch stays near 1,300 bytes a card). */
+		if (deflateInit((z_stream *)b->zs, 3) != Z_OK) {
+			free(b->zs);
+			b->zs = NULL;
+			return -1;
+		}
+	} else if (deflateReset((z_stream *)b->zs) != Z_OK) {
+		return -1;
+	}
+	zs = b->zs;
+	bound = deflateBound(zs, size);
+	if (bound > b->zcap) {
+		free(b->zbuf);
+		b->zcap = bound < 65536 ? 65536 : bound;
+		b->zbuf = xmalloc(b->zcap);
+	}
+	zs->next_out = b->zbuf;
+	zs->avail_out = (uInt)b->zcap;
+	nbuf = HPDF_MemStream_GetBufCount(raw);
+	for (HPDF_UINT i = 0; i < nbuf; i++) {
+		HPDF_UINT len = 0;
+		HPDF_BYTE *p = HPDF_MemStream_GetBufPtr(raw, i, &len);
+		if (!p)
+			return -1;
+		zs->next_in = p;
+		zs->avail_in = len;
+		if (deflate(zs, Z_NO_FLUSH) != Z_OK || zs->avail_in != 0)
+			return -1;
+	}
+	if (deflate(zs, Z_FINISH) != Z_STREAM_END)
+		return -1;
+	if ((z = spill(b, b->zbuf, zs->total_out)) == NULL) {
+		/* In memory: one buffer of exactly the compressed size (a new stream's are 4 KiB). */
+		z = HPDF_MemStream_New(b->doc->mmgr, zs->total_out ? (HPDF_UINT)zs->total_out : 1);
+		if (!z)
+			return -1;
+		if (zs->total_out && HPDF_Stream_Write(z, b->zbuf, (HPDF_UINT)zs->total_out) != HPDF_OK) {
+			HPDF_Stream_Free(z);
+			return -1;
+		}
+	}
+	contents->stream = z;
+	attr->stream = z;
+	contents->filter = HPDF_STREAM_FILTER_NONE;
+	contents->write_fn = write_flate;
+	HPDF_Stream_Free(raw);
+	return 0;
+}
+
+/* The file a batch is written into, through a buffer (libharu writes a token at a time). */
+struct save_sink {
+	struct util_atomic a;
+	unsigned char buf[64 * 1024];
+	size_t n;
+	int failed;
+	char err[ERR_LEN];
+};
+
+static int sink_flush(struct save_sink *s)
+{
+	if (!s->failed && s->n && util_atomic_write(&s->a, s->buf, s->n, s->err) != 0)
+		s->failed = 1;
+	s->n = 0;
+	return s->failed ? -1 : 0;
+}
+
+static HPDF_STATUS HPDF_STDCALL sink_write(HPDF_Stream stream, const HPDF_BYTE *ptr, HPDF_UINT siz)
+{
+	struct save_sink *s = stream->attr;
+	while (siz > 0 && !s->failed) {
+		size_t k = sizeof s->buf - s->n;
+		if (k > siz)
+			k = siz;
+		memcpy(s->buf + s->n, ptr, k);
+		s->n += k;
+		ptr += k;
+		siz -= (HPDF_UINT)k;
+		if (s->n == sizeof s->buf)
+			sink_flush(s);
+	}
+	return s->failed ? HPDF_FILE_IO_ERROR : HPDF_OK;
+}
+
+int card_pdf_save(struct card_batch *b, const char *path, char err[ERR_LEN])
+{
+	struct save_sink *s = xcalloc(1, sizeof *s);
+	HPDF_Stream keep = b->doc->stream, w;
+	HPDF_STATUS st;
+	int rc = -1;
+
+	if (util_atomic_open(&s->a, path, err) != 0) {
+		free(s);
+		return -1;
+	}
+	w = HPDF_CallbackWriter_New(b->doc->mmgr, sink_write, s);
+	if (!w) {
+		card_hpdf_fail(err, &b->herr, "cannot write the PDF");
+		goto out;
+	}
+	/* HPDF_SaveToStream writes into the document's stream: ours, for the time of the save. */
+	b->doc->stream = w;
+	st = HPDF_SaveToStream(b->doc);
+	b->doc->stream = keep;
+	HPDF_Stream_Free(w);
+	if (s->failed || sink_flush(s) != 0) {
+		util_strlcpy(err, s->err, ERR_LEN);   /* the file and errno's text */
+		goto out;
+	}
+	if (b->spill_err[0]) {
+		/* libharu may call a failed read of a stream a success: checked here, whatever it says. */
+		err_set(err, "cannot write %s: %s", path, b->spill_err);
+		goto out;
+	}
+	if (st != HPDF_OK || b->herr.status) {
+		card_hpdf_fail(err, &b->herr, "cannot write the PDF");
+		goto out;
+	}
+	rc = util_atomic_commit(&s->a, err);
+out:
+	util_atomic_abort(&s->a);
+	free(s);
+	return rc;
 }

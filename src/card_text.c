@@ -254,7 +254,12 @@ static int attribute(const struct card_template *t, const struct tblock *blk, st
 			if (pb->script[i] == CARDFONT_SCRIPT_COMMON && i + 1 < pe)
 				pb->script[i] = pb->script[i + 1];
 		}
-		if (pe > ps) {
+		size_t first_bidi = ps;         /* below U+0590 nothing is right to left nor an embedding */
+		while (first_bidi < pe && pb->cp[first_bidi] < 0x0590)
+			first_bidi++;
+		if (first_bidi == pe) {
+			memset(pb->level + ps, 0, (pe - ps) * sizeof *pb->level);
+		} else {
 			size_t len = pe - ps;
 			FriBidiCharType *types = xcalloc(len, sizeof *types);
 			FriBidiBracketType *brackets = xcalloc(len, sizeof *brackets);

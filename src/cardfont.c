@@ -33,6 +33,30 @@ struct cardfont {
 	char psname[64];
 	FT_Library ft;              /* CID-keyed CFF only */
 	FT_Face ftface;
+	struct shaped *cache;       /* SHAPE_SLOTS shaped runs, allocated on first use */
+	size_t cache_bytes;
+};
+
+/*
+ * Shaped runs are kept per font: a card batch shapes the same message, the same signer and
+ * the same cover labels for every card, and shaping was over 40 % of a batch's time. HarfBuzz
+ * reads at most HB_BUFFER_CONTEXT_LENGTH (5) code points of context on each side, so the run
+ * with that much context, the direction, script and language decide the result exactly.
+ */
+#define SHAPE_CONTEXT 5
+#define SHAPE_SLOTS 512
+#define SHAPE_MAX_RUN 256                       /* longer runs are shaped every time */
+#define SHAPE_MAX_BYTES ((size_t)2 << 20)       /* past it the cache starts again empty */
+
+struct shaped {
+	uint64_t hash;
+	uint32_t *key;              /* pre context, run, post context */
+	size_t pre, n, post;
+	int rtl;
+	uint32_t script;
+	char lang[24];
+	struct cardfont_glyph *g;   /* clusters relative to the run's start */
+	size_t ng;
 };
 
 static unsigned rd16(const unsigned char *p)
@@ -180,10 +204,24 @@ struct cardfont *cardfont_ref(struct cardfont *f)
 	return f;
 }
 
+static void cache_clear(struct cardfont *f)
+{
+	if (!f->cache)
+		return;
+	for (size_t i = 0; i < SHAPE_SLOTS; i++) {
+		free(f->cache[i].key);
+		free(f->cache[i].g);
+	}
+	memset(f->cache, 0, SHAPE_SLOTS * sizeof *f->cache);
+	f->cache_bytes = 0;
+}
+
 void cardfont_free(struct cardfont *f)
 {
 	if (!f || --f->refs > 0)
 		return;
+	cache_clear(f);
+	free(f->cache);
 	if (f->ftface)
 		FT_Done_Face(f->ftface);
 	if (f->ft)
@@ -274,8 +312,8 @@ void cardfont_bbox(const struct cardfont *f, int bbox[4])
 	memcpy(bbox, f->bbox, sizeof f->bbox);
 }
 
-size_t cardfont_shape(const struct cardfont *f, const uint32_t *text, size_t len, size_t off, size_t n, int rtl,
-                      uint32_t script, const char *lang, struct cardfont_glyph **out)
+static size_t shape_hb(const struct cardfont *f, const uint32_t *text, size_t len, size_t off, size_t n, int rtl,
+                       uint32_t script, const char *lang, struct cardfont_glyph **out)
 {
 	hb_buffer_t *buf = hb_buffer_create();
 	hb_glyph_info_t *info;
@@ -306,6 +344,70 @@ size_t cardfont_shape(const struct cardfont *f, const uint32_t *text, size_t len
 	hb_buffer_destroy(buf);
 	*out = g;
 	return count;
+}
+
+/* FNV-1a over the key's code points and the settings. */
+static uint64_t shape_hash(const uint32_t *key, size_t nk, size_t pre, int rtl, uint32_t script, const char *lang)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < nk; i++) {
+		h ^= key[i];
+		h *= 0x100000001b3ull;
+	}
+	h ^= (uint64_t)pre << 32 | (uint64_t)(rtl != 0) << 31 | script;
+	h *= 0x100000001b3ull;
+	for (const char *p = lang ? lang : ""; *p; p++) {
+		h ^= (unsigned char)*p;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+size_t cardfont_shape(const struct cardfont *cf, const uint32_t *text, size_t len, size_t off, size_t n, int rtl,
+                      uint32_t script, const char *lang, struct cardfont_glyph **out)
+{
+	struct cardfont *f = (struct cardfont *)cf;    /* the cache is not part of the font's meaning */
+	size_t pre = off < SHAPE_CONTEXT ? off : SHAPE_CONTEXT;
+	size_t post = len - off - n < SHAPE_CONTEXT ? len - off - n : SHAPE_CONTEXT;
+	const uint32_t *key = text + off - pre;
+	size_t nk = pre + n + post, ng;
+	struct shaped *e;
+	uint64_t h;
+
+	if (n > SHAPE_MAX_RUN || (lang && strlen(lang) >= sizeof e->lang))
+		return shape_hb(f, text, len, off, n, rtl, script, lang, out);
+	if (!f->cache)
+		f->cache = xcalloc(SHAPE_SLOTS, sizeof *f->cache);
+	h = shape_hash(key, nk, pre, rtl, script, lang);
+	e = &f->cache[h % SHAPE_SLOTS];
+	if (!(e->key && e->hash == h && e->pre == pre && e->n == n && e->post == post && e->rtl == rtl &&
+	      e->script == script && strcmp(e->lang, lang ? lang : "") == 0 &&
+	      memcmp(e->key, key, nk * sizeof *key) == 0)) {
+		struct cardfont_glyph *g;
+		if (f->cache_bytes > SHAPE_MAX_BYTES)
+			cache_clear(f);
+		/* Shaped with exactly the context HarfBuzz would keep of the whole text. */
+		ng = shape_hb(f, key, nk, pre, n, rtl, script, lang, &g);
+		for (size_t i = 0; i < ng; i++)
+			g[i].cluster -= pre;
+		if (e->key)
+			f->cache_bytes -= (e->pre + e->n + e->post) * sizeof *e->key + e->ng * sizeof *e->g;
+		free(e->key);
+		free(e->g);
+		e->hash = h;
+		e->key = xmalloc(nk * sizeof *key);
+		memcpy(e->key, key, nk * sizeof *key);
+		e->pre = pre, e->n = n, e->post = post, e->rtl = rtl, e->script = script;
+		snprintf(e->lang, sizeof e->lang, "%s", lang ? lang : "");
+		e->g = g;
+		e->ng = ng;
+		f->cache_bytes += nk * sizeof *key + ng * sizeof *g;
+	}
+	*out = xcalloc(e->ng ? e->ng : 1, sizeof **out);
+	memcpy(*out, e->g, e->ng * sizeof **out);
+	for (size_t i = 0; i < e->ng; i++)
+		(*out)[i].cluster += off;
+	return e->ng;
 }
 
 uint32_t cardfont_script(uint32_t cp)

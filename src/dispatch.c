@@ -42,9 +42,10 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 {
 	struct pass p;
 	struct planner *pl = NULL;
-	struct plan_item *items = NULL;
+	/* Only the due items are kept (the skips are recorded as they come), emails and cards apart. */
+	struct plan_item *eitems = NULL, *citems = NULL;
 	const struct plan_item **cards = NULL, **emails = NULL;
-	size_t n = 0, ncards = 0, nemails = 0, nskips = 0;
+	size_t n = 0, ncards = 0, nemails = 0, nskips = 0, ecap = 0, ccap = 0;
 	int rc = -1;
 
 	memset(stats, 0, sizeof *stats);
@@ -68,11 +69,8 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 	if (next_wake)
 		*next_wake = planner_next_wake(pl);
 	n = planner_count(pl);
-	items = xcalloc(n ? n : 1, sizeof *items);
-	cards = xcalloc(n ? n : 1, sizeof *cards);
-	emails = xcalloc(n ? n : 1, sizeof *emails);
 	for (size_t i = 0; i < n; i++) {
-		struct plan_item *it = &items[i];
+		struct plan_item item, *it = &item;
 		planner_item(pl, i, it);
 		util_keepalive();
 		if (dispatch_stopping()) {
@@ -94,16 +92,31 @@ int dispatch_run(const struct config *cfg, const struct ruleset *rs, struct stor
 				goto out;
 			nskips++;
 		} else if (it->channel == CH_EMAIL) {
-			emails[nemails++] = it;
+			if (nemails == ecap)
+				eitems = xreallocarray(eitems, ecap = ecap ? 2 * ecap : 256, sizeof *eitems);
+			eitems[nemails++] = *it;
 		} else {
-			cards[ncards++] = it;
+			if (ncards == ccap)
+				citems = xreallocarray(citems, ccap = ccap ? 2 * ccap : 256, sizeof *citems);
+			citems[ncards++] = *it;
 		}
 	}
 	if (nskips && store_commit(st, err) != 0)
 		goto out;
 	nskips = 0;
+	emails = xcalloc(nemails ? nemails : 1, sizeof *emails);
+	for (size_t i = 0; i < nemails; i++)
+		emails[i] = &eitems[i];
 	if (dispatch_mail_items(&p, emails, nemails, err) != 0)
 		goto out;
+	/* The emails' items are done with before the cards render (the pass's peak of memory). */
+	free(emails);
+	free(eitems);
+	emails = NULL;
+	eitems = NULL;
+	cards = xcalloc(ncards ? ncards : 1, sizeof *cards);
+	for (size_t i = 0; i < ncards; i++)
+		cards[i] = &citems[i];
 	dispatch_card_items(&p, cards, ncards);
 	/* Cards left because another daemon was building their batch: a pass again soon. */
 	if (p.busy_batches && next_wake && *next_wake > now + 2)
@@ -117,7 +130,8 @@ out:
 	dispatch_mail_finish(&p);
 	free(cards);
 	free(emails);
-	free(items);
+	free(eitems);
+	free(citems);
 	planner_free(pl);
 	dispatch_pass_end(&p);
 	if (!dry_run)

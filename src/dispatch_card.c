@@ -412,6 +412,20 @@ static struct bcard *group_cards(struct pass *p, struct group *g, size_t *nc, da
 	return bc;
 }
 
+/*
+ * new_batch: an empty batch whose completed pages wait in SPOOL/tmp (an unlinked file) rather
+ * than in memory: a batch of thousands of cards and envelopes. 0 or -1 with err.
+ */
+static int new_batch(struct pass *p, struct card_batch **b, char err[ERR_LEN])
+{
+	char *tmp = util_path_join(p->cfg->spool, "tmp"), e[ERR_LEN];
+	int rc = card_batch_new(b, err);
+	if (rc == 0 && util_mkdirs_under(p->cfg->spool, tmp, e) == 0)
+		card_batch_spill_to(*b, tmp);
+	free(tmp);
+	return rc;
+}
+
 /* in_worker: set in a worker process, which leaves the watchdog to the parent. */
 static int in_worker;
 
@@ -432,7 +446,7 @@ static void group_render(struct pass *p, struct group *g)
 	g->path = batch_path(p, fire_date, items[0]->signer, 0);
 	if (!g->nmine)
 		goto out;   /* another process has them all */
-	if (card_batch_new(&b, err) != 0) {
+	if (new_batch(p, &b, err) != 0) {
 		log_err("%s", err);
 		g->failed = 1;
 		goto out;
@@ -462,7 +476,7 @@ static void group_render(struct pass *p, struct group *g)
 		card_batch_free(b);
 		b = NULL;
 		cardno = 0;
-		if (card_batch_new(&b, err) != 0) {
+		if (new_batch(p, &b, err) != 0) {
 			log_err("%s", err);
 			g->failed = 1;
 			goto out;

@@ -531,16 +531,33 @@ static void deliver_smtp(struct pass *p, const struct mail_item *items, size_t n
 	free(ctx);
 }
 
-/* deliver_maildir: builds and writes one claimed email into SPOOL/outbox, its outcome into the store. */
-static void deliver_maildir(struct pass *p, struct dispatch_rec *rec, const struct rule *r,
-                            const struct stakeholder *sh, const struct event *ev, day_t occasion, long years)
+/* A local write that failed (disk full, permissions) is transient: try again later. */
+static void write_failed(struct pass *p, struct dispatch_rec *rec, const char *err)
+{
+	rec->status = rec->attempts >= p->cfg->retry.attempts ? DS_FAILED : DS_RETRY;
+	set_str(&rec->error, err);
+	rec->next_attempt_at = rec->status == DS_RETRY ? p->now + backoff(p->cfg, rec->attempts) : 0;
+	if (rec->status == DS_RETRY)
+		p->stats->retry++;
+	else
+		p->stats->failed++;
+}
+
+/*
+ * stage_maildir: builds one claimed email and writes it into the chunk (tmp/). Returns its
+ * index in the chunk; -1 when its outcome is already decided in rec (found delivered by an
+ * earlier attempt, or failed); *note receives the card-not-attached note for its record.
+ */
+static long stage_maildir(struct pass *p, struct maildir_chunk *ch, const char *open_err, const char *outbox,
+                          struct dispatch_rec *rec, const struct mail_item *it, char **note)
 {
 	struct mail_run *m = run_of(p);
 	struct strbuf msg = {0};
-	char err[ERR_LEN], uerr[ERR_LEN];
-	int rc;
-	char *name = maildir_name(p, rec->id), *outbox = util_path_join(p->cfg->spool, "outbox"), *path = NULL;
+	char err[ERR_LEN];
+	char *name = maildir_name(p, rec->id);
+	long k = -1;
 
+	*note = NULL;
 	rec->attempts++;
 	free(rec->message_id);
 	rec->message_id = message_id(p, rec->id);
@@ -552,74 +569,106 @@ static void deliver_maildir(struct pass *p, struct dispatch_rec *rec, const stru
 		rec->artifact = xasprintf("%s/new/%s", outbox, name);
 		set_str(&rec->error, NULL);
 		p->stats->emails++;
-	} else if (build(p, m, r, sh, ev, occasion, years, rec->template_name, rec->signer, rec->id,
+	} else if (build(p, m, it->r, it->sh, it->ev, it->occ, it->years, rec->template_name, rec->signer, rec->id,
 	                 &msg, NULL, NULL, err) != 0) {
 		rec->status = DS_FAILED;
 		set_str(&rec->error, err);
 		p->stats->failed++;
-	} else if (util_mkdirs_under(p->cfg->spool, outbox, err) != 0 ||
-	           mail_maildir_deliver(outbox, name, msg.s, msg.len, &path, err) != 0) {
-		/* A local write that failed (disk full, permissions) is transient: try again later. */
-		rec->status = rec->attempts >= p->cfg->retry.attempts ? DS_FAILED : DS_RETRY;
-		set_str(&rec->error, err);
-		rec->next_attempt_at = rec->status == DS_RETRY ? p->now + backoff(p->cfg, rec->attempts) : 0;
-		if (rec->status == DS_RETRY)
-			p->stats->retry++;
-		else
-			p->stats->failed++;
-	} else {
-		rec->status = DS_SENT;
-		free(rec->artifact);
-		rec->artifact = path;
-		path = NULL;
-		set_str(&rec->error, NULL);
-		note_attach(m, rec);
-		p->stats->emails++;
+	} else if (!ch) {
+		write_failed(p, rec, open_err);
+	} else if ((k = mail_maildir_chunk_add(ch, name, msg.s, msg.len, err)) < 0) {
+		write_failed(p, rec, err);
+	} else if (m->attach_note[0]) {
+		*note = xstrdup(m->attach_note);
 	}
-	(void)uerr;
-	if ((rc = update_claim(p, rec)) == 0)
-		dispatch_log_rec(rec);
-	else if (rc < 0)
-		log_err("%s", p->claim_err);
 	sb_free(&msg);
 	free(name);
-	free(outbox);
-	free(path);
+	return k;
 }
 
 /*
- * deliver: items[0..n) over the transport. Maildir: the outcomes of the group are committed in
- * one transaction after its files are written (one commit a group, not one a message); a crash
- * before that commit leaves them queued, and recovery finds their files: sent, not again.
+ * deliver_maildir: items[0..n) (claimed) written as one chunk into SPOOL/outbox: every file
+ * to tmp/, synced together, moved to new/, new/ synced once; then the outcomes are recorded
+ * in one transaction. A record says sent only for a file durably in new/; a crash before
+ * the transaction leaves the records queued, and recovery finds their files: sent, not
+ * again (or, for a file that never reached new/, a retry).
  */
-static void deliver(struct pass *p, const struct mail_item *items, size_t n)
+static void deliver_maildir(struct pass *p, const struct mail_item *items, size_t n)
 {
-	char err[ERR_LEN];
-	int tx;
-	if (p->cfg->transport == TRANSPORT_SMTP) {
-		deliver_smtp(p, items, n);
-		return;
-	}
-	tx = n > 1 && store_begin(p->st, err) == 0;
-	for (size_t i = 0; i < n; i++) {
-		if (dispatch_stopping()) {
-			struct job_ctx *ctx = xcalloc(n - i, sizeof *ctx);
-			for (size_t k = i; k < n; k++) {
-				ctx[k - i].it = &items[k];
-				ctx[k - i].withdrawn = 1;
-			}
-			withdraw(p, ctx, n - i);
-			free(ctx);
+	struct maildir_chunk *ch = NULL;
+	char *outbox = util_path_join(p->cfg->spool, "outbox"), **notes = xcalloc(n ? n : 1, sizeof *notes);
+	long *idx = xcalloc(n ? n : 1, sizeof *idx);
+	char err[ERR_LEN], open_err[ERR_LEN] = "";
+	size_t i, staged;
+	int tx, rc;
+
+	if (util_mkdirs_under(p->cfg->spool, outbox, open_err) != 0 || mail_maildir_chunk_open(outbox, &ch, open_err) != 0)
+		ch = NULL;   /* every message of the chunk: a write that failed, with open_err */
+	for (staged = 0; staged < n; staged++) {
+		if (dispatch_stopping())
 			break;
-		}
-		if (i % 64 == 63)
+		if (staged % 64 == 63)
 			util_keepalive();
-		deliver_maildir(p, items[i].rec, items[i].r, items[i].sh, items[i].ev, items[i].occ, items[i].years);
+		idx[staged] = stage_maildir(p, ch, open_err, outbox, items[staged].rec, &items[staged], &notes[staged]);
+	}
+	if (ch)
+		mail_maildir_chunk_commit(ch);
+	tx = staged > 1 && store_begin(p->st, err) == 0;
+	for (i = 0; i < staged; i++) {
+		struct dispatch_rec *rec = items[i].rec;
+		const char *e;
+		if (idx[i] >= 0 && (e = mail_maildir_chunk_error(ch, (size_t)idx[i])) != NULL) {
+			write_failed(p, rec, e);
+		} else if (idx[i] >= 0) {
+			rec->status = DS_SENT;
+			char *name = maildir_name(p, rec->id);
+			free(rec->artifact);
+			rec->artifact = xasprintf("%s/new/%s", outbox, name);
+			free(name);
+			set_str(&rec->error, NULL);
+			if (notes[i]) {
+				char *note = xasprintf("card not attached: %s", notes[i]);
+				if (!(rec->reason && strncmp(rec->reason, "card not drawn: ", 16) == 0))
+					set_str(&rec->reason, note);   /* a card's fallback email already says why */
+				free(note);
+			}
+			p->stats->emails++;
+		}
+		/* Fenced: a claim lost meanwhile is logged and left to its new owner (the file's name dedups). */
+		if ((rc = update_claim(p, rec)) == 0)
+			dispatch_log_rec(rec);
+		else if (rc < 0)
+			log_err("%s", p->claim_err);
 	}
 	if (tx && store_commit(p->st, err) != 0) {
 		log_err("%s", err);   /* left queued: recovery finds the files */
 		store_rollback(p->st);
 	}
+	if (staged < n) {
+		/* Stop between messages: the rest's claims are withdrawn, left for the next start. */
+		struct job_ctx *ctx = xcalloc(n - staged, sizeof *ctx);
+		for (size_t k = staged; k < n; k++) {
+			ctx[k - staged].it = &items[k];
+			ctx[k - staged].withdrawn = 1;
+		}
+		withdraw(p, ctx, n - staged);
+		free(ctx);
+	}
+	mail_maildir_chunk_close(ch);
+	for (i = 0; i < n; i++)
+		free(notes[i]);
+	free(notes);
+	free(idx);
+	free(outbox);
+}
+
+/* deliver: items[0..n) over the transport (maildir: one chunk). */
+static void deliver(struct pass *p, const struct mail_item *items, size_t n)
+{
+	if (p->cfg->transport == TRANSPORT_SMTP)
+		deliver_smtp(p, items, n);
+	else if (n)
+		deliver_maildir(p, items, n);
 }
 
 /*
@@ -632,6 +681,7 @@ void dispatch_mail_recover(struct pass *p)
 	size_t n = 0;
 	char *outbox = util_path_join(p->cfg->spool, "outbox");
 	char err[ERR_LEN];
+	int synced = 0;
 	/* Several daemons: only claims whose lease ran out, now this process's. */
 	if (store_take_over(p->st, CH_EMAIL, &v, &n, err) != 0)
 		log_err("%s", err);
@@ -644,6 +694,13 @@ void dispatch_mail_recover(struct pass *p)
 			        "so it is not sent again");
 			p->stats->unknown++;
 		} else if (mail_maildir_has(outbox, name)) {
+			/* Maybe moved to new/ by a pass that died before its sync: made durable first, then sent. */
+			if (!synced && mail_maildir_sync(outbox, err) != 0) {
+				log_err("%s", err);   /* still queued: the next pass looks again */
+				free(name);
+				continue;
+			}
+			synced = 1;
 			rec->status = DS_SENT;
 			free(rec->artifact);
 			rec->artifact = xasprintf("%s/new/%s", outbox, name);

@@ -2,6 +2,9 @@
  * mail: delivery. This part is the maildir writer: the message goes to tmp/NAME (created
  * exclusively, written, fsync'd), then to new/NAME without ever replacing an existing
  * file, then the directory is synced. A reader of new/ sees a whole message or nothing.
+ * A chunk does the same for many messages with one sync of new/ (and the files' syncs
+ * together): every file is written, then every file synced, then each moved, then new/
+ * synced once; only then is any of them delivered (the files are synced by one syncfs).
  * SMTP through libcurl comes later.
  */
 #include <dirent.h>
@@ -79,85 +82,235 @@ static int move_noreplace(int tfd, int nfd, const char *name)
 	return 0;
 }
 
+/* One message of a chunk: its name, its file in tmp/ while staged, and its outcome. */
+struct chunk_msg {
+	char *name;
+	int fd;                 /* open on tmp/NAME until synced, else -1 */
+	int state;              /* CM_STAGED, CM_MOVED, CM_DONE or CM_FAILED */
+	char err[ERR_LEN];
+};
+enum { CM_STAGED, CM_MOVED, CM_DONE, CM_FAILED };
+
+struct maildir_chunk {
+	char *maildir;
+	int dfd, tfd, nfd;
+	struct chunk_msg *m;
+	size_t n, cap;
+	int committed;
+};
+
+int mail_maildir_chunk_open(const char *maildir, struct maildir_chunk **out, char err[ERR_LEN])
+{
+	struct maildir_chunk *c = xcalloc(1, sizeof *c);
+	int cfd = -1;
+	*out = NULL;
+	c->dfd = c->tfd = c->nfd = -1;
+	c->maildir = xstrdup(maildir);
+	/* The maildir is there but for the first message: make it only then (a pass delivers thousands). */
+	c->dfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (c->dfd < 0 && errno == ENOENT) {
+		if (util_mkdirs(maildir, err) != 0)
+			goto fail;
+		c->dfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (c->dfd < 0) {
+		err_set(err, "cannot open %s: %s", maildir, strerror(errno));
+		goto fail;
+	}
+	if ((c->tfd = open_subdir(c->dfd, maildir, "tmp", err)) < 0 || (c->nfd = open_subdir(c->dfd, maildir, "new", err)) < 0 ||
+	    (cfd = open_subdir(c->dfd, maildir, "cur", err)) < 0)
+		goto fail;
+	close(cfd);
+	*out = c;
+	return 0;
+fail:
+	mail_maildir_chunk_close(c);
+	return -1;
+}
+
+long mail_maildir_chunk_add(struct maildir_chunk *c, const char *name, const char *msg, size_t len, char err[ERR_LEN])
+{
+	struct stat st;
+	int fd;
+	if (c->committed)
+		return err_set(err, "internal: a maildir chunk takes no message after its commit");
+	if (!maildir_name_ok(name))
+		return err_set(err, "bad maildir file name '%.64s'", name ? name : "");
+	if (fstatat(c->nfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return err_set(err, "%s/new/%s already exists", c->maildir, name);
+	fd = openat(c->tfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd < 0 && errno == EEXIST) {
+		/* A leftover of a delivery that died half-way (names are unique per message). */
+		unlinkat(c->tfd, name, 0);
+		fd = openat(c->tfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	}
+	if (fd < 0)
+		return err_set(err, "cannot create %s/tmp/%s: %s", c->maildir, name, strerror(errno));
+	if (write_all(fd, msg, len) != 0) {
+		err_set(err, "cannot write %s/tmp/%s: %s", c->maildir, name, strerror(errno));
+		close(fd);
+		unlinkat(c->tfd, name, 0);
+		return -1;
+	}
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 16;
+		c->m = xrealloc(c->m, c->cap * sizeof *c->m);
+	}
+	memset(&c->m[c->n], 0, sizeof c->m[c->n]);
+	c->m[c->n].name = xstrdup(name);
+	c->m[c->n].fd = fd;
+	c->m[c->n].state = CM_STAGED;
+	return (long)c->n++;
+}
+
+enum { CF_WRITE, CF_MOVE };
+/* chunk_fail: message m failed (errno says why; its file is not left in tmp/). */
+static void chunk_fail(struct maildir_chunk *c, struct chunk_msg *m, int what)
+{
+	if (what == CF_WRITE)
+		err_set(m->err, "cannot write %s/tmp/%s: %s", c->maildir, m->name, strerror(errno));
+	else if (errno == EEXIST)
+		err_set(m->err, "%s/new/%s already exists", c->maildir, m->name);
+	else
+		err_set(m->err, "cannot move %s/tmp/%s to new/: %s", c->maildir, m->name, strerror(errno));
+	if (m->fd >= 0)
+		close(m->fd);
+	m->fd = -1;
+	if (m->state == CM_STAGED)
+		unlinkat(c->tfd, m->name, 0);
+	m->state = CM_FAILED;
+}
+
+size_t mail_maildir_chunk_commit(struct maildir_chunk *c)
+{
+	size_t moved = 0, done = 0;
+	if (c->committed)
+		return 0;
+	c->committed = 1;
+	/*
+	 * Every file of the chunk durable in tmp/ first: a file in new/ is a whole message. One
+	 * syncfs for the chunk rather than a fsync a file: it also waits for whatever else is dirty
+	 * on that file system, and still measured faster here (bench/RESULTS.md: the 1,000,000
+	 * bench's 15,054 emails, about 6.3 s with a fsync a file, 4.8 s with a syncfs a chunk, on
+	 * a shared 2-core machine). When it fails, each file is synced on its own, so that the
+	 * error names the file.
+	 */
+	int synced = c->n > 0 && syncfs(c->tfd) == 0;
+	for (size_t i = 0; i < c->n; i++) {
+		struct chunk_msg *m = &c->m[i];
+		if (!synced && fsync(m->fd) != 0) {
+			chunk_fail(c, m, CF_WRITE);
+			continue;
+		}
+		if (close(m->fd) != 0) {
+			m->fd = -1;
+			chunk_fail(c, m, CF_WRITE);
+			continue;
+		}
+		m->fd = -1;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		struct chunk_msg *m = &c->m[i];
+		if (m->state != CM_STAGED)
+			continue;
+		if (move_noreplace(c->tfd, c->nfd, m->name) != 0) {
+			chunk_fail(c, m, CF_MOVE);
+			continue;
+		}
+		m->state = CM_MOVED;
+		moved++;
+	}
+	/*
+	 * new/ is synced once for the chunk, so its messages survive a crash. tmp/ is not: a
+	 * rename is one change of the file system (journalled together on ext4 and XFS), and a
+	 * name left in tmp/ by a crash anyway is a leftover that maildir readers clean and a new
+	 * delivery replaces.
+	 */
+	if (moved && fsync(c->nfd) != 0) {
+		char e[ERR_LEN];
+		err_set(e, "cannot sync %s/new: %s", c->maildir, strerror(errno));
+		for (size_t i = 0; i < c->n; i++)
+			if (c->m[i].state == CM_MOVED) {
+				/* Left in new/: the next attempt finds it there and records it sent then. */
+				util_strlcpy(c->m[i].err, e, sizeof c->m[i].err);
+				c->m[i].state = CM_FAILED;
+			}
+		return 0;
+	}
+	for (size_t i = 0; i < c->n; i++)
+		if (c->m[i].state == CM_MOVED) {
+			c->m[i].state = CM_DONE;
+			done++;
+		}
+	return done;
+}
+
+const char *mail_maildir_chunk_error(const struct maildir_chunk *c, size_t i)
+{
+	if (i >= c->n)
+		return "internal: no such message in the chunk";
+	if (c->m[i].state == CM_DONE)
+		return NULL;
+	return c->m[i].state == CM_FAILED ? c->m[i].err : "not committed";
+}
+
+void mail_maildir_chunk_close(struct maildir_chunk *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++) {
+		/* Staged and never committed: nothing of it is left in tmp/. */
+		if (c->m[i].fd >= 0)
+			close(c->m[i].fd);
+		if (c->m[i].state == CM_STAGED)
+			unlinkat(c->tfd, c->m[i].name, 0);
+		free(c->m[i].name);
+	}
+	free(c->m);
+	if (c->nfd >= 0)
+		close(c->nfd);
+	if (c->tfd >= 0)
+		close(c->tfd);
+	if (c->dfd >= 0)
+		close(c->dfd);
+	free(c->maildir);
+	free(c);
+}
+
+int mail_maildir_sync(const char *maildir, char err[ERR_LEN])
+{
+	char *p = xasprintf("%s/new", maildir);
+	int fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+	if (fd < 0 || fsync(fd) != 0)
+		rc = err_set(err, "cannot sync %s: %s", p, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(p);
+	return rc;
+}
+
 int mail_maildir_deliver(const char *maildir, const char *name, const char *msg, size_t len,
                          char **path_out, char err[ERR_LEN])
 {
-	int dfd = -1, tfd = -1, nfd = -1, cfd = -1, fd = -1, rc = -1, created = 0;
-	struct stat st;
+	struct maildir_chunk *c = NULL;
+	const char *e;
+	int rc = -1;
 	if (path_out)
 		*path_out = NULL;
 	if (!maildir_name_ok(name))
 		return err_set(err, "bad maildir file name '%.64s'", name ? name : "");
-	/* The maildir is there but for the first message: make it only then (a pass delivers thousands). */
-	dfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0 && errno == ENOENT) {
-		if (util_mkdirs(maildir, err) != 0)
-			return -1;
-		dfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	}
-	if (dfd < 0) {
-		err_set(err, "cannot open %s: %s", maildir, strerror(errno));
+	if (mail_maildir_chunk_open(maildir, &c, err) != 0 || mail_maildir_chunk_add(c, name, msg, len, err) < 0)
 		goto out;
-	}
-	if ((tfd = open_subdir(dfd, maildir, "tmp", err)) < 0 || (nfd = open_subdir(dfd, maildir, "new", err)) < 0 ||
-	    (cfd = open_subdir(dfd, maildir, "cur", err)) < 0)
-		goto out;
-	if (fstatat(nfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		err_set(err, "%s/new/%s already exists", maildir, name);
-		goto out;
-	}
-	fd = openat(tfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd < 0 && errno == EEXIST) {
-		/* A leftover of a delivery that died half-way (names are unique per message). */
-		unlinkat(tfd, name, 0);
-		fd = openat(tfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-	}
-	if (fd < 0) {
-		err_set(err, "cannot create %s/tmp/%s: %s", maildir, name, strerror(errno));
-		goto out;
-	}
-	created = 1;
-	if (write_all(fd, msg, len) != 0 || fsync(fd) != 0) {
-		err_set(err, "cannot write %s/tmp/%s: %s", maildir, name, strerror(errno));
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		err_set(err, "cannot write %s/tmp/%s: %s", maildir, name, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (move_noreplace(tfd, nfd, name) != 0) {
-		err_set(err, errno == EEXIST ? "%s/new/%s already exists" : "cannot move %s/tmp/%s to new/: %s",
-		        maildir, name, strerror(errno));
-		goto out;
-	}
-	created = 0;
-	/*
-	 * new/ is synced, so the message survives a crash. tmp/ is not: the rename is one change
-	 * of the file system (journalled together on ext4 and XFS), and a name left in tmp/ by a
-	 * crash anyway is a leftover that maildir readers clean and a new delivery replaces.
-	 */
-	if (fsync(nfd) != 0) {
-		err_set(err, "cannot sync %s/new: %s", maildir, strerror(errno));
+	mail_maildir_chunk_commit(c);
+	if ((e = mail_maildir_chunk_error(c, 0)) != NULL) {
+		util_strlcpy(err, e, ERR_LEN);
 		goto out;
 	}
 	if (path_out)
 		*path_out = xasprintf("%s/new/%s", maildir, name);
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
-	if (created)
-		unlinkat(tfd, name, 0);
-	if (cfd >= 0)
-		close(cfd);
-	if (nfd >= 0)
-		close(nfd);
-	if (tfd >= 0)
-		close(tfd);
-	if (dfd >= 0)
-		close(dfd);
+	mail_maildir_chunk_close(c);
 	return rc;
 }
 

@@ -405,16 +405,24 @@ static int init_meta_v1(struct store_be *st, char why[ERR_LEN])
 
 /*
  * read_version: 0 when the schema has no meta table yet, else its schema_version; -1 with
- * why when it cannot be read, or the meta table is not ours (no version in it).
+ * why when it cannot be read, or the schema is not ours: tables but no meta table (as SQLite's
+ * file with tables but no user_version is refused), or a meta table with no version in it.
  */
 static int read_version(struct store_be *st, int *version, char why[ERR_LEN])
 {
-	PGresult *r = qv(st, "SELECT to_regclass('" PG_SCHEMA ".meta') IS NOT NULL", 0, NULL, why);
-	int has = r && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+	PGresult *r = qv(st, "SELECT to_regclass('" PG_SCHEMA ".meta') IS NOT NULL, EXISTS (SELECT 1 FROM "
+	                 "pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	                 "WHERE n.nspname = '" PG_SCHEMA "' AND c.relkind IN ('r', 'p'))", 0, NULL, why);
+	int has, tables;
 	if (!r)
 		return -1;
+	has = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+	tables = PQntuples(r) == 1 && PQgetvalue(r, 0, 1)[0] == 't';
 	PQclear(r);
 	*version = 0;
+	if (!has && tables)
+		return err_set(why, "schema " PG_SCHEMA " has tables but no meta table (no schema version): "
+		               "it is not occasiond's");
 	if (!has)
 		return 0;
 	if (!(r = qv(st, "SELECT value FROM meta WHERE key = 'schema_version'", 0, NULL, why)))

@@ -395,9 +395,14 @@ int32_t util_utf8_next(const char **pp, const char *end)
 int util_utf8_valid(const char *s, size_t len)
 {
 	const char *p = s, *end = s + len;
-	while (p < end)
+	while (p < end) {
+		if (!((unsigned char)*p & 0x80)) {     /* ASCII runs, the bulk of most data, a byte at a time */
+			p++;
+			continue;
+		}
 		if (util_utf8_next(&p, end) < 0)
 			return 0;
+	}
 	return 1;
 }
 
@@ -616,59 +621,94 @@ static void clean_stale_temps(const char *path)
 	free(dir);
 }
 
-int util_write_atomic(const char *path, const void *data, size_t len, char err[ERR_LEN])
+int util_atomic_open(struct util_atomic *a, const char *path, char err[ERR_LEN])
 {
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	const char *p = data;
-	int fd, rc = -1;
 	struct stat st;
-
+	memset(a, 0, sizeof *a);
+	a->fd = -1;
 	/* Never write through a symlink planted where the file goes. */
-	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		err_set(err, "%s exists and is not a regular file", path);
-		free(tmp);
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return err_set(err, "%s exists and is not a regular file", path);
+	a->tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (a->fd < 0) {
+		err_set(err, "cannot create %s: %s", a->tmp, strerror(errno));
+		free(a->tmp);
+		a->tmp = NULL;
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		err_set(err, "cannot create %s: %s", tmp, strerror(errno));
-		free(tmp);
-		return -1;
-	}
+	a->path = xstrdup(path);
+	return 0;
+}
+
+int util_atomic_write(struct util_atomic *a, const void *data, size_t len, char err[ERR_LEN])
+{
+	const char *p = data;
+	if (a->fd < 0)
+		return err_set(err, "internal: %s is not open for writing", a->tmp ? a->tmp : "the file");
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = write(a->fd, p, len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			err_set(err, "cannot write %s: %s", tmp, strerror(errno));
-			goto out;
+			return err_set(err, "cannot write %s: %s", a->tmp, strerror(errno));
 		}
 		p += n;
 		len -= (size_t)n;
 	}
-	if (fsync(fd) != 0) {
-		err_set(err, "cannot sync %s: %s", tmp, strerror(errno));
+	return 0;
+}
+
+void util_atomic_abort(struct util_atomic *a)
+{
+	if (a->fd >= 0)
+		close(a->fd);
+	if (a->tmp)
+		unlink(a->tmp);
+	free(a->tmp);
+	free(a->path);
+	memset(a, 0, sizeof *a);
+	a->fd = -1;
+}
+
+int util_atomic_commit(struct util_atomic *a, char err[ERR_LEN])
+{
+	int rc = -1;
+	if (a->fd < 0)
+		return err_set(err, "internal: %s is not open for writing", a->tmp ? a->tmp : "the file");
+	if (fsync(a->fd) != 0) {
+		err_set(err, "cannot sync %s: %s", a->tmp, strerror(errno));
 		goto out;
 	}
-	if (close(fd) != 0) {
-		fd = -1;
-		err_set(err, "cannot write %s: %s", tmp, strerror(errno));
+	if (close(a->fd) != 0) {
+		a->fd = -1;
+		err_set(err, "cannot write %s: %s", a->tmp, strerror(errno));
 		goto out;
 	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		err_set(err, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+	a->fd = -1;
+	if (rename(a->tmp, a->path) != 0) {
+		err_set(err, "cannot rename %s to %s: %s", a->tmp, a->path, strerror(errno));
 		goto out;
 	}
-	clean_stale_temps(path);
-	rc = util_fsync_dir(path, err);
+	free(a->tmp);
+	a->tmp = NULL;   /* renamed: nothing for abort to remove */
+	clean_stale_temps(a->path);
+	rc = util_fsync_dir(a->path, err);
 out:
-	if (fd >= 0)
-		close(fd);
-	if (rc != 0)
-		unlink(tmp);
-	free(tmp);
+	util_atomic_abort(a);
 	return rc;
+}
+
+int util_write_atomic(const char *path, const void *data, size_t len, char err[ERR_LEN])
+{
+	struct util_atomic a;
+	if (util_atomic_open(&a, path, err) != 0)
+		return -1;
+	if (util_atomic_write(&a, data, len, err) != 0) {
+		util_atomic_abort(&a);
+		return -1;
+	}
+	return util_atomic_commit(&a, err);
 }
 
 int util_read_file(const char *path, size_t max, char **out, size_t *len, char err[ERR_LEN])

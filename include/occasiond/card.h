@@ -63,6 +63,12 @@ int card_batch_new(struct card_batch **out, char err[ERR_LEN]);
  */
 int card_batch_add(struct card_batch *b, const struct card_template *t, const struct tval *ctx,
                    int *page, char err[ERR_LEN]);
+/*
+ * card_batch_spill_to: the batch keeps its completed pages' drawing (deflated) in an unlinked
+ * temporary file in dir (which must exist) rather than in memory, until it is saved. Without
+ * it, or when that file cannot be made or written, they stay in memory.
+ */
+void card_batch_spill_to(struct card_batch *b, const char *dir);
 /* card_batch_set_title: the PDF's Title (UTF-8; default "Greeting cards"). 0 or -1. */
 int card_batch_set_title(struct card_batch *b, const char *title, char err[ERR_LEN]);
 /* card_batch_pages: pages so far. */

@@ -19,6 +19,42 @@
  */
 int mail_maildir_deliver(const char *maildir, const char *name, const char *msg, size_t len,
                          char **path_out, char err[ERR_LEN]);
+/*
+ * A chunk of maildir deliveries, for a pass that writes thousands: mail_maildir_chunk_add
+ * writes each message to tmp/NAME (not yet synced), mail_maildir_chunk_commit syncs every
+ * file, moves each to new/NAME (never replacing) and syncs new/ once. A message is delivered
+ * only when the commit says so (mail_maildir_chunk_error NULL): it is then durably in new/.
+ * A crash before the commit's end leaves names in tmp/ (leftovers a new delivery replaces)
+ * or in new/ (whole messages, not yet synced).
+ *
+ * mail_maildir_chunk_open: opens maildir (tmp/, new/, cur/ created when missing) for a chunk.
+ * 0, or -1 with err. Close with mail_maildir_chunk_close.
+ */
+struct maildir_chunk;
+int mail_maildir_chunk_open(const char *maildir, struct maildir_chunk **out, char err[ERR_LEN]);
+/*
+ * mail_maildir_chunk_add: writes msg to tmp/NAME (a leftover of that name is replaced) and
+ * keeps it open for the commit. NAME as for mail_maildir_deliver; an existing new/NAME is an
+ * error. Returns the message's index in the chunk (0, 1, ...), or -1 with err (nothing of it
+ * is left in tmp/).
+ */
+long mail_maildir_chunk_add(struct maildir_chunk *c, const char *name, const char *msg, size_t len,
+                            char err[ERR_LEN]);
+/*
+ * mail_maildir_chunk_commit: syncs the chunk's files, moves each to new/ and syncs new/ (once
+ * per chunk; a second call does nothing). Returns how many were delivered; each message's
+ * outcome from mail_maildir_chunk_error.
+ */
+size_t mail_maildir_chunk_commit(struct maildir_chunk *c);
+/*
+ * mail_maildir_chunk_error: NULL when message i was delivered by the commit, else why not
+ * (the file and errno's text; the chunk's string, valid until close).
+ */
+const char *mail_maildir_chunk_error(const struct maildir_chunk *c, size_t i);
+/* mail_maildir_chunk_close: frees c; a message added and never committed leaves nothing in tmp/. NULL is fine. */
+void mail_maildir_chunk_close(struct maildir_chunk *c);
+/* mail_maildir_sync: syncs maildir/new (what a crashed pass moved there is then durable). 0 or -1 with err. */
+int mail_maildir_sync(const char *maildir, char err[ERR_LEN]);
 /* mail_maildir_has: 1 when maildir/new/NAME or maildir/cur/NAME... exists (a delivery that completed). */
 int mail_maildir_has(const char *maildir, const char *name);
 

@@ -129,6 +129,22 @@ int util_mkdirs_under(const char *root, const char *path, char err[ERR_LEN]);
  * PATH.tmp.PID files of writers that were killed (PID gone) are removed afterwards.
  */
 int util_write_atomic(const char *path, const void *data, size_t len, char err[ERR_LEN]);
+/*
+ * The same in pieces, for a file written as it is produced: util_atomic_open creates
+ * PATH.tmp.PID (0 or -1 with err; a->path and a->tmp malloc'd), util_atomic_write appends
+ * to it (0, or -1 with err naming the file and errno's text), util_atomic_commit syncs it,
+ * renames it to path and syncs the directory (0 or -1 with err), util_atomic_abort removes
+ * the temporary file. Either commit or abort frees a; both accept a commit or abort already
+ * done (then they do nothing).
+ */
+struct util_atomic {
+	char *path, *tmp;
+	int fd;
+};
+int util_atomic_open(struct util_atomic *a, const char *path, char err[ERR_LEN]);
+int util_atomic_write(struct util_atomic *a, const void *data, size_t len, char err[ERR_LEN]);
+int util_atomic_commit(struct util_atomic *a, char err[ERR_LEN]);
+void util_atomic_abort(struct util_atomic *a);
 /* util_fsync_dir: fsync the directory that holds path. */
 int util_fsync_dir(const char *path, char err[ERR_LEN]);
 /* util_read_file: reads a whole file (at most max bytes) into a NUL-terminated buffer. Caller frees *out. */

@@ -43,14 +43,17 @@ due=$("$PY" -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$T/p
 eq "1,000 dispatches are due" "$due" 1000
 
 cat > "$T/verify.py" <<'PYEOF'
-import collections, email, glob, json, os, sqlite3, subprocess, sys
-db, spool, plan, R = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3])), sys.argv[4]
+import collections, email, glob, json, os, subprocess, sys
+# DUMP: the records (db_sql, columns joined by |) after a first line, db_integrity's answer.
+dump, spool, plan, R = open(sys.argv[1], encoding='utf-8').read().splitlines(), sys.argv[2], json.load(open(sys.argv[3])), sys.argv[4]
 srv = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] != '-' else None
-c = sqlite3.connect(db)
 def t(cond, what):
     print(('ok - ' if cond else 'not ok - ') + R + what)
-t(c.execute('PRAGMA integrity_check').fetchone()[0] == 'ok', 'PRAGMA integrity_check is ok')
-recs = c.execute('SELECT id, rule, stakeholder, occasion_date, channel, status, artifact, page, data_sent FROM dispatches').fetchall()
+t(dump[0] == 'ok', 'the database is intact (%s)' % dump[0])
+recs = []
+for line in dump[1:]:
+    f = line.split('|')
+    recs.append((int(f[0]), f[1], f[2], f[3], f[4], f[5], f[6], int(f[7]), int(f[8])))
 keys = collections.Counter((r[1], r[2], r[3]) for r in recs)
 t(max(keys.values()) == 1, 'one record per (rule, stakeholder, date)')
 want = {(p['rule'], p['stakeholder'], p['occasion_date']) for p in plan}
@@ -92,12 +95,12 @@ for batch in sorted({r[6] for r in recs if r[4] == 'card' and r[5] == 'rendered'
     card_pages = {r[7] for r in mine}
     t(not wrong and len(card_pages) == len(mine), f'{os.path.basename(batch)}: {len(mine)} cards, each on its own page with its own name {wrong[:3]}')
 PYEOF
-cp "$T/var/occasiond.db" "$T/base.db"   # imported, nothing dispatched: each round starts here
+db_copy base   # imported, nothing dispatched: each round starts here
 kills=0; round=1; i=0
 mkdir -p "$T/rounds"
 SRV_PID=
 stop_srv() { [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; SRV_PID=; }
-trap 'stop_srv; [ -n "$OCCASIOND_KEEP" ] || rm -rf "$T"' EXIT
+trap 'stop_srv; lib_exit' EXIT
 cp "$CFG" "$T/etc/maildir.yaml"
 # mode ROUND: odd rounds deliver to the maildir, even rounds over SMTP to a fresh aiosmtpd.
 mode() {
@@ -113,9 +116,14 @@ mode() {
 		"$T/etc/maildir.yaml" > "$CFG"
 }
 mode 1
+# dump: the integrity check's answer, then every record, into $T/dump (for verify.py).
+dump() {
+	{ db_integrity; db_sql 'SELECT id, rule, stakeholder, occasion_date, channel, status, artifact, page, data_sent FROM dispatches'; } > "$T/dump"
+}
 # verify ROUND: checks the database and spool of a finished round (see the script below).
 verify() {
-	"$PY" "$T/verify.py" "$T/var/occasiond.db" "$T/var/spool" "$T/plan.json" "round $1 ($MODE): " "$SRVDIR" \
+	dump
+	"$PY" "$T/verify.py" "$T/dump" "$T/var/spool" "$T/plan.json" "round $1 ($MODE): " "$SRVDIR" \
 		> "$T/verify.$1.out" 2>&1
 	cat "$T/verify.$1.out"
 }
@@ -134,7 +142,7 @@ while [ "$kills" -lt "$KILLS" ] && [ "$i" -lt $((KILLS * 4)) ]; do
 		# the next kills land in the middle of real work again.
 		OCC run --once --at 2026-12-03T10:30 > /dev/null 2>&1
 		verify $round
-		mv "$T/var" "$T/rounds/$round"; mkdir -p "$T/var"; cp "$T/base.db" "$T/var/occasiond.db"
+		mv "$T/var" "$T/rounds/$round"; mkdir -p "$T/var"; db_restore base
 		round=$((round + 1))
 		mode $round
 	fi
@@ -147,7 +155,7 @@ verify $round
 
 # Two passes at once (a `run --once` beside another, or beside `serve`): they take turns, and
 # every card is in exactly one batch page with exactly one record.
-mv "$T/var" "$T/rounds/last"; mkdir -p "$T/var"; cp "$T/base.db" "$T/var/occasiond.db"
+mv "$T/var" "$T/rounds/last"; mkdir -p "$T/var"; db_restore base
 mode 0   # over SMTP, to a fresh server
 "$OCCASIOND" -c "$CFG" run --once --at $AT > "$T/two.1.out" 2>&1 &
 p1=$!
@@ -155,5 +163,6 @@ p1=$!
 p2=$!
 wait $p1; r1=$?; wait $p2; r2=$?
 eq "two passes at once both end cleanly" "$r1 $r2" "0 0"
-"$PY" "$T/verify.py" "$T/var/occasiond.db" "$T/var/spool" "$T/plan.json" "two at once ($MODE): " "$SRVDIR"
+dump
+"$PY" "$T/verify.py" "$T/dump" "$T/var/spool" "$T/plan.json" "two at once ($MODE): " "$SRVDIR"
 

@@ -6,18 +6,35 @@ retries, missed and cancelled ones, and some stakeholders nobody has written to 
 Deterministic: the same database comes out every time.
 
 usage: gen_history.py DB END_DATE
+DB is an SQLite file or a postgresql:// URI (read and written with psql, the schema occasiond).
 """
+import csv
 import datetime as dt
+import io
 import random
 import sqlite3
+import subprocess
 import sys
 
 db, end = sys.argv[1], dt.date.fromisoformat(sys.argv[2])
 start = end - dt.timedelta(days=365)
 rnd = random.Random(20261123)
-con = sqlite3.connect(db)
-con.row_factory = sqlite3.Row
-people = con.execute("SELECT * FROM stakeholders WHERE opted_out NOT IN ('1','yes','true') ORDER BY id").fetchall()
+PG = db.startswith(('postgresql://', 'postgres://'))
+PEOPLE = "SELECT * FROM stakeholders WHERE opted_out NOT IN ('1','yes','true') ORDER BY id"
+
+
+def psql(sql, data=None):
+    return subprocess.run(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '--csv', '-d', db, '-c',
+                           'SET search_path = occasiond; ' + sql if data is None else sql],
+                          input=data, capture_output=True, text=True, check=True).stdout
+
+
+if PG:
+    people = list(csv.DictReader(io.StringIO(psql(PEOPLE))))
+else:
+    con = sqlite3.connect(db)
+    con.row_factory = sqlite3.Row
+    people = con.execute(PEOPLE).fetchall()
 rows = []
 next_id = [1]
 
@@ -88,6 +105,13 @@ for r in rows:
     if r['status'] == 'skipped':
         r['reason'] = 'missed'
 cols = list(rows[0].keys())
-con.executemany(f"INSERT INTO dispatches({','.join(cols)}) VALUES ({','.join(':' + c for c in cols)})", rows)
-con.commit()
+if PG:
+    # COPY in the order of the ids: the server's identity gives the same ones, 1 to N.
+    cols.remove('id')
+    out = io.StringIO()
+    csv.writer(out, quoting=csv.QUOTE_ALL).writerows([r[c] for c in cols] for r in rows)
+    psql(f"COPY occasiond.dispatches({','.join(cols)}) FROM STDIN (FORMAT csv)", out.getvalue())
+else:
+    con.executemany(f"INSERT INTO dispatches({','.join(cols)}) VALUES ({','.join(':' + c for c in cols)})", rows)
+    con.commit()
 print(f"{len(rows)} dispatch records from {start} to {end}")

@@ -5,12 +5,10 @@
 setup
 OCC import stakeholders examples/stakeholders.csv >/dev/null
 OCC import events examples/events.csv >/dev/null
-db_sum() { "$PY" -c "
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-print(c.execute('PRAGMA integrity_check').fetchone()[0],
-      c.execute('SELECT count(*), total(length(first_name) + length(last_name) + length(email)) FROM stakeholders').fetchone(),
-      c.execute('SELECT count(*) FROM events').fetchone()[0], c.execute('SELECT count(*) FROM dispatches').fetchone()[0])" "$T/var/occasiond.db"; }
+db_sum() {
+	echo "$(db_integrity)" "$(db_sql 'SELECT count(*), coalesce(sum(length(first_name) + length(last_name) + length(email)), 0) FROM stakeholders')" \
+		"$(db_sql 'SELECT count(*) FROM events')" "$(db_sql 'SELECT count(*) FROM dispatches')"
+}
 BASE=$(db_sum)
 case "$BASE" in ok*) ok "the database starts intact" ;; *) not_ok "the database starts intact: $BASE" ;; esac
 
@@ -78,7 +76,7 @@ expect_fail "a field over 1 MB is refused at its line" "$T/h.csv:3:" OCC import 
 OCC import stakeholders "$T/h.csv" > "$T/out" 2>&1; rc=$?
 eq "a 900 KB custom field is accepted (under the 1 MB limit)" "$rc" 0
 OCC import stakeholders examples/stakeholders.csv >/dev/null  # back to the base set
-"$PY" -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"DELETE FROM stakeholders WHERE id='h5'\"); c.commit()" "$T/var/occasiond.db"
+db_sql "DELETE FROM stakeholders WHERE id='h5'"
 BASE=$(db_sum)
 row h6 "$(printf 'Ann\033[31mRed')" Lee ann@x.example | csv
 expect_fail "an escape sequence in a name is refused" "$T/h.csv:2: error: column first_name" OCC import stakeholders "$T/h.csv"
@@ -102,7 +100,7 @@ intact "after the CSV cases"
 row h12 'مريم' 'Zoë 🎉' miriam@x.example | csv
 OCC import stakeholders "$T/h.csv" > "$T/out" 2>&1; eq "RTL text and emoji import" "$?" 0
 OCC log --format json >/dev/null 2>&1
-"$PY" -c "import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute(\"SELECT first_name,last_name FROM stakeholders WHERE id='h12'\").fetchone(); print('ok' if r==('مريم','Zoë 🎉') else 'not ok', '- RTL text and emoji are stored byte for byte')" "$T/var/occasiond.db"
+eq "RTL text and emoji are stored byte for byte" "$(db_sql "SELECT first_name, last_name FROM stakeholders WHERE id='h12'")" 'مريم|Zoë 🎉'
 printf 'id,first_name,last_name,type,birthday,street,city,country,email,consent_personal,tier\nh13,مريم,Haddad,customer,1990-06-01,1 Main St,Springfield,USA,m@x.example,yes,gold\nh14,Zoë,Party 🎉,customer,1990-06-01,1 Main St,Springfield,USA,z@x.example,yes,gold\n' > "$T/h2.csv"
 OCC import stakeholders "$T/h2.csv" >/dev/null 2>&1
 OCC preview --rule birthday --stakeholder h13 -o "$T/rtl.pdf" > /dev/null 2>&1
@@ -150,9 +148,9 @@ ln -s "$T/elsewhere" "$T/var/spool/batches"
 OCC run --once --at 2026-12-03T10:00 > "$T/sym.out" 2>&1
 check_out "a symlinked batches directory is refused" "(a symlink)" "$T/sym.out"
 eq "nothing was written through the link" "$(find "$T/elsewhere" -type f | wc -l)" 0
-n=$("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM dispatches WHERE channel='card' AND status='rendered'\").fetchone()[0])" "$T/var/occasiond.db")
+n=$(db_sql "SELECT count(*) FROM dispatches WHERE channel='card' AND status='rendered'")
 eq "no card is recorded as rendered into it" "$n" 0
 rm "$T/var/spool/batches"
 OCC run --once --at 2026-12-03T10:30 > "$T/sym2.out" 2>&1
-n=$("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT count(*) FROM dispatches WHERE channel='card' AND status='rendered'\").fetchone()[0])" "$T/var/occasiond.db")
+n=$(db_sql "SELECT count(*) FROM dispatches WHERE channel='card' AND status='rendered'")
 [ "$n" -gt 0 ] && ok "once the link is gone the cards go out ($n)" || not_ok "once the link is gone the cards go out"

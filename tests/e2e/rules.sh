@@ -105,7 +105,8 @@ OCC check > "$T/out" 2>&1; rc=$?
 eq "a missing template is an error" "$rc" 1
 check_out "the missing email template is named" "$R:2:5: error: occasion 'cert': email template 'no-such-template' not found" "$T/out"
 check_out "the missing variant card template is named" "$R:11:9: error: occasion 'card': card template 'gold-card' not found" "$T/out"
-check_not "no column warning before there is a database" "certified_on' column" "$T/out"
+sqlite_only "no column warning before there is a database" "the server's database is there before the first import" &&
+	check_not "no column warning before there is a database" "certified_on' column" "$T/out"
 
 # ---- check --data ----
 cp "$T/etc/good.yaml" "$R"
@@ -123,10 +124,10 @@ d9,Zed,Zone,customer,zed@x.example,8 Main St,Springfield,1970-04-04,Europe/Berli
 EOF
 OCC import stakeholders "$T/data.csv" > "$T/out" 2>&1
 check_out "the data imports" "9 stakeholders imported" "$T/out"
-"$PY" -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"update stakeholders set timezone='Mars/Olympus' where id='d9'\"); c.commit()" "$T/var/occasiond.db"
+db_sql "update stakeholders set timezone='Mars/Olympus' where id='d9'"
 OCC check --data > "$T/out" 2>&1; rc=$?
 eq "check --data exits 0 on warnings only" "$rc" 0
-DB="$T/var/occasiond.db"
+DB=$(db_uri)
 check_out "a channel with no address" "$DB: warning: stakeholder 'd1' has neither an email nor a postal address" "$T/out"
 check_out "duplicate email (any case)" "$DB: warning: stakeholders 'd2' and 'd3' have the same email: a duplicate?" "$T/out"
 check_out "duplicate name and birthday" "$DB: warning: stakeholders 'd4' and 'd5' have the same name and birthday: a duplicate?" "$T/out"
@@ -148,7 +149,7 @@ OCC check > "$T/out" 2>&1; rc=$?
 eq "a column no stakeholder has is a warning, not an error" "$rc" 0
 check_out "the column warning points at the field" "$R:3:28: warning: occasion 'cert': no stakeholder has a 'certified_on' column" "$T/out"
 cp "$T/etc/good.yaml" "$R"
-rm -rf "$T/var"
+db_reset
 
 # ---- plan for the shipped examples in every format ----
 OCC import stakeholders examples/stakeholders.csv > /dev/null 2>&1
@@ -218,7 +219,7 @@ PYEOF
 check_out "ics: , ; \\ and UTF-8 survive escaping and folding" "escaped True" "$T/out"
 
 # ---- limits and budget: what run skips is recorded with its reason ----
-rm -rf "$T/var"
+db_reset
 cat > "$R" <<'EOF'
 limits:
   per_stakeholder: {max: 1, within: 30 days}

@@ -55,7 +55,7 @@ OCC import stakeholders "$T/bad.csv" > "$T/out" 2>&1; rc=$?
 eq "a bad row fails the import (exit 1)" "$rc" 1
 check_out "the bad row is named FILE:LINE" "$T/bad.csv:3: error: column birthday" "$T/out"
 OCC log --stakeholder x1 --format json > /dev/null 2>&1
-n=$("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from stakeholders').fetchone()[0])" "$T/var/occasiond.db")
+n=$(db_sql 'select count(*) from stakeholders')
 eq "nothing of the bad file was written" "$n" 44
 OCC import events examples/events.csv > "$T/out" 2>&1; rc=$?
 eq "import events exits 0" "$rc" 0
@@ -85,7 +85,7 @@ done
 OCC plan --from 2026-12-03 --days 1 > "$T/plan.txt" 2>&1
 check_out "plan table has a header" "FIRE_AT" "$T/plan.txt"
 check_out "plan table shows names as written" "Zoë Łukasiewicz" "$T/plan.txt"
-n=$("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from dispatches').fetchone()[0])" "$T/var/occasiond.db")
+n=$(db_sql 'select count(*) from dispatches')
 eq "plan records nothing" "$n" 0
 
 # Run at 10:00 Berlin, then again at the same time: the second dispatches nothing.
@@ -94,10 +94,10 @@ eq "run --once exits 0" "$rc" 0
 [ "$rc" -eq 0 ] || sed 's/^/#   /' "$T/run1.err" | grep -v 'status=' | head
 check_out "run reports cards" "cards:" "$T/run1"
 check_out "run reports emails" "emails:" "$T/run1"
-n1=$("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from dispatches').fetchone()[0])" "$T/var/occasiond.db")
+n1=$(db_sql 'select count(*) from dispatches')
 OCC run --once --at 2026-12-03T10:00 > "$T/run2" 2>&1
 check_out "a second run at the same time dispatches nothing" "0 cards in 0 batches, 0 emails, 0 skipped, 0 missed" "$T/run2"
-n2=$("$PY" -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from dispatches').fetchone()[0])" "$T/var/occasiond.db")
+n2=$(db_sql 'select count(*) from dispatches')
 eq "no record was added by the second run" "$n2" "$n1"
 eml1=$(ls "$T/var/spool/outbox/new" | wc -l)
 OCC run --once --at 2026-12-03T10:00 > /dev/null 2>&1

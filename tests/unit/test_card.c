@@ -808,6 +808,61 @@ out:
 }
 
 /* card_lang: the CJK convention from the language column, else the country. */
+/*
+ * Shaped runs are cached per font: the same run in another context (Arabic joins across it),
+ * direction, script or language shapes anew, and every result equals a fresh font's.
+ */
+static int same_shape(struct cardfont *cached, struct cardfont *fresh, const uint32_t *text, size_t len, size_t off,
+                      size_t n, int rtl, uint32_t script, const char *lang)
+{
+	struct cardfont_glyph *a, *b;
+	size_t na = cardfont_shape(cached, text, len, off, n, rtl, script, lang, &a);
+	size_t nb = cardfont_shape(fresh, text, len, off, n, rtl, script, lang, &b);
+	int same = na == nb;
+	for (size_t i = 0; same && i < na; i++)
+		same = a[i].gid == b[i].gid && a[i].cluster == b[i].cluster && a[i].adv == b[i].adv && a[i].dx == b[i].dx &&
+		       a[i].dy == b[i].dy;
+	free(a);
+	free(b);
+	return same;
+}
+
+static void test_shape_cache(void)
+{
+	/* beh alone, and beh between two lams (medial form): the run is the same code point. */
+	static const uint32_t alone[] = {0x0628}, mid[] = {0x0644, 0x0628, 0x0644}, latin[] = {'A', 'V', 'A', 'V', 'x'};
+	uint32_t script = cardfont_script(0x0628);
+	struct cardfont *c = NULL, *f1 = NULL, *f2 = NULL, *f3 = NULL, *f4 = NULL;
+	struct cardfont_glyph *g1, *g2;
+	size_t n1, n2;
+	char err[ERR_LEN];
+
+	if (cardfont_load("fonts/DejaVuSans.ttf", 0, &c, err) != 0 || cardfont_load("fonts/DejaVuSans.ttf", 0, &f1, err) ||
+	    cardfont_load("fonts/DejaVuSans.ttf", 0, &f2, err) || cardfont_load("fonts/DejaVuSans.ttf", 0, &f3, err) ||
+	    cardfont_load("fonts/DejaVuSans.ttf", 0, &f4, err)) {
+		CHECK(0, "DejaVu Sans loads: %s", err);
+		goto out;
+	}
+	n1 = cardfont_shape(c, alone, 1, 0, 1, 1, script, "ar", &g1);
+	n2 = cardfont_shape(c, mid, 3, 1, 1, 1, script, "ar", &g2);
+	CHECK(n1 == 1 && n2 == 1 && g1[0].gid != g2[0].gid && g2[0].cluster == 1,
+	      "shape cache: a run in other context is shaped anew (isolated and medial beh differ; cluster counts from the text)");
+	free(g1);
+	free(g2);
+	CHECK(same_shape(c, f1, alone, 1, 0, 1, 1, script, "ar"), "shape cache: isolated beh again, as a fresh font shapes it");
+	CHECK(same_shape(c, f2, mid, 3, 1, 1, 1, script, "ar"), "shape cache: medial beh again, as a fresh font shapes it");
+	CHECK(same_shape(c, f3, latin, 5, 1, 3, 0, cardfont_script('A'), NULL) &&
+	      same_shape(c, f3, latin, 5, 1, 3, 0, cardfont_script('A'), NULL) &&
+	      same_shape(c, f4, latin, 5, 0, 4, 0, cardfont_script('A'), "en"),
+	      "shape cache: Latin runs with kerning at other offsets and languages, as a fresh font shapes them");
+out:
+	cardfont_free(c);
+	cardfont_free(f1);
+	cardfont_free(f2);
+	cardfont_free(f3);
+	cardfont_free(f4);
+}
+
 static void test_lang(void)
 {
 	static const struct {
@@ -858,6 +913,7 @@ int main(void)
 	test_deterministic();
 	test_cover();
 	test_lang();
+	test_shape_cache();
 	{
 		char *cmd = xasprintf(getenv("KEEP") ? "true %s" : "rm -rf '%s'", tmpdir);
 		if (system(cmd) != 0)

@@ -121,6 +121,46 @@ static void test_deliver(void)
 	free(tmp);
 }
 
+/* A chunk: every message in tmp/ until the commit, then in new/; one failure leaves the rest. */
+static void test_chunk(void)
+{
+	char err[ERR_LEN] = "", *md = xasprintf("%s/chunked", root), *p;
+	struct maildir_chunk *c = NULL;
+	long k0, k1, k2;
+	struct stat st;
+
+	CHECK(mail_maildir_chunk_open(md, &c, err) == 0, "chunk opened on a new maildir: %s", err);
+	CHECK(mail_maildir_deliver(md, "taken", "x", 1, NULL, err) == 0, "a message already delivered");
+	k0 = mail_maildir_chunk_add(c, "c0", "zero", 4, err);
+	k1 = mail_maildir_chunk_add(c, "taken", "again", 5, err);
+	CHECK(k1 == -1 && strstr(err, "/new/taken already exists"), "an existing new/NAME is refused: %s", err);
+	k2 = mail_maildir_chunk_add(c, "c2", "two", 3, err);
+	CHECK(k0 == 0 && k2 == 1, "the chunk's indexes are 0 and 1 (%ld, %ld)", k0, k2);
+	p = xasprintf("%s/tmp/c0", md);
+	CHECK(stat(p, &st) == 0 && st.st_size == 4, "before the commit the message is in tmp/");
+	free(p);
+	CHECK(mail_maildir_has(md, "c0") == 0, "  and not delivered");
+	CHECK(mail_maildir_chunk_commit(c) == 2, "the commit delivers both");
+	CHECK(mail_maildir_chunk_error(c, 0) == NULL && mail_maildir_chunk_error(c, 1) == NULL, "  each without error");
+	CHECK(mail_maildir_has(md, "c0") == 1 && mail_maildir_has(md, "c2") == 1, "  both in new/");
+	p = xasprintf("%s/tmp/c0", md);
+	CHECK(stat(p, &st) != 0, "  and nothing left in tmp/");
+	free(p);
+	CHECK(mail_maildir_chunk_add(c, "late", "x", 1, err) == -1, "no message after the commit");
+	mail_maildir_chunk_close(c);
+
+	/* Closed without a commit: nothing delivered, nothing left in tmp/. */
+	CHECK(mail_maildir_chunk_open(md, &c, err) == 0 && mail_maildir_chunk_add(c, "gone", "x", 1, err) == 0,
+	      "a second chunk with one message");
+	mail_maildir_chunk_close(c);
+	p = xasprintf("%s/tmp/gone", md);
+	CHECK(stat(p, &st) != 0 && mail_maildir_has(md, "gone") == 0, "closed uncommitted: nothing in tmp/ or new/");
+	free(p);
+	err[0] = '\0';
+	CHECK(mail_maildir_sync(md, err) == 0, "mail_maildir_sync syncs new/%s", err);
+	free(md);
+}
+
 static void test_symlinks(void)
 {
 	char err[ERR_LEN], *md = xasprintf("%s/md2", root), *target = xasprintf("%s/target", root);
@@ -419,6 +459,7 @@ int main(void)
 		return 1;
 	}
 	test_deliver();
+	test_chunk();
 	test_symlinks();
 	test_names();
 	test_password_file();
