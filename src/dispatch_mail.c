@@ -772,7 +772,7 @@ void dispatch_mail_retry_due(struct pass *p)
 		{
 			/* Several daemons: the retry is claimed first, so that one alone tries it. */
 			int claimed = 0;
-			if (store_claim_retry(p->st, rec, &claimed, err) != 0)
+			if (store_claim_retry(p->st, rec, p->now, &claimed, err) != 0)
 				log_err("%s", err);
 			if (!claimed)
 				continue;

@@ -752,14 +752,14 @@ int store_take_over(struct store *st, enum channel channel, struct dispatch_rec 
 	return 0;
 }
 
-int store_claim_retry(struct store *st, struct dispatch_rec *rec, int *claimed, char err[ERR_LEN])
+int store_claim_retry(struct store *st, struct dispatch_rec *rec, int64_t now, int *claimed, char err[ERR_LEN])
 {
 	char why[ERR_LEN];
 	int rc;
 	*claimed = 1;
 	if (!st->be->claim_retry)
 		return 0;
-	rc = st->be->claim_retry(st->b, rec, st->owner, store_now(st), why);
+	rc = st->be->claim_retry(st->b, rec, st->owner, now, why);
 	if (rc < 0) {
 		*claimed = 0;
 		return err_set(err, "store: cannot claim dispatch %lld for its retry: %s", (long long)rec->id, why);

@@ -208,11 +208,12 @@ int store_withdraw_claim(struct store *st, int64_t id, char err[ERR_LEN]);
  */
 int store_take_over(struct store *st, enum channel channel, struct dispatch_rec **out, size_t *n, char err[ERR_LEN]);
 /*
- * store_claim_retry: claims a record in retry whose time has come (status queued, this
+ * store_claim_retry: claims a record in retry whose time has come at now (the pass's instant:
+ * `run --at` may differ from the clock) (status queued, this
  * process's, its lease begun) so that no other process tries it at the same time; *claimed
  * 0 when another one did. SQLite: nothing to do, *claimed 1.
  */
-int store_claim_retry(struct store *st, struct dispatch_rec *rec, int *claimed, char err[ERR_LEN]);
+int store_claim_retry(struct store *st, struct dispatch_rec *rec, int64_t now, int *claimed, char err[ERR_LEN]);
 /*
  * store_batch_lock: one (fire date, signer) batch is built by one process at a time: 0 taken
  * (held until store_batch_unlock_all), 1 another process builds it now, -1 error.

@@ -297,10 +297,12 @@ newcase crash none smtp ""
 server "$D" --tls none
 OCC run --once --at $AT >/dev/null 2>&1
 db_sql "UPDATE dispatches SET status='queued', data_sent=1" "$D/var"
+db_lease_expire "$D/var"
 OCC run --once --at 2026-12-13T10:05 >/dev/null 2>&1
 eq "crash with data out: unknown on recovery" "$(field p1 status)" unknown
 eq "crash with data out: not resent" "$(ls "$D/srv/" | grep -c '\.eml$')" 1
 db_sql "UPDATE dispatches SET status='queued', data_sent=0" "$D/var"
+db_lease_expire "$D/var"
 OCC run --once --at 2026-12-13T10:06 >/dev/null 2>&1
 eq "crash before data: retried and sent" "$(field p1 status)" sent
 eq "crash before data: sent once more" "$(ls "$D/srv/" | grep -c '\.eml$')" 2
@@ -406,6 +408,7 @@ kill_when() {
 	RUN_PID=$!
 	wait_for 15 grep -q "$3" "$D/srv/events.log"
 	kill -9 "$RUN_PID"; wait "$RUN_PID" 2>/dev/null
+	db_lease_expire "$D/var"   # PostgreSQL: as if the killed pass's lease had run out
 }
 # After the whole message went out, before the server's reply: unknown, never sent again.
 kill_when kill1 slowdata '^DATA'
