@@ -125,7 +125,7 @@ round() {
 	"$PY" "$T/verify.py" "$T/recs.$1" "$T/var/r$1" "$T/plan.json" "round $1: "
 }
 kills=0; r=0; mid=0
-while [ "$kills" -lt "$KILLS" ] && [ "$r" -lt 8 ]; do
+while [ "$kills" -lt "$KILLS" ] && [ "$r" -lt 12 ]; do
 	r=$((r + 1))
 	round $r
 done
