@@ -93,5 +93,6 @@ echo; sh bench/import.sh
 { echo; sh bench/oauth.sh; } >> bench/RESULTS.md
 { echo; sh bench/carddav.sh; } >> bench/RESULTS.md
 { echo; sh bench/pg.sh; } >> bench/RESULTS.md
+{ echo; sh bench/pg_multi.sh; } >> bench/RESULTS.md
 sh bench/idle.sh >> bench/RESULTS.md
 cat bench/RESULTS.md

@@ -112,8 +112,8 @@ int dispatch_spreading(void);
 int dispatch_mail_build(struct pass *p, const struct rule *r, const struct stakeholder *sh, const struct event *ev,
                         day_t occasion, long years, const char *tmpl_name, const char *signer, int64_t id,
                         struct strbuf *out, char err[ERR_LEN]);
-/* dispatch_mail_recover: emails a pass that died left queued: unknown, sent (maildir) or retry. */
-void dispatch_mail_recover(struct pass *p);
+/* dispatch_mail_recover: emails a pass that died left queued: unknown, sent (maildir) or retry. Returns how many it took. */
+size_t dispatch_mail_recover(struct pass *p);
 /* dispatch_mail_retry_due: emails in retry whose time has come, delivered again. */
 void dispatch_mail_retry_due(struct pass *p);
 /*

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dispatch_int.h"
@@ -675,7 +676,7 @@ static void deliver(struct pass *p, const struct mail_item *items, size_t n)
  * recover: emails left queued by a pass that died. Data had started to go out: unknown
  * (never resent by itself). A maildir file with its name: sent. Otherwise: retry now.
  */
-void dispatch_mail_recover(struct pass *p)
+size_t dispatch_mail_recover(struct pass *p)
 {
 	struct dispatch_rec *v = NULL;
 	size_t n = 0;
@@ -717,6 +718,7 @@ void dispatch_mail_recover(struct pass *p)
 	}
 	dispatch_recs_free(v, n);
 	free(outbox);
+	return n;
 }
 
 /*
@@ -841,6 +843,7 @@ int dispatch_mail_items(struct pass *p, const struct plan_item *const *items, si
 	int claimed[CLAIM_GROUP];
 	size_t nitems, size = store_shared(p->st) ? SHARED_GROUP : CLAIM_GROUP;
 	size_t ngroups = (n + size - 1) / size, first = 0, done = 0;
+	time_t last_look = 0;
 	int rc = 0;
 
 	/* Several daemons: each starts at a place of its own (its owner's hash) and goes round. */
@@ -899,6 +902,19 @@ int dispatch_mail_items(struct pass *p, const struct plan_item *const *items, si
 		dispatch_forget(p);
 		for (i = 0; i < k; i++)
 			dispatch_rec_clear(&recs[i]);
+		/*
+		 * Several daemons: a busy pass looks about once a second for claims of a daemon
+		 * that died (their lease ran out) and delivers them now, not after its own work.
+		 */
+		if (store_shared(p->st)) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			if (ts.tv_sec != last_look) {
+				last_look = ts.tv_sec;
+				if (dispatch_mail_recover(p) > 0)
+					dispatch_mail_retry_due(p);
+			}
+		}
 	}
 	free(recs);
 	return rc;
