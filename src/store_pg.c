@@ -913,6 +913,23 @@ int pgi_read_dispatch(const PGresult *s, int row, struct dispatch_rec *r, char w
 	return 0;
 }
 
+int pgi_read_dispatches(PGresult *r, struct dispatch_rec **out, size_t *n, char why[ERR_LEN])
+{
+	int rc = 0;
+	*out = xcalloc(PQntuples(r) ? (size_t)PQntuples(r) : 1, sizeof **out);
+	*n = 0;
+	for (int i = 0; i < PQntuples(r) && rc == 0; i++)
+		if ((rc = pgi_read_dispatch(r, i, &(*out)[*n], why)) == 0)
+			(*n)++;
+	PQclear(r);
+	if (rc < 0) {
+		dispatch_recs_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
 static int pg_ds_get(struct store_be *st, int64_t id, struct dispatch_rec *out, char why[ERR_LEN])
 {
 	char num[24];
@@ -946,7 +963,7 @@ static int pg_ds_list(struct store_be *st, const struct dispatch_filter *f, stru
 	struct strbuf sql = {0};
 	const char *sep = " WHERE ";
 	PGresult *r;
-	int np = 0, rc = 0;
+	int np = 0;
 
 	*out = NULL;
 	*n = 0;
@@ -967,17 +984,7 @@ static int pg_ds_list(struct store_be *st, const struct dispatch_filter *f, stru
 	sb_free(&sql);
 	if (!r)
 		return -1;
-	*out = xcalloc(PQntuples(r) ? (size_t)PQntuples(r) : 1, sizeof **out);
-	for (int i = 0; i < PQntuples(r) && rc == 0; i++)
-		if ((rc = pgi_read_dispatch(r, i, &(*out)[*n], why)) == 0)
-			(*n)++;
-	PQclear(r);
-	if (rc < 0) {
-		dispatch_recs_free(*out, *n);
-		*out = NULL;
-		*n = 0;
-	}
-	return rc;
+	return pgi_read_dispatches(r, out, n, why);
 }
 
 static int pg_ds_next_retry(struct store_be *st, int64_t *at, char why[ERR_LEN])

@@ -46,6 +46,20 @@ static void num(char *buf, size_t size, int64_t v)
 	snprintf(buf, size, "%lld", (long long)v);
 }
 
+/* fenced: the end of a write conditioned on the claim being ours: 1 when it was not (no row). */
+static int fenced(struct store_be *st, PGresult *r)
+{
+	int n;
+	if (!r)
+		return -1;
+	n = (int)strtol(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	if (n != 1)
+		return 1;
+	pgi_wrote(st);
+	return 0;
+}
+
 int pgc_renew(struct store_be *st, const char *owner, char why[ERR_LEN])
 {
 	char lease[24];
@@ -67,7 +81,6 @@ int pgc_ds_update_claim(struct store_be *st, const struct dispatch_rec *rec, con
 	struct ds_params p;
 	char lease[24];
 	PGresult *r;
-	int n;
 
 	pgi_ds_mutable(&p, rec);
 	num(p.num[6], sizeof p.num[6], now);
@@ -85,14 +98,7 @@ int pgc_ds_update_claim(struct store_be *st, const struct dispatch_rec *rec, con
 	               "THEN clock_timestamp() + $20::float8 * interval '1 second' ELSE lease_until END "
 	               "WHERE id = $18 AND handled_by = $19 AND lease_until > clock_timestamp()",
 	           20, p.v, why);
-	if (!r)
-		return -1;
-	n = (int)strtol(PQcmdTuples(r), NULL, 10);
-	PQclear(r);
-	if (n != 1)
-		return 1;
-	pgi_wrote(st);
-	return 0;
+	return fenced(st, r);
 }
 
 int pgc_ds_withdraw_claim(struct store_be *st, int64_t id, const char *owner, char why[ERR_LEN])
@@ -100,18 +106,10 @@ int pgc_ds_withdraw_claim(struct store_be *st, int64_t id, const char *owner, ch
 	char ids[24];
 	const char *v[2] = {ids, owner};
 	PGresult *r;
-	int n;
 	num(ids, sizeof ids, id);
 	r = pgi_qv(st, "DELETE FROM dispatches WHERE id = $1 AND handled_by = $2 AND lease_until > clock_timestamp()",
 	           2, v, why);
-	if (!r)
-		return -1;
-	n = (int)strtol(PQcmdTuples(r), NULL, 10);
-	PQclear(r);
-	if (n != 1)
-		return 1;
-	pgi_wrote(st);
-	return 0;
+	return fenced(st, r);
 }
 
 int pgc_take_over(struct store_be *st, int channel, const char *owner, struct dispatch_rec **out, size_t *n,
@@ -120,7 +118,6 @@ int pgc_take_over(struct store_be *st, int channel, const char *owner, struct di
 	char lease[24];
 	const char *v[3] = {channel_names[channel], owner, lease};
 	PGresult *r;
-	int rc = 0;
 
 	*out = NULL;
 	*n = 0;
@@ -138,18 +135,7 @@ int pgc_take_over(struct store_be *st, int channel, const char *owner, struct di
 	               "FROM t WHERE d.id = t.id RETURNING d." DS_COLS, 3, v, why);
 	if (!r)
 		return -1;
-	*out = xcalloc(PQntuples(r) ? (size_t)PQntuples(r) : 1, sizeof **out);
-	for (int i = 0; i < PQntuples(r) && rc == 0; i++)
-		if ((rc = pgi_read_dispatch(r, i, &(*out)[*n], why)) == 0)
-			(*n)++;
-	PQclear(r);
-	if (rc < 0) {
-		dispatch_recs_free(*out, *n);
-		*out = NULL;
-		*n = 0;
-		return -1;
-	}
-	return 0;
+	return pgi_read_dispatches(r, out, n, why);
 }
 
 int pgc_claim_retry(struct store_be *st, struct dispatch_rec *rec, const char *owner, int64_t now, char why[ERR_LEN])

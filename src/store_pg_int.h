@@ -75,6 +75,9 @@ struct ds_params {
 void pgi_ds_mutable(struct ds_params *p, const struct dispatch_rec *rec);
 /* pgi_read_dispatch: a row of DS_COLS into *r (dispatch_rec_clear). 0, or -1 with why. */
 int pgi_read_dispatch(const PGresult *s, int row, struct dispatch_rec *r, char why[ERR_LEN]);
+/* pgi_read_dispatches: every row of r (which it clears) into a new array *out of *n (caller frees
+ * with dispatch_recs_free). 0, or -1 with why and nothing left allocated. */
+int pgi_read_dispatches(PGresult *r, struct dispatch_rec **out, size_t *n, char why[ERR_LEN]);
 /* pgi_qv: sql (not cached) with n text parameters: the result (PQclear) or NULL with why. */
 PGresult *pgi_qv(struct store_be *st, const char *sql, int n, const char *const *vals, char why[ERR_LEN]);
 /* pgi_exec: sql without parameters, its result dropped. 0 or -1 with why. */
