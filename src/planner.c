@@ -2,7 +2,8 @@
  * planner: the one plan, built one stakeholder at a time. The rules (planner_rules.c) make
  * each stakeholder's items; what is kept of an item is 16 bytes (stakeholder, group, state,
  * note): the times, channel, template and cost it shares with others are one group, and a
- * stakeholder's id, name, owner and zone are copied once into an arena. Surprise keeps, per
+ * stakeholder is a number whose id, name, owner and zone are written once (planner_text.c,
+ * on disk past a megabyte in range mode: 4 bytes a stakeholder stay). Surprise keeps, per
  * period, the few silent longest in a bounded heap. After the last stakeholder come the
  * picks, the fire order and the limits.
  *
@@ -22,11 +23,6 @@ static uint64_t fnv(const void *p, size_t n, uint64_t h)
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ s[i]) * 1099511628211ULL;
 	return h;
-}
-
-static void wr32(unsigned char *p, uint32_t v)
-{
-	memcpy(p, &v, sizeof v);
 }
 
 /* intern_zone: zones are few: a list. */
@@ -68,59 +64,75 @@ static uint32_t intern_owner(struct planner *ps, const char *o)
 	return ps->oslot[j];
 }
 
-static void arena_add(struct planner *ps, const void *p, size_t n)
-{
-	if (ps->alen + n > ps->acap) {
-		while (ps->alen + n > ps->acap)
-			ps->acap = ps->acap ? ps->acap * 2 : 1 << 16;
-		if (ps->acap > UINT32_MAX) {   /* records are addressed by 32 bits */
-			fputs("occasiond: plan: more than 4 GiB of stakeholders planned for\n", stderr);
-			exit(1);
-		}
-		ps->arena = xrealloc(ps->arena, ps->acap);
-	}
-	memcpy(ps->arena + ps->alen, p, n);
-	ps->alen += n;
-}
-
 static uint32_t zone_of(struct planner *ps, const struct stakeholder *sh);
 
-/* record: the current stakeholder's record, made on first use. */
+/* record: the current stakeholder's number, its text and days kept on first use. */
 static uint32_t record(struct planner *ps, const struct sh_in *s)
 {
 	const struct stakeholder *sh = s->sh;
-	unsigned char head[REC_DAYS];
-	uint32_t off = (uint32_t)ps->alen, ndays = 0;
+	uint32_t no = (uint32_t)ps->nrec, off, ndays = 0;
 	char *name;
 
 	if (ps->cur_rec != NONE32)
 		return ps->cur_rec;
+	if (ps->nrec == UINT32_MAX - 1) {   /* items name stakeholders in 32 bits */
+		fputs("occasiond: plan: more than 4 billion stakeholders planned for\n", stderr);
+		exit(1);
+	}
 	for (size_t i = 0; ps->c.rs->has_per_stakeholder && i < s->nhist; i++) {
 		day_t d;
 		if (planner_went_out(s->hist[i].status) && dates_parse_iso(s->hist[i].fire_date, &d) == 0 &&
 		    d >= ps->contact_lo && d < ps->contact_hi)
 			ndays++;
 	}
-	wr32(head + REC_HEAD, 0);
-	wr32(head + REC_OWNER, intern_owner(ps, sh->f[SH_OWNER] ? sh->f[SH_OWNER] : ""));
-	wr32(head + REC_ZONE, zone_of(ps, sh));
-	wr32(head + REC_FLAGS, planner_has_email(sh) ? RF_EMAIL : 0);
-	wr32(head + REC_NDAYS, ndays);
-	arena_add(ps, head, sizeof head);
-	for (size_t i = 0; ndays && i < s->nhist; i++) {
-		day_t d;
-		if (planner_went_out(s->hist[i].status) && dates_parse_iso(s->hist[i].fire_date, &d) == 0 &&
-		    d >= ps->contact_lo && d < ps->contact_hi)
-			arena_add(ps, &d, sizeof d);
-	}
-	arena_add(ps, sh->f[SH_ID], strlen(sh->f[SH_ID]) + 1);
 	name = stakeholder_display_name(sh);
-	arena_add(ps, name, strlen(name) + 1);
+	off = planner_text_add(ps->text, intern_owner(ps, sh->f[SH_OWNER] ? sh->f[SH_OWNER] : ""), zone_of(ps, sh),
+	                       planner_has_email(sh) ? RF_EMAIL : 0, sh->f[SH_ID], name);
 	free(name);
-	ps->cur_rec = off;
-	return off;
+	if (ndays) {
+		if (ps->ndpos == ps->capdpos)
+			ps->dpos = xreallocarray(ps->dpos, ps->capdpos = ps->capdpos ? 2 * ps->capdpos : 64, sizeof *ps->dpos);
+		ps->dpos[ps->ndpos++] = (uint32_t)ps->ndays;
+		while (ps->ndays + 2 + ndays > ps->capdays)
+			ps->days = xreallocarray(ps->days, ps->capdays = ps->capdays ? 2 * ps->capdays : 256, sizeof *ps->days);
+		ps->days[ps->ndays++] = (int32_t)no;
+		ps->days[ps->ndays++] = (int32_t)ndays;
+		for (size_t i = 0; i < s->nhist; i++) {
+			day_t d;
+			if (planner_went_out(s->hist[i].status) && dates_parse_iso(s->hist[i].fire_date, &d) == 0 &&
+			    d >= ps->contact_lo && d < ps->contact_hi)
+				ps->days[ps->ndays++] = (int32_t)d;
+		}
+		off |= RF_DAYS;
+	}
+	if (ps->nrec == ps->caprec)
+		ps->rec = xreallocarray(ps->rec, ps->caprec = ps->caprec ? 2 * ps->caprec : 1024, sizeof *ps->rec);
+	ps->rec[ps->nrec++] = off;
+	ps->cur_rec = no;
+	return no;
 }
 
+/* days_of: the days near the plan of stakeholder sh (*n of them), NULL when none. */
+static const int32_t *days_of(const struct planner *ps, uint32_t sh, uint32_t *n)
+{
+	size_t lo = 0, hi = ps->ndpos;
+	*n = 0;
+	if (!(ps->rec[sh] & RF_DAYS))
+		return NULL;
+	while (lo < hi) {   /* numbers ascend in dpos */
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t k = (uint32_t)ps->days[ps->dpos[mid]];
+		if (k == sh) {
+			*n = (uint32_t)ps->days[ps->dpos[mid] + 1];
+			return &ps->days[ps->dpos[mid] + 2];
+		}
+		if (k < sh)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
 
 static uint64_t group_hash(uint32_t rule, uint32_t zone, int variant, int channel, day_t occasion)
 {
@@ -404,6 +416,7 @@ static struct planner *planner_new(const struct config *cfg, const struct rulese
 struct planner *planner_new_range(const struct config *cfg, const struct ruleset *rs, day_t from, day_t to)
 {
 	struct planner *ps = planner_new(cfg, rs, from, to, from, to, from, to - 1);
+	ps->text = planner_text_new(1);
 	ps->from = from;
 	ps->to = to;
 	return ps;
@@ -428,6 +441,7 @@ struct planner *planner_new_due(const struct config *cfg, const struct ruleset *
 	ps = planner_new(cfg, rs, today - (day_t)(lookback / 86400 + late_max + 3), today + 3, today, today + 1, today,
 	                 today);
 	ps->due = 1;
+	ps->text = planner_text_new(0);   /* the items a pass hands out point into it */
 	ps->now = now;
 	ps->today = today;
 	ps->lookback = lookback;
@@ -504,7 +518,7 @@ static void surprise_add(struct planner *ps, struct srule *q, const struct sh_in
 		if (!sp->nbiz || !sp->cap)
 			continue;
 		/* Most stakeholders are less silent than the heap's worst: the cheap test first. */
-		cd.sh = ps->cur_rec != NONE32 ? ps->cur_rec : (uint32_t)ps->alen;   /* ids ascend: so do records */
+		cd.sh = ps->cur_rec != NONE32 ? ps->cur_rec : (uint32_t)ps->nrec;   /* ids ascend: so do numbers */
 		if (sp->n == sp->cap && !worse(&sp->heap[0], &cd))
 			continue;
 		if (reach < 0)
@@ -601,9 +615,10 @@ static void surprise_pick(struct planner *ps, struct srule *q)
 			qsort(sp->heap, sp->n, sizeof *sp->heap, cand_cmp);
 		for (size_t i = 0; i < sp->n && i < want; i++) {
 			struct cand *cd = &sp->heap[i];
-			const unsigned char *rec = ps->arena + cd->it.sh;
-			if (cd->has && (!ps->due || due_state(ps, &cd->it, planner_rd32(rec + REC_ZONE),
-			                                        (planner_rd32(rec + REC_FLAGS) & RF_EMAIL) != 0)))
+			struct ptext_rec tr;
+			if (cd->has && ps->due)
+				planner_text_get(ps->text, ps->rec[cd->it.sh] & ~RF_DAYS, &tr);
+			if (cd->has && (!ps->due || due_state(ps, &cd->it, tr.zone, (tr.flags & RF_EMAIL) != 0)))
 				push(ps, &cd->it);
 			if (sp->end >= ps->anchor) {
 				sims = xreallocarray(sims, nsims + 1, sizeof *sims);
@@ -632,6 +647,15 @@ static int group_order(const void *a, const void *b)
 static int before(const struct planner *ps, const struct pitem *a, const struct pitem *b)
 {
 	uint32_t x = ps->rank[a->group], y = ps->rank[b->group];
+	if (ps->date_order) {
+		const struct pgroup *ga = &ps->groups[a->group], *gb = &ps->groups[b->group];
+		if (ga->fire_date != gb->fire_date)
+			return ga->fire_date < gb->fire_date;
+		if (ga->occasion != gb->occasion)
+			return ga->occasion < gb->occasion;
+		if (a->sh != b->sh)
+			return a->sh < b->sh;
+	}
 	if (ps->prio_first) {
 		long pa = ps->c.rs->rules[ps->groups[a->group].rule].priority;
 		long pb = ps->c.rs->rules[ps->groups[b->group].rule].priority;
@@ -734,31 +758,30 @@ static void apply_limits(struct planner *ps)
 	const struct ruleset *rs = ps->c.rs;
 	day_t memo_on = DAY_NONE, memo_start = DAY_NONE, key_on = DAY_NONE;
 	long key = 0;
+	uint32_t *head;   /* per stakeholder: its latest standing item (position + 1), 0 none */
 	if (!rs->has_per_stakeholder && !rs->has_budget)
 		return;
+	head = xcalloc(ps->nrec ? ps->nrec : 1, sizeof *head);
 	for (size_t i = 0; i < ps->n; i++) {
 		struct pitem *it = &ps->items[i];
 		const struct pgroup *g = &ps->groups[it->group];
-		unsigned char *rec = ps->arena + it->sh;
 		int state = it->state & ST_MASK;
 		day_t on = ps->due ? ps->today : g->fire_date;
 		if (state != PS_WAITING && state != PS_DUE)
 			continue;
 		if (rs->has_per_stakeholder) {
-			uint32_t nd = planner_rd32(rec + REC_NDAYS), count = 0;
+			uint32_t nd, count = 0;
+			const int32_t *dv = days_of(ps, it->sh, &nd);
 			day_t start;
 			if (on != memo_on) {
 				memo_on = on;
 				memo_start = dates_sub_duration(&rs->cal, on, &rs->per_stakeholder_within);
 			}
 			start = memo_start;
-			for (uint32_t k = 0; k < nd; k++) {
-				day_t d;
-				memcpy(&d, rec + REC_DAYS + 4 * (size_t)k, sizeof d);
-				if (d > start && d <= on)
+			for (uint32_t k = 0; k < nd; k++)
+				if (dv[k] > start && dv[k] <= on)
 					count++;
-			}
-			for (uint32_t j = planner_rd32(rec + REC_HEAD); j; j = ps->items[j - 1].aux) {
+			for (uint32_t j = head[it->sh]; j; j = ps->items[j - 1].aux) {
 				day_t f = ps->groups[ps->items[j - 1].group].fire_date;
 				if (ps->due || (f > start && f <= on))
 					count++;
@@ -792,9 +815,10 @@ static void apply_limits(struct planner *ps)
 				ps->spent[k] += cost;
 			}
 		}
-		it->aux = planner_rd32(rec + REC_HEAD);
-		wr32(rec + REC_HEAD, (uint32_t)i + 1);
+		it->aux = head[it->sh];
+		head[it->sh] = (uint32_t)i + 1;
 	}
+	free(head);
 }
 
 static int sort_depth(size_t n)
@@ -835,6 +859,13 @@ void planner_finish(struct planner *ps)
 	}
 }
 
+void planner_sort_dates(struct planner *ps)
+{
+	/* The states are decided: what limits kept of the fire order (aux) no longer points at positions. */
+	ps->date_order = 1;
+	sort_items(ps, ps->items, ps->n, sort_depth(ps->n));
+}
+
 void planner_free(struct planner *ps)
 {
 	if (!ps)
@@ -845,7 +876,10 @@ void planner_free(struct planner *ps)
 	free(ps->rank);
 	free(ps->gslot);
 	free(ps->items);
-	free(ps->arena);
+	free(ps->rec);
+	planner_text_free(ps->text);
+	free(ps->days);
+	free(ps->dpos);
 	for (size_t i = 0; i < ps->nzones; i++)
 		free(ps->zones[i]);
 	free(ps->zones);

@@ -90,7 +90,7 @@ struct pgroup {
 #define ST_FALLBACK 0x80
 
 struct pitem {
-	uint32_t sh;                  /* the stakeholder's record: offset in the arena (ascends with the id) */
+	uint32_t sh;                  /* the stakeholder's number (ascends with the id) */
 	uint32_t group;
 	/* standing: the previous standing item of the stakeholder (position + 1, 0 none);
 	 * skipped by limit: the count; by budget: index into budget_spent */
@@ -101,18 +101,29 @@ struct pitem {
 };
 
 /*
- * A stakeholder's record in the arena (unaligned, read with memcpy): u32 the latest standing
- * item (position + 1), u32 owner (index + 1 into owners, 0 none), u32 its zone, u32 flags,
- * u32 n and n days of dispatches that went out near the plan (per_stakeholder), then id and
- * display name, NUL-ended.
+ * A stakeholder planned for is a number (pitem.sh, cand.sh): they ascend with the ids, as
+ * stakeholders are added. ps->rec[sh] is where its text is (planner_text.c), RF_DAYS set when
+ * it has days of dispatches near the plan (ps->days: what per_stakeholder counts).
  */
-#define REC_HEAD 0
-#define REC_OWNER 4
-#define REC_ZONE 8
-#define REC_FLAGS 12
-#define REC_NDAYS 16
-#define REC_DAYS 20
-#define RF_EMAIL 1u                   /* has an email address */
+#define RF_DAYS 0x80000000u
+#define RF_EMAIL 1u                   /* text flags: has an email address */
+
+struct ptext;
+/* What the text of a stakeholder holds; the strings valid until the next planner_text_get. */
+struct ptext_rec {
+	uint32_t owner;               /* index + 1 into owners, 0 none */
+	uint32_t zone;                /* index into zones */
+	uint32_t flags;               /* RF_EMAIL */
+	const char *id, *name;        /* the id and the display name */
+};
+/* planner_text_new: an empty text; spill: past its first megabyte it may go to a temporary file. */
+struct ptext *planner_text_new(int spill);
+void planner_text_free(struct ptext *t);   /* NULL is fine */
+/* planner_text_add: one stakeholder's text; returns its offset (below RF_DAYS). Fatal on I/O errors. */
+uint32_t planner_text_add(struct ptext *t, uint32_t owner, uint32_t zone, uint32_t flags, const char *id,
+                          const char *name);
+/* planner_text_get: the text at off into *r. Fatal on I/O errors. */
+void planner_text_get(const struct ptext *t, uint32_t off, struct ptext_rec *r);
 
 /* A surprise candidate: silent since last (before the period), and its item if picked. */
 struct cand {
@@ -154,8 +165,14 @@ struct planner {
 	size_t gcap;
 	struct pitem *items;
 	size_t n, cap;
-	unsigned char *arena;
-	size_t alen, acap;
+	uint32_t *rec;                /* per stakeholder planned for: its text's offset | RF_DAYS */
+	size_t nrec, caprec;
+	struct ptext *text;
+	/* the days near the plan of those with RF_DAYS: per one, its number, the count, the days */
+	int32_t *days;
+	size_t ndays, capdays;
+	uint32_t *dpos;               /* where each one's starts in days, in number order */
+	size_t ndpos, capdpos;
 	char **zones;                 /* interned zone names */
 	size_t nzones;
 	char **owners;                /* interned owners */
@@ -175,22 +192,9 @@ struct planner {
 	struct srule *sr;
 	size_t nsr;
 	int prio_first;               /* the sort's order: priority first (a pass's limits) */
+	int date_order;               /* the sort's order: fire date, occasion, stakeholder (planner_sort_dates) */
 	int finished;
 };
-
-/* planner_rd32: a 32-bit value of the arena (unaligned). */
-static inline uint32_t planner_rd32(const unsigned char *p)
-{
-	uint32_t v;
-	memcpy(&v, p, sizeof v);
-	return v;
-}
-
-/* planner_rec_id: the id in the stakeholder's record at rec (its display name follows it). */
-static inline const char *planner_rec_id(const struct planner *ps, uint32_t rec)
-{
-	return (const char *)ps->arena + rec + REC_DAYS + 4 * (size_t)planner_rd32(ps->arena + rec + REC_NDAYS);
-}
 
 /* planner_fallback_deadline: a card too late to post goes as an email, due until the end of the day itself. */
 int64_t planner_fallback_deadline(const struct planner *ps, const struct pgroup *g, uint32_t zone);

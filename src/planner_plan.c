@@ -26,14 +26,14 @@ void planner_item(const struct planner *ps, size_t i, struct plan_item *it)
 	const struct pgroup *g = &ps->groups[pi->group];
 	const struct rule *r = &rs->rules[g->rule];
 	const struct variant *v = g->variant >= 0 ? &r->variants[g->variant] : NULL;
-	const unsigned char *rec = ps->arena + pi->sh;
-	uint32_t owner = planner_rd32(rec + REC_OWNER);
+	struct ptext_rec tr;
 	int state = pi->state & ST_MASK;
 
+	planner_text_get(ps->text, ps->rec[pi->sh] & ~RF_DAYS, &tr);
 	memset(it, 0, sizeof *it);
 	it->rule = r;
-	it->sh_id = planner_rec_id(ps, pi->sh);
-	it->name = it->sh_id + strlen(it->sh_id) + 1;
+	it->sh_id = tr.id;
+	it->name = tr.name;
 	it->occasion = g->occasion;
 	it->fire_date = g->fire_date;
 	it->fire_at = g->fire_at;
@@ -42,7 +42,7 @@ void planner_item(const struct planner *ps, size_t i, struct plan_item *it)
 	it->channel = g->channel;
 	it->zone = ps->zones[g->zone];
 	if (pi->state & ST_FALLBACK) {
-		uint32_t z = planner_rd32(rec + REC_ZONE);
+		uint32_t z = tr.zone;
 		it->channel = CH_EMAIL;
 		it->zone = ps->zones[z];
 		it->mail_by = DAY_NONE;
@@ -50,7 +50,7 @@ void planner_item(const struct planner *ps, size_t i, struct plan_item *it)
 		it->reason = "card too late to post";   /* its email record says why it is not a card */
 	}
 	it->template_name = v && v->template_name ? v->template_name : r->template_name;
-	it->signer = planner_signer(cfg, r, g->variant, owner ? ps->owners[owner - 1] : "", it->name);
+	it->signer = planner_signer(cfg, r, g->variant, tr.owner ? ps->owners[tr.owner - 1] : "", it->name);
 	it->cost_cents = v && v->cost_cents >= 0 ? v->cost_cents : r->cost_cents;
 	it->years = pi->years;
 	it->priority = r->priority;

@@ -23,25 +23,35 @@ int report_went_out(int status)
 
 /*
  * The silences can be nearly every stakeholder (a million rows of the table), so each is
- * written to a temporary file as it is found, in id order, and only a key per silence stays
- * in memory: its place in the file and its days, sorted at the end.
+ * written to a temporary file as it is found, in id order, and only a count per length of
+ * silence stays in memory. report_data_end writes them again, longest first, to a second
+ * file (a window of it at a time), which the printing reads from the start.
  */
-struct silkey {
-	uint64_t off;
-	uint32_t len;
+struct silbucket {
 	int32_t days;      /* -1 unknown */
+	uint32_t count;
+	uint64_t bytes;
+	uint64_t at;       /* its first byte in the sorted file; the next one's while sorting */
 };
 
-/* A silence in the file: three int32 (last, since, has a last rule), then id, name, type, tier, owner, rule, each NUL-ended. */
-#define SIL_HEAD 12
+/* A silence in the files: int32 length of it all, days, last, since, has a last rule; then id, name, type, tier, owner, rule, each NUL-ended. */
+#define SIL_HEAD 20
+#define SIL_WINDOW (4u << 20)   /* the sorted file is made this much at a time */
+#define SIL_READ (64u << 10)
 
 struct report_spill {
-	FILE *fp;
+	FILE *fp;          /* as found, in id order */
 	uint64_t len;
-	struct silkey *key;
-	size_t cap;
-	char *buf;         /* report_data_silence's */
-	size_t bufcap;
+	FILE *sorted;      /* longest first (report_data_end) */
+	struct silbucket *bk;
+	size_t nbk, capbk;
+	uint32_t *slot;    /* days hashed: bucket index + 1 */
+	size_t nslot;
+	unsigned char *buf;   /* report_data_silence's window of the sorted file: [woff, woff + wlen) */
+	size_t bufcap, wlen;
+	uint64_t woff;
+	size_t next_i;     /* the silence at next_off */
+	uint64_t next_off;
 	int broken;
 	day_t spend_from;  /* the first day of spending shown */
 };
@@ -74,14 +84,42 @@ static int cov_cmp(const void *a, const void *b)
 	return strcmp(x->segment, y->segment);
 }
 
-/* Longest first; unknown (never contacted, no start date) before all: nobody can say how long. Then by id, which is file order. */
-static int sil_cmp(const void *a, const void *b)
+static size_t sil_hash(int32_t days, size_t n)
 {
-	const struct silkey *x = a, *y = b;
+	return ((uint32_t)days * 2654435761u) & (n - 1);
+}
+
+/* bucket_of: the bucket of a length of silence, made on first use. */
+static struct silbucket *bucket_of(struct report_spill *sp, int32_t days)
+{
+	size_t j;
+	if (sp->nbk * 2 >= sp->nslot) {
+		size_t n = sp->nslot ? 2 * sp->nslot : 1024;
+		free(sp->slot);
+		sp->slot = xcalloc(n, sizeof *sp->slot);
+		sp->nslot = n;
+		for (size_t k = 0; k < sp->nbk; k++) {
+			for (j = sil_hash(sp->bk[k].days, n); sp->slot[j]; j = (j + 1) & (n - 1))
+				;
+			sp->slot[j] = (uint32_t)k + 1;
+		}
+	}
+	for (j = sil_hash(days, sp->nslot); sp->slot[j]; j = (j + 1) & (sp->nslot - 1))
+		if (sp->bk[sp->slot[j] - 1].days == days)
+			return &sp->bk[sp->slot[j] - 1];
+	if (sp->nbk == sp->capbk)
+		sp->bk = xreallocarray(sp->bk, sp->capbk = sp->capbk ? 2 * sp->capbk : 64, sizeof *sp->bk);
+	sp->bk[sp->nbk] = (struct silbucket){days, 0, 0, 0};
+	sp->slot[j] = (uint32_t)sp->nbk + 1;
+	return &sp->bk[sp->nbk++];
+}
+
+/* Longest first; unknown (never contacted, no start date) before all: nobody can say how long. */
+static int bucket_cmp(const void *a, const void *b)
+{
+	const struct silbucket *x = a, *y = b;
 	long dx = x->days < 0 ? LONG_MAX : x->days, dy = y->days < 0 ? LONG_MAX : y->days;
-	if (dx != dy)
-		return dx > dy ? -1 : 1;
-	return x->off < y->off ? -1 : x->off > y->off;
+	return dx > dy ? -1 : dx < dy;
 }
 
 static int tally_cmp(const void *a, const void *b)
@@ -98,23 +136,6 @@ static int tally_cmp(const void *a, const void *b)
 static int load_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct report_load *)a)->signer, ((const struct report_load *)b)->signer);
-}
-
-static const struct planner *up_plan;   /* for up_cmp (single-threaded) */
-
-static int up_cmp(const void *a, const void *b)
-{
-	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b, si, sj;
-	day_t di, dj, oi, oj;
-	planner_item_key(up_plan, i, &di, &oi, &si);
-	planner_item_key(up_plan, j, &dj, &oj, &sj);
-	if (di != dj)
-		return di < dj ? -1 : 1;
-	if (oi != oj)
-		return oi < oj ? -1 : 1;
-	if (si != sj)
-		return si < sj ? -1 : 1;
-	return i < j ? -1 : i > j;
 }
 
 /* period_of: the budget period holding day: its label and first and last day. */
@@ -257,6 +278,8 @@ int report_data_add_stakeholder(struct report_data *d, const struct stakeholder 
 	days = since != DAY_NONE ? (long)(d->ref - since) : -1;
 	if (days >= 0 && days <= d->silence_weeks * 7)
 		return 0;
+	put32(&rec, 0);   /* the length, below */
+	put32(&rec, (int32_t)days);
 	put32(&rec, (int32_t)last);
 	put32(&rec, (int32_t)since);
 	put32(&rec, last_rule != NULL);
@@ -268,13 +291,16 @@ int report_data_add_stakeholder(struct report_data *d, const struct stakeholder 
 	sb_addn(&rec, sh->f[SH_OWNER], strlen(sh->f[SH_OWNER]) + 1);
 	sb_addn(&rec, last_rule ? last_rule : "", strlen(last_rule ? last_rule : "") + 1);
 	free(name);
-	ok = fwrite(rec.s, 1, rec.len, sp->fp) == rec.len;
+	{
+		int32_t n = (int32_t)rec.len;
+		memcpy(rec.s, &n, sizeof n);
+	}
+	ok = rec.len < INT32_MAX && fwrite(rec.s, 1, rec.len, sp->fp) == rec.len;
 	if (ok) {
-		if (d->nsil == sp->cap) {
-			sp->cap = sp->cap ? 2 * sp->cap : 256;
-			sp->key = xreallocarray(sp->key, sp->cap, sizeof *sp->key);
-		}
-		sp->key[d->nsil++] = (struct silkey){sp->len, (uint32_t)rec.len, (int32_t)days};
+		struct silbucket *bk = bucket_of(sp, (int32_t)days);
+		bk->count++;
+		bk->bytes += rec.len;
+		d->nsil++;
 		sp->len += rec.len;
 	}
 	sb_free(&rec);
@@ -343,21 +369,29 @@ void report_data_add_record(struct report_data *d, const struct dispatch_rec *r)
 		           d->budget_per >= 0 ? d->rs->budget_cents : -1)->spent_cents += r->cost_cents;
 }
 
-/* build_plan: the signing load, the planned cost and the order of the dispatches ahead. */
+/*
+ * build_plan: the signing load, the planned cost and the dispatches ahead: the plan's items
+ * put in date order (fire date, occasion, stakeholder id, then fire order), those shown one
+ * run of them.
+ */
 static void build_plan(struct report_data *d)
 {
 	day_t end = d->week0 + 7 * REPORT_WEEKS_AHEAD;
-	size_t cap = 0;
 	if (!d->plan)
 		return;
+	planner_sort_dates(d->plan);
 	d->item = xcalloc(1, sizeof *d->item);
 	for (size_t i = 0; i < planner_count(d->plan); i++) {
 		struct plan_item *it = d->item;
 		int skipped;
 		planner_item(d->plan, i, it);
 		skipped = it->state == PS_SKIPPED || it->state == PS_MISSED;
-		if (it->fire_date < d->today || it->fire_date >= end)
+		if (it->fire_date < d->today) {
+			d->up0 = i + 1;
 			continue;
+		}
+		if (it->fire_date >= end)
+			break;
 		if (!skipped && it->channel == CH_CARD) {
 			size_t k;
 			for (k = 0; k < d->nload; k++)
@@ -374,18 +408,111 @@ static void build_plan(struct report_data *d)
 		if (!skipped)
 			budget_get(d, d->budget_per >= 0 ? d->budget_per : PER_MONTH, it->fire_date,
 			           d->budget_per >= 0 ? d->rs->budget_cents : -1)->planned_cents += it->cost_cents;
-		if (d->nup == cap) {
-			cap = cap ? 2 * cap : 256;
-			d->up = xreallocarray(d->up, cap, sizeof *d->up);
-		}
-		d->up[d->nup++] = (uint32_t)i;
+		d->nup++;
 	}
 	if (d->nload > 1)
 		qsort(d->load, d->nload, sizeof *d->load, load_cmp);
-	up_plan = d->plan;
-	if (d->nup > 1)
-		qsort(d->up, d->nup, sizeof *d->up, up_cmp);
-	up_plan = NULL;
+}
+
+/*
+ * sil_sort: the silences file again, longest first (equals in id order, as found): each
+ * length's first byte is known from the counts, so the file found is read through once per
+ * window of the sorted one and each record copied where it falls.
+ */
+static int sil_sort(struct report_spill *sp, char err[ERR_LEN])
+{
+	unsigned char *win = NULL, *rec = NULL;
+	size_t reccap = 0;
+	uint64_t at = 0;
+	int rc = -1;
+
+	if (sp->nbk > 1)
+		qsort(sp->bk, sp->nbk, sizeof *sp->bk, bucket_cmp);
+	for (size_t k = 0; k < sp->nslot; k++)   /* the order changed: hashed again */
+		sp->slot[k] = 0;
+	for (size_t k = 0; k < sp->nbk; k++) {
+		size_t j;
+		for (j = sil_hash(sp->bk[k].days, sp->nslot); sp->slot[j]; j = (j + 1) & (sp->nslot - 1))
+			;
+		sp->slot[j] = (uint32_t)k + 1;
+	}
+	if (!(sp->sorted = tmpfile())) {
+		err_set(err, "report: cannot make a temporary file: %s", strerror(errno));
+		goto out;
+	}
+	if (!sp->len)
+		return 0;
+	win = xmalloc(sp->len < SIL_WINDOW ? (size_t)sp->len : SIL_WINDOW);
+	for (uint64_t w0 = 0; w0 < sp->len; w0 += SIL_WINDOW) {
+		size_t wl = sp->len - w0 < SIL_WINDOW ? (size_t)(sp->len - w0) : SIL_WINDOW;
+		at = 0;
+		for (size_t b = 0; b < sp->nbk; b++) {
+			sp->bk[b].at = at;
+			at += sp->bk[b].bytes;
+		}
+		/* The file found, read through in chunks (a silence may straddle two: kept whole). */
+		size_t have = 0, pos = 0;
+		uint64_t rd = 0;
+		for (uint64_t done = 0; done < sp->len;) {
+			int32_t head[2];
+			uint64_t dest;
+			struct silbucket *bk = NULL;
+			if (have - pos >= sizeof head) {
+				memcpy(head, rec + pos, sizeof head);
+				if (head[0] < SIL_HEAD)
+					goto rerr;
+			}
+			if (have - pos < sizeof head || have - pos < (size_t)head[0]) {
+				size_t need = have - pos < sizeof head ? SIL_READ : (size_t)head[0] > SIL_READ ? (size_t)head[0] : SIL_READ;
+				ssize_t got;
+				if (have > pos)
+					memmove(rec, rec + pos, have - pos);
+				have -= pos;
+				pos = 0;
+				if (reccap < 2 * need)
+					rec = xrealloc(rec, reccap = 2 * need);
+				got = pread(fileno(sp->fp), rec + have, reccap - have, (off_t)rd);
+				if (got <= 0)
+					goto rerr;
+				have += (size_t)got;
+				rd += (uint64_t)got;
+				continue;
+			}
+			for (size_t j = sil_hash(head[1], sp->nslot); sp->slot[j]; j = (j + 1) & (sp->nslot - 1))
+				if (sp->bk[sp->slot[j] - 1].days == head[1]) {
+					bk = &sp->bk[sp->slot[j] - 1];
+					break;
+				}
+			if (!bk)
+				goto rerr;
+			dest = bk->at;
+			bk->at += (uint64_t)head[0];
+			done += (uint64_t)head[0];
+			if (dest + (uint64_t)head[0] > w0 && dest < w0 + wl) {
+				uint64_t a = dest > w0 ? dest : w0, e = dest + (uint64_t)head[0];
+				if (e > w0 + wl)
+					e = w0 + wl;
+				memcpy(win + (a - w0), rec + pos + (a - dest), (size_t)(e - a));
+			}
+			pos += (size_t)head[0];
+		}
+		if (fwrite(win, 1, wl, sp->sorted) != wl) {
+			err_set(err, "report: cannot write a temporary file: %s", strerror(errno));
+			goto out;
+		}
+	}
+	if (fflush(sp->sorted) != 0) {
+		err_set(err, "report: cannot write a temporary file: %s", strerror(errno));
+		goto out;
+	}
+	rc = 0;
+	goto out;
+rerr:
+	err_set(err, "report: cannot read back its temporary file");
+out:
+	free(win);
+	free(rec);
+	return rc;
 }
 
 int report_data_end(struct report_data *d, char err[ERR_LEN])
@@ -394,8 +521,8 @@ int report_data_end(struct report_data *d, char err[ERR_LEN])
 		return err_set(err, "report: cannot write a temporary file: %s", strerror(errno));
 	if (d->ncov > 1)
 		qsort(d->cov, d->ncov, sizeof *d->cov, cov_cmp);
-	if (d->nsil > 1)
-		qsort(d->spill->key, d->nsil, sizeof *d->spill->key, sil_cmp);
+	if (sil_sort(d->spill, err) != 0)
+		return -1;
 	if (d->ntally > 1)
 		qsort(d->tally, d->ntally, sizeof *d->tally, tally_cmp);
 	build_plan(d);
@@ -440,30 +567,75 @@ int report_data_from_store(const struct report_input *in, struct store *st, stru
 	return report_data_end(d, err);
 }
 
+/* sil_at: the silence at off in the sorted file, whole in the window; NULL on error. */
+static const unsigned char *sil_at(struct report_spill *sp, uint64_t off)
+{
+	int32_t len;
+	for (int pass = 0; pass < 3; pass++) {   /* in the window; read a window; read the whole of a long one */
+		if (off >= sp->woff && off + sizeof len <= sp->woff + sp->wlen) {
+			memcpy(&len, sp->buf + (off - sp->woff), sizeof len);
+			if (len >= SIL_HEAD && off + (uint64_t)len <= sp->woff + sp->wlen)
+				return sp->buf + (off - sp->woff);
+			if (len < SIL_HEAD)
+				return NULL;
+		} else {
+			len = 0;
+		}
+		/* Read from off: a window's worth, or the whole silence when longer. */
+		{
+			size_t want = (size_t)len > SIL_READ ? (size_t)len : SIL_READ;
+			ssize_t got;
+			if (sp->bufcap < want)
+				sp->buf = xrealloc(sp->buf, sp->bufcap = want);
+			got = pread(fileno(sp->sorted), sp->buf, want, (off_t)off);
+			if (got < 0)
+				return NULL;
+			sp->woff = off;
+			sp->wlen = (size_t)got;
+		}
+	}
+	return NULL;
+}
+
 void report_data_silence(const struct report_data *d, size_t i, struct report_silence *s)
 {
 	struct report_spill *sp = d->spill;
-	const struct silkey *k = &sp->key[i];
+	const unsigned char *r;
 	const char *p;
-	int32_t v[3];
+	int32_t v[SIL_HEAD / 4];
 
 	memset(s, 0, sizeof *s);
 	s->id = s->name = s->type = s->tier = s->owner = "";
 	s->last = s->since = DAY_NONE;
-	s->days = k->days;
-	if (sp->bufcap < k->len + 1) {
-		sp->bufcap = k->len + 1;
-		sp->buf = xrealloc(sp->buf, sp->bufcap);
+	s->days = -1;
+	if (i < sp->next_i) {   /* read from the start again (the page shows the first, then all) */
+		sp->next_i = 0;
+		sp->next_off = 0;
 	}
-	if (k->len < SIL_HEAD || pread(fileno(sp->fp), sp->buf, k->len, (off_t)k->off) != (ssize_t)k->len) {
-		sp->broken = 1;
-		return;
+	for (;;) {
+		if (sp->broken || !sp->sorted || !(r = sil_at(sp, sp->next_off))) {
+			sp->broken = 1;
+			return;
+		}
+		memcpy(v, r, sizeof v);
+		if (sp->next_i == i)
+			break;
+		sp->next_i++;
+		sp->next_off += (uint64_t)v[0];
 	}
-	sp->buf[k->len] = '\0';
-	memcpy(v, sp->buf, sizeof v);
-	s->last = v[0];
-	s->since = v[1];
-	p = sp->buf + SIL_HEAD;
+	{
+		int nul = 0;   /* six strings, each ended, or the file is not what was written */
+		for (size_t k = SIL_HEAD; k < (size_t)v[0]; k++)
+			nul += r[k] == '\0';
+		if (nul != 6 || r[v[0] - 1] != '\0') {
+			sp->broken = 1;
+			return;
+		}
+	}
+	s->days = v[1];
+	s->last = v[2];
+	s->since = v[3];
+	p = (const char *)r + SIL_HEAD;
 	s->id = p;
 	p += strlen(p) + 1;
 	s->name = p;
@@ -474,7 +646,7 @@ void report_data_silence(const struct report_data *d, size_t i, struct report_si
 	p += strlen(p) + 1;
 	s->owner = p;
 	p += strlen(p) + 1;
-	s->last_rule = v[2] ? p : NULL;
+	s->last_rule = v[4] ? p : NULL;
 }
 
 int report_data_broken(const struct report_data *d)
@@ -485,7 +657,7 @@ int report_data_broken(const struct report_data *d)
 void report_data_upcoming(const struct report_data *d, size_t i, struct report_upcoming *u)
 {
 	struct plan_item *it = d->item;
-	planner_item(d->plan, d->up[i], it);
+	planner_item(d->plan, d->up0 + i, it);
 	memset(u, 0, sizeof *u);
 	u->date = it->fire_date;
 	u->occasion = it->occasion;
@@ -512,7 +684,10 @@ void report_data_free(struct report_data *d)
 	if (d->spill) {
 		if (d->spill->fp)
 			fclose(d->spill->fp);
-		free(d->spill->key);
+		if (d->spill->sorted)
+			fclose(d->spill->sorted);
+		free(d->spill->bk);
+		free(d->spill->slot);
 		free(d->spill->buf);
 		free(d->spill);
 	}
@@ -521,7 +696,6 @@ void report_data_free(struct report_data *d)
 	free(d->budget);
 	free(d->load);
 	dispatch_recs_free(d->attention, d->nattention);
-	free(d->up);
 	free(d->item);
 	memset(d, 0, sizeof *d);
 }

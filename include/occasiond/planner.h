@@ -6,8 +6,9 @@
  * one stakeholder.
  *
  * It is fed one stakeholder at a time (planner_add: the store's scan in production, an array
- * in tests) and keeps a compact plan: per dispatch a few ids and numbers (about 16 bytes), per
- * stakeholder planned for its id, display name and owner, never the stakeholder itself. What
+ * in tests) and keeps a compact plan: per dispatch a few ids and numbers (16 bytes), per
+ * stakeholder planned for 4 bytes in memory and its id, display name and owner written aside
+ * (range mode: to a temporary file past a megabyte), never the stakeholder itself. What
  * a dispatch needs beyond that (its stakeholder's other columns, its event's title) the caller
  * fetches again by id.
  */
@@ -32,8 +33,10 @@ enum plan_state {
 extern const char *const plan_state_names[];
 
 /*
- * One dispatch of the plan, as planner_item fills it. The pointers point into the planner (ids,
- * names) or the rules (rule, template, signer): valid until planner_free.
+ * One dispatch of the plan, as planner_item fills it. The pointers point into the rules (rule,
+ * template, signer) and the planner (sh_id, name, zone): valid until planner_free, but for a
+ * range plan's sh_id and name, valid until the next planner_item on that planner (a range plan
+ * over many stakeholders reads them back from a temporary file).
  */
 struct plan_item {
 	const struct rule *rule;
@@ -90,9 +93,15 @@ void planner_add(struct planner *pl, const struct stakeholder *sh, const struct 
                  const struct dispatch_rec *hist, size_t nhist);
 /* planner_finish: surprise picks, fire order, due states and limits. Call once, after the last add. */
 void planner_finish(struct planner *pl);
+/*
+ * planner_sort_dates: range mode, after planner_finish: the items (their states decided in
+ * fire order) in order of fire date, occasion date, stakeholder id, then fire order, for a
+ * calendar (report). planner_item and planner_item_key then read them in that order.
+ */
+void planner_sort_dates(struct planner *pl);
 /* planner_count: the items of the plan (after planner_finish). */
 size_t planner_count(const struct planner *pl);
-/* planner_item: item i (0 .. planner_count - 1) in fire order into *it. */
+/* planner_item: item i (0 .. planner_count - 1) in fire order (or planner_sort_dates's) into *it. */
 void planner_item(const struct planner *pl, size_t i, struct plan_item *it);
 /*
  * planner_item_key: item i's fire date, occasion date and a number for its stakeholder that

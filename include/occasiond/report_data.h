@@ -108,8 +108,8 @@ struct report_data {
 	size_t nup;                  /* the next REPORT_WEEKS_AHEAD weeks by fire date: report_data_upcoming */
 	/* private */
 	const struct ruleset *rs;
-	const struct planner *plan;
-	uint32_t *up;                /* plan items, in the order shown */
+	struct planner *plan;        /* its items in date order (planner_sort_dates) */
+	size_t up0;                  /* the first item shown */
 	struct plan_item *item;      /* report_data_upcoming's */
 	struct report_spill *spill;
 };
@@ -117,8 +117,9 @@ struct report_data {
 struct report_input {
 	const struct config *cfg;
 	const struct ruleset *rs;
-	const struct planner *plan;        /* finished, from today for REPORT_WEEKS_AHEAD weeks; or NULL.
-	                                    * It must outlive the report_data. */
+	struct planner *plan;              /* finished, from today for REPORT_WEEKS_AHEAD weeks; or NULL.
+	                                    * It must outlive the report_data, which puts its items in
+	                                    * date order (planner_sort_dates). */
 	day_t today;
 	day_t from;                        /* DAY_NONE for all */
 	day_t to;                          /* DAY_NONE for today */

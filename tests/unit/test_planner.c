@@ -576,6 +576,102 @@ static void thanksgiving_remind(void)
 	w_free(&w);
 }
 
+/*
+ * many: a range plan over more stakeholders than its first megabyte of names holds, so the
+ * rest are read back from its temporary file: every item's id and name as fed (long names
+ * past one read of it too), the limit counting the days of history kept aside, and the date
+ * order of planner_sort_dates.
+ */
+static void many(void)
+{
+	enum { N = 6000 };
+	struct ruleset *rs = rules("limits:\n  per_stakeholder: {max: 1, within: 30 days}\noccasions:\n"
+	                           "  - {id: bday, when: {anniversary_of: birthday}, channel: email, template: birthday}\n");
+	struct planner *pl;
+	size_t n, bad_name = 0, bad_limit = 0, bad_order = 0, nlimit = 0;
+	char *pad = xmalloc(5001);
+	unsigned char *seen = xcalloc(N, 1);
+	struct plan_item it;
+	day_t pd = DAY_NONE, po = DAY_NONE;
+	char pid[16] = "";
+	int64_t pat = INT64_MIN;
+
+	if (!rs)
+		goto out;
+	pl = planner_new_range(cfg, rs, D("2027-01-01"), D("2028-01-01"));
+	for (int i = 0; i < N; i++) {
+		struct stakeholder sh;
+		struct dispatch_rec h;
+		char *spec;
+		int len = i % 1000 == 999 ? 5000 : 200, mon = 1 + (i / 28) % 12, day = 1 + i % 28;
+		memset(pad, 'a' + i % 26, (size_t)len);
+		pad[len] = '\0';
+		spec = xasprintf("id=m%05d first_name=F%05d%s last_name=L email=m%d@x.example birthday=1980-%02d-%02d", i, i,
+		                 pad, i, mon, day);
+		sh_init(&sh, spec);
+		free(spec);
+		/* Every seventh went out 10 days before its birthday: the limit skips the birthday. */
+		memset(&h, 0, sizeof h);
+		if (i % 7 == 0) {
+			char fire[11];
+			dates_format_iso(D("2027-01-01") + (dates_from_ymd(2027, mon, day) - D("2027-01-01")) - 10, fire);
+			h.rule = xstrdup("other");
+			h.stakeholder = xstrdup(sh.f[SH_ID]);
+			h.occasion_date = xstrdup(fire);
+			h.fire_date = xstrdup(fire);
+			h.status = DS_SENT;
+			h.channel = CH_EMAIL;
+		}
+		planner_add(pl, &sh, NULL, 0, i % 7 == 0 ? &h : NULL, i % 7 == 0);
+		if (i % 7 == 0)
+			dispatch_rec_clear(&h);
+		stakeholder_clear(&sh);
+	}
+	planner_finish(pl);
+	n = planner_count(pl);
+	CHECK(n == N, "a range plan over %d stakeholders with long names: %zu items", N, n);
+	for (size_t i = 0; i < n; i++) {
+		int k;
+		char want[16];
+		planner_item(pl, i, &it);
+		if (sscanf(it.sh_id, "m%05d", &k) != 1 || k < 0 || k >= N || seen[k]++) {
+			bad_name++;
+			continue;
+		}
+		snprintf(want, sizeof want, "F%05d", k);
+		if (strncmp(it.name, want, 6) != 0 || strlen(it.name) != 6 + (k % 1000 == 999 ? 5000u : 200u) + 2 ||
+		    (unsigned char)it.name[6] != 'a' + k % 26 || strcmp(it.name + strlen(it.name) - 2, " L") != 0)
+			bad_name++;
+		if ((k % 7 == 0) != (it.state == PS_SKIPPED && it.reason && strcmp(it.reason, "limit") == 0))
+			bad_limit++;
+		nlimit += it.state == PS_SKIPPED;
+		if (it.fire_at < pat)
+			bad_order++;
+		pat = it.fire_at;
+	}
+	CHECK(bad_name == 0, "every item's id and name read back as fed (%zu wrong)", bad_name);
+	CHECK(bad_limit == 0 && nlimit == (N + 6) / 7, "the limit counts the history kept aside (%zu wrong, %zu skipped)",
+	      bad_limit, nlimit);
+	CHECK(bad_order == 0, "the items come in fire order");
+	planner_sort_dates(pl);
+	bad_order = 0;
+	for (size_t i = 0; i < planner_count(pl); i++) {
+		planner_item(pl, i, &it);
+		if (pd != DAY_NONE && (it.fire_date < pd || (it.fire_date == pd && (it.occasion < po ||
+		                       (it.occasion == po && strcmp(it.sh_id, pid) <= 0)))))
+			bad_order++;
+		pd = it.fire_date;
+		po = it.occasion;
+		util_strlcpy(pid, it.sh_id, sizeof pid);
+	}
+	CHECK(bad_order == 0 && planner_count(pl) == n, "planner_sort_dates: by fire date, occasion, id");
+	planner_free(pl);
+out:
+	rules_free(rs);
+	free(pad);
+	free(seen);
+}
+
 static void misc(void)
 {
 	CHECK(planner_period_start(PER_WEEK, D("2026-12-20")) == D("2026-12-14"), "weeks start on Monday");
@@ -607,6 +703,7 @@ int main(void)
 	golden_surprise();
 	golden_limits();
 	thanksgiving_remind();
+	many();
 	config_free(cfg);
 	{
 		char *cmd = xasprintf("rm -rf %s", tmpdir);

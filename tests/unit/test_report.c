@@ -1,4 +1,5 @@
 /* Unit tests of report_data: coverage, silences, tallies, months and budget periods on fixed data. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,73 @@ static int build(const struct report_input *in, const struct stakeholder *sh, co
 	for (int k = 0; k < 7; k++)
 		report_data_add_record(d, &rec[k]);
 	return report_data_end(d, err);
+}
+
+/*
+ * many_silences: more silences than one window of the sorted file holds (one with a field as
+ * long as a field may be): longest first (unknown before all), equals in id order, every
+ * field as found, read through twice (the page shows the first ones, then the whole list).
+ */
+static void many_silences(void)
+{
+	enum { N = 40000 };
+	struct report_input in;
+	struct report_data d;
+	char err[ERR_LEN];
+	size_t bad = 0, i;
+	long prev = 0;
+	int pk = -1;
+	char *owner = xmalloc(4097);
+
+	memset(&in, 0, sizeof in);
+	in.today = D("2026-11-02");
+	in.from = in.to = DAY_NONE;
+	in.silence_weeks = 8;
+	CHECK(report_data_begin(&in, &d, err) == 0, "many silences: begin");
+	for (int k = 0; k < N && !bad; k++) {
+		struct stakeholder sh;
+		char id[16], since[11] = "";
+		char *header[] = {"id", "first_name", "type", "customer_since", "owner"};
+		char *values[5];
+		size_t olen = k == 20000 ? 4096 : 100;
+		memset(owner, 'a' + k % 26, olen);
+		owner[olen] = '\0';
+		snprintf(id, sizeof id, "k%06d", k);
+		if (k % 10)   /* one in ten has no start date: unknown */
+			dates_format_iso(D("2026-01-01") - (day_t)(k % 997), since);
+		values[0] = id, values[1] = "Kim", values[2] = "customer", values[3] = since, values[4] = owner;
+		memset(&sh, 0, sizeof sh);
+		if (model_stakeholder_from_row(header, 5, values, NULL, 5, &sh, err) != 0 ||
+		    report_data_add_stakeholder(&d, &sh, NULL, 0, err) != 0) {
+			printf("# %s: %s\n", id, err);
+			bad++;
+		}
+		stakeholder_clear(&sh);
+	}
+	CHECK(bad == 0 && report_data_end(&d, err) == 0 && d.nsil == N, "many silences: %zu of %d", d.nsil, N);
+	for (int pass = 0; pass < 2; pass++) {
+		prev = LONG_MAX;
+		pk = -1;
+		for (i = 0; i < d.nsil; i++) {
+			struct report_silence s;
+			int k;
+			long days;
+			report_data_silence(&d, i, &s);
+			days = s.days < 0 ? LONG_MAX : s.days;
+			if (sscanf(s.id, "k%06d", &k) != 1 || days > prev || (days == prev && k <= pk) ||
+			    strlen(s.owner) != (k == 20000 ? 4096u : 100u) || s.owner[0] != 'a' + k % 26 ||
+			    strcmp(s.name, "Kim") != 0 || (s.days < 0) != (k % 10 == 0))
+				bad++;
+			prev = days;
+			pk = k;
+			if (pass == 1 && i == 14)   /* as the page reads them: the first few, then all again */
+				break;
+		}
+	}
+	CHECK(bad == 0 && !report_data_broken(&d), "many silences: longest first, equals in id order, fields whole (%zu wrong)",
+	      bad);
+	report_data_free(&d);
+	free(owner);
 }
 
 int main(void)
@@ -166,5 +234,6 @@ int main(void)
 		stakeholder_clear(&sh[i]);
 	for (int i = 0; i < 7; i++)
 		dispatch_rec_clear(&rec[i]);
+	many_silences();
 	return check_done();
 }
