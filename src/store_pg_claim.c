@@ -10,7 +10,8 @@
  * only while handled_by is the writer and its lease has not run out, so a daemon that wakes
  * after losing a claim writes nothing for it, and the dispatch paths then send nothing.
  * A (fire date, signer) batch is built by one daemon at a time: a session advisory lock.
- * The server's clock decides every lease, never the daemons' clocks.
+ * The server's clock decides every lease, never the daemons' clocks. The connection's health
+ * is here too: a round trip (ping) makes a lost connection again, with the lease's settings.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,8 @@
 
 #define LEASE_END "clock_timestamp() + $%d::float8 * interval '1 second'"
 
-int pgi_session(struct store_be *st, char why[ERR_LEN])
+/* session: the main connection's settings for several daemons (idle transactions bounded by the lease). */
+static int session(struct store_be *st, char why[ERR_LEN])
 {
 	char sql[96];
 	if (!st->leased)
@@ -38,7 +40,7 @@ void pgc_lease_set(struct store_be *st, int64_t secs)
 	char why[ERR_LEN];
 	st->lease = secs;
 	st->leased = 1;
-	(void)pgi_session(st, why);   /* a lost connection gets it when made again */
+	(void)session(st, why);   /* a lost connection gets it when made again */
 }
 
 static void num(char *buf, size_t size, int64_t v)
@@ -196,6 +198,24 @@ int pgc_next_takeover(struct store_be *st, const char *owner, int64_t *at, char 
 	return 0;
 }
 
+/*
+ * reconnect: the main connection is gone (the server restarted, the network broke): a
+ * new session with the same settings; prepared statements and session locks went with the old.
+ */
+static int reconnect(struct store_be *st, char why[ERR_LEN])
+{
+	PGconn *c = pgi_connect(st->uri, st->name, why);
+	if (!c)
+		return -1;
+	PQfinish(st->conn);
+	st->conn = c;
+	memset(st->prepared, 0, sizeof st->prepared);
+	st->locked = 0;
+	st->notify = 0;
+	st->batch_locks = 0;
+	return session(st, why);
+}
+
 int pgc_ping(struct store_be *st, char why[ERR_LEN])
 {
 	PGresult *r;
@@ -210,7 +230,7 @@ int pgc_ping(struct store_be *st, char why[ERR_LEN])
 		PQclear(r);
 	}
 	/* Gone (a restart, the network): a new session, and the change watch with it. */
-	if (pgi_reconnect(st, why) < 0)
+	if (reconnect(st, why) < 0)
 		return -1;
 	pgi_watch_restart(st);
 	return 0;
