@@ -852,8 +852,9 @@ static int cmd_report(const char *config_path, int argc, char **argv)
 	}
 	today = today_in(w.cfg, now);
 	/* The plan ahead feeds the signing load, the calendar and the planned cost. */
-	if (planner_from_store(planner_new_range(w.cfg, w.rs, today, today + 7 * REPORT_WEEKS_AHEAD + 7), w.st, &pl,
-	                       err) != 0) {
+	pl = planner_new_range(w.cfg, w.rs, today, today + 7 * REPORT_WEEKS_AHEAD + 7);
+	planner_keep_names(pl, 0);   /* the report holds the silences' counts and the plan whole besides */
+	if (planner_from_store(pl, w.st, &pl, err) != 0) {
 		log_err("%s", err);
 		goto out;
 	}

@@ -416,7 +416,8 @@ static struct planner *planner_new(const struct config *cfg, const struct rulese
 struct planner *planner_new_range(const struct config *cfg, const struct ruleset *rs, day_t from, day_t to)
 {
 	struct planner *ps = planner_new(cfg, rs, from, to, from, to, from, to - 1);
-	ps->text = planner_text_new(1);
+	ps->keep_names = (size_t)16 << 20;
+	ps->text = planner_text_new(1, ps->keep_names);
 	ps->from = from;
 	ps->to = to;
 	return ps;
@@ -441,7 +442,7 @@ struct planner *planner_new_due(const struct config *cfg, const struct ruleset *
 	ps = planner_new(cfg, rs, today - (day_t)(lookback / 86400 + late_max + 3), today + 3, today, today + 1, today,
 	                 today);
 	ps->due = 1;
-	ps->text = planner_text_new(0);   /* the items a pass hands out point into it */
+	ps->text = planner_text_new(0, 0);   /* the items a pass hands out point into it */
 	ps->now = now;
 	ps->today = today;
 	ps->lookback = lookback;
@@ -451,7 +452,12 @@ struct planner *planner_new_due(const struct config *cfg, const struct ruleset *
 /* planner_renew: an empty planner of pl's mode (a scan started again). */
 struct planner *planner_renew(const struct planner *pl)
 {
-	return pl->due ? planner_new_due(pl->c.cfg, pl->c.rs, pl->now) : planner_new_range(pl->c.cfg, pl->c.rs, pl->from, pl->to);
+	struct planner *ps;
+	if (pl->due)
+		return planner_new_due(pl->c.cfg, pl->c.rs, pl->now);
+	ps = planner_new_range(pl->c.cfg, pl->c.rs, pl->from, pl->to);
+	planner_keep_names(ps, pl->keep_names);
+	return ps;
 }
 
 /* worse: candidate a ranks after b (less silent, or as silent with a later id). */
@@ -857,6 +863,12 @@ void planner_finish(struct planner *ps)
 		ps->prio_first = 0;
 		sort_items(ps, ps->items, ps->n, sort_depth(ps->n));
 	}
+}
+
+void planner_keep_names(struct planner *ps, size_t bytes)
+{
+	ps->keep_names = bytes;
+	planner_text_keep(ps->text, bytes);
 }
 
 void planner_sort_dates(struct planner *ps)

@@ -116,8 +116,12 @@ struct ptext_rec {
 	uint32_t flags;               /* RF_EMAIL */
 	const char *id, *name;        /* the id and the display name */
 };
-/* planner_text_new: an empty text; spill: past its first megabyte it may go to a temporary file. */
-struct ptext *planner_text_new(int spill);
+/*
+ * planner_text_new: an empty text; spill: past its first keep bytes it may go to a temporary
+ * file (else all of it stays in memory). planner_text_keep: keep changed while it is empty.
+ */
+struct ptext *planner_text_new(int spill, size_t keep);
+void planner_text_keep(struct ptext *t, size_t keep);
 void planner_text_free(struct ptext *t);   /* NULL is fine */
 /* planner_text_add: one stakeholder's text; returns its offset (below RF_DAYS). Fatal on I/O errors. */
 uint32_t planner_text_add(struct ptext *t, uint32_t owner, uint32_t zone, uint32_t flags, const char *id,
@@ -168,6 +172,7 @@ struct planner {
 	uint32_t *rec;                /* per stakeholder planned for: its text's offset | RF_DAYS */
 	size_t nrec, caprec;
 	struct ptext *text;
+	size_t keep_names;            /* range mode: bytes of text kept in memory */
 	/* the days near the plan of those with RF_DAYS: per one, its number, the count, the days */
 	int32_t *days;
 	size_t ndays, capdays;

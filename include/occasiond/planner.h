@@ -8,7 +8,7 @@
  * It is fed one stakeholder at a time (planner_add: the store's scan in production, an array
  * in tests) and keeps a compact plan: per dispatch a few ids and numbers (16 bytes), per
  * stakeholder planned for 4 bytes in memory and its id, display name and owner written aside
- * (range mode: to a temporary file past a megabyte), never the stakeholder itself. What
+ * (range mode: to a temporary file past 16 MiB), never the stakeholder itself. What
  * a dispatch needs beyond that (its stakeholder's other columns, its event's title) the caller
  * fetches again by id.
  */
@@ -76,6 +76,14 @@ struct planner *planner_new_range(const struct config *cfg, const struct ruleset
  */
 struct planner *planner_new_due(const struct config *cfg, const struct ruleset *rs, int64_t now);
 void planner_free(struct planner *pl);   /* frees everything it holds; NULL is fine */
+
+/*
+ * planner_keep_names: range mode, before the first planner_add: how many bytes of the
+ * stakeholders' ids, names, owners and zones stay in memory (default 16 MiB, some 400,000
+ * stakeholders); past them they go to a temporary file and are read back as items are read
+ * out. A command that holds much else (report) keeps less.
+ */
+void planner_keep_names(struct planner *pl, size_t bytes);
 
 /*
  * planner_fields: what planner_add reads of a stakeholder: the returned mask of

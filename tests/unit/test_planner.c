@@ -577,12 +577,12 @@ static void thanksgiving_remind(void)
 }
 
 /*
- * many: a range plan over more stakeholders than its first megabyte of names holds, so the
- * rest are read back from its temporary file: every item's id and name as fed (long names
- * past one read of it too), the limit counting the days of history kept aside, and the date
- * order of planner_sort_dates.
+ * many: a range plan over more stakeholders' names than it keeps in memory (keep bytes, then a
+ * megabyte at a time), so the rest are read back from its temporary file: every item's id and
+ * name as fed (long names past one read of it too), the limit counting the days of history
+ * kept aside, and the date order of planner_sort_dates.
  */
-static void many(void)
+static void many(size_t keep)
 {
 	enum { N = 6000 };
 	struct ruleset *rs = rules("limits:\n  per_stakeholder: {max: 1, within: 30 days}\noccasions:\n"
@@ -599,6 +599,7 @@ static void many(void)
 	if (!rs)
 		goto out;
 	pl = planner_new_range(cfg, rs, D("2027-01-01"), D("2028-01-01"));
+	planner_keep_names(pl, keep);
 	for (int i = 0; i < N; i++) {
 		struct stakeholder sh;
 		struct dispatch_rec h;
@@ -629,7 +630,7 @@ static void many(void)
 	}
 	planner_finish(pl);
 	n = planner_count(pl);
-	CHECK(n == N, "a range plan over %d stakeholders with long names: %zu items", N, n);
+	CHECK(n == N, "a range plan over %d stakeholders with long names, %zu bytes of them kept: %zu items", N, keep, n);
 	for (size_t i = 0; i < n; i++) {
 		int k;
 		char want[16];
@@ -703,7 +704,9 @@ int main(void)
 	golden_surprise();
 	golden_limits();
 	thanksgiving_remind();
-	many();
+	many(0);
+	many(300000);
+	many((size_t)16 << 20);
 	config_free(cfg);
 	{
 		char *cmd = xasprintf("rm -rf %s", tmpdir);
