@@ -13,6 +13,7 @@
 #include "occasiond/card.h"
 #include "occasiond/carddav.h"
 #include "occasiond/check.h"
+#include "occasiond/cli.h"
 #include "occasiond/config.h"
 #include "occasiond/daemon.h"
 #include "occasiond/dispatch.h"
@@ -28,203 +29,6 @@
 #include "occasiond/rules.h"
 #include "occasiond/store.h"
 
-enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
-
-static const char usage_text[] =
-	"usage: occasiond [-c CONFIG] [-v] COMMAND [OPTIONS]\n"
-	"\n"
-	"Greeting cards and personal notes on the occasions that matter.\n"
-	"\n"
-	"commands:\n"
-	"  init DIR [--timezone ZONE]          write a new site: config, rules, templates to edit\n"
-	"  check [--data] [--smtp]             validate config, rules, templates (and the data,\n"
-	"                                      the SMTP login)\n"
-	"  import stakeholders FILE.csv        insert or update stakeholders [--skip-invalid]; also\n"
-	"                                      vCard and exports in their own columns through\n"
-	"                                      [--map MAP.yaml | --preset hubspot|salesforce|google|outlook]\n"
-	"                                      [--format csv|vcard] [--encoding E] [--delimiter C] [--dry-run]\n"
-	"                                      [--skip-invalid]\n"
-	"  import events FILE.csv              insert or update milestone events [--skip-invalid]\n"
-	"  plan [--from DATE] [--days N] [--format table|csv|json|ics]\n"
-	"                                      what will fire, without sending or recording\n"
-	"  run --once [--at TIME] [--dry-run]  fire everything due at TIME (default now), then exit\n"
-	"  serve                               the daemon: run until SIGTERM, reload on SIGHUP\n"
-	"  preview --rule ID --stakeholder ID [-o FILE]\n"
-	"                                      render a card (.pdf) or email (.eml), record nothing\n"
-	"  log [--since DATE] [--status S] [--rule ID] [--stakeholder ID] [--format table|csv|json]\n"
-	"                                      the dispatch records\n"
-	"  mark ID... --as printed|signed|mailed|cancelled\n"
-	"                                      move cards along after the hand work\n"
-	"  optout ID|EMAIL...                  nothing more goes to those stakeholders\n"
-	"  sync [SOURCE]                       pull the contact sources (CardDAV) now, or the one named\n"
-	"  oauth login [--device-url URL]      sign in (device code) and save the refresh token\n"
-	"  retry ID... | --rule ID | --status failed [--since DATE]\n"
-	"                                      put failed dispatches back for the next pass\n"
-	"  report [--from DATE] [--to DATE] [--silence WEEKS] [--at TIME] [--format table|json|html]\n"
-	"         [-o FILE]\n"
-	"                                      coverage, silences, cost, signing load, failures\n"
-	"\n"
-	"options:\n"
-	"  -c CONFIG   config file (default $OCCASIOND_CONFIG, else " CONFIG_DEFAULT_PATH ")\n"
-	"  -v          verbose: debug messages\n"
-	"  --version   print the version\n"
-	"  --help      this text; COMMAND --help for one command\n"
-	"\n"
-	"DATE is YYYY-MM-DD. TIME is YYYY-MM-DD (noon), or YYYY-MM-DDTHH:MM[:SS] with an optional\n"
-	"Z or +HH:MM; without an offset it is in the config's timezone.\n"
-	"Exit status: 0 success, 1 invalid input or a failed dispatch, 2 usage error.\n";
-
-struct cmd_help {
-	const char *name;
-	const char *text;
-};
-
-static const struct cmd_help helps[] = {
-	{"init", "usage: occasiond init DIR [--timezone ZONE]\n"
-	         "Writes a working site into DIR: occasiond.yaml (every key explained), occasions.yaml\n"
-	         "(starter rules), templates/ (a copy of the shipped ones, to edit) and var/ (the\n"
-	         "database and spool, once used). Then occasiond -c DIR/occasiond.yaml check passes.\n"
-	         "It never overwrites: an existing occasiond.yaml, occasions.yaml, templates or var\n"
-	         "in DIR is an error. The time zone is ZONE, else the machine's, else UTC.\n"},
-	{"check", "usage: occasiond check [--data] [--smtp]\n"
-	          "Validates the config, the rules and every template, font and image they name.\n"
-	          "Each problem is printed as FILE:LINE:COL: error: MESSAGE (or warning:).\n"
-	          "--data also looks at the stakeholders: missing addresses, names a font cannot\n"
-	          "print, 29 February dates, birthdays without a year, unknown time zones and\n"
-	          "duplicates (the same email, or the same name and birthday).\n"
-	          "--smtp also connects to the SMTP server, says STARTTLS and logs in (fetching an\n"
-	          "OAuth2 access token when auth is xoauth2 or oauthbearer), then quits: nothing is sent.\n"},
-	{"import", "usage: occasiond import stakeholders FILE [--map MAP.yaml | --preset NAME] [--format csv|vcard]\n"
-	           "         [--encoding ENC] [--delimiter C] [--dry-run] [--skip-invalid]\n"
-	           "       occasiond import events FILE.csv [--skip-invalid]\n"
-	           "Inserts or updates by id in one transaction. A bad row is reported as\n"
-	           "FILE:LINE: error: MESSAGE and nothing is written, unless --skip-invalid.\n"},
-	{"plan", "usage: occasiond plan [--from DATE] [--days N] [--format table|csv|json|ics]\n"
-	         "The dispatches that will fire from DATE (default today) for N days (default 30),\n"
-	         "in fire order, without sending or recording anything. What limits would skip is\n"
-	         "shown with a note saying which limit and why.\n"},
-	{"run", "usage: occasiond run --once [--at TIME] [--dry-run]\n"
-	        "Fires everything due at TIME (default now), waits until it is done, then exits.\n"
-	        "--dry-run prints what would happen and records nothing.\n"},
-	{"serve", "usage: occasiond serve\n"
-	          "Runs in the foreground: sleeps until the next dispatch is due, fires it, records it.\n"
-	          "SIGHUP reloads config, rules and templates; SIGTERM or SIGINT stop it.\n"},
-	{"preview", "usage: occasiond preview --rule ID --stakeholder ID [-o FILE]\n"
-	            "Renders the rule's next card (PDF) or email (.eml) for that stakeholder into FILE\n"
-	            "(default preview.pdf or preview.eml), recording nothing.\n"},
-	{"log", "usage: occasiond log [--since DATE] [--status S] [--rule ID] [--stakeholder ID]\n"
-	        "                     [--format table|csv|json]\n"
-	        "The dispatch records, oldest first.\n"},
-	{"mark", "usage: occasiond mark ID... --as printed|signed|mailed|cancelled\n"
-	         "Moves card dispatches along: rendered -> printed -> signed -> mailed, or cancelled\n"
-	         "(a failed one too).\n"},
-	{"retry", "usage: occasiond retry ID... | --rule ID | --status failed [--since DATE]\n"
-	          "Puts failed dispatches (and an unknown one named by id) back: the next pass plans\n"
-	          "them afresh, so a card that failed for a missing font goes out once it is installed.\n"},
-	{"report", "usage: occasiond report [--from DATE] [--to DATE] [--silence WEEKS] [--at TIME]\n"
-	           "                       [--format table|json|html] [-o FILE]\n"
-	           "Coverage (share of stakeholders reached in the last 30, 60 and 90 days, by type and\n"
-	           "tier), the longest silences (no dispatch for more than WEEKS, default 8), dispatches\n"
-	           "by occasion, channel and status (occasion dates from --from to --to), dispatches per\n"
-	           "month, cost against the budget, the signing load of the weeks ahead, and the failed\n"
-	           "and unknown dispatches that need a person. --to is the reference date (default\n"
-	           "today); --at makes the report as of TIME. html is one self-contained page.\n"
-	           "Without --format, -o FILE's extension chooses it (.html, .json, else table).\n"},
-	{"oauth", "usage: occasiond oauth login [--device-url URL]\n"
-	          "Runs the OAuth2 device-code flow (RFC 8628) for mail.smtp.oauth2: prints a URL and a\n"
-	          "code to enter there as the mailbox's user, waits for the sign-in, then writes the\n"
-	          "refresh token to refresh_token_file (mode 0600). The device endpoint defaults to the\n"
-	          "token_url with /token replaced by /devicecode (Microsoft's); give --device-url else.\n"},
-	{"optout", "usage: occasiond optout ID|EMAIL...\n"
-	           "Marks the stakeholders with that id, or every one with that email (any case),\n"
-	           "opted out at once: nothing more is sent or planned for them, a retry waiting\n"
-	           "for them is skipped, and their records stay.\n"},
-	{"sync", "usage: occasiond sync [SOURCE]\n"
-	         "Pulls every contact source of the config (sources:), or the one named, now: the first\n"
-	         "pull reads the whole address book, later ones only what changed. New and changed\n"
-	         "contacts are written; one deleted at the source is marked gone (opted out, its\n"
-	         "records kept). A source that fails is reported in one line and changes nothing.\n"},
-	{NULL, NULL}
-};
-
-/* usage_error: one line naming the problem (fmt has at most one %s for arg), exit status 2. */
-static int usage_error(const char *fmt, const char *arg)
-{
-	struct strbuf sb = {0};
-	const char *p = strstr(fmt, "%s");
-	if (p) {
-		sb_addn(&sb, fmt, (size_t)(p - fmt));
-		sb_adds(&sb, arg ? arg : "");
-		sb_adds(&sb, p + 2);
-	} else {
-		sb_adds(&sb, fmt);
-	}
-	fprintf(stderr, "occasiond: %s\nTry 'occasiond --help'.\n", sb.s);
-	sb_free(&sb);
-	return EXIT_USAGE;
-}
-
-static int wants_help(int argc, char **argv)
-{
-	for (int i = 0; i < argc; i++)
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return 1;
-	return 0;
-}
-
-static int print_help(const char *cmd)
-{
-	for (int i = 0; helps[i].name; i++)
-		if (strcmp(helps[i].name, cmd) == 0) {
-			fputs(helps[i].text, stdout);
-			return EXIT_OK;
-		}
-	fputs(usage_text, stdout);
-	return EXIT_OK;
-}
-
-/* Option parsing for "--name VALUE" and "--name=VALUE" after the command. */
-struct opt {
-	const char *name;
-	int takes_value;
-	const char **value;   /* set when given */
-	int *flag;
-};
-
-static int parse_opts(int argc, char **argv, struct opt *opts, const char ***rest, int *nrest)
-{
-	*nrest = 0;
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i];
-		struct opt *o = NULL;
-		const char *eq;
-		size_t len;
-		if (a[0] != '-' || strcmp(a, "-") == 0) {
-			(*rest)[(*nrest)++] = a;
-			continue;
-		}
-		eq = strchr(a, '=');
-		len = eq ? (size_t)(eq - a) : strlen(a);
-		for (int k = 0; opts[k].name; k++)
-			if (strlen(opts[k].name) == len && strncmp(opts[k].name, a, len) == 0)
-				o = &opts[k];
-		if (!o)
-			return usage_error("unknown option '%s'", a);
-		if (o->takes_value) {
-			if (eq)
-				*o->value = eq + 1;
-			else if (i + 1 < argc)
-				*o->value = argv[++i];
-			else
-				return usage_error("option '%s' needs a value", o->name);
-		} else {
-			if (eq)
-				return usage_error("option '%s' takes no value", o->name);
-			*o->flag = 1;
-		}
-	}
-	return EXIT_OK;
-}
 
 /* The loaded world a command works on. */
 struct world {
@@ -290,7 +94,7 @@ static int get_format(const char *s, int allow_ics, int allow_html, int *fmt)
 {
 	int f = s ? report_format_parse(s) : FMT_TABLE;
 	if (f < 0 || (f == FMT_ICS && !allow_ics) || (f == FMT_HTML && !allow_html))
-		return usage_error("unknown format '%s'", s);
+		return cli_usage_error("unknown format '%s'", s);
 	*fmt = f;
 	return EXIT_OK;
 }
@@ -301,14 +105,14 @@ static int cmd_check(const char *config_path, int argc, char **argv)
 {
 	int data = 0, smtp = 0, nrest, rc;
 	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	struct opt opts[] = {{"--data", 0, NULL, &data}, {"--smtp", 0, NULL, &smtp}, {NULL, 0, NULL, NULL}};
+	struct cli_opt opts[] = {{"--data", 0, NULL, &data}, {"--smtp", 0, NULL, &smtp}, {NULL, 0, NULL, NULL}};
 	struct diags d = {0};
 	struct config *cfg = NULL;
 	struct ruleset *rs = NULL;
 
-	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	rc = cli_parse_opts(argc, argv, opts, &rest, &nrest);
 	if (rc == EXIT_OK && nrest)
-		rc = usage_error("check: unexpected argument '%s'", rest[0]);
+		rc = cli_usage_error("check: unexpected argument '%s'", rest[0]);
 	free(rest);
 	if (rc != EXIT_OK)
 		return rc;
@@ -360,7 +164,7 @@ static int cmd_import(const char *config_path, int argc, char **argv)
 	int skip = 0, dry = 0, nrest, rc, events;
 	const char *map = NULL, *preset = NULL, *format = NULL, *encoding = NULL, *delim = NULL;
 	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	struct opt opts[] = {{"--skip-invalid", 0, NULL, &skip}, {"--dry-run", 0, NULL, &dry},
+	struct cli_opt opts[] = {{"--skip-invalid", 0, NULL, &skip}, {"--dry-run", 0, NULL, &dry},
 	                     {"--map", 1, &map, NULL}, {"--preset", 1, &preset, NULL},
 	                     {"--format", 1, &format, NULL}, {"--encoding", 1, &encoding, NULL},
 	                     {"--delimiter", 1, &delim, NULL}, {NULL, 0, NULL, NULL}};
@@ -372,16 +176,16 @@ static int cmd_import(const char *config_path, int argc, char **argv)
 	                            "[--format csv|vcard] [--encoding ENC] [--delimiter C] [--dry-run] [--skip-invalid]\n"
 	                            "       occasiond import events FILE.csv [--skip-invalid]";
 
-	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	rc = cli_parse_opts(argc, argv, opts, &rest, &nrest);
 	if (rc == EXIT_OK && (nrest != 2 || (strcmp(rest[0], "stakeholders") != 0 && strcmp(rest[0], "events") != 0)))
-		rc = usage_error("%s", usage);
+		rc = cli_usage_error("%s", usage);
 	if (rc == EXIT_OK && map && preset)
-		rc = usage_error("--map and --preset: one or the other%s", "");
+		rc = cli_usage_error("--map and --preset: one or the other%s", "");
 	if (rc == EXIT_OK && format && strcmp(format, "csv") != 0 && strcmp(format, "vcard") != 0)
-		rc = usage_error("--format is csv or vcard, not '%s'", format);
+		rc = cli_usage_error("--format is csv or vcard, not '%s'", format);
 	if (rc == EXIT_OK && delim && strcmp(delim, ",") != 0 && strcmp(delim, ";") != 0 && strcmp(delim, "\t") != 0 &&
 	    strcmp(delim, "tab") != 0 && strcmp(delim, "\\t") != 0 && strcmp(delim, "|") != 0)
-		rc = usage_error("--delimiter is ',', ';', tab or '|', not '%s'", delim);
+		rc = cli_usage_error("--delimiter is ',', ';', tab or '|', not '%s'", delim);
 	if (rc != EXIT_OK) {
 		free(rest);
 		return rc;
@@ -438,7 +242,7 @@ static int cmd_plan(const char *config_path, int argc, char **argv)
 {
 	const char *from_s = NULL, *days_s = NULL, *fmt_s = NULL;
 	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	struct opt opts[] = {{"--from", 1, &from_s, NULL}, {"--days", 1, &days_s, NULL},
+	struct cli_opt opts[] = {{"--from", 1, &from_s, NULL}, {"--days", 1, &days_s, NULL},
 	                     {"--format", 1, &fmt_s, NULL}, {NULL, 0, NULL, NULL}};
 	int nrest, rc, fmt = FMT_TABLE;
 	long days = 30;
@@ -447,15 +251,15 @@ static int cmd_plan(const char *config_path, int argc, char **argv)
 	struct planner *pl = NULL;
 	char err[ERR_LEN];
 
-	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	rc = cli_parse_opts(argc, argv, opts, &rest, &nrest);
 	if (rc == EXIT_OK && nrest)
-		rc = usage_error("plan: unexpected argument '%s'", rest[0]);
+		rc = cli_usage_error("plan: unexpected argument '%s'", rest[0]);
 	if (rc == EXIT_OK)
 		rc = get_format(fmt_s, 1, 0, &fmt);
 	if (rc == EXIT_OK && from_s && dates_parse_iso(from_s, &from) != 0)
-		rc = usage_error("--from: expected a date YYYY-MM-DD, got '%s'", from_s);
+		rc = cli_usage_error("--from: expected a date YYYY-MM-DD, got '%s'", from_s);
 	if (rc == EXIT_OK && days_s && util_parse_long(days_s, 1, 3660, &days) != 0)
-		rc = usage_error("--days: expected a number of days from 1 to 3660, got '%s'", days_s);
+		rc = cli_usage_error("--days: expected a number of days from 1 to 3660, got '%s'", days_s);
 	free(rest);
 	if (rc != EXIT_OK)
 		return rc;
@@ -486,18 +290,18 @@ static int cmd_run(const char *config_path, int argc, char **argv)
 	const char *at_s = NULL;
 	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
 	int once = 0, dry = 0, nrest, rc;
-	struct opt opts[] = {{"--once", 0, NULL, &once}, {"--at", 1, &at_s, NULL}, {"--dry-run", 0, NULL, &dry},
+	struct cli_opt opts[] = {{"--once", 0, NULL, &once}, {"--at", 1, &at_s, NULL}, {"--dry-run", 0, NULL, &dry},
 	                     {NULL, 0, NULL, NULL}};
 	struct world w;
 	struct dispatch_stats stats;
 	int64_t now, wake;
 	char err[ERR_LEN];
 
-	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	rc = cli_parse_opts(argc, argv, opts, &rest, &nrest);
 	if (rc == EXIT_OK && nrest)
-		rc = usage_error("run: unexpected argument '%s'", rest[0]);
+		rc = cli_usage_error("run: unexpected argument '%s'", rest[0]);
 	if (rc == EXIT_OK && !once)
-		rc = usage_error("run needs --once (the daemon is 'occasiond serve')%s", "");
+		rc = cli_usage_error("run needs --once (the daemon is 'occasiond serve')%s", "");
 	free(rest);
 	if (rc != EXIT_OK)
 		return rc;
@@ -506,7 +310,7 @@ static int cmd_run(const char *config_path, int argc, char **argv)
 	now = now_utc();
 	if (at_s && dates_parse_time(at_s, w.cfg->timezone, &now, err) != 0) {
 		world_close(&w);
-		return usage_error("--at: %s", err);
+		return cli_usage_error("--at: %s", err);
 	}
 	plan_warn_columns(&w);
 	store_set_lease(w.st, w.cfg->database_lease);   /* several daemons: run --once claims like serve */
@@ -538,16 +342,16 @@ static int cmd_preview(const char *config_path, int argc, char **argv)
 {
 	const char *rule = NULL, *shid = NULL, *out = NULL;
 	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	struct opt opts[] = {{"--rule", 1, &rule, NULL}, {"--stakeholder", 1, &shid, NULL}, {"-o", 1, &out, NULL},
+	struct cli_opt opts[] = {{"--rule", 1, &rule, NULL}, {"--stakeholder", 1, &shid, NULL}, {"-o", 1, &out, NULL},
 	                     {"--output", 1, &out, NULL}, {NULL, 0, NULL, NULL}};
 	int nrest, rc;
 	struct world w;
 	char err[ERR_LEN];
 	char *path = NULL;
 
-	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	rc = cli_parse_opts(argc, argv, opts, &rest, &nrest);
 	if (rc == EXIT_OK && (nrest || !rule || !shid))
-		rc = usage_error("usage: occasiond preview --rule ID --stakeholder ID [-o FILE]%s", "");
+		rc = cli_usage_error("usage: occasiond preview --rule ID --stakeholder ID [-o FILE]%s", "");
 	free(rest);
 	if (rc != EXIT_OK)
 		return rc;
@@ -567,7 +371,7 @@ static int cmd_log(const char *config_path, int argc, char **argv)
 {
 	const char *since = NULL, *status = NULL, *rule = NULL, *shid = NULL, *fmt_s = NULL;
 	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	struct opt opts[] = {{"--since", 1, &since, NULL}, {"--status", 1, &status, NULL}, {"--rule", 1, &rule, NULL},
+	struct cli_opt opts[] = {{"--since", 1, &since, NULL}, {"--status", 1, &status, NULL}, {"--rule", 1, &rule, NULL},
 	                     {"--stakeholder", 1, &shid, NULL}, {"--format", 1, &fmt_s, NULL}, {NULL, 0, NULL, NULL}};
 	int nrest, rc, fmt = FMT_TABLE;
 	day_t d;
@@ -577,15 +381,15 @@ static int cmd_log(const char *config_path, int argc, char **argv)
 	size_t n = 0;
 	char err[ERR_LEN];
 
-	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	rc = cli_parse_opts(argc, argv, opts, &rest, &nrest);
 	if (rc == EXIT_OK && nrest)
-		rc = usage_error("log: unexpected argument '%s'", rest[0]);
+		rc = cli_usage_error("log: unexpected argument '%s'", rest[0]);
 	if (rc == EXIT_OK)
 		rc = get_format(fmt_s, 0, 0, &fmt);
 	if (rc == EXIT_OK && since && dates_parse_iso(since, &d) != 0)
-		rc = usage_error("--since: expected a date YYYY-MM-DD, got '%s'", since);
+		rc = cli_usage_error("--since: expected a date YYYY-MM-DD, got '%s'", since);
 	if (rc == EXIT_OK && status && dispatch_status_parse(status) < 0)
-		rc = usage_error("--status: unknown status '%s'", status);
+		rc = cli_usage_error("--status: unknown status '%s'", status);
 	free(rest);
 	if (rc != EXIT_OK)
 		return rc;
@@ -610,18 +414,18 @@ static int cmd_mark(const char *config_path, int argc, char **argv)
 {
 	const char *as = NULL;
 	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	struct opt opts[] = {{"--as", 1, &as, NULL}, {NULL, 0, NULL, NULL}};
+	struct cli_opt opts[] = {{"--as", 1, &as, NULL}, {NULL, 0, NULL, NULL}};
 	int nrest, rc, to = -1, bad = 0;
 	struct world w;
 	char err[ERR_LEN];
 
-	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	rc = cli_parse_opts(argc, argv, opts, &rest, &nrest);
 	if (rc == EXIT_OK && as)
 		to = dispatch_status_parse(as);
 	if (rc == EXIT_OK && (nrest == 0 || !as))
-		rc = usage_error("usage: occasiond mark ID... --as printed|signed|mailed|cancelled%s", "");
+		rc = cli_usage_error("usage: occasiond mark ID... --as printed|signed|mailed|cancelled%s", "");
 	else if (rc == EXIT_OK && to != DS_PRINTED && to != DS_SIGNED && to != DS_MAILED && to != DS_CANCELLED)
-		rc = usage_error("--as: expected printed, signed, mailed or cancelled, got '%s'", as);
+		rc = cli_usage_error("--as: expected printed, signed, mailed or cancelled, got '%s'", as);
 	if (rc != EXIT_OK) {
 		free(rest);
 		return rc;
@@ -652,16 +456,16 @@ static int cmd_init(const char *config_path, int argc, char **argv)
 {
 	const char *zone = NULL;
 	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	struct opt opts[] = {{"--timezone", 1, &zone, NULL}, {NULL, 0, NULL, NULL}};
+	struct cli_opt opts[] = {{"--timezone", 1, &zone, NULL}, {NULL, 0, NULL, NULL}};
 	int nrest, rc;
 	char err[ERR_LEN], *datadir = NULL, *cfg = NULL;
 
 	(void)config_path;   /* init writes a config; it reads none */
-	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	rc = cli_parse_opts(argc, argv, opts, &rest, &nrest);
 	if (rc == EXIT_OK && nrest != 1)
-		rc = usage_error("usage: occasiond init DIR [--timezone ZONE]%s", "");
+		rc = cli_usage_error("usage: occasiond init DIR [--timezone ZONE]%s", "");
 	if (rc == EXIT_OK && zone && !dates_zone_valid(zone))
-		rc = usage_error("--timezone: unknown time zone '%s' (an IANA name such as Europe/Berlin)", zone);
+		rc = cli_usage_error("--timezone: unknown time zone '%s' (an IANA name such as Europe/Berlin)", zone);
 	if (rc == EXIT_OK && !(datadir = init_find_datadir(err))) {
 		log_err("init: %s", err);
 		rc = EXIT_FAIL;
@@ -690,7 +494,7 @@ static int cmd_retry(const char *config_path, int argc, char **argv)
 {
 	const char *rule = NULL, *status = NULL, *since = NULL;
 	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	struct opt opts[] = {{"--rule", 1, &rule, NULL}, {"--status", 1, &status, NULL}, {"--since", 1, &since, NULL},
+	struct cli_opt opts[] = {{"--rule", 1, &rule, NULL}, {"--status", 1, &status, NULL}, {"--since", 1, &since, NULL},
 	                     {NULL, 0, NULL, NULL}};
 	struct dispatch_rec *v = NULL;
 	size_t n = 0, done = 0;
@@ -699,15 +503,15 @@ static int cmd_retry(const char *config_path, int argc, char **argv)
 	char err[ERR_LEN];
 	day_t d;
 
-	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	rc = cli_parse_opts(argc, argv, opts, &rest, &nrest);
 	if (rc == EXIT_OK && status && strcmp(status, "failed") != 0)
-		rc = usage_error("--status: only failed dispatches are retried in bulk, not '%s'", status);
+		rc = cli_usage_error("--status: only failed dispatches are retried in bulk, not '%s'", status);
 	else if (rc == EXIT_OK && since && dates_parse_iso(since, &d) != 0)
-		rc = usage_error("--since: expected a date YYYY-MM-DD, got '%s'", since);
+		rc = cli_usage_error("--since: expected a date YYYY-MM-DD, got '%s'", since);
 	else if (rc == EXIT_OK && nrest == 0 && !rule && !status)
-		rc = usage_error("usage: occasiond retry ID... | --rule ID | --status failed [--since DATE]%s", "");
+		rc = cli_usage_error("usage: occasiond retry ID... | --rule ID | --status failed [--since DATE]%s", "");
 	else if (rc == EXIT_OK && nrest > 0 && (rule || status || since))
-		rc = usage_error("retry: give dispatch ids or --rule/--status, not both%s", "");
+		rc = cli_usage_error("retry: give dispatch ids or --rule/--status, not both%s", "");
 	if (rc != EXIT_OK) {
 		free(rest);
 		return rc;
@@ -774,7 +578,7 @@ static int cmd_retry(const char *config_path, int argc, char **argv)
 static int cmd_serve(const char *config_path, int argc, char **argv)
 {
 	if (argc > 0)
-		return usage_error("serve: unexpected argument '%s'", argv[0]);
+		return cli_usage_error("serve: unexpected argument '%s'", argv[0]);
 	return daemon_serve(config_path) == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
@@ -797,7 +601,7 @@ static int report_file_format(const char *out, int given, int *fmt)
 		if (!given)
 			*fmt = exts[i].fmt;
 		else if (*fmt != exts[i].fmt)
-			return usage_error("report: -o '%s' is named for another format than --format gives", out);
+			return cli_usage_error("report: -o '%s' is named for another format than --format gives", out);
 		return EXIT_OK;
 	}
 	return EXIT_OK;
@@ -807,7 +611,7 @@ static int cmd_report(const char *config_path, int argc, char **argv)
 {
 	const char *from_s = NULL, *to_s = NULL, *fmt_s = NULL, *out = NULL, *sil_s = NULL, *at_s = NULL;
 	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	struct opt opts[] = {{"--from", 1, &from_s, NULL}, {"--to", 1, &to_s, NULL}, {"--format", 1, &fmt_s, NULL},
+	struct cli_opt opts[] = {{"--from", 1, &from_s, NULL}, {"--to", 1, &to_s, NULL}, {"--format", 1, &fmt_s, NULL},
 	                     {"-o", 1, &out, NULL}, {"--silence", 1, &sil_s, NULL}, {"--at", 1, &at_s, NULL},
 	                     {NULL, 0, NULL, NULL}};
 	int nrest, rc, fmt = FMT_TABLE;
@@ -822,23 +626,23 @@ static int cmd_report(const char *config_path, int argc, char **argv)
 	FILE *fp = stdout;
 
 	memset(&rd, 0, sizeof rd);
-	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	rc = cli_parse_opts(argc, argv, opts, &rest, &nrest);
 	if (rc == EXIT_OK && nrest)
-		rc = usage_error("report: unexpected argument '%s'", rest[0]);
+		rc = cli_usage_error("report: unexpected argument '%s'", rest[0]);
 	if (rc == EXIT_OK)
 		rc = get_format(fmt_s, 0, 1, &fmt);
 	if (rc == EXIT_OK && fmt == FMT_CSV)
-		rc = usage_error("report: the formats are table, json and html%s", "");
+		rc = cli_usage_error("report: the formats are table, json and html%s", "");
 	if (rc == EXIT_OK && out)
 		rc = report_file_format(out, fmt_s != NULL, &fmt);
 	if (rc == EXIT_OK && from_s && dates_parse_iso(from_s, &from) != 0)
-		rc = usage_error("--from: expected a date YYYY-MM-DD, got '%s'", from_s);
+		rc = cli_usage_error("--from: expected a date YYYY-MM-DD, got '%s'", from_s);
 	if (rc == EXIT_OK && to_s && dates_parse_iso(to_s, &to) != 0)
-		rc = usage_error("--to: expected a date YYYY-MM-DD, got '%s'", to_s);
+		rc = cli_usage_error("--to: expected a date YYYY-MM-DD, got '%s'", to_s);
 	if (rc == EXIT_OK && sil_s && util_parse_long(sil_s, 1, 520, &silence) != 0)
-		rc = usage_error("--silence: expected a number of weeks from 1 to 520, got '%s'", sil_s);
+		rc = cli_usage_error("--silence: expected a number of weeks from 1 to 520, got '%s'", sil_s);
 	if (rc == EXIT_OK && from != DAY_NONE && to != DAY_NONE && from > to)
-		rc = usage_error("report: --from %s is after --to", from_s);
+		rc = cli_usage_error("report: --from %s is after --to", from_s);
 	free(rest);
 	if (rc != EXIT_OK)
 		return rc;
@@ -848,7 +652,7 @@ static int cmd_report(const char *config_path, int argc, char **argv)
 	now = now_utc();
 	if (at_s && dates_parse_time(at_s, w.cfg->timezone, &now, err) != 0) {
 		world_close(&w);
-		return usage_error("--at: %s", err);
+		return cli_usage_error("--at: %s", err);
 	}
 	today = today_in(w.cfg, now);
 	/* The plan ahead feeds the signing load, the calendar and the planned cost. */
@@ -906,14 +710,14 @@ out:
 static int cmd_optout(const char *config_path, int argc, char **argv)
 {
 	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	struct opt opts[] = {{NULL, 0, NULL, NULL}};
+	struct cli_opt opts[] = {{NULL, 0, NULL, NULL}};
 	int nrest, rc, bad = 0;
 	struct world w;
 	char err[ERR_LEN];
 
-	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	rc = cli_parse_opts(argc, argv, opts, &rest, &nrest);
 	if (rc == EXIT_OK && nrest == 0)
-		rc = usage_error("usage: occasiond optout ID|EMAIL...%s", "");
+		rc = cli_usage_error("usage: occasiond optout ID|EMAIL...%s", "");
 	if (rc != EXIT_OK || world_open(&w, config_path, 0, 1) != 0) {
 		free(rest);
 		return rc != EXIT_OK ? rc : EXIT_FAIL;
@@ -957,14 +761,14 @@ static void sync_report(const char *id, const struct carddav_stats *s)
 static int cmd_sync(const char *config_path, int argc, char **argv)
 {
 	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	struct opt opts[] = {{NULL, 0, NULL, NULL}};
+	struct cli_opt opts[] = {{NULL, 0, NULL, NULL}};
 	int nrest, rc, bad = 0, found = 0;
 	struct world w;
 	char err[ERR_LEN];
 
-	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	rc = cli_parse_opts(argc, argv, opts, &rest, &nrest);
 	if (rc == EXIT_OK && nrest > 1)
-		rc = usage_error("usage: occasiond sync [SOURCE]%s", "");
+		rc = cli_usage_error("usage: occasiond sync [SOURCE]%s", "");
 	if (rc != EXIT_OK || world_open(&w, config_path, 0, 1) != 0) {
 		free(rest);
 		return rc != EXIT_OK ? rc : EXIT_FAIL;
@@ -1005,14 +809,14 @@ static int cmd_oauth(const char *config_path, int argc, char **argv)
 {
 	const char *device_url = NULL;
 	const char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-	struct opt opts[] = {{"--device-url", 1, &device_url, NULL}, {NULL, 0, NULL, NULL}};
+	struct cli_opt opts[] = {{"--device-url", 1, &device_url, NULL}, {NULL, 0, NULL, NULL}};
 	int nrest, rc;
 	struct world w;
 	char err[ERR_LEN], *derived = NULL;
 
-	rc = parse_opts(argc, argv, opts, &rest, &nrest);
+	rc = cli_parse_opts(argc, argv, opts, &rest, &nrest);
 	if (rc == EXIT_OK && (nrest != 1 || strcmp(rest[0], "login") != 0))
-		rc = usage_error("usage: occasiond oauth login [--device-url URL]%s", "");
+		rc = cli_usage_error("usage: occasiond oauth login [--device-url URL]%s", "");
 	free(rest);
 	if (rc != EXIT_OK)
 		return rc;
@@ -1069,8 +873,7 @@ int main(int argc, char **argv)
 			printf("occasiond %s\n", OCCASIOND_VERSION);
 			return EXIT_OK;
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage_text, stdout);
-			return EXIT_OK;
+			return cli_print_help("");   /* no command: the whole usage */
 		} else if (strcmp(argv[i], "-v") == 0) {
 			log_set_verbose(1);
 		} else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
@@ -1078,17 +881,17 @@ int main(int argc, char **argv)
 		} else if (strncmp(argv[i], "-c", 2) == 0 && argv[i][2]) {
 			config_opt = argv[i] + 2;
 		} else {
-			return usage_error("unknown option '%s'", argv[i]);
+			return cli_usage_error("unknown option '%s'", argv[i]);
 		}
 	}
 	if (i >= argc)
-		return usage_error("no command given%s", "");
+		return cli_usage_error("no command given%s", "");
 	cmd = argv[i++];
-	if (wants_help(argc - i, argv + i))
-		return print_help(cmd);
+	if (cli_wants_help(argc - i, argv + i))
+		return cli_print_help(cmd);
 	config_opt = config_resolve_path(config_opt);
 	for (size_t k = 0; k < sizeof commands / sizeof *commands; k++)
 		if (strcmp(cmd, commands[k].name) == 0)
 			return commands[k].fn(config_opt, argc - i, argv + i);
-	return usage_error("unknown command '%s'", cmd);
+	return cli_usage_error("unknown command '%s'", cmd);
 }
