@@ -299,12 +299,12 @@ void dispatch_card_items(struct pass *p, const struct plan_item **cards, size_t 
 			if (report_read(fps[i % nw], g) != 0) {
 				log_err("batch of %s: the worker rendering it failed", g->items[0]->signer);
 				g->failed = 1;
-				/* It may have saved the file: without records a later pass rebuilds it. */
+				/* A batch it saved is not put in place: the commit removes it. */
 			}
 		} else {
 			batch_group_render(p, g, 0);   /* one process, or its worker did not start */
 		}
-		/* Saved batches whose records do not commit are rebuilt by a later pass. */
+		/* A batch goes in place with its records or not at all (a failed commit: rebuilt later). */
 		if (batch_group_commit(p, g) == 0)
 			batch_group_after(p, g);
 		else if (!g->lost)   /* lost: its claims are another process's business now */

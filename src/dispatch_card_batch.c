@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -29,6 +30,71 @@ static char *batch_path(const struct pass *p, const char *fire_date, const char 
 	path = util_path_join(p->cfg->spool, name);
 	free(name);
 	return path;
+}
+
+/*
+ * The batch file is fenced like its records. It is saved under a hidden name beside its
+ * place, ".SIGNER.pdf.tmp.HOST_PID" (this process's own: daemons sharing a spool never write
+ * the same one, and the dot keeps it out of every listing of batches), and renamed into place
+ * by batch_group_commit only inside the records' transaction, once every claim of the batch
+ * was found still this process's by a fenced write (which locks its row until the commit)
+ * and while that transaction surely still holds them (store_tx_fresh). A temporary file not
+ * put in place is removed, so a process that lost a claim leaves the batch as it was.
+ *
+ * Rename, then commit: a crash between the two leaves the new cards in the file while their
+ * claims are still queued; the crash rules withdraw those and render them again into a
+ * rebuilt batch, and nothing was printed or reminded yet. The other order would leave records
+ * of pages the file lacks, a loss nobody notices. A temporary file a crash left is removed by
+ * the next save of the same batch, which holds the batch lock: nobody else may write it then.
+ */
+static char *batch_tmp(const struct pass *p, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	char owner[128], *dir = util_dirname(path), *name, *tmp;
+	util_safe_component(store_owner(p->st), owner, sizeof owner);
+	name = xasprintf(".%s.tmp.%s", base ? base + 1 : path, owner);
+	tmp = util_path_join(dir, name);
+	free(name);
+	free(dir);
+	return tmp;
+}
+
+/* remove_stale_tmps: the temporary files of the batch at path that crashes left beside it. */
+static void remove_stale_tmps(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	char *dir = util_dirname(path), *hidden;
+	size_t nh, nb;
+	DIR *d;
+	struct dirent *e;
+
+	base = base ? base + 1 : path;
+	hidden = xasprintf(".%s.tmp.", base);
+	nh = strlen(hidden);
+	nb = nh - 1;
+	if ((d = opendir(dir))) {
+		while ((e = readdir(d))) {
+			/* Ours (".BASE.tmp.OWNER", and util_atomic's under it), or an older version's "BASE.tmp.PID". */
+			if (strncmp(e->d_name, hidden, nh) == 0 || strncmp(e->d_name, hidden + 1, nb) == 0) {
+				char *f = util_path_join(dir, e->d_name);
+				if (unlink(f) == 0)
+					log_info("batch %s: removed %s, left by an interrupted save", path, e->d_name);
+				free(f);
+			}
+		}
+		closedir(d);
+	}
+	free(hidden);
+	free(dir);
+}
+
+/* batch_place: the saved batch into its place; durable (the directory synced) before the commit. */
+static int batch_place(const char *tmp, const char *path, char err[ERR_LEN])
+{
+	if (rename(tmp, path) != 0)
+		return err_set(err, "cannot put %s in place: %s", path, strerror(errno));
+	remove_stale_tmps(path);
+	return util_fsync_dir(path, err);
 }
 
 /* One card of the batch being built: an old record re-rendered or a new one. */
@@ -402,7 +468,7 @@ static int new_batch(struct pass *p, struct card_batch **b, char err[ERR_LEN])
 	return rc;
 }
 
-/* batch_group_render: renders the batch and saves it; records' pages and statuses are set in g. */
+/* batch_group_render: see dispatch_card_int.h. The batch is saved under batch_tmp's name. */
 void batch_group_render(struct pass *p, struct batch_group *g, int worker)
 {
 	const struct plan_item *const *items = g->items;
@@ -410,7 +476,7 @@ void batch_group_render(struct pass *p, struct batch_group *g, int worker)
 	struct bcard *bc = NULL;
 	struct card_entry *entries = NULL;
 	char fire_date[11], err[ERR_LEN], fire_long[64], by_long[64];
-	char *dir = NULL;
+	char *dir = NULL, *tmp = NULL;
 	int rebuild = 1, page, k, cardno = 0;
 	size_t nc = 0;
 	day_t sign_by = 0;
@@ -434,6 +500,8 @@ void batch_group_render(struct pass *p, struct batch_group *g, int worker)
 		if (g->old[i].page <= 0 || g->old[i].status == DS_FAILED || g->old[i].status == DS_SKIPPED ||
 		    !same_batch(g->old[i].artifact, g->path))
 			continue;
+		if (!worker && cardno % 256 == 255)
+			util_keepalive();
 		if (dispatch_item_of_record(p, &g->old[i], &r, &sh, &ev, &occ, &years) != 0 ||
 		    dispatch_card_render(p, b, r, sh, ev, occ, years, g->old[i].template_name,
 		                         g->old[i].signer, &page, err) != 0 || page != cardno + 1) {
@@ -518,8 +586,9 @@ void batch_group_render(struct pass *p, struct batch_group *g, int worker)
 		cv.envelope = (enum card_envelope)p->cfg->cards.envelope;
 		cv.labels = (enum card_labels)p->cfg->cards.labels;
 		dir = util_dirname(g->path);
+		tmp = batch_tmp(p, g->path);
 		if (card_batch_finish(b, &cv, err) != 0 || util_mkdirs_under(p->cfg->spool, dir, err) != 0 ||
-		    card_batch_save(b, g->path, err) != 0) {
+		    card_batch_save(b, tmp, err) != 0) {
 			log_err("batch %s: %s", g->path, err);
 			g->failed = 1;
 			goto out;
@@ -531,6 +600,7 @@ out:
 	bcards_free(bc, nc);
 	free(entries);
 	free(dir);
+	free(tmp);
 }
 
 /*
@@ -561,11 +631,29 @@ static void fall_back(struct pass *p, struct batch_group *g, size_t i)
 	g->fell[i] = 1;
 }
 
+/*
+ * group_tmp: where g's batch was saved, or may have been (a worker that did not report, a
+ * stop): the temporary file of its path, or of the path it would have had.
+ */
+static char *group_tmp(const struct pass *p, const struct batch_group *g)
+{
+	char fire_date[11], *path, *tmp;
+	if (g->path)
+		return batch_tmp(p, g->path);
+	dates_format_iso(g->items[0]->fire_date, fire_date);
+	path = batch_path(p, fire_date, g->items[0]->signer, 0);
+	tmp = batch_tmp(p, path);
+	free(path);
+	return tmp;
+}
+
 int batch_group_commit(struct pass *p, struct batch_group *g)
 {
-	char err[ERR_LEN];
+	char err[ERR_LEN], *tmp;
+	int rc = -1, placed = 0, put = g->saved && !g->failed && !g->stopped;
 	if (!g->nmine)
 		return 0;
+	tmp = group_tmp(p, g);
 	if (!g->failed && !g->stopped) {
 		if (!g->fell)
 			g->fell = xcalloc(g->n + 1, sizeof *g->fell);
@@ -575,34 +663,62 @@ int batch_group_commit(struct pass *p, struct batch_group *g)
 	}
 	if (store_begin(p->st, err) != 0)
 		goto fail;
-	/* Every claim of the batch still ours (fencing), or nothing of it is recorded. */
+	/* Every claim of the batch still ours (fencing), or nothing of it is recorded nor put in place. */
 	for (size_t i = 0; i < g->n; i++) {
-		int rc;
+		int k;
 		if (!g->mine[i])
 			continue;
-		rc = g->failed || g->stopped ? store_withdraw_claim(p->st, g->recs[i].id, err)
-		                             : store_update_claim(p->st, &g->recs[i], err);
-		if (rc == 1) {
+		k = g->failed || g->stopped ? store_withdraw_claim(p->st, g->recs[i].id, err)
+		                            : store_update_claim(p->st, &g->recs[i], err);
+		if (k == 1) {
 			store_rollback(p->st);
 			log_warn("%s", err);
+			if (put)
+				log_warn("batch %s is not put in place: its claims are no longer this process's", g->path);
 			g->lost = 1;
-			return -1;
+			goto out;
 		}
-		if (rc != 0)
+		if (k != 0)
 			goto fail_tx;
 	}
 	/* A longer cover sheet moves the old cards back: their records follow. */
-	for (size_t i = 0; g->saved && i < g->nold; i++)
+	for (size_t i = 0; put && i < g->nold; i++)
 		if (g->old[i].page != g->old_page[i] && store_update_dispatch(p->st, &g->old[i], err) != 0)
 			goto fail_tx;
+	if (put) {
+		/* The rows the fenced writes locked are ours until the commit, if the server kept the transaction. */
+		if (!store_tx_fresh(p->st)) {
+			store_rollback(p->st);
+			log_warn("batch %s is not put in place: its claims were found this process's too long ago to rely "
+			         "on (was it frozen?); they go by the crash rules", g->path);
+			g->lost = 1;
+			goto out;
+		}
+		if (batch_place(tmp, g->path, err) != 0)
+			goto fail_tx;
+		placed = 1;
+	}
+	/* Failing now, the file is in place with its new cards' claims still queued: rebuilt by a later pass. */
 	if (store_commit(p->st, err) != 0)
 		goto fail_tx;
-	return 0;
+	rc = 0;
+	goto out;
 fail_tx:
 	store_rollback(p->st);
 fail:
-	log_err("cards: %s", err);
-	return -1;
+	if (store_lost(p->st)) {
+		/* Its claims may be another daemon's by now: the crash rules decide, not this process. */
+		log_warn("batch %s is not %s: the connection to the database was lost, and with it the hold on its "
+		         "claims (%s)", g->path ? g->path : g->items[0]->signer, placed ? "recorded" : "put in place", err);
+		g->lost = 1;
+	} else {
+		log_err("cards: %s", err);
+	}
+out:
+	if (!placed)
+		unlink(tmp);
+	free(tmp);
+	return rc;
 }
 
 /* batch_group_after: once committed: counts, log lines, print_command and the signer's reminder. */

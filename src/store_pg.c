@@ -1046,6 +1046,7 @@ int pgi_reconnect(struct store_be *st, char why[ERR_LEN])
 	st->locked = 0;
 	st->notify = 0;
 	st->batch_locks = 0;
+	st->idle_bound = 0;
 	return pgi_session(st, why);
 }
 
