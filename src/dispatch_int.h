@@ -1,10 +1,10 @@
 /*
  * dispatch internals. The pass is a one-way chain: dispatch_common.c holds what every part of
  * a pass shares (the pass's state, stakeholders fetched by id, records, skips, log lines, the
- * template context, card templates); dispatch_mail.c (the email path) and dispatch_card.c (the
- * card path) depend on it alone and never on each other; dispatch.c (the orchestrator) plans
- * and hands the work to both, and the card path's signer reminders to the mail path. Not a
- * public header.
+ * template context, card templates); dispatch_mail.c (the email path) and dispatch_card.c with
+ * dispatch_card_batch.c (the card path) depend on it alone and never on each other;
+ * dispatch.c (the orchestrator) plans and hands the work to both, and the card path's signer
+ * reminders to the mail path. Not a public header.
  */
 #ifndef OCCASIOND_DISPATCH_INT_H
 #define OCCASIOND_DISPATCH_INT_H
@@ -136,7 +136,7 @@ void dispatch_mail_fallbacks(struct pass *p);
 /* dispatch_mail_finish: commits what is pending, closes the SMTP connection. Safe to call twice. */
 void dispatch_mail_finish(struct pass *p);
 
-/* ---- the card path (dispatch_card.c) ---- */
+/* ---- the card path (dispatch_card.c, dispatch_card_batch.c) ---- */
 
 /* dispatch_card_recover: card claims a pass that died left queued are withdrawn (planned again). */
 void dispatch_card_recover(struct pass *p);

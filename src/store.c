@@ -28,6 +28,7 @@ struct store {
 	pid_t pid;        /* the process that opened it: a forked child never uses the connection */
 	int64_t lease;    /* seconds; 0: store_set_lease not called (no renewal) */
 	int64_t renewed_ms;   /* monotonic ms of the last renewal */
+	int64_t sent_ms;      /* monotonic ms when the open transaction's last write was sent (store_tx_fresh) */
 };
 
 static int64_t store_now(const struct store *st)
@@ -143,6 +144,7 @@ void store_set_clock(struct store *st, int64_t now)
 int store_begin(struct store *st, char err[ERR_LEN])
 {
 	char why[ERR_LEN];
+	st->sent_ms = mono_ms();
 	if (st->be->begin(st->b, why) < 0)
 		return err_set(err, "store: cannot begin a transaction: %s", why);
 	return 0;
@@ -306,6 +308,7 @@ int store_update_dispatch(struct store *st, struct dispatch_rec *rec, char err[E
 	char why[ERR_LEN];
 	int rc = -1;
 
+	st->sent_ms = mono_ms();
 	if (check_dispatch(rec, why) == 0 && (rc = st->be->ds_update(st->b, rec, now, why)) == 0) {
 		rec->updated_at = now;
 		return 0;
@@ -714,6 +717,7 @@ int store_update_claim(struct store *st, struct dispatch_rec *rec, char err[ERR_
 		return store_update_dispatch(st, rec, err);
 	if (check_dispatch(rec, why) != 0)
 		return err_set(err, "store: cannot update dispatch %lld: %s", (long long)rec->id, why);
+	st->sent_ms = mono_ms();
 	rc = st->be->ds_update_claim(st->b, rec, st->owner, now, why);
 	if (rc == 1)
 		return lost_claim(st, rec->id, err);
@@ -729,12 +733,24 @@ int store_withdraw_claim(struct store *st, int64_t id, char err[ERR_LEN])
 	int rc;
 	if (!st->be->ds_withdraw_claim)
 		return store_delete_dispatch(st, id, err);
+	st->sent_ms = mono_ms();
 	rc = st->be->ds_withdraw_claim(st->b, id, st->owner, why);
 	if (rc == 1)
 		return lost_claim(st, id, err);
 	if (rc < 0)
 		return err_set(err, "store: cannot delete dispatch %lld: %s", (long long)id, why);
 	return 0;
+}
+
+int store_tx_fresh(const struct store *st)
+{
+	/*
+	 * The server ends a transaction left idle for a lease (and with it the row locks that
+	 * fencing took); half a lease since the last write was sent leaves room for the clocks.
+	 */
+	if (!st->be->ds_update_claim || !st->lease)
+		return 1;
+	return mono_ms() - st->sent_ms < st->lease * 1000 / 2;
 }
 
 int store_take_over(struct store *st, enum channel channel, struct dispatch_rec **out, size_t *n, char err[ERR_LEN])
@@ -786,6 +802,9 @@ int store_batch_lock(struct store *st, const char *fire_date, const char *signer
 	free(key);
 	if (rc < 0)
 		return err_set(err, "store: cannot lock the batch %s/%s: %s", fire_date, signer, why);
+	/* Renewals keep a session holding batch locks from looking idle, claims or not (store_pg_claim.c). */
+	if (rc == 0 && !st->renewed_ms)
+		st->renewed_ms = mono_ms();
 	return rc;
 }
 

@@ -130,9 +130,11 @@ struct store_backend {
 	 * take_over: queued records of channel whose lease ran out, not locked by another
 	 * process, made owner's (lease begun); *out as ds_list's. claim_retry: rec (in retry, due
 	 * at now) becomes queued and owner's: 0, 1 when it is no longer in retry. batch_lock: 0
-	 * taken, 1 held by another session. next_takeover: the first lease of a queued record to
-	 * run out, owner's own included (INT64_MAX: none). ping: a round trip, connecting again when the connection was
-	 * lost (the listen connection too). lost: 1 when the connection is known to be gone.
+	 * taken, 1 held by another session; while any is held, the session ends when it stays
+	 * idle for two leases (renew keeps a live one going). next_takeover: the first lease of a
+	 * queued record to run out, owner's own included (INT64_MAX: none). ping: a round trip,
+	 * connecting again when the connection was lost (the listen connection too). lost: 1 when
+	 * the connection is known to be gone.
 	 */
 	void (*lease_set)(struct store_be *b, int64_t secs);
 	int (*renew)(struct store_be *b, const char *owner, char why[ERR_LEN]);

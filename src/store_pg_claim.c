@@ -163,12 +163,26 @@ int pgc_batch_lock(struct store_be *st, const char *key, char why[ERR_LEN])
 {
 	const char *v[1] = {key};
 	PGresult *r = pgi_qv(st, "SELECT pg_try_advisory_lock(" PG_KEY_BATCH ", hashtext($1))", 1, v, why);
+	char sql[96];
 	int got;
 	if (!r)
 		return -1;
 	got = PQgetvalue(r, 0, 0)[0] == 't';
 	PQclear(r);
 	st->batch_locks += got;
+	/*
+	 * A session lock outlives a frozen daemon's claims: with it, no other daemon could build
+	 * the batch until the frozen one woke. So while batch locks are held, a session silent
+	 * for two leases (a live daemon renews every third of one) is ended by the server and
+	 * the locks go with it; the frozen daemon then finds its connection gone and writes
+	 * nothing. Servers before 14 have no such limit: the locks wait for the wake-up there.
+	 */
+	if (got && st->leased && !st->idle_bound && PQserverVersion(st->conn) >= 140000) {
+		snprintf(sql, sizeof sql, "SET idle_session_timeout = %lld", (long long)st->lease * 2000);
+		if (pgi_exec(st, sql, why) != 0)
+			return -1;
+		st->idle_bound = 1;
+	}
 	return got ? 0 : 1;
 }
 
@@ -177,7 +191,11 @@ void pgc_batch_unlock_all(struct store_be *st)
 	char why[ERR_LEN];
 	if (st->batch_locks && PQstatus(st->conn) == CONNECTION_OK)
 		(void)pgi_exec(st, "SELECT pg_advisory_unlock_all()", why);
+	/* An idle daemon's session is not ended: it waits between passes. */
+	if (st->idle_bound && PQstatus(st->conn) == CONNECTION_OK)
+		(void)pgi_exec(st, "SET idle_session_timeout = 0", why);
 	st->batch_locks = 0;
+	st->idle_bound = 0;
 }
 
 int pgc_next_takeover(struct store_be *st, const char *owner, int64_t *at, char why[ERR_LEN])
@@ -213,6 +231,7 @@ static int reconnect(struct store_be *st, char why[ERR_LEN])
 	st->locked = 0;
 	st->notify = 0;
 	st->batch_locks = 0;
+	st->idle_bound = 0;
 	return session(st, why);
 }
 

@@ -68,6 +68,7 @@ struct store_be {
 	int64_t lease;       /* seconds a claim holds without renewal (store_set_lease), 30 until set */
 	int leased;          /* store_set_lease was called: the session bounds idle transactions */
 	int batch_locks;     /* batch locks held (session advisory locks) */
+	int idle_bound;      /* idle_session_timeout set while batch locks are held */
 };
 
 /* The mutable fields as text parameters $1..$16; num holds their numbers' text. */

@@ -202,6 +202,14 @@ int store_update_claim(struct store *st, struct dispatch_rec *rec, char err[ERR_
 /* store_withdraw_claim: removes a claim of this process that never went anywhere, fenced as store_update_claim. */
 int store_withdraw_claim(struct store *st, int64_t id, char err[ERR_LEN]);
 /*
+ * store_tx_fresh: 1 while what the open write transaction's writes locked is certainly still
+ * held, so that a step outside the database (a batch file put in place) may rely on the
+ * claims a fenced write just found this process's: on a shared database the server ends a
+ * transaction idle for a lease, so 1 only when its last write was sent less than half a lease
+ * ago; always 1 on SQLite (no lease). Call just before that step.
+ */
+int store_tx_fresh(const struct store *st);
+/*
  * store_take_over: the queued records of channel left by a process that died (SQLite: every
  * queued one, the pass lock being held; PostgreSQL: those whose lease ran out, not locked by
  * another process taking them, now claimed by this one). Free with dispatch_recs_free.
@@ -216,7 +224,9 @@ int store_take_over(struct store *st, enum channel channel, struct dispatch_rec 
 int store_claim_retry(struct store *st, struct dispatch_rec *rec, int64_t now, int *claimed, char err[ERR_LEN]);
 /*
  * store_batch_lock: one (fire date, signer) batch is built by one process at a time: 0 taken
- * (held until store_batch_unlock_all), 1 another process builds it now, -1 error.
+ * (held until store_batch_unlock_all), 1 another process builds it now, -1 error. On a shared
+ * database a process that holds batch locks and stays silent for two leases (frozen: its
+ * renewals stopped) loses its session and with it the locks, so that another can build them.
  */
 int store_batch_lock(struct store *st, const char *fire_date, const char *signer, char err[ERR_LEN]);
 void store_batch_unlock_all(struct store *st);

@@ -161,15 +161,22 @@ cp "$B" "$T/before.pdf"
 printf '%s\n' "$H" "k6,Hannah,Becker,,customer,gold,h@example.de,Dana Ruiz,dana.ruiz@acme.example,Hauptstraße 1,Berlin,,10115,Germany,1985-12-13,yes" > "$T/more.csv"
 OCC import stakeholders "$T/more.csv" > /dev/null 2>&1
 # First make that pass's save fail (its temp file name is taken): the old batch must survive.
-sh -c 'mkdir "$0.tmp.$$" && exec "$@"' "$B" "$OCCASIOND" -c "$CFG" run --once --at 2026-12-03T11:00 > /dev/null 2>"$T/fail.err"
+# The batch is saved as .SIGNER.pdf.tmp.HOST_PID (util_atomic writes that through a
+# .tmp.PID of its own), then renamed into place with its records.
+sh -c 'h=$(printf %s "$(hostname)" | tr -cs "A-Za-z0-9._-" _); mkdir "${0%/*}/.${0##*/}.tmp.${h}_$$.tmp.$$" && exec "$@"' \
+	"$B" "$OCCASIOND" -c "$CFG" run --once --at 2026-12-03T11:00 > /dev/null 2>"$T/fail.err"
 check "a failed save leaves the old batch as it was" cmp "$B" "$T/before.pdf"
 check_out "the failed save is logged" "cannot create" "$T/fail.err"
 OCC log --format json > "$T/log2.json"
 check_not "the card of a failed save is not recorded" '"stakeholder": "k6"' "$T/log2.json"
-rmdir "$B".tmp.* 2>/dev/null
+rmdir "${B%/*}"/.*.tmp.* 2>/dev/null
+# Temporary files a crash left, another daemon's and an older version's: the next save removes them.
+: > "${B%/*}/.Dana_Ruiz.pdf.tmp.otherhost_4242"
+: > "$B.tmp.4242"
 OCC run --once --at 2026-12-03T11:05 > /dev/null 2>"$T/run3.err"
-ls "$T/var/spool/batches/2026-12-03/" > "$T/files"
+ls -A "$T/var/spool/batches/2026-12-03/" > "$T/files"
 eq "no temp file is left beside the batch" "$(cat "$T/files")" "Dana_Ruiz.pdf"
+check_out "... a crash's is removed by the next save, and said" "left by an interrupted save" "$T/run3.err"
 OCC log --format json > "$T/log3.json"
 "$PY" - "$T/log3.json" > "$T/recs3" <<'EOF'
 import json, sys

@@ -85,7 +85,8 @@ t(max(pages.values() or [1]) == 1, 'no batch page belongs to two cards')
 bad = [p for p in glob.glob(os.path.join(spool, 'batches', '*', '*.pdf'))
        if subprocess.run(['qpdf', '--check', p], capture_output=True).returncode != 0]
 t(not bad, f'every batch passes qpdf --check {bad}')
-stray = [p for p in glob.glob(os.path.join(spool, 'batches', '*', '*')) if not p.endswith('.pdf')]
+stray = [p for p in glob.glob(os.path.join(spool, 'batches', '*', '*')) + glob.glob(os.path.join(spool, 'batches', '*', '.*'))
+         if not p.endswith('.pdf') or os.path.basename(p).startswith('.')]
 t(not stray, f'no temporary batch file is left behind {stray[:3]}')
 for batch in sorted({r[6] for r in recs if r[4] == 'card' and r[5] == 'rendered'}):
     pages_txt = subprocess.run(['pdftotext', batch, '-'], capture_output=True, text=True).stdout.split('\f')

@@ -21,49 +21,10 @@ PIDS= SRV=
 trap 'for p in $PIDS; do kill -CONT $p 2>/dev/null; kill -KILL $p 2>/dev/null; done; [ -n "$SRV" ] && kill $SRV 2>/dev/null;
 	pg_stop; [ -n "$OCCASIOND_KEEP" ] || rm -rf "$T"' EXIT
 ACTIONS=${OCCASIOND_CHAOS_ACTIONS:-12}
-MD=$(date -u -d '+10 days' +%m-%d)
-pg_sql postgres "CREATE DATABASE chaos" > /dev/null
-mkdir -p "$T/srv"
-"$PY" "$ROOT/tests/e2e/smtpd.py" "$T/srv" --tls none --mode slowrcpt --delay 0.03 2> "$T/srv.err" &
-SRV=$!
-wait_for 30 test -s "$T/srv/port"
-cat > "$CFG" <<EOC
-database: postgresql:///chaos
-database_lease: 3s
-spool: $T/spool
-templates: $ROOT/templates
-fonts: $ROOT/fonts
-rules: occasions.yaml
-timezone: UTC
-send_window: "00:00-23:59"
-organization:
-  name: Acme Corp
-  return_address: "Acme Corp\n1 Main St\nSpringfield, IL 62701\nUSA"
-mail:
-  from: "Acme Team <team@acme.example>"
-  transport: smtp
-  smtp: {url: "smtp://127.0.0.1:$(cat "$T/srv/port")", tls: none, timeout: 60s, rate_per_minute: 0}
-EOC
-cat > "$T/etc/occasions.yaml" <<EOR
-occasions:
-  - id: note
-    when: {date: "$MD"}
-    lead: 10 days
-    channel: email
-    template: thank-you
-  - id: card
-    when: {date: "$MD"}
-    lead: 10 days
-    channel: card
-    template: birthday
-EOR
-"$PY" - > "$T/people.csv" <<'PYEOF'
-owners = ['Dana Ruiz', 'Marcus Lee', 'Priya Raman', 'Sam Okoro']
-print('id,first_name,last_name,type,email,owner,street,city,country')
-for i in range(500):
-    print(f'x{i:04d},Ann,Chaos{i:04d},customer,x{i:04d}@example.org,{owners[i % 4]},{i} Main St,Springfield,USA')
-PYEOF
-q() { pg_sql chaos "set search_path = occasiond; $1"; }
+pg_site chaos both --mode slowrcpt --delay 0.03
+pg_people x Chaos 0 500 "$T/people.csv"
+q() { pg_q chaos "$1"; }
+OCC() { "$OCCASIOND" -c "$C" "$@"; }
 OCC import stakeholders "$T/people.csv" > /dev/null
 # What a pass would do now (a card fires on the business day before a Sunday: plan starts today).
 OCC run --once --dry-run 2>/dev/null | grep '^would ' > "$T/due"
@@ -71,9 +32,7 @@ eq "1,000 dispatches are due" "$(wc -l < "$T/due")" 1000
 k=0
 start() {
 	k=$((k + 1))
-	"$OCCASIOND" -v -c "$CFG" serve 2> "$T/d$k.err" &
-	PIDS="$PIDS $!"
-	wait_for 60 grep -q "serving:" "$T/d$k.err"
+	pg_daemon "d$k"
 }
 t0=$(date +%s)
 start; start; start
@@ -101,17 +60,12 @@ done
 for p in $PIDS; do kill -CONT "$p" 2>/dev/null; done
 check "the chaos began in the middle of the work ($first of 1,000 done)" test "$first" -lt 1000
 check "chaos: $kills SIGKILL, $stops SIGSTOP/SIGCONT, PostgreSQL restarted once" test "$kills" -ge 1 -a "$stops" -ge 1 -a "$restarted" = 1
-settled() {
-	[ "$(q "select count(*) from dispatches where status in ('sent', 'unknown', 'rendered', 'failed')")" = 1000 ] &&
-	[ "$(q "select count(*) from dispatches where status in ('queued', 'retry')")" = 0 ]
-}
-wait_for 150 settled
-check "the three daemons settle all 1,000 dispatches ($(($(date +%s) - t0)) s)" settled
+wait_for 150 pg_settled chaos 1000
+check "the three daemons settle all 1,000 dispatches ($(($(date +%s) - t0)) s)" pg_settled chaos 1000
 q "select id, rule, stakeholder, occasion_date, channel, status, artifact, page, data_sent from dispatches order by id" \
 	> "$T/recs"
-for f in "$T"/srv/*.eml; do [ -e "$f" ] && grep -m1 -i '^X-Occasiond-Dispatch:' "$f"; done |
-	sed 's/^[^:]*: *//; s/\r$//' > "$T/received"
-"$PY" - "$T/recs" "$T/received" "$T/due" "$T/spool" <<'PYEOF'
+pg_received "$T/chaos/srv" > "$T/received"
+"$PY" - "$T/recs" "$T/received" "$T/due" "$T/chaos/spool" <<'PYEOF'
 import collections, glob, os, re, subprocess, sys
 recs = []
 for line in open(sys.argv[1], encoding='utf-8'):

@@ -30,89 +30,25 @@ trap 'stop_all; pg_stop; [ -n "$OCCASIOND_KEEP" ] || rm -rf "$T"' EXIT
 HOST=$(hostname)
 LEASE=3
 
-# The occasion is ten days from today (UTC), fired today by a lead of ten days.
-MD=$(date -u -d '+10 days' +%m-%d)
-
-# site NAME RULES SMTPD-ARGS...: a database NAME, its spool, an SMTP server of its own; $C is its config.
-site() {
-	sn=$1 rules=$2; shift 2
-	pg_sql postgres "CREATE DATABASE $sn" > /dev/null
-	mkdir -p "$T/$sn/srv"
-	"$PY" "$ROOT/tests/e2e/smtpd.py" "$T/$sn/srv" --tls none "$@" 2> "$T/$sn/srv.err" &
-	SRV=$!
-	wait_for 30 test -s "$T/$sn/srv/port"
-	cat > "$T/etc/$sn.yaml" <<EOC
-database: postgresql:///$sn
-database_lease: ${LEASE}s
-spool: $T/$sn/spool
-templates: $ROOT/templates
-fonts: $ROOT/fonts
-rules: $sn.rules.yaml
-timezone: UTC
-send_window: "00:00-23:59"
-organization:
-  name: Acme Corp
-  return_address: "Acme Corp\n1 Main St\nSpringfield, IL 62701\nUSA"
-mail:
-  from: "Acme Team <team@acme.example>"
-  transport: smtp
-  smtp: {url: "smtp://127.0.0.1:$(cat "$T/$sn/srv/port")", tls: none, timeout: 60s, rate_per_minute: 0}
-EOC
-	printf 'occasions:\n  - id: note\n    when: {date: "%s"}\n    lead: 10 days\n    channel: email\n    template: thank-you\n' \
-		"$MD" > "$T/etc/$sn.rules.yaml"
-	[ "$rules" = cards ] && printf '  - id: card\n    when: {date: "%s"}\n    lead: 10 days\n    channel: card\n    template: birthday\n' \
-		"$MD" >> "$T/etc/$sn.rules.yaml"
-	C=$T/etc/$sn.yaml
-}
-# people N FILE: N stakeholders with an email and a postal address, owned by four signers.
-people() {
-	"$PY" - "$1" > "$2" <<'PYEOF'
-import sys
-owners = ['Dana Ruiz', 'Marcus Lee', 'Priya Raman', 'Sam Okoro']
-print('id,first_name,last_name,type,email,owner,street,city,country')
-for i in range(int(sys.argv[1])):
-    print(f'm{i:04d},Ann,Multi{i:04d},customer,m{i:04d}@example.org,{owners[i % 4]},{i} Main St,Springfield,USA')
-PYEOF
-}
-# daemon NAME: starts a serve on $C, logging to $T/NAME.err; its pid is in $P.
-daemon() {
-	"$OCCASIOND" -v -c "$C" serve 2> "$T/$1.err" &
-	P=$!
-	PIDS="$PIDS $P"
-	wait_for 60 grep -q "serving:" "$T/$1.err"
-}
-# q DB SQL: one value from the site's schema.
-q() { pg_sql "$1" "set search_path = occasiond; $2"; }
-# settled DB N: every one of the N dispatches is in a final state.
-settled() {
-	[ "$(q "$1" "select count(*) from dispatches where status in ('sent', 'unknown', 'rendered', 'failed')")" = "$2" ] &&
-	[ "$(q "$1" "select count(*) from dispatches where status in ('queued', 'retry')")" = 0 ]
-}
-# received DIR: one line per message the server took, its dispatch id.
-received() {
-	for f in "$1"/*.eml; do [ -e "$f" ] && grep -m1 -i '^X-Occasiond-Dispatch:' "$f"; done |
-		sed 's/^[^:]*: *//; s/\r$//' | LC_ALL=C sort
-}
-
 # --- three daemons share the work ---
-site share cards --mode slowrcpt --delay 0.03
-people 90 "$T/people.csv"
-daemon a; A=$P
-daemon b; B=$P
-daemon c; Cd=$P
+pg_site share both --mode slowrcpt --delay 0.03
+pg_people m Multi 0 90 "$T/people.csv"
+pg_daemon a; A=$P
+pg_daemon b; B=$P
+pg_daemon c; Cd=$P
 OCC() { "$OCCASIOND" -c "$C" "$@"; }
 OCC import stakeholders "$T/people.csv" > /dev/null
-wait_for 120 settled share 180
-check "three daemons: the 90 emails and 90 cards are done" settled share 180
-received "$T/share/srv" > "$T/share.ids"
+wait_for 120 pg_settled share 180
+check "three daemons: the 90 emails and 90 cards are done" pg_settled share 180
+pg_received "$T/share/srv" > "$T/share.ids"
 eq "... the server got 90 messages" "$(wc -l < "$T/share.ids")" 90
 eq "... none twice" "$(uniq -d "$T/share.ids" | wc -l)" 0
-eq "... each one a sent record's" "$(q share "select id from dispatches where channel = 'email' and status = 'sent' order by id::text")" \
+eq "... each one a sent record's" "$(pg_q share "select id from dispatches where channel = 'email' and status = 'sent' order by id::text")" \
 	"$(cat "$T/share.ids")"
-owners=$(q share "select count(distinct handled_by) from dispatches where channel = 'email'")
+owners=$(pg_q share "select count(distinct handled_by) from dispatches where channel = 'email'")
 check "... the emails went out across the daemons ($owners of 3 handled some)" test "$owners" -ge 2
 eq "... each record handled by one of them" \
-	"$(q share "select count(*) from dispatches where handled_by not in ('$HOST:$A', '$HOST:$B', '$HOST:$Cd')")" 0
+	"$(pg_q share "select count(*) from dispatches where handled_by not in ('$HOST:$A', '$HOST:$B', '$HOST:$Cd')")" 0
 OCC log --format csv > "$T/share.log"
 check_out "log shows who handled each dispatch" "COST,HANDLED_BY,ERROR" "$T/share.log"
 check_out "... as HOST:PID" ",$HOST:" "$T/share.log"
@@ -122,7 +58,7 @@ eq "four batches, one a signer" "$(ls "$T"/share/spool/batches/*/*.pdf | wc -l)"
 for b in "$T"/share/spool/batches/*/*.pdf; do
 	check "$(basename "$b"): qpdf --check" qpdf --check "$b"
 done
-q share "select artifact || '|' || page || '|' || stakeholder from dispatches where channel = 'card' and status = 'rendered'" \
+pg_q share "select artifact || '|' || page || '|' || stakeholder from dispatches where channel = 'card' and status = 'rendered'" \
 	> "$T/share.cards"
 "$PY" - "$T/share.cards" > "$T/share.pages" <<'PYEOF'
 import collections, subprocess, sys
@@ -146,55 +82,55 @@ check_out "a daemon stops on SIGTERM" "stopped" "$T/a.err"
 stop_all
 
 # --- failover: the daemon doing the work is killed; another finishes within lease + 5 s ---
-site fail emails --mode slowrcpt --delay 0.05
-people 40 "$T/people2.csv"
-daemon f1; F1=$P
-daemon f2; F2=$P
+pg_site fail emails --mode slowrcpt --delay 0.05
+pg_people m Multi 0 40 "$T/people2.csv"
+pg_daemon f1; F1=$P
+pg_daemon f2; F2=$P
 OCC() { "$OCCASIOND" -c "$C" "$@"; }
 OCC import stakeholders "$T/people2.csv" > /dev/null
-busy() { [ "$(q fail "select count(*) from dispatches where status = 'queued'")" -gt 0 ] &&
+busy() { [ "$(pg_q fail "select count(*) from dispatches where status = 'queued'")" -gt 0 ] &&
          [ "$(ls "$T/fail/srv" | grep -c '\.eml$')" -ge 3 ]; }
 wait_for 60 busy
 # The one holding claims now is the one doing the work.
-W=$(q fail "select handled_by from dispatches where status = 'queued' order by id limit 1")
+W=$(pg_q fail "select handled_by from dispatches where status = 'queued' order by id limit 1")
 W=${W##*:}
 [ "$W" = "$F1" ] && OTHER=$F2 || OTHER=$F1
 t0=$(date +%s.%N)
 kill -KILL "$W"
 wait "$W" 2>/dev/null
-wait_for 60 settled fail 40
+wait_for 60 pg_settled fail 40
 t1=$(date +%s.%N)
-check "failover: the 40 emails are done after the busy daemon was killed" settled fail 40
+check "failover: the 40 emails are done after the busy daemon was killed" pg_settled fail 40
 took=$("$PY" -c "print(round($t1 - $t0, 1))")
 check "... within the lease + 5 s ($took s)" "$PY" -c "import sys; sys.exit(0 if $took <= $LEASE + 5 else 1)"
-received "$T/fail/srv" > "$T/fail.ids"
+pg_received "$T/fail/srv" > "$T/fail.ids"
 eq "... no message twice" "$(uniq -d "$T/fail.ids" | wc -l)" 0
 eq "... every sent record's message reached the server" \
-	"$(q fail "select count(*) from dispatches where status = 'sent'")" \
-	"$(q fail "select count(*) from dispatches where status = 'sent' and id::text in ($(sed "s/.*/'&'/" "$T/fail.ids" | paste -sd,))")"
+	"$(pg_q fail "select count(*) from dispatches where status = 'sent'")" \
+	"$(pg_q fail "select count(*) from dispatches where status = 'sent' and id::text in ($(sed "s/.*/'&'/" "$T/fail.ids" | paste -sd,))")"
 eq "... the killed daemon's claims were taken over by the other" \
-	"$(q fail "select count(*) from dispatches where handled_by = '$HOST:$W' and status in ('queued', 'retry')")" 0
+	"$(pg_q fail "select count(*) from dispatches where handled_by = '$HOST:$W' and status in ('queued', 'retry')")" 0
 check "... which says so" grep -q "recovered dispatch" "$T/f$([ "$OTHER" = "$F1" ] && echo 1 || echo 2).err"
-unk=$(q fail "select count(*) from dispatches where status = 'unknown'")
+unk=$(pg_q fail "select count(*) from dispatches where status = 'unknown'")
 eq "... an unknown one is one whose data had started to go out ($unk unknown)" \
-	"$(q fail "select count(*) from dispatches where status = 'unknown' and data_sent = 0")" 0
+	"$(pg_q fail "select count(*) from dispatches where status = 'unknown' and data_sent = 0")" 0
 stop_all
 
 # --- a frozen daemon resumed after its lease ran out sends nothing for the claims it lost ---
-site cold emails --mode slowrcpt --delay 0.2
-people 20 "$T/people3.csv"
-daemon z1; Z1=$P
-daemon z2; Z2=$P
+pg_site cold emails --mode slowrcpt --delay 0.2
+pg_people m Multi 0 20 "$T/people3.csv"
+pg_daemon z1; Z1=$P
+pg_daemon z2; Z2=$P
 OCC() { "$OCCASIOND" -c "$C" "$@"; }
 OCC import stakeholders "$T/people3.csv" > /dev/null
-holds() { [ "$(q cold "select count(*) from dispatches where status = 'queued' and handled_by = '$HOST:$1'")" -gt 1 ]; }
+holds() { [ "$(pg_q cold "select count(*) from dispatches where status = 'queued' and handled_by = '$HOST:$1'")" -gt 1 ]; }
 wait_for 60 holds "$Z1" && FZ=$Z1 || FZ=$Z2
 [ "$FZ" = "$Z1" ] && FN=z1 || FN=z2
 kill -STOP "$FZ"
-lost=$(q cold "select count(*) from dispatches where status = 'queued' and handled_by = '$HOST:$FZ'")
+lost=$(pg_q cold "select count(*) from dispatches where status = 'queued' and handled_by = '$HOST:$FZ'")
 check "freeze: a daemon frozen while it holds claims ($lost)" test "$lost" -gt 0
-wait_for 60 settled cold 20
-check "... the other daemon finishes all 20 after the lease ran out" settled cold 20
+wait_for 60 pg_settled cold 20
+check "... the other daemon finishes all 20 after the lease ran out" pg_settled cold 20
 n1=$(ls "$T/cold/srv" | grep -c '\.eml$')
 kill -CONT "$FZ"
 wait_for 30 grep -q "is no longer claimed by $HOST:$FZ" "$T/$FN.err"
@@ -203,11 +139,11 @@ check_out "... resumed, it says its claims are no longer its own" "is no longer 
 pass_over() { sed -n "/no longer claimed/,\$p" "$T/$FN.err" | grep -q "last pass:"; }
 wait_for 60 pass_over
 n2=$(ls "$T/cold/srv" | grep -c '\.eml$')
-received "$T/cold/srv" > "$T/cold.ids"
+pg_received "$T/cold/srv" > "$T/cold.ids"
 eq "... and sends nothing for them: no message twice" "$(uniq -d "$T/cold.ids" | wc -l)" 0
 check "... at most one message after it woke, the one whose data was going out when it froze ($n1 then $n2)" \
 	test "$n2" -le $((n1 + 1))
-eq "... every sent record's message reached the server" "$(q cold "select count(*) from dispatches
+eq "... every sent record's message reached the server" "$(pg_q cold "select count(*) from dispatches
 	where status = 'sent' and id::text not in ($(sed "s/.*/'&'/" "$T/cold.ids" | paste -sd,))")" 0
 check "... and it still runs" kill -0 "$FZ"
 stop_all

@@ -23,47 +23,16 @@ trap '[ -n "$SP" ] && kill -KILL $SP 2>/dev/null; [ -n "$SRV" ] && kill $SRV 2>/
 	[ -n "$NL" ] && kill $NL 2>/dev/null;
 	[ -n "$SB" ] && pg_as "$PG_BIN/pg_ctl" -D "$T/sb/data" -m immediate -w stop >/dev/null 2>&1;
 	pg_stop; [ -n "$OCCASIOND_KEEP" ] || rm -rf "$T"' EXIT
-MD=$(date -u -d '+10 days' +%m-%d)
-pg_sql postgres "CREATE DATABASE res" > /dev/null
-mkdir -p "$T/srv"
-"$PY" "$ROOT/tests/e2e/smtpd.py" "$T/srv" --tls none --mode slowrcpt --delay 0.1 2> "$T/srv.err" &
-SRV=$!
-wait_for 30 test -s "$T/srv/port"
-cat > "$CFG" <<EOC
-database: postgresql:///res
-database_lease: 3s
-spool: $T/spool
-templates: $ROOT/templates
-fonts: $ROOT/fonts
-rules: occasions.yaml
-timezone: UTC
-send_window: "00:00-23:59"
-mail:
-  from: "Acme Team <team@acme.example>"
-  transport: smtp
-  smtp: {url: "smtp://127.0.0.1:$(cat "$T/srv/port")", tls: none, timeout: 60s, rate_per_minute: 0}
-EOC
-printf 'occasions:\n  - id: note\n    when: {date: "%s"}\n    lead: 10 days\n    channel: email\n    template: thank-you\n' \
-	"$MD" > "$T/etc/occasions.yaml"
-# people FROM TO FILE: stakeholders rFROM..rTO-1 with an email.
-people() {
-	"$PY" -c "
-import sys
-print('id,first_name,last_name,type,email')
-for i in range($1, $2):
-    print(f'r{i:04d},Ann,Res{i:04d},customer,r{i:04d}@example.org')" > "$3"
-}
-q() { pg_sql res "set search_path = occasiond; $1"; }
+pg_site res emails --mode slowrcpt --delay 0.1
+CFG=$C
+q() { pg_q res "$1"; }
 # done_n N: N email records, all settled (sent or unknown), none queued or in retry.
 done_n() {
 	[ "$(q "select count(*) from dispatches where status in ('sent', 'unknown')")" = "$1" ] &&
 	[ "$(q "select count(*) from dispatches where status in ('queued', 'retry')")" = 0 ]
 }
-received() {
-	for f in "$T"/srv/*.eml; do [ -e "$f" ] && grep -m1 -i '^X-Occasiond-Dispatch:' "$f"; done |
-		sed 's/^[^:]*: *//; s/\r$//' | LC_ALL=C sort
-}
-nmsg() { ls "$T/srv" | grep -c '\.eml$'; }
+received() { pg_received "$T/res/srv"; }
+nmsg() { ls "$T/res/srv" | grep -c '\.eml$'; }
 OCC log > /dev/null 2>&1   # the schema
 "$PY" "$ROOT/tests/e2e/notify_listen.py" "$T/notify.sock" "$T/notify.log" &
 NL=$!
@@ -73,7 +42,7 @@ SP=$!
 wait_for 60 grep -q "serving:" "$T/serve.err"
 
 # --- restarted in the middle of the work ---
-people 0 30 "$T/p1.csv"
+pg_people r Res 0 30 "$T/p1.csv"
 OCC import stakeholders "$T/p1.csv" > /dev/null
 some() { [ "$(nmsg)" -ge 5 ]; }
 wait_for 60 some
@@ -113,7 +82,7 @@ check "PostgreSQL started again" pg_restart
 back() { [ "$(grep -c "is reachable again" "$T/serve.err")" -gt "$nback" ]; }
 wait_for 90 back
 check "... the daemon says it is back, in one line" back
-people 30 40 "$T/p2.csv"
+pg_people r Res 30 40 "$T/p2.csv"
 OCC import stakeholders "$T/p2.csv" > /dev/null
 wait_for 60 done_n 40
 check "... it hears an import again (LISTEN) and sends it" done_n 40

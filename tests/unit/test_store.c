@@ -299,6 +299,9 @@ static void test_dispatches(struct store *st)
 		dispatch_rec_clear(&back);
 	}
 	CHECK(!store_shared(st), "SQLite: no several daemons (the pass lock serialises)");
+	store_set_lease(st, 3);
+	CHECK(store_begin(st, err) == 0 && store_tx_fresh(st), "SQLite: a transaction's locks always hold (no lease ends it)");
+	store_rollback(st);
 
 	rec_make(&r2, "birthday", "b-2", "2026-06-10", CH_EMAIL, 1);
 	CHECK(store_claim(st, &r2, &claimed, err) == 0 && claimed == 0, "second claim of the same key: claimed 0");
