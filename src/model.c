@@ -523,24 +523,69 @@ static int count_mismatch(size_t n, size_t nheader, char err[ERR_LEN])
 	return err_set(err, "%zu field%s where the header has %zu", n, n == 1 ? "" : "s", nheader);
 }
 
-int model_stakeholder_from_row(char *const *header, size_t nheader, char *const *values,
-                               const size_t *lens, size_t n, struct stakeholder *sh, char err[ERR_LEN])
+/*
+ * A header resolved once for the rows under it: per column its trimmed name and its field (or
+ * -1: custom), and what is wrong with it (reported at the column's turn in each row, so the
+ * messages come in the order they always did).
+ */
+enum { COL_OK, COL_EMPTY, COL_DUP };
+struct model_col {
+	struct span name;
+	int field;
+	int state;
+};
+struct model_cols {
+	struct model_col *c;
+	size_t n;
+};
+
+struct model_cols *model_cols_new(char *const *header, size_t n)
+{
+	struct model_cols *mc = xcalloc(1, sizeof *mc);
+	uint32_t seen = 0;
+	mc->c = xcalloc(n ? n : 1, sizeof *mc->c);
+	mc->n = n;
+	for (size_t i = 0; i < n; i++) {
+		struct model_col *c = &mc->c[i];
+		c->name = trim_span(header[i]);
+		c->field = lookup_span(c->name, sh_field_names, SH_NFIELDS);
+		if (c->name.n == 0)
+			c->state = COL_EMPTY;
+		else if (c->field >= 0 && (seen & (1u << c->field)))
+			c->state = COL_DUP;
+		else if (c->field >= 0)
+			seen |= 1u << c->field;
+	}
+	return mc;
+}
+
+void model_cols_free(struct model_cols *mc)
+{
+	if (!mc)
+		return;
+	free(mc->c);
+	free(mc);
+}
+
+int model_stakeholder_from_cols(const struct model_cols *mc, char *const *values, const size_t *lens, size_t n,
+                                struct stakeholder *sh, char err[ERR_LEN])
 {
 	size_t ncap = 0;
 
 	stakeholder_clear(sh);
-	if (n != nheader)
-		return count_mismatch(n, nheader, err);
+	if (n != mc->n)
+		return count_mismatch(n, mc->n, err);
 	for (size_t i = 0; i < n; i++) {
-		struct span col = trim_span(header[i]);
-		int f = lookup_span(col, sh_field_names, SH_NFIELDS);
+		const struct model_col *c = &mc->c[i];
+		struct span col = c->name;
+		int f = c->field;
 		char *v;
-		if (col.n == 0) {
+		if (c->state == COL_EMPTY) {
 			err_set(err, "column %zu: empty column name", i + 1);
 			goto fail;
 		}
 		if (f >= 0) {
-			if (sh->f[f]) {
+			if (c->state == COL_DUP) {
 				err_set(err, "column %s: duplicate column", sh_field_names[f]);
 				goto fail;
 			}
@@ -581,6 +626,21 @@ int model_stakeholder_from_row(char *const *header, size_t nheader, char *const 
 fail:
 	stakeholder_clear(sh);
 	return -1;
+}
+
+int model_stakeholder_from_row(char *const *header, size_t nheader, char *const *values,
+                               const size_t *lens, size_t n, struct stakeholder *sh, char err[ERR_LEN])
+{
+	struct model_cols *mc;
+	int rc;
+	if (n != nheader) {
+		stakeholder_clear(sh);
+		return count_mismatch(n, nheader, err);
+	}
+	mc = model_cols_new(header, nheader);
+	rc = model_stakeholder_from_cols(mc, values, lens, n, sh, err);
+	model_cols_free(mc);
+	return rc;
 }
 
 int model_event_from_row(char *const *header, size_t nheader, char *const *values,

@@ -264,6 +264,7 @@ static void sq_close(struct store_be *st)
 		return;
 	sq_unlock(st);
 	sqi_watch_free(st);
+	sqi_import_free(st);
 	for (int i = 0; i < ST__N; i++)
 		sqlite3_finalize(st->stmts[i]);
 	for (int i = 0; i < 1 << F__N; i++)

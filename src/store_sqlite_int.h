@@ -56,6 +56,7 @@ struct store_be {
 	int pending;         /* the watch saw the files move without a visible commit */
 	int seen;            /* a commit of another process seen since the mark */
 	int importing;       /* between import_begin and import_end: 1, or 2 with a savepoint per row */
+	struct sqi_seen *imp; /* the import's ids not yet in its temporary table (store_sqlite_import.c) */
 };
 
 /*
@@ -137,6 +138,8 @@ void sqi_scan_close(struct store_be_scan *sc);
 /* store_sqlite_import.c: the table's entries. */
 int sqi_import_begin(struct store_be *st, int per_row, int dry, char why[ERR_LEN]);
 int sqi_import_seen(struct store_be *st, const char *id, long line, long *first_line, char why[ERR_LEN]);
+/* sqi_import_free: what an import keeps aside (at close, when an import was left open). */
+void sqi_import_free(struct store_be *st);
 int sqi_import_put(struct store_be *st, const struct stakeholder *sh, const struct event *ev, int64_t now,
                    char why[ERR_LEN]);
 int sqi_import_end(struct store_be *st, int commit, char why[ERR_LEN]);

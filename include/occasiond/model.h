@@ -22,6 +22,8 @@ extern const char *const sh_field_names[SH_NFIELDS];
 /* sh_field_lookup: the field of a column name, or -1 for a custom column. */
 int sh_field_lookup(const char *name);
 
+struct model_cols;
+
 struct kv {
 	char *key;
 	char *value;
@@ -86,6 +88,15 @@ void stakeholders_free(struct stakeholder *v, size_t n);
  */
 int model_stakeholder_from_row(char *const *header, size_t nheader, char *const *values,
                                const size_t *lens, size_t n, struct stakeholder *sh, char err[ERR_LEN]);
+/*
+ * model_cols_new: a header resolved once for many rows (an import): model_stakeholder_from_cols
+ * is then model_stakeholder_from_row with that header, the same checks and messages. The header
+ * strings must outlive it. Never NULL; free with model_cols_free (NULL is fine).
+ */
+struct model_cols *model_cols_new(char *const *header, size_t n);
+void model_cols_free(struct model_cols *mc);
+int model_stakeholder_from_cols(const struct model_cols *mc, char *const *values, const size_t *lens, size_t n,
+                                struct stakeholder *sh, char err[ERR_LEN]);
 /*
  * model_check_header: unknown names are custom columns; duplicate or empty names and a missing
  * id/first_name are errors. Names are trimmed and compared exactly: the standard names are

@@ -638,6 +638,31 @@ static void test_scan(struct store *st)
 	store_scan_close(NULL);
 }
 
+/*
+ * test_import_seen: the duplicate-id check over more ids than wait for one statement: a
+ * repeat of an id that already went in, and one of an id still waiting (flushed first),
+ * each with its first line; the rest new. Nothing is written (a dry run).
+ */
+static void test_import_seen(struct store *st)
+{
+	long first = 0;
+	int bad = 0;
+	CHECK(store_import_begin(st, STORE_IMPORT_DRY, err) == 0, "import for the duplicate check (%s)", err);
+	for (int i = 0; i < 1000; i++) {
+		char id[16];
+		snprintf(id, sizeof id, "dup%04d", i);
+		if (store_import_seen(st, id, i + 2, &first, err) != 0 || first != 0)
+			bad++;
+	}
+	CHECK(bad == 0, "1,000 new ids are new (%d wrong)", bad);
+	CHECK(store_import_seen(st, "dup0005", 1002, &first, err) == 0 && first == 7, "a repeat of an early id names its line (%ld)",
+	      first);
+	CHECK(store_import_seen(st, "dup0999", 1003, &first, err) == 0 && first == 1001,
+	      "a repeat of an id still waiting names its line (%ld)", first);
+	CHECK(store_import_seen(st, "dup1000", 1004, &first, err) == 0 && first == 0, "a new id after them is new");
+	CHECK(store_import_end(st, 0, err) == 0, "the dry import ends");
+}
+
 static void cleanup(void)
 {
 	static const char *const files[] = {"sub/dir/o.db", "sub/dir/o.db-wal", "sub/dir/o.db-shm", "new.db",
@@ -670,6 +695,7 @@ int main(void)
 		test_transactions(st);
 		test_mark(st);
 		test_scan(st);
+		test_import_seen(st);
 		store_close(st);
 		test_pass_lock();
 	}
