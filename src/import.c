@@ -32,8 +32,7 @@ struct importer {
 	char *const *header;       /* events: the file's own header */
 	size_t nheader;
 	size_t unreported;
-	struct model_cols *cols;   /* stakeholders: the map's header, resolved once */
-	char *const *cols_of;      /* the header it was resolved from */
+	struct model_cols *cols;   /* stakeholders: the map's header (our columns), resolved once */
 	int writing;               /* 0 once a bad row makes the import fail: the rest is only validated */
 	FILE *out;
 };
@@ -84,14 +83,9 @@ static int take_row(struct importer *im, const struct csv_record *rec, struct st
 		char *const *vals;
 		const size_t *lens;
 		size_t n;
-		char *const *names = imap_header(im->map, &n);
+		imap_header(im->map, &n);
 		bad = imap_row(im->map, rec->fields, rec->lens, rec->n, &vals, &lens, err);
 		if (!bad) {
-			if (im->cols_of != names) {
-				model_cols_free(im->cols);
-				im->cols = model_cols_new(names, n);
-				im->cols_of = names;
-			}
 			bad = model_stakeholder_from_cols(im->cols, vals, lens, n, sh, err);
 			if (bad)
 				source_named(im, err);
@@ -270,6 +264,7 @@ static int open_source(struct importer *im, struct source *src, char ***header, 
 			diags_add(im->d, 0, "%s:%ld: error: %s", im->path, head.line, err);
 			return -1;
 		}
+		im->cols = model_cols_new(names, n);
 	}
 	return 0;
 }
@@ -277,7 +272,7 @@ static int open_source(struct importer *im, struct source *src, char ***header, 
 int import_file(struct store *st, const char *path, const struct import_opts *o, struct import_stats *stats,
                 struct diags *d)
 {
-	struct importer im = {st, path, o, stats, d, NULL, NULL, 0, 0, NULL, NULL, 1, o->out ? o->out : stdout};
+	struct importer im = {st, path, o, stats, d, NULL, NULL, 0, 0, NULL, 1, o->out ? o->out : stdout};
 	struct source src = {NULL, NULL};
 	struct csv_record rec;
 	struct stakeholder sh = {0};

@@ -14,7 +14,6 @@
 /* An import's stakeholders (and new ids) go IMPORT_BATCH to a statement, not a round trip each. */
 #define IMPORT_BATCH 1000
 
-#define BLOOM_BITS (1u << 23)   /* 1 MiB: about 1% false "maybe" at 1,000,000 ids, never a false "new" */
 
 int pgi_import_begin(struct store_be *st, int per_row, int dry, char why[ERR_LEN])
 {
@@ -27,26 +26,9 @@ int pgi_import_begin(struct store_be *st, int per_row, int dry, char why[ERR_LEN
 		return -1;
 	}
 	free(st->bloom);
-	st->bloom = xcalloc(BLOOM_BITS / 8, 1);
+	st->bloom = util_bloom_new();
 	st->importing = per_row ? 2 : 1;
 	return 0;
-}
-
-/* bloom_test_set: sets id's bits; 1 when they were all set already (id may have been seen). */
-static int bloom_test_set(unsigned char *bloom, const char *id)
-{
-	uint64_t h = 1469598103934665603ull, h2;
-	int all = 1;
-	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
-	h2 = (h >> 29 | h << 35) * 0x9e3779b97f4a7c15ull | 1;
-	for (int k = 0; k < 4; k++) {
-		uint32_t bit = (uint32_t)((h + (uint64_t)k * h2) >> 20) & (BLOOM_BITS - 1);
-		if (!(bloom[bit >> 3] & (1u << (bit & 7))))
-			all = 0;
-		bloom[bit >> 3] |= (unsigned char)(1u << (bit & 7));
-	}
-	return all;
 }
 
 static void arr_add(struct strbuf *sb, const char *v);
@@ -81,7 +63,7 @@ int pgi_import_seen(struct store_be *st, const char *id, long line, long *first_
 
 	*first_line = 0;
 	snprintf(num, sizeof num, "%ld", line);
-	if (!bloom_test_set(st->bloom, id)) {
+	if (!util_bloom_test_set(st->bloom, id)) {
 		arr_add(&st->seen_ids, id);
 		arr_add(&st->seen_lines, num);
 		return ++st->nseen >= IMPORT_BATCH ? flush_seen(st, why) : 0;

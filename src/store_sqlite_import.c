@@ -15,7 +15,6 @@
  * asked only when the filter says an id may have been seen, after what waits went in.
  */
 #define SEEN_BATCH 128
-#define BLOOM_BITS (1u << 23)   /* 1 MiB */
 
 struct sqi_seen {
 	unsigned char *bloom;
@@ -36,23 +35,6 @@ void sqi_import_free(struct store_be *st)
 	free(st->imp->ids);
 	free(st->imp);
 	st->imp = NULL;
-}
-
-/* bloom_test_set: sets id's bits; 1 when they were all set already (id may have been seen). */
-static int bloom_test_set(unsigned char *bloom, const char *id)
-{
-	uint64_t h = 1469598103934665603ull, h2;
-	int all = 1;
-	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
-	h2 = (h >> 29 | h << 35) * 0x9e3779b97f4a7c15ull | 1;
-	for (int k = 0; k < 4; k++) {
-		uint32_t bit = (uint32_t)((h + (uint64_t)k * h2) >> 20) & (BLOOM_BITS - 1);
-		if (!(bloom[bit >> 3] & (1u << (bit & 7))))
-			all = 0;
-		bloom[bit >> 3] |= (unsigned char)(1u << (bit & 7));
-	}
-	return all;
 }
 
 /* flush_seen: the waiting ids into the table (a full batch in one statement, else one by one). */
@@ -109,7 +91,7 @@ int sqi_import_begin(struct store_be *st, int per_row, int dry, char why[ERR_LEN
 	}
 	sqi_import_free(st);
 	st->imp = xcalloc(1, sizeof *st->imp);
-	st->imp->bloom = xcalloc(BLOOM_BITS / 8, 1);
+	st->imp->bloom = util_bloom_new();
 	st->importing = per_row ? 2 : 1;
 	return 0;
 }
@@ -121,7 +103,7 @@ int sqi_import_seen(struct store_be *st, const char *id, long line, long *first_
 	int rc;
 
 	*first_line = 0;
-	if (st->imp && !bloom_test_set(st->imp->bloom, id)) {
+	if (st->imp && !util_bloom_test_set(st->imp->bloom, id)) {
 		struct sqi_seen *q = st->imp;
 		size_t n = strlen(id) + 1;
 		if (q->len + n > q->cap) {

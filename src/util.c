@@ -392,6 +392,27 @@ int32_t util_utf8_next(const char **pp, const char *end)
 	return (int32_t)cp;
 }
 
+unsigned char *util_bloom_new(void)
+{
+	return xcalloc(UTIL_BLOOM_BITS / 8, 1);
+}
+
+int util_bloom_test_set(unsigned char *bloom, const char *s)
+{
+	uint64_t h = 1469598103934665603ull, h2;
+	int all = 1;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	h2 = (h >> 29 | h << 35) * 0x9e3779b97f4a7c15ull | 1;
+	for (int k = 0; k < 4; k++) {
+		uint32_t bit = (uint32_t)((h + (uint64_t)k * h2) >> 20) & (UTIL_BLOOM_BITS - 1);
+		if (!(bloom[bit >> 3] & (1u << (bit & 7))))
+			all = 0;
+		bloom[bit >> 3] |= (unsigned char)(1u << (bit & 7));
+	}
+	return all;
+}
+
 int util_utf8_valid(const char *s, size_t len)
 {
 	const char *p = s, *end = s + len;

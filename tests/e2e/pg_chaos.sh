@@ -9,17 +9,8 @@
 . tests/e2e/lib.inc
 . tests/e2e/pg.inc
 setup
-if ! "$PY" -c 'import aiosmtpd' 2>/dev/null; then
-	echo "skip - aiosmtpd missing (scripts/deps.sh test)"
-	exit 0
-fi
-if ! pg_start; then
-	echo "skip - no PostgreSQL 15 server could be started (postgresql-15, see scripts/deps.sh)"
-	exit 0
-fi
-PIDS= SRV=
-trap 'for p in $PIDS; do kill -CONT $p 2>/dev/null; kill -KILL $p 2>/dev/null; done; [ -n "$SRV" ] && kill $SRV 2>/dev/null;
-	pg_stop; [ -n "$OCCASIOND_KEEP" ] || rm -rf "$T"' EXIT
+pg_suite_start
+pg_trap_daemons
 ACTIONS=${OCCASIOND_CHAOS_ACTIONS:-12}
 pg_site chaos both --mode slowrcpt --delay 0.03
 pg_people x Chaos 0 500 "$T/people.csv"

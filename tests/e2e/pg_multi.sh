@@ -11,15 +11,7 @@
 . tests/e2e/lib.inc
 . tests/e2e/pg.inc
 setup
-if ! "$PY" -c 'import aiosmtpd' 2>/dev/null; then
-	echo "skip - aiosmtpd missing (scripts/deps.sh test)"
-	exit 0
-fi
-if ! pg_start; then
-	echo "skip - no PostgreSQL 15 server could be started (postgresql-15, see scripts/deps.sh)"
-	exit 0
-fi
-PIDS= SRV=
+pg_suite_start
 stop_all() {
 	for p in $PIDS; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	PIDS=

@@ -10,14 +10,7 @@
 . tests/e2e/lib.inc
 . tests/e2e/pg.inc
 setup
-if ! "$PY" -c 'import aiosmtpd' 2>/dev/null; then
-	echo "skip - aiosmtpd missing (scripts/deps.sh test)"
-	exit 0
-fi
-if ! pg_start; then
-	echo "skip - no PostgreSQL 15 server could be started (postgresql-15, see scripts/deps.sh)"
-	exit 0
-fi
+pg_suite_start
 SP= SRV= NL= SB=
 trap '[ -n "$SP" ] && kill -KILL $SP 2>/dev/null; [ -n "$SRV" ] && kill $SRV 2>/dev/null;
 	[ -n "$NL" ] && kill $NL 2>/dev/null;

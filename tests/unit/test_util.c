@@ -15,6 +15,23 @@ int main(void)
 	struct stat st;
 
 	CHECK(root != NULL, "a scratch directory");
+	{
+		/* The Bloom filter: never a false "new"; few false "maybe" below its size. */
+		unsigned char *bloom = util_bloom_new();
+		int again = 0, maybe = 0;
+		char id[24];
+		for (int i = 0; i < 100000; i++) {
+			snprintf(id, sizeof id, "b%07d", i);
+			maybe += util_bloom_test_set(bloom, id);
+		}
+		for (int i = 0; i < 100000; i++) {
+			snprintf(id, sizeof id, "b%07d", i);
+			again += util_bloom_test_set(bloom, id);
+		}
+		CHECK(again == 100000, "the Bloom filter knows every string it was given (%d)", again);
+		CHECK(maybe < 100, "and says 'maybe' of few new ones (%d of 100,000)", maybe);
+		free(bloom);
+	}
 	if (!root)
 		return check_done();
 	snprintf(buf, sizeof buf, "%s/spool/batches/2026-12-03", root);
