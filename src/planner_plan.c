@@ -1,5 +1,5 @@
 /*
- * planner_plan: a finished plan read out (planner_item and its cheap key, the count, the next
+ * planner_plan: a finished plan read out (planner_item, the count, the next
  * wake-up), and the store's scan as a planner's source (planner_from_store).
  */
 #include "planner_int.h"
@@ -77,14 +77,6 @@ void planner_item(const struct planner *ps, size_t i, struct plan_item *it)
 	}
 	if (state == PS_MISSED)
 		it->reason = "missed";
-}
-
-void planner_item_key(const struct planner *ps, size_t i, day_t *fire_date, day_t *occasion, uint32_t *sh)
-{
-	const struct pgroup *g = &ps->groups[ps->items[i].group];
-	*fire_date = g->fire_date;
-	*occasion = g->occasion;
-	*sh = ps->items[i].sh;
 }
 
 /*

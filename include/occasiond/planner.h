@@ -104,19 +104,13 @@ void planner_finish(struct planner *pl);
 /*
  * planner_sort_dates: range mode, after planner_finish: the items (their states decided in
  * fire order) in order of fire date, occasion date, stakeholder id, then fire order, for a
- * calendar (report). planner_item and planner_item_key then read them in that order.
+ * calendar (report). planner_item then reads them in that order.
  */
 void planner_sort_dates(struct planner *pl);
 /* planner_count: the items of the plan (after planner_finish). */
 size_t planner_count(const struct planner *pl);
 /* planner_item: item i (0 .. planner_count - 1) in fire order (or planner_sort_dates's) into *it. */
 void planner_item(const struct planner *pl, size_t i, struct plan_item *it);
-/*
- * planner_item_key: item i's fire date, occasion date and a number for its stakeholder that
- * orders stakeholders as their ids do (equal for the same one): what planner_item gives of
- * these, cheaply, for sorting the plan another way (report).
- */
-void planner_item_key(const struct planner *pl, size_t i, day_t *fire_date, day_t *occasion, uint32_t *sh);
 /*
  * planner_next_wake: due mode: the earliest instant after now at which something may become
  * due (INT64_MAX when nothing within the horizon). Range mode: INT64_MAX.
