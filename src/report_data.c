@@ -21,14 +21,13 @@ int report_went_out(int status)
 
 /*
  * The silences can be nearly every stakeholder (a million rows of the table), so each is
- * written to a temporary file as it is found, in id order, and only a count per length of
+ * written to a temporary file as it is found, in id order, and only the bytes per length of
  * silence stays in memory. report_data_end writes them again, longest first, to a second
  * file (a window of it at a time), which the printing reads from the start.
  */
 struct silbucket {
 	int32_t days;      /* -1 unknown */
-	uint32_t count;
-	uint64_t bytes;
+	uint64_t bytes;    /* of its silences */
 	uint64_t at;       /* its first byte in the sorted file; the next one's while sorting */
 };
 
@@ -107,7 +106,7 @@ static struct silbucket *bucket_of(struct report_spill *sp, int32_t days)
 			return &sp->bk[sp->slot[j] - 1];
 	if (sp->nbk == sp->capbk)
 		sp->bk = xreallocarray(sp->bk, sp->capbk = sp->capbk ? 2 * sp->capbk : 64, sizeof *sp->bk);
-	sp->bk[sp->nbk] = (struct silbucket){days, 0, 0, 0};
+	sp->bk[sp->nbk] = (struct silbucket){days, 0, 0};
 	sp->slot[j] = (uint32_t)sp->nbk + 1;
 	return &sp->bk[sp->nbk++];
 }
@@ -296,7 +295,6 @@ int report_data_add_stakeholder(struct report_data *d, const struct stakeholder 
 	ok = rec.len < INT32_MAX && fwrite(rec.s, 1, rec.len, sp->fp) == rec.len;
 	if (ok) {
 		struct silbucket *bk = bucket_of(sp, (int32_t)days);
-		bk->count++;
 		bk->bytes += rec.len;
 		d->nsil++;
 		sp->len += rec.len;
