@@ -500,8 +500,8 @@ void batch_group_render(struct pass *p, struct batch_group *g, int worker)
 		if (g->old[i].page <= 0 || g->old[i].status == DS_FAILED || g->old[i].status == DS_SKIPPED ||
 		    !same_batch(g->old[i].artifact, g->path))
 			continue;
-		if (!worker && cardno % 256 == 255)
-			util_keepalive();
+		if (!worker)
+			util_keepalive();   /* time-gated: a card can take long (a slow machine, a sanitizer) */
 		if (dispatch_item_of_record(p, &g->old[i], &r, &sh, &ev, &occ, &years) != 0 ||
 		    dispatch_card_render(p, b, r, sh, ev, occ, years, g->old[i].template_name,
 		                         g->old[i].signer, &page, err) != 0 || page != cardno + 1) {
@@ -535,8 +535,8 @@ void batch_group_render(struct pass *p, struct batch_group *g, int worker)
 		const struct event *ev;
 		if (!g->mine[i])
 			continue;
-		if (!worker && i % 256 == 255)
-			util_keepalive();   /* a big batch takes a while */
+		if (!worker)
+			util_keepalive();   /* time-gated: the claims' lease outlives no count of cards */
 		if (!worker && i % 16 == 15 && dispatch_stopping()) {
 			g->stopped = 1;     /* its claims are withdrawn; the next start renders it whole */
 			goto out;
